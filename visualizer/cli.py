@@ -1,0 +1,77 @@
+"""The `visualizer` command line: `get_parser()` builds it, `main(argv)` runs it.
+
+Each sub-command lives in `visualizer.commands.<name>` with two functions:
+``add_arguments(parser)`` and ``run(args) -> int``. Command modules import heavy libraries inside
+``run`` only, so building the parser (and `--help`) stays instant.
+
+Exit status: 0 success, 1 a `VisualizerError` (one line on stderr, no traceback), 2 a bad command
+line (argparse), 130 interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from visualizer import __version__
+from visualizer.errors import VisualizerError
+
+# name -> one-line help; the module is visualizer.commands.<name>
+COMMANDS: dict[str, str] = {
+    "render": "render a music video from a track",
+    "preview": "draw a storyboard (contact sheet) or a fast draft video of a track",
+    "analyze": "extract the audio features of a track on the video frame clock",
+    "presets": "list or show the built-in presets",
+    "models": "list or download the BigGAN-deep weights",
+    "batch": "render a whole album or playlist, locally or on a Ray cluster",
+    "live": "play a preset live in the browser, steered while it plays",
+    "bench": "measure generator and end-to-end speed on this machine",
+}
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="visualizer",
+        description="Turn music into BigGAN-deep video.",
+    )
+    parser.add_argument("--version", action="version", version=f"visualizer {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"visualizer.commands.{name}")
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _setup_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter())
+    logger = logging.getLogger("visualizer")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.ERROR if quiet else logging.INFO)
+    logger.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    _setup_logging(getattr(args, "quiet", False))
+    try:
+        return int(args._run(args) or 0)
+    except VisualizerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

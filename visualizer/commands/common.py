@@ -1,0 +1,131 @@
+"""Options and helpers shared by several commands (render, preview, batch, live, bench).
+
+One definition per option, so that `render`, `batch` and `live` spell and document them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from fractions import Fraction
+
+from visualizer.progress import ProgressEvent
+
+MODEL_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
+
+
+def parse_fps(text: str) -> Fraction:
+    """'30', '29.97', '30000/1001' -> an exact positive Fraction (argparse type)."""
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(
+            f"invalid fps {text!r}: expected a positive number or fraction such as 30 or 30000/1001"
+        ) from None
+    if value <= 0 or value > 240:
+        raise argparse.ArgumentTypeError(f"invalid fps {text!r}: expected a value in (0, 240]")
+    return value
+
+
+def parse_seconds(text: str) -> float:
+    """A non-negative number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}: expected seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid time {text!r}: expected seconds >= 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: expected an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: expected an integer >= 1")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default="biggan-deep-128",
+        help="generator resolution (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="PATH|random",
+        default=None,
+        help="weights: a folder (config.json + pytorch_model.bin), a .bin/.pt/.safetensors file, "
+        "or 'random' for seeded untrained weights (default: the cached download of --model)",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: %(default)s)",
+    )
+
+
+def add_preset_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--preset", default="default", help="preset name or TOML path (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one preset value (repeatable), e.g. --set classes.names=tiger,volcano",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: preset's)")
+    parser.add_argument(
+        "--fps", type=parse_fps, default=None, help="frame rate, e.g. 30 or 30000/1001"
+    )
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+
+
+class ProgressBars:
+    """A `ProgressCallback` drawing one tqdm bar per stage on stderr; silent when quiet."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self._bars: dict[str, object] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(event.stage)
+        if bar is None:
+            bar = tqdm(
+                total=event.total,
+                desc=event.label or event.stage,
+                unit=event.unit,
+                unit_scale=event.unit == "B",
+                unit_divisor=1024 if event.unit == "B" else 1000,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=True,
+            )
+            self._bars[event.stage] = bar
+        if event.total is not None and bar.total != event.total:
+            bar.total = event.total
+        bar.n = event.done
+        bar.refresh()
+        if event.total is not None and event.done >= event.total:
+            self.close(event.stage)
+
+    def close(self, stage: str | None = None) -> None:
+        stages = [stage] if stage else list(self._bars)
+        for name in stages:
+            bar = self._bars.pop(name, None)
+            if bar is not None:
+                bar.close()

@@ -1,0 +1,11 @@
+"""`visualizer preview` (not built yet)."""
+
+from visualizer.errors import VisualizerError
+
+
+def add_arguments(parser) -> None:
+    pass
+
+
+def run(args) -> int:
+    raise VisualizerError("'preview' is not available yet")

@@ -1,0 +1,11 @@
+"""`visualizer render` (not built yet)."""
+
+from visualizer.errors import VisualizerError
+
+
+def add_arguments(parser) -> None:
+    pass
+
+
+def run(args) -> int:
+    raise VisualizerError("'render' is not available yet")

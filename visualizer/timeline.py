@@ -1,0 +1,138 @@
+"""The Timeline: exactly what the generator receives, one row per video frame.
+
+Rendering reads only the Timeline, so batch size, device and chunking never change the picture.
+Saved as `.npz` with these keys (documented in README.md):
+
+- ``class_vectors`` float32 (T, 1000): class mix per frame, rows non-negative (usually sum to 1)
+- ``noise``         float32 (T, 128): latent z per frame, |z| <= 2 * truncation bound
+- ``truncation``    float32 (T,): BigGAN truncation per frame, in (0, 1]
+- ``fps_num``, ``fps_den`` int64 scalars: the exact frame rate fps_num / fps_den
+- ``seed``          int64 scalar: the seed the mapping drew from
+- ``preset``        str scalar: the resolved preset as TOML text ("" when unknown)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from visualizer.errors import TimelineError
+
+N_CLASSES = 1000
+Z_DIM = 128
+REQUIRED_KEYS = ("class_vectors", "noise", "truncation", "fps_num", "fps_den", "seed")
+
+
+@dataclass(frozen=True)
+class Timeline:
+    class_vectors: np.ndarray  # float32 (T, 1000), >= 0
+    noise: np.ndarray  # float32 (T, 128)
+    truncation: np.ndarray  # float32 (T,), in (0, 1]
+    fps: Fraction
+    seed: int
+    preset: str = ""  # resolved preset as TOML text
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.truncation.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Seconds of video: n_frames / fps."""
+        return float(self.n_frames / self.fps)
+
+    def slice(self, start: int, stop: int) -> Timeline:
+        """Frames [start, stop) as a Timeline of their own (same fps, seed and preset)."""
+        return Timeline(
+            self.class_vectors[start:stop],
+            self.noise[start:stop],
+            self.truncation[start:stop],
+            self.fps,
+            self.seed,
+            self.preset,
+        )
+
+
+def validate(timeline: Timeline) -> None:
+    """Raise TimelineError naming the first inconsistency (shapes, dtypes, ranges, fps)."""
+    t = timeline.truncation
+    if t.ndim != 1:
+        raise TimelineError(f"truncation must have shape (T,), got {t.shape}")
+    n = t.shape[0]
+    if timeline.class_vectors.shape != (n, N_CLASSES):
+        raise TimelineError(
+            f"class_vectors must have shape ({n}, {N_CLASSES}), got {timeline.class_vectors.shape}"
+        )
+    if timeline.noise.shape != (n, Z_DIM):
+        raise TimelineError(f"noise must have shape ({n}, {Z_DIM}), got {timeline.noise.shape}")
+    for name in ("class_vectors", "noise", "truncation"):
+        array = getattr(timeline, name)
+        if array.dtype != np.float32:
+            raise TimelineError(f"{name} must be float32, got {array.dtype}")
+        if not np.isfinite(array).all():
+            raise TimelineError(f"{name} holds NaN or infinite values")
+    if n and (t.min() <= 0 or t.max() > 1):
+        raise TimelineError(f"truncation must lie in (0, 1], got [{t.min():.4g}, {t.max():.4g}]")
+    if n and timeline.class_vectors.min() < 0:
+        raise TimelineError("class_vectors must be non-negative")
+    if not isinstance(timeline.fps, Fraction) or timeline.fps <= 0:
+        raise TimelineError(f"fps must be a positive Fraction, got {timeline.fps!r}")
+
+
+def save(timeline: Timeline, path: str | os.PathLike) -> Path:
+    """Write ``timeline`` to ``path`` (.npz) atomically: a temporary file renamed when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial.npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(
+            tmp,
+            class_vectors=timeline.class_vectors,
+            noise=timeline.noise,
+            truncation=timeline.truncation,
+            fps_num=np.int64(timeline.fps.numerator),
+            fps_den=np.int64(timeline.fps.denominator),
+            seed=np.int64(timeline.seed),
+            preset=np.str_(timeline.preset),
+        )
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load(path: str | os.PathLike) -> Timeline:
+    """Read a Timeline written by `save`; errors name the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise TimelineError(f"timeline file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in REQUIRED_KEYS if key not in data.files]
+            if missing:
+                raise TimelineError(
+                    f"{path}: not a timeline file (missing keys: {', '.join(missing)})"
+                )
+            fps = Fraction(int(data["fps_num"]), int(data["fps_den"]))
+            return Timeline(
+                class_vectors=data["class_vectors"],
+                noise=data["noise"],
+                truncation=data["truncation"],
+                fps=fps,
+                seed=int(data["seed"]),
+                preset=str(data["preset"]) if "preset" in data.files else "",
+            )
+    except TimelineError as error:
+        raise TimelineError(f"{path}: {error}") if str(path) not in str(error) else error
+    except (OSError, ValueError, EOFError, ZeroDivisionError) as error:
+        raise TimelineError(f"{path}: not a readable timeline .npz ({error})") from None
