@@ -1,0 +1,332 @@
+"""Video encoding: segment encoders fed with raw RGB frames, concat, audio mux, size and fit.
+
+Everything here drives the ffmpeg binary that ships with imageio-ffmpeg through `subprocess`.
+moviepy's `FFMPEG_VideoWriter` is not used because it formats the frame rate as ``"%.02f"``
+(30000/1001 becomes 29.97, so a long video drifts out of sync with its audio) and offers no way to
+pass the exact rational rate, a video filter for --size, or the encoder's exit status and message.
+
+A video is encoded as fixed segments of frames (each an MP4 of its own, written to a temporary
+name and renamed when complete); `concat_and_mux` joins them with ``-c copy`` and muxes the
+soundtrack from the original audio file in one pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import re
+import subprocess
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from visualizer.errors import OutputError, RenderError
+
+log = logging.getLogger("visualizer")
+
+FITS = ("pad", "crop", "mirror")
+ENCODERS = ("auto", "libx264", "h264_nvenc")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+AUDIO_BITRATE = "320k"  # AAC at a bitrate where it is transparent for music
+_UMASK = os.umask(0o022)  # read once at import (setting it is process-wide), then restored
+os.umask(_UMASK)
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary bundled with imageio-ffmpeg (there is no system ffmpeg)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@functools.cache
+def available_encoders() -> frozenset[str]:
+    """Names of the video encoders this ffmpeg build lists."""
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True, check=False
+    )
+    names = re.findall(r"^\s*V\S*\s+(\S+)", result.stdout, flags=re.MULTILINE)
+    return frozenset(names)
+
+
+def resolve_encoder(name: str, *, cuda: bool) -> str:
+    """'auto' -> h264_nvenc when CUDA is present and ffmpeg lists it, else libx264.
+
+    Raises RenderError for an unknown name or an encoder this ffmpeg build lacks.
+    """
+    if name not in ENCODERS:
+        raise RenderError(f"unknown encoder {name!r}: expected one of {', '.join(ENCODERS)}")
+    if name == "auto":
+        name = "h264_nvenc" if cuda and "h264_nvenc" in available_encoders() else "libx264"
+    elif name not in available_encoders():
+        raise RenderError(f"encoder {name!r} is not available in this ffmpeg build")
+    return name
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1920x1080' -> (1920, 1080). Both even (yuv420p) and in [16, 8192]; RenderError if not."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise RenderError(f"invalid size {text!r}: expected WIDTHxHEIGHT such as 1920x1080")
+    width, height = int(match.group(1)), int(match.group(2))
+    check_size((width, height))
+    return width, height
+
+
+def check_size(size: tuple[int, int]) -> None:
+    """RenderError unless both sides are even and in [16, 8192]."""
+    width, height = size
+    for side in (width, height):
+        if not 16 <= side <= 8192:
+            raise RenderError(f"invalid size {width}x{height}: each side must be in [16, 8192]")
+        if side % 2:
+            raise RenderError(
+                f"invalid size {width}x{height}: width and height must be even (H.264 yuv420p)"
+            )
+
+
+def check_output_suffix(path: Path) -> None:
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise OutputError(
+            f"unsupported output type {path.suffix or '(none)'!r} for {path.name}: "
+            f"expected one of {', '.join(VIDEO_SUFFIXES)}"
+        )
+
+
+def fit_filter(resolution: int, size: tuple[int, int] | None, fit: str) -> str | None:
+    """ffmpeg -vf filter that turns square ``resolution`` frames into ``size`` (None: no change).
+
+    pad: scale the square to fit inside and letterbox with black bars (nothing is cut);
+    crop: scale the square to cover the frame and cut the overflow (top/bottom for 16:9);
+    mirror: scale to cover the short side and fill the rest with mirrored copies.
+    """
+    if fit not in FITS:
+        raise RenderError(f"unknown fit {fit!r}: expected one of {', '.join(FITS)}")
+    if size is None or size == (resolution, resolution):
+        return None
+    width, height = size
+    if fit == "pad":
+        return (
+            f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags=lanczos,"
+            f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1"
+        )
+    if fit == "crop":
+        return (
+            f"scale={width}:{height}:force_original_aspect_ratio=increase:flags=lanczos,"
+            f"crop={width}:{height},setsar=1"
+        )
+    return _mirror_filter(width, height)
+
+
+def _mirror_filter(width: int, height: int) -> str:
+    # Scale the square to the short side, tile mirrored copies along the long side
+    # (..., flip, original, flip, ...) and cut the centre out.
+    side = min(width, height)
+    long_side, flip, stack = (
+        (width, "hflip", "hstack") if width >= height else (height, "vflip", "vstack")
+    )
+    per_side = -(-(long_side - side) // (2 * side))  # copies needed on each side
+    count = 2 * per_side + 1
+    if count == 1:
+        return f"scale={side}:{side}:flags=lanczos,crop={width}:{height},setsar=1"
+    labels = [f"[m{i}]" for i in range(count)]
+    parts = [f"scale={side}:{side}:flags=lanczos,split={count}{''.join(labels)}"]
+    tiles = []
+    for i in range(count):
+        if (i - per_side) % 2:
+            parts.append(f"{labels[i]}{flip}[t{i}]")
+            tiles.append(f"[t{i}]")
+        else:
+            tiles.append(labels[i])
+    parts.append(f"{''.join(tiles)}{stack}=inputs={count},crop={width}:{height},setsar=1")
+    return ";".join(parts)
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Rename a complete temporary file to ``path`` with ordinary permissions (mkstemp: 600)."""
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, path)
+
+
+def encoder_args(encoder: str, quality: int) -> list[str]:
+    """Codec arguments for a segment: H.264 yuv420p at constant quality ``quality`` (0-51)."""
+    if encoder == "h264_nvenc":
+        return ["-c:v", "h264_nvenc", "-preset", "p5", "-rc", "vbr", "-cq", str(quality)]
+    # threads 0 = all cores; x264's output is deterministic for identical input and settings,
+    # which is what makes a resumed render frame-identical to an uninterrupted one.
+    return ["-c:v", "libx264", "-preset", "medium", "-crf", str(quality), "-threads", "0"]
+
+
+class SegmentWriter:
+    """One ffmpeg process that encodes raw RGB frames from its stdin into one video segment.
+
+    Frames are uint8 (B, R, R, 3). The segment is written to a temporary name in the same folder
+    and renamed to ``path`` by `close()` only when ffmpeg succeeded; `abort()` removes it.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        resolution: int,
+        fps: Fraction,
+        encoder: str = "libx264",
+        quality: int = 18,
+        size: tuple[int, int] | None = None,
+        fit: str = "pad",
+    ) -> None:
+        self.path = Path(path)
+        self.resolution = resolution
+        self.frames = 0
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        # A file, not a pipe, for ffmpeg's messages: it can never block on a full pipe.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close/abort)
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{resolution}x{resolution}"]
+        cmd += ["-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "pipe:0"]
+        vf = fit_filter(resolution, size, fit)
+        if vf:
+            cmd += ["-filter_complex", f"[0:v]{vf}[out]", "-map", "[out]"]
+        cmd += encoder_args(encoder, quality)
+        cmd += ["-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log
+        )
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append frames, uint8 (B, R, R, 3) C-contiguous."""
+        if frames.dtype != np.uint8 or frames.shape[1:] != (self.resolution, self.resolution, 3):
+            raise ValueError(f"expected uint8 (B, {self.resolution}, {self.resolution}, 3) frames")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(frames).data)
+        except (BrokenPipeError, OSError):
+            self._proc.wait()
+            raise RenderError(f"video encoder failed: {self._message()}") from None
+        self.frames += len(frames)
+
+    def close(self) -> Path:
+        """Finish the segment and rename it into place; RenderError if ffmpeg failed."""
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()
+        code = self._proc.wait()
+        if code != 0:
+            self.abort()
+            raise RenderError(f"video encoder failed: {self._message()}")
+        publish(self._tmp, self.path)
+        self._log.close()
+        return self.path
+
+    def abort(self) -> None:
+        """Stop ffmpeg and remove the partial segment."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        if self._proc.stdin and not self._proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        self._tmp.unlink(missing_ok=True)
+        self._log.close()
+
+    def _message(self) -> str:
+        self._log.seek(0)
+        lines = self._log.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"ffmpeg exited with status {self._proc.returncode}"
+
+
+def concat_and_mux(
+    segments: list[Path],
+    output: Path,
+    *,
+    audio: Path | None,
+    audio_start: float = 0.0,
+    audio_duration: float | None = None,
+) -> None:
+    """Join ``segments`` without re-encoding and mux the original ``audio`` file into ``output``.
+
+    The soundtrack is read from the original file (never the analysis copy), trimmed to
+    [audio_start, audio_start + audio_duration) and encoded as AAC at 320 kb/s (MP4 players do not
+    all accept the source codec, and copying cannot trim sample-accurately). The result is written
+    to a temporary name beside ``output`` and renamed when complete.
+    """
+    output = Path(output)
+    fd, list_path = tempfile.mkstemp(
+        prefix=f".{output.name}.", suffix=".concat.txt", dir=output.parent
+    )
+    with os.fdopen(fd, "w") as handle:
+        for segment in segments:
+            escaped = str(Path(segment).resolve()).replace("'", "'\\''")
+            handle.write(f"file '{escaped}'\n")
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+    os.close(fd)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+    cmd += ["-f", "concat", "-safe", "0", "-i", list_path]
+    if audio is not None:
+        if audio_start > 0:
+            cmd += ["-ss", f"{audio_start:.6f}"]
+        if audio_duration is not None:
+            cmd += ["-t", f"{audio_duration:.6f}"]
+        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
+        cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
+    cmd += ["-c:v", "copy", "-movflags", "+faststart"]
+    cmd += ["-f", {".mov": "mov", ".mkv": "matroska"}.get(output.suffix.lower(), "mp4"), tmp]
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            lines = result.stderr.strip().splitlines()
+            raise RenderError(f"muxing failed: {lines[-1] if lines else result.returncode}")
+        publish(Path(tmp), output)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+        Path(list_path).unlink(missing_ok=True)
+
+
+def probe(path: Path) -> dict[str, float | int | None]:
+    """Stream facts of a video file, read by decoding it with ffmpeg (there is no ffprobe).
+
+    Returns ``frames`` (video frames decoded), ``video_seconds``, ``audio_seconds`` (None without
+    an audio stream), ``width`` and ``height``.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)]
+    cmd += ["-map", "0:v:0", "-c", "rawvideo", "-f", "null", "-"]
+    info = subprocess.run(cmd, capture_output=True, text=True, check=False).stderr
+    has_audio = re.search(r"Stream #\S+.*Audio:", info) is not None
+    size = re.search(r"Stream #\S+.*Video:.*?(\d{2,5})x(\d{2,5})", info)
+    frames = re.findall(r"frame=\s*(\d+)", info)
+    result: dict[str, float | int | None] = {
+        "frames": int(frames[-1]) if frames else 0,
+        "width": int(size.group(1)) if size else None,
+        "height": int(size.group(2)) if size else None,
+        "video_seconds": _stream_seconds(path, "v"),
+        "audio_seconds": _stream_seconds(path, "a") if has_audio else None,
+    }
+    return result
+
+
+def _stream_seconds(path: Path, kind: str) -> float | None:
+    # Decode one stream to the null muxer; its last reported time is the stream's duration.
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", f"0:{kind}:0"]
+    cmd += ["-f", "null", "-"]
+    info = subprocess.run(cmd, capture_output=True, text=True, check=False).stderr
+    times = re.findall(r"time=\s*(\d+):(\d+):(\d+(?:\.\d+)?)", info)
+    if not times:
+        return None
+    hours, minutes, seconds = times[-1]
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def read_frames(path: Path) -> np.ndarray:
+    """Decode every video frame of ``path`` as uint8 (N, H, W, 3) (for tests; not streamed)."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    meta = next(reader)
+    width, height = meta["size"]
+    frames = [np.frombuffer(raw, np.uint8).reshape(height, width, 3) for raw in reader]
+    return np.stack(frames) if frames else np.zeros((0, height, width, 3), np.uint8)
