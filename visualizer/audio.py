@@ -1,0 +1,276 @@
+"""Audio loading: any common file -> mono float32 samples at the analysis sample rate.
+
+libsndfile (through soundfile) reads wav, flac, ogg/vorbis, opus and mp3 directly and can seek,
+so a ``start``/``duration`` window decodes only that window. What it cannot open (m4a/aac, wma,
+video containers, ...) is decoded by the ffmpeg binary that imageio-ffmpeg ships, streamed as
+32-bit float PCM through a pipe. Both paths resample with soxr, so an analysis does not depend
+on which decoder read the file.
+
+Every problem a user can cause raises `AudioError` with the file name and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from visualizer.errors import AudioError
+
+log = logging.getLogger("visualizer")
+
+DEFAULT_SR = 22050
+
+# A decoded length shorter than the header's by more than this is a truncated file. Some mp3
+# headers only estimate their length, so a little slack keeps valid files loading.
+_TRUNCATION_SLACK = 0.02  # fraction of the declared length
+_TRUNCATION_MIN_SECONDS = 0.25
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """Decoded audio for analysis.
+
+    ``samples`` float32 (n,), mono, roughly in [-1, 1]; ``sr`` samples per second; ``path`` the
+    source file (the video encoder takes its soundtrack from there, never from these samples);
+    ``start`` the offset in seconds of ``samples[0]`` in that file.
+    """
+
+    samples: np.ndarray
+    sr: int
+    path: Path
+    start: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio held: n / sr."""
+        return self.samples.shape[0] / self.sr
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary shipped by imageio-ffmpeg (there may be no system ffmpeg)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    if not path.is_file():
+        raise AudioError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+
+
+def _check_window(path: Path, start: float, duration: float | None) -> None:
+    if not np.isfinite(start) or start < 0:
+        raise AudioError(f"{path}: invalid start {start!r}: expected seconds >= 0")
+    if duration is not None and (not np.isfinite(duration) or duration <= 0):
+        raise AudioError(f"{path}: invalid duration {duration!r}: expected seconds > 0")
+
+
+def load_audio(
+    path: str | os.PathLike,
+    *,
+    sr: int = DEFAULT_SR,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> Audio:
+    """Decode ``path`` to mono float32 at ``sr`` Hz, from ``start`` seconds for ``duration``.
+
+    Channels are averaged; any input rate is resampled with soxr (high quality). ``duration=None``
+    reads to the end; a window that runs past the end is cut at the end.
+
+    Raises `AudioError` naming the file when it is missing, empty, not audio, corrupt or
+    truncated, holds no samples, or ``start`` lies at or beyond its end.
+    """
+    path = Path(path)
+    _check_file(path)
+    _check_window(path, start, duration)
+    if not isinstance(sr, int) or sr <= 0:
+        raise AudioError(f"invalid sample rate {sr!r}: expected a positive integer")
+    decoded = _read_soundfile(path, start, duration)
+    if decoded is None:
+        samples, native_sr = _read_ffmpeg(path, start, duration)
+    else:
+        samples, native_sr = decoded
+    if samples.size == 0:
+        raise AudioError(f"{path}: no audio samples could be decoded (empty or corrupt)")
+    samples = _resample(samples, native_sr, sr)
+    if not np.isfinite(samples).all():
+        raise AudioError(f"{path}: corrupt audio (decoded samples hold NaN or infinity)")
+    return Audio(samples=samples, sr=sr, path=path, start=float(start))
+
+
+def _read_soundfile(
+    path: Path, start: float, duration: float | None
+) -> tuple[np.ndarray, int] | None:
+    """Mono float32 at the file's own rate, or None when libsndfile cannot open the file."""
+    import soundfile as sf
+
+    try:
+        handle = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None  # not a format libsndfile knows: ffmpeg's turn
+    if path.suffix.lower() in (".wav", ".wave") or handle.format == "WAV":
+        short = _wav_shortfall(path)
+        if short is not None:
+            handle.close()
+            raise AudioError(
+                f"{path}: truncated: the header declares {short[0]} bytes of samples "
+                f"but the file holds {short[1]}"
+            )
+    with handle as f:
+        native_sr, total = f.samplerate, f.frames
+        first = int(round(start * native_sr))
+        if start > 0 and first >= total:
+            length = total / native_sr
+            raise AudioError(
+                f"{path}: start {start:g} s is beyond the end of the audio ({length:.3f} s)"
+            )
+        wanted = (
+            total - first if duration is None else min(total - first, round(duration * native_sr))
+        )
+        try:
+            if first:
+                f.seek(first)
+            data = f.read(wanted, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as error:
+            raise AudioError(f"{path}: corrupt audio data ({error})") from None
+    shortfall = wanted - data.shape[0]
+    if shortfall > max(_TRUNCATION_SLACK * wanted, _TRUNCATION_MIN_SECONDS * native_sr):
+        raise AudioError(
+            f"{path}: truncated or corrupt: the header declares {total / native_sr:.3f} s "
+            f"but only {(first + data.shape[0]) / native_sr:.3f} s could be decoded"
+        )
+    return data.mean(axis=1, dtype=np.float32), native_sr
+
+
+def _ffmpeg_reason(stderr: str) -> str:
+    """A short reason from ffmpeg's error output."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    text = " ".join(lines)
+    if "matches no streams" in text or "does not contain any stream" in text:
+        return "the file has no audio stream"
+    if "Invalid data found when processing input" in text:
+        return "not an audio file, or corrupt (ffmpeg: invalid data)"
+    if "moov atom not found" in text:
+        return "corrupt or truncated (ffmpeg: moov atom not found)"
+    return f"cannot decode ({lines[-1] if lines else 'ffmpeg failed'})"
+
+
+def _read_ffmpeg(path: Path, start: float, duration: float | None) -> tuple[np.ndarray, int]:
+    """Mono float32 through the ffmpeg binary, keeping the stream's own sample rate."""
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error"]
+    if start > 0:
+        args += ["-ss", f"{start:.6f}"]  # input seeking: sample-accurate for audio
+    args += ["-i", str(path)]
+    if duration is not None:
+        args += ["-t", f"{duration:.6f}"]
+    native_sr = _ffmpeg_sample_rate(path)
+    args += ["-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(native_sr), "-f", "f32le", "pipe:1"]
+    proc = subprocess.run(args, capture_output=True)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise AudioError(f"{path}: {_ffmpeg_reason(stderr)}")
+    if stderr.strip():
+        log.warning("%s: the decoder reported: %s", path, stderr.strip().splitlines()[0])
+    usable = len(proc.stdout) - len(proc.stdout) % 4
+    samples = np.frombuffer(proc.stdout[:usable], dtype="<f4").astype(np.float32)
+    if samples.size == 0 and start > 0:
+        length = probe_duration(path)
+        raise AudioError(
+            f"{path}: start {start:g} s is beyond the end of the audio ({length:.3f} s)"
+        )
+    return samples, native_sr
+
+
+_DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
+_AUDIO_STREAM_RE = re.compile(r"Stream #\d+:\d+.*?: Audio: .*?(\d+) Hz")
+
+
+def _ffmpeg_header(path: Path) -> str:
+    """ffmpeg's description of the file's header (it exits 1 because there is no output)."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)], capture_output=True
+    )
+    text = proc.stderr.decode("utf-8", "replace")
+    if "Duration:" not in text and "Stream #" not in text:
+        raise AudioError(f"{path}: {_ffmpeg_reason(text)}")
+    return text
+
+
+def _ffmpeg_sample_rate(path: Path) -> int:
+    match = _AUDIO_STREAM_RE.search(_ffmpeg_header(path))
+    if match is None:
+        raise AudioError(f"{path}: the file has no audio stream")
+    return int(match.group(1))
+
+
+def probe_duration(path: str | os.PathLike) -> float:
+    """Length of the audio in ``path`` in seconds, read from the header where possible.
+
+    Falls back to decoding the whole file when the header does not state a length.
+    Raises `AudioError` like `load_audio`.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        info = sf.info(str(path))
+        if info.frames > 0:
+            return info.frames / info.samplerate
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        pass
+    header = _ffmpeg_header(path)
+    if _AUDIO_STREAM_RE.search(header) is None:
+        raise AudioError(f"{path}: the file has no audio stream")
+    match = _DURATION_RE.search(header)
+    if match:
+        hours, minutes, seconds = match.groups()
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return load_audio(path, sr=8000).duration
+
+
+def _resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    if orig_sr == target_sr:
+        return np.ascontiguousarray(samples, dtype=np.float32)
+    import soxr
+
+    # soxr "HQ" is what librosa.resample(res_type="soxr_hq") runs, without librosa's import cost
+    out = soxr.resample(samples, orig_sr, target_sr, quality="HQ").astype(np.float32)
+    return out[: int(round(samples.shape[0] * target_sr / orig_sr))]
+
+
+def _wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of a RIFF/WAVE data chunk when the file ends early, else None.
+
+    libsndfile quietly reads what is there, so a cut-off download would otherwise pass as a
+    shorter song. Streaming writers that leave the size unset (0 or 0xFFFFFFFF) are not checked.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            length = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                present = size - offset - 8
+                if 0 < length < 0xFFFFFFF0 and present < length:
+                    return length, present
+                return None
+            offset += 8 + length + (length & 1)
+    return None
