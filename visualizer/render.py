@@ -1,0 +1,244 @@
+"""Frames from a Timeline: batching, device handling, out-of-memory retry, streaming, cancel.
+
+The generator runs on the calling thread and produces uint8 frame batches; a writer thread pulls
+them from a bounded queue and hands them to a consumer (the segment encoders), so generation
+overlaps encoding and at most ``queue_size`` batches are ever held: memory does not grow with the
+length of the track. Rendering reads only the Timeline, so batch size and device never change the
+picture (beyond floating-point rounding between devices).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from visualizer.errors import RenderError
+from visualizer.progress import ProgressCallback, report
+from visualizer.timeline import Timeline
+
+log = logging.getLogger("visualizer")
+
+MAX_AUTO_BATCH = 64
+# Rough activation memory per frame in bytes for the automatic CUDA batch size (fp32, eval);
+# the out-of-memory retry corrects an estimate that is too optimistic.
+_BYTES_PER_FRAME = {128: 48 << 20, 256: 160 << 20, 512: 600 << 20}
+
+Consumer = Callable[[int, np.ndarray], None]  # (index of the first frame, uint8 (B, R, R, 3))
+
+
+def auto_batch_size(device: Any, resolution: int) -> int:
+    """Frames per generator call: CPU 1-4 by resolution; CUDA from free memory (1-64)."""
+    if getattr(device, "type", str(device)) != "cuda":
+        return {128: 4, 256: 2}.get(resolution, 1)
+    import torch
+
+    free, _total = torch.cuda.mem_get_info(device)
+    per_frame = _BYTES_PER_FRAME.get(resolution, _BYTES_PER_FRAME[512])
+    return int(max(1, min(MAX_AUTO_BATCH, (free // 2) // per_frame)))
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    import torch
+
+    return isinstance(error, torch.OutOfMemoryError)
+
+
+def generate(
+    generator: Any,
+    timeline: Timeline,
+    start: int,
+    stop: int,
+    *,
+    device: Any,
+    batch_size: int,
+) -> Iterator[tuple[int, Any]]:
+    """Yield (first frame index, uint8 tensor (B, R, R, 3) on ``device``) for frames [start, stop).
+
+    A CUDA out-of-memory error halves the batch size and retries the same frames; at batch size
+    1 it becomes a RenderError. ``generator.frames_uint8(z, y, truncation)`` takes float32 z
+    (B, 128), class vectors (B, 1000) and per-frame truncation (B,).
+    """
+    import torch
+
+    index = start
+    while index < stop:
+        count = min(batch_size, stop - index)
+        try:
+            with torch.inference_mode():
+                frames = generator.frames_uint8(
+                    _tensor(timeline.noise[index : index + count], device),
+                    _tensor(timeline.class_vectors[index : index + count], device),
+                    _tensor(timeline.truncation[index : index + count], device),
+                )
+        except Exception as error:
+            if not is_out_of_memory(error):
+                raise
+            if count == 1:
+                raise RenderError(
+                    "out of GPU memory even at batch size 1: try a smaller --model or --device cpu"
+                ) from None
+            batch_size = max(1, count // 2)
+            log.warning("out of GPU memory: retrying with batch size %d", batch_size)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
+        yield index, frames
+        index += count
+
+
+def _tensor(array: np.ndarray, device: Any) -> Any:
+    import torch
+
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if getattr(device, "type", "cpu") == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
+
+
+@dataclass
+class _Batch:
+    first: int
+    frames: Any  # numpy uint8 (B, R, R, 3), or a pinned host tensor on CUDA
+    ready: Any = None  # a CUDA event recorded after the device-to-host copy
+
+
+class _HostBuffers:
+    """Pinned host buffers for asynchronous device-to-host copies of CUDA frames.
+
+    A buffer is reused only after the writer has consumed it (``release``), so the pool bounds
+    host memory to ``count`` batches, like the queue does.
+    """
+
+    def __init__(self, count: int) -> None:
+        self._free: queue.Queue = queue.Queue()
+        self._count = count
+        self._made = 0
+
+    def take(self, frames: Any, stop: threading.Event) -> Any:
+        import torch
+
+        if self._made < self._count:
+            self._made += 1
+            buffer = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
+        else:
+            buffer = None
+            while buffer is None:  # wait for the writer, unless it has failed
+                if stop.is_set():
+                    raise RenderError("the video writer stopped")
+                try:
+                    buffer = self._free.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+            if buffer.shape[0] < frames.shape[0] or buffer.shape[1:] != frames.shape[1:]:
+                buffer = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
+        view = buffer[: frames.shape[0]]
+        view.copy_(frames, non_blocking=True)
+        return buffer, view
+
+    def release(self, buffer: Any) -> None:
+        self._free.put(buffer)
+
+
+def stream(
+    batches: Iterator[tuple[int, Any]],
+    consume: Consumer,
+    *,
+    total: int,
+    done: int = 0,
+    queue_size: int = 3,
+    progress: ProgressCallback | None = None,
+    label: str = "render",
+) -> int:
+    """Pull batches on this thread and consume them on a writer thread; return frames consumed.
+
+    ``consume(first, frames)`` gets numpy uint8 (B, R, R, 3) in frame order. Progress events
+    ("render", frames done of ``total``, unit "frame") are sent from this thread after each batch
+    is handed over; a callback may raise Cancelled. Any error (the consumer's included) stops
+    both threads and is raised here after the writer has finished with what it holds.
+    """
+    work: queue.Queue[_Batch | None] = queue.Queue(maxsize=queue_size)
+    failure: list[BaseException] = []
+    stop = threading.Event()
+    buffers = _HostBuffers(queue_size + 2)
+    owners: dict[int, Any] = {}
+
+    def writer() -> None:
+        while True:
+            item = work.get()
+            if item is None or stop.is_set():
+                return
+            try:
+                if item.ready is not None:
+                    item.ready.synchronize()
+                    consume(item.first, item.frames.numpy())
+                    buffers.release(owners.pop(item.first))
+                else:
+                    consume(item.first, item.frames)
+            except BaseException as error:  # noqa: BLE001 (re-raised on the main thread)
+                failure.append(error)
+                stop.set()
+                return
+
+    thread = threading.Thread(target=writer, name="visualizer-writer", daemon=True)
+    thread.start()
+    consumed = 0
+    try:
+        for first, frames in batches:
+            item = _to_host(first, frames, buffers, owners, stop)
+            while not _put(work, item, stop):
+                pass
+            if stop.is_set():
+                break
+            consumed += len(item.frames)
+            report(progress, "render", done + consumed, total, "frame", label)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        _finish(work, thread)
+        if failure:
+            raise failure[0]
+    return consumed
+
+
+def _put(work: queue.Queue, item: _Batch, stop: threading.Event) -> bool:
+    # Block while the queue is full, but notice a failed writer instead of waiting forever.
+    if stop.is_set():
+        return True
+    try:
+        work.put(item, timeout=0.2)
+        return True
+    except queue.Full:
+        return False
+
+
+def _finish(work: queue.Queue, thread: threading.Thread) -> None:
+    while thread.is_alive():
+        try:
+            work.put(None, timeout=0.2)
+            break
+        except queue.Full:
+            continue
+    thread.join()
+
+
+def _to_host(
+    first: int, frames: Any, buffers: _HostBuffers, owners: dict[int, Any], stop: threading.Event
+) -> _Batch:
+    if isinstance(frames, np.ndarray):
+        return _Batch(first, frames)
+    if frames.device.type == "cuda":
+        import torch
+
+        buffer, view = buffers.take(frames, stop)
+        owners[first] = buffer
+        event = torch.cuda.Event()
+        event.record()
+        return _Batch(first, view, event)
+    return _Batch(first, frames.numpy())
