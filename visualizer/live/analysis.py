@@ -1,0 +1,317 @@
+"""Causal audio analysis: FrameFeatures from a stream of audio blocks, one frame at a time.
+
+The offline analysis sees the whole track; live mode only sees the past. `CausalAnalyzer` keeps
+the offline definitions and ranges (`visualizer.features.FrameFeatures`) but computes every value
+from samples that have already arrived:
+
+- the stream is cut into fixed hops (512 samples at 22.05 kHz, scaled for other rates) and each
+  hop looks at the 2048-sample window that ENDS at the hop (a Hann-windowed STFT column);
+- frame ``i`` is shown at ``t_i = i / fps``, i.e. at sample ``s_i = floor(i * sr / fps)``; it is
+  emitted as soon as sample ``s_i`` has arrived and it pools the hops ending in
+  ``(s_{i-1}, s_i]`` (onsets max-pooled so a short transient is never lost between frames);
+- normalisation is a running peak with a slow decay instead of the track maximum;
+- beats come from a causal tracker (tempo by autocorrelation of the last 8 s of onset envelope,
+  then a flywheel that re-locks its phase on onsets); sections from a slow/fast novelty detector.
+
+Every value depends only on the sample stream, never on how it was cut into blocks: hops are
+computed from identical sample windows in the same order, so feeding a file in blocks of any size
+gives bit-identical features (`analyze_causal` is exactly that, with one block).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from visualizer.features import FrameFeatures
+
+REFERENCE_SR = 22050
+REFERENCE_HOP = 512
+REFERENCE_N_FFT = 2048
+PEAK_HALF_LIFE_S = 20.0  # running-peak normaliser forgets a loud passage over ~20 s
+BAND_EDGES_HZ = (200.0, 2000.0)  # low < 200 Hz <= mid < 2 kHz <= high
+SILENCE_RMS = 1e-4  # below this a window counts as silence (chroma all zero)
+ONSET_DELTA = 0.12  # onset when the normalised flux exceeds its running mean by this much
+ONSET_MIN_GAP_S = 0.08
+TEMPO_WINDOW_S = 8.0
+TEMPO_EVERY_S = 1.0
+MIN_BPM, MAX_BPM = 60.0, 200.0
+SECTION_MIN_GAP_S = 8.0
+SECTION_NOVELTY = 0.35
+
+
+@dataclass
+class _Peak:
+    """Running peak with exponential decay: x / peak is a causal stand-in for x / max(x)."""
+
+    decay: float
+    floor: float
+    value: float = 0.0
+
+    def normalise(self, x: float) -> float:
+        self.value = max(x, self.value * self.decay, self.floor)
+        return min(1.0, x / self.value)
+
+
+@dataclass
+class _Hop:
+    end: int  # sample index one past the window's last sample
+    chroma: np.ndarray
+    onset: float
+    is_onset: bool
+    energy: float
+    bands: np.ndarray
+    is_beat: bool
+    tempo: float
+    is_section_start: bool
+
+
+@dataclass
+class _BeatTracker:
+    hops_per_s: float
+    history: list[float] = field(default_factory=list)
+    period: float = 0.0  # hops per beat, 0 while unknown
+    next_beat: float = 0.0
+    last_beat: float = -1e9
+    last_onset: int = -1
+    since_estimate: int = 0
+
+    def step(self, k: int, onset: float, is_onset: bool) -> bool:
+        window = int(TEMPO_WINDOW_S * self.hops_per_s)
+        self.history.append(onset)
+        if len(self.history) > window:
+            del self.history[0]
+        self.since_estimate += 1
+        if is_onset:
+            self.last_onset = k
+        if self.since_estimate >= int(TEMPO_EVERY_S * self.hops_per_s) and len(self.history) > (
+            window // 2
+        ):
+            self.since_estimate = 0
+            known = self.period > 0
+            self._estimate()
+            if not known and self.period > 0:
+                # first lock: continue the grid from the latest onset
+                anchor = self.last_onset if self.last_onset >= 0 else k
+                self.next_beat = anchor + self.period
+                while self.next_beat <= k:
+                    self.next_beat += self.period
+        if self.period <= 0:
+            return False
+        tolerance = 0.25 * self.period
+        if is_onset and 0 < self.next_beat - k <= tolerance:
+            # an onset just before the predicted beat: the beat is now (re-lock the phase)
+            self.last_beat, self.next_beat = k, k + self.period
+            return True
+        if is_onset and 0 < k - self.last_beat <= tolerance:
+            # an onset just after the beat we fired: shift the phase, do not fire twice
+            self.last_beat, self.next_beat = k, k + self.period
+            return False
+        if k >= self.next_beat:
+            self.last_beat = k
+            self.next_beat = max(self.next_beat + self.period, k + 0.5 * self.period)
+            return True
+        return False
+
+    def _estimate(self) -> None:
+        env = np.asarray(self.history, dtype=np.float64)
+        env = env - env.mean()
+        energy = float(env @ env)
+        if energy <= 1e-9:
+            self.period = 0.0
+            return
+        lo = int(np.floor(60.0 * self.hops_per_s / MAX_BPM))
+        hi = int(np.ceil(60.0 * self.hops_per_s / MIN_BPM))
+        lags = np.arange(lo, hi + 1)
+        ac = np.array([env[lag:] @ env[:-lag] for lag in lags]) / energy
+        bpm = 60.0 * self.hops_per_s / lags
+        # log-normal prior around 120 BPM, as librosa's tracker uses, to pick the tactus
+        weighted = ac * np.exp(-0.5 * (np.log2(bpm / 120.0)) ** 2)
+        best = int(np.argmax(weighted))
+        if ac[best] < 0.1:
+            self.period = 0.0
+            return
+        offset = 0.0
+        if 0 < best < len(lags) - 1:  # parabolic refinement for a fractional period
+            a, b, c = weighted[best - 1], weighted[best], weighted[best + 1]
+            denominator = a - 2 * b + c
+            offset = 0.5 * (a - c) / denominator if denominator else 0.0
+        self.period = float(lags[best] + offset)
+
+    @property
+    def bpm(self) -> float:
+        return 60.0 * self.hops_per_s / self.period if self.period > 0 else 0.0
+
+
+class CausalAnalyzer:
+    """Turn audio blocks into FrameFeatures, causally and independently of the block size.
+
+    ``push(block)`` takes mono float samples (any length, values in [-1, 1]) and returns the
+    frames completed by them, in order. ``sr`` is the sample rate of the stream, ``fps`` the
+    video frame rate.
+    """
+
+    def __init__(self, sr: int, fps: Fraction | int | float) -> None:
+        import librosa
+
+        self.sr = int(sr)
+        self.fps = Fraction(fps).limit_denominator(1_000_000)
+        self.hop = max(1, round(REFERENCE_HOP * self.sr / REFERENCE_SR))
+        self.n_fft = max(4 * self.hop, round(REFERENCE_N_FFT * self.sr / REFERENCE_SR))
+        self.window = np.hanning(self.n_fft + 1)[:-1]  # periodic Hann, as scipy/librosa use
+        self._chroma_fb = librosa.filters.chroma(sr=self.sr, n_fft=self.n_fft)
+        self._mel_fb = librosa.filters.mel(sr=self.sr, n_fft=self.n_fft, n_mels=64)
+        freqs = np.fft.rfftfreq(self.n_fft, 1.0 / self.sr)
+        low, high = BAND_EDGES_HZ
+        self._bands = [freqs < low, (freqs >= low) & (freqs < high), freqs >= high]
+        hops_per_s = self.sr / self.hop
+        decay = 0.5 ** (1.0 / (PEAK_HALF_LIFE_S * hops_per_s))
+        self._onset_peak = _Peak(decay, 1.0)  # dB flux; below 1 dB counts as quiet
+        self._energy_peak = _Peak(decay, 0.01)
+        self._rise_peak = _Peak(decay, 0.05)
+        self._band_peaks = [_Peak(decay, 1e-3) for _ in range(3)]
+        self._onset_mean = 0.0
+        self._onset_alpha = 1.0 / (0.5 * hops_per_s)
+        self._last_onset_hop = -(10**9)
+        self._min_gap = max(1, round(ONSET_MIN_GAP_S * hops_per_s))
+        self._beats = _BeatTracker(hops_per_s)
+        self._fast = np.zeros(4)
+        self._slow = np.zeros(4)
+        self._fast_alpha = 1.0 / (2.0 * hops_per_s)
+        self._slow_alpha = 1.0 / (12.0 * hops_per_s)
+        self._last_section_hop = 0
+        self._tail = np.zeros(self.n_fft, dtype=np.float32)  # the last n_fft samples received
+        self._received = 0  # samples received so far
+        self._k = 0  # next hop index; hop k ends at sample (k + 1) * hop
+        self._prev_logmel: np.ndarray | None = None
+        self._frame = 0  # next frame index
+        self._pending: list[_Hop] = []  # hops of the frame being built
+        self._last: _Hop | None = None
+        self._prev_energy = 0.0
+
+    @property
+    def frames_emitted(self) -> int:
+        return self._frame
+
+    def frame_sample(self, index: int) -> int:
+        """The sample index at which frame ``index`` is shown: floor(index * sr / fps)."""
+        return int(Fraction(index * self.sr) / self.fps)
+
+    def push(self, block: np.ndarray) -> list[FrameFeatures]:
+        """Feed the next samples (1-D float array); return the frames they complete."""
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        start = self._received
+        stream = np.concatenate([self._tail, block])  # stream[j] is sample start - n_fft + j
+        self._received += block.size
+        out: list[FrameFeatures] = []
+        while True:
+            hop_end = (self._k + 1) * self.hop
+            frame_at = self.frame_sample(self._frame)
+            if hop_end <= frame_at and hop_end <= self._received:
+                offset = hop_end - start + self.n_fft
+                self._pending.append(self._analyse_hop(stream[offset - self.n_fft : offset]))
+                self._k += 1
+            elif frame_at < hop_end and frame_at <= self._received:
+                out.append(self._emit_frame())
+            else:
+                break
+        self._tail = stream[-self.n_fft :].copy()
+        return out
+
+    def _analyse_hop(self, samples: np.ndarray) -> _Hop:
+        k = self._k
+        x = samples.astype(np.float64)
+        spectrum = np.abs(np.fft.rfft(x * self.window)) ** 2
+        rms = float(np.sqrt(np.mean(x * x)))
+        logmel = 10.0 * np.log10(np.maximum(self._mel_fb @ spectrum, 1e-10))
+        flux = 0.0
+        if self._prev_logmel is not None:
+            flux = float(np.mean(np.maximum(0.0, logmel - self._prev_logmel)))
+        self._prev_logmel = logmel
+        onset = self._onset_peak.normalise(flux)
+        threshold = self._onset_mean + ONSET_DELTA
+        is_onset = onset >= threshold and k - self._last_onset_hop >= self._min_gap
+        if is_onset:
+            self._last_onset_hop = k
+        self._onset_mean += self._onset_alpha * (onset - self._onset_mean)
+        if rms < SILENCE_RMS:
+            chroma = np.zeros(12)
+        else:
+            chroma = self._chroma_fb @ spectrum
+            chroma = chroma / max(float(chroma.max()), 1e-12)
+        energy = self._energy_peak.normalise(rms)
+        bands = np.array(
+            [
+                p.normalise(float(np.sqrt(spectrum[m].sum())))
+                for p, m in zip(self._band_peaks, self._bands, strict=True)
+            ]
+        )
+        is_beat = self._beats.step(k, onset, is_onset)
+        vector = np.concatenate([[energy], bands])
+        self._fast += self._fast_alpha * (vector - self._fast)
+        self._slow += self._slow_alpha * (vector - self._slow)
+        novelty = float(np.abs(self._fast - self._slow).sum() / (self._slow.sum() + 0.1))
+        gap = SECTION_MIN_GAP_S * self.sr / self.hop
+        is_section = novelty > SECTION_NOVELTY and k - self._last_section_hop >= gap
+        if is_section:
+            self._last_section_hop = k
+        return _Hop(
+            (k + 1) * self.hop,
+            chroma,
+            onset,
+            is_onset,
+            energy,
+            bands,
+            is_beat,
+            self._beats.bpm,
+            is_section,
+        )
+
+    def _emit_frame(self) -> FrameFeatures:
+        hops, self._pending = self._pending, []
+        if hops:
+            self._last = hops[-1]
+        last = self._last
+        energy = last.energy if last else 0.0
+        rise = self._rise_peak.normalise(max(0.0, energy - self._prev_energy))
+        self._prev_energy = energy
+        index = self._frame
+        self._frame += 1
+        return FrameFeatures(
+            index=index,
+            chroma=(last.chroma if last else np.zeros(12)).astype(np.float32),
+            onset_strength=max((h.onset for h in hops), default=0.0),
+            is_onset=any(h.is_onset for h in hops),
+            energy=energy,
+            energy_rise=rise,
+            bands=(last.bands if last else np.zeros(3)).astype(np.float32),
+            is_beat=any(h.is_beat for h in hops),
+            is_section_start=index == 0 or any(h.is_section_start for h in hops),
+            tempo=float(last.tempo if last else 0.0),
+        )
+
+
+def analyze_causal(
+    samples: np.ndarray, sr: int, fps: Fraction | int | float, *, block: int | None = None
+) -> list[FrameFeatures]:
+    """Causal features of a whole signal: one FrameFeatures per frame ``i`` with ``s_i < len``.
+
+    ``samples`` is mono float (N,); ``block`` (samples) only exists to show that the result does
+    not depend on it. The frame count is ceil(N * fps / sr), as the offline analysis counts them.
+    """
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    analyzer = CausalAnalyzer(sr, fps)
+    n_frames = frame_count(samples.size, sr, analyzer.fps)
+    step = samples.size if not block else int(block)
+    rows: list[FrameFeatures] = []
+    for begin in range(0, samples.size, max(1, step)):
+        rows.extend(analyzer.push(samples[begin : begin + step]))
+    return rows[:n_frames]
+
+
+def frame_count(n_samples: int, sr: int, fps: Fraction) -> int:
+    """Frames whose time i / fps lies inside the audio: ceil(n_samples * fps / sr)."""
+    value = Fraction(n_samples) * Fraction(fps) / sr
+    return int(-(-value.numerator // value.denominator))
