@@ -1,0 +1,605 @@
+"""The one place that knows every stage: track -> features -> Timeline -> frames -> video file.
+
+``render_track`` runs everything. The three steps it is made of are public so that a long track
+can be split across workers: ``plan_render`` (analysis + mapping, or a saved Timeline; the
+segment list; the work folder), ``render_segments`` (any subset of the segments, on any worker
+that can read the work folder) and ``finish_render`` (join the segments without re-encoding, mux
+the original audio, rename into place).
+
+The video is encoded as fixed segments of ``segment_frames`` frames in a work folder beside the
+output (``.OUT.mp4.parts/``). Each segment is renamed into place only when complete, so after a
+kill ``resume=True`` continues from the first missing segment and the result is frame-identical
+to an uninterrupted render (same segmentation, same deterministic encoder settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from visualizer import video
+from visualizer.errors import AudioError, OutputError, RenderError, TimelineError, WeightsError
+from visualizer.progress import ProgressCallback, report
+from visualizer.timeline import Timeline
+
+log = logging.getLogger("visualizer")
+
+DEFAULT_FPS = Fraction(30)
+MANIFEST = "render.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Everything that decides a render. Fields that change the picture are checked on resume."""
+
+    model: str = "biggan-deep-128"  # biggan-deep-128 | -256 | -512
+    weights: str | None = None  # folder or file, "random" (seeded untrained), None = cached
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    preset: str = "default"  # built-in preset name or TOML path
+    overrides: tuple[str, ...] = ()  # "section.key=value" preset overrides, applied in order
+    seed: int | None = None  # None = the preset's seed
+    fps: Fraction | None = None  # frames per second, any rational > 0; None = 30 (or --timeline's)
+    start: float = 0.0  # seconds into the track where the video starts, >= 0
+    duration: float | None = None  # seconds of track to render, > 0; None = to the end
+    batch_size: int | None = None  # frames per generator call, >= 1; None = automatic
+    size: tuple[int, int] | None = None  # output (width, height), even; None = square model size
+    fit: str = "pad"  # how square frames fill --size: pad | crop | mirror
+    quality: int = 18  # H.264 constant quality (crf / cq), 0 (lossless) - 51 (worst)
+    encoder: str = (
+        "auto"  # auto (NVENC on CUDA when available, else libx264) | libx264 | h264_nvenc
+    )
+    frames_dir: Path | None = None  # also write every frame as PNG here (square, model size)
+    timeline: Path | None = None  # render this saved Timeline .npz instead of analysing the track
+    timeline_out: Path | None = None  # save the Timeline used to this .npz
+    overwrite: bool = False  # replace an existing output / discard an interrupted render
+    resume: bool = False  # continue an interrupted render of the same output
+    segment_frames: int = 256  # frames per video segment (resume and split granularity), >= 1
+    frame_step: int = 1  # render every Nth Timeline frame at fps / N (draft videos), >= 1
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    output: Path  # the finished video
+    n_frames: int  # video frames written
+    video_seconds: float  # n_frames / fps
+    audio_seconds: float  # seconds of soundtrack muxed
+    wall_seconds: float  # wall-clock time of the whole call
+    fps: Fraction  # the video's exact frame rate
+
+
+@dataclass
+class RenderPlan:
+    """What `plan_render` decided; picklable, so workers can receive it."""
+
+    track: Path
+    output: Path
+    options: RenderOptions
+    timeline: Timeline  # the Timeline actually rendered (after frame_step)
+    work_dir: Path
+    segments: list[tuple[int, int]]  # [start, stop) frame ranges, in order
+    encoder: str  # resolved encoder name
+    audio_start: float
+    audio_duration: float
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def fps(self) -> Fraction:
+        return self.timeline.fps
+
+    @property
+    def n_frames(self) -> int:
+        return self.timeline.n_frames
+
+    def segment_path(self, index: int) -> Path:
+        return self.work_dir / f"segment-{index:05d}.mp4"
+
+    def pending(self) -> list[int]:
+        """Indices of segments not yet complete."""
+        return [i for i in range(len(self.segments)) if not self.segment_path(i).is_file()]
+
+
+def work_dir_for(output: Path) -> Path:
+    return output.parent / f".{output.name}.parts"
+
+
+def preset_path_for(output: Path) -> Path:
+    """Where the resolved preset is saved beside a finished video: OUT.preset.toml."""
+    return output.with_suffix(".preset.toml")
+
+
+def check_options(output: Path, options: RenderOptions) -> None:
+    """Reject bad option values and combinations before any work (errors name the value)."""
+    video.check_output_suffix(output)
+    if options.size is not None:
+        video.check_size(options.size)
+    if options.fit not in video.FITS:
+        raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(video.FITS)}")
+    if options.encoder not in video.ENCODERS:
+        raise RenderError(
+            f"unknown encoder {options.encoder!r}: expected one of {', '.join(video.ENCODERS)}"
+        )
+    if not 0 <= options.quality <= 51:
+        raise RenderError(f"invalid quality {options.quality}: expected 0 (best) to 51")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise RenderError(f"invalid batch size {options.batch_size}: expected >= 1")
+    if options.segment_frames < 1 or options.frame_step < 1:
+        raise RenderError("segment_frames and frame_step must be >= 1")
+    if options.fps is not None and not 0 < options.fps <= 240:
+        raise RenderError(f"invalid fps {options.fps}: expected a value in (0, 240]")
+    if options.start < 0 or (options.duration is not None and options.duration <= 0):
+        raise RenderError("start must be >= 0 and duration > 0 seconds")
+    if output.exists() and not options.overwrite:
+        raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
+    if not output.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {output.parent}")
+    if options.weights not in (None, "random") and not Path(options.weights).exists():
+        raise WeightsError(f"weights not found: {options.weights}")
+
+
+def plan_render(
+    track: str | os.PathLike,
+    output: str | os.PathLike,
+    options: RenderOptions = RenderOptions(),
+    *,
+    progress: ProgressCallback | None = None,
+) -> RenderPlan:
+    """Analyse and map ``track`` (or load ``options.timeline``), set up the work folder.
+
+    Raises OutputError for an existing output without overwrite, an interrupted render without
+    resume/overwrite, or a resume whose settings differ from the interrupted render.
+    """
+    track, output = Path(track), Path(output)
+    check_options(output, options)
+    if not track.is_file():
+        raise AudioError(f"audio file not found: {track}")
+    work_dir = work_dir_for(output)
+    cuda = _wants_cuda(options.device)
+    encoder = video.resolve_encoder(options.encoder, cuda=cuda)
+    saved = _read_manifest(work_dir)
+    if saved is not None and not options.resume:
+        if not options.overwrite:
+            raise OutputError(
+                f"an interrupted render of {output.name} is in {work_dir}: "
+                "use --resume to continue it or --overwrite to start over"
+            )
+        shutil.rmtree(work_dir)
+        saved = None
+    if saved is not None and options.encoder == "auto":
+        encoder = saved.get("encoder", encoder)  # the same encoder keeps resumed segments alike
+
+    full = _resumed_timeline(work_dir, saved, options) if saved else None
+    if full is None:
+        full = _make_timeline(track, options, progress)
+    if options.timeline_out is not None:
+        from visualizer import timeline as timeline_io
+
+        timeline_io.save(full, options.timeline_out)
+    rendered = _subsample(full, options.frame_step)
+    audio_start, audio_duration = _audio_window(track, options, full)
+    segments = [
+        (start, min(start + options.segment_frames, rendered.n_frames))
+        for start in range(0, rendered.n_frames, options.segment_frames)
+    ]
+    plan = RenderPlan(
+        track, output, options, rendered, work_dir, segments, encoder, audio_start, audio_duration
+    )
+    manifest = _manifest(plan, full)
+    if saved is not None:
+        _check_same_render(saved, manifest, output)
+        log.info("resuming: %d of %d segments left", len(plan.pending()), len(segments))
+    else:
+        _start_work_dir(work_dir, manifest, full)
+    return plan
+
+
+def _wants_cuda(device: str) -> bool:
+    if device == "cpu":
+        return False
+    import torch
+
+    return torch.cuda.is_available() and (device == "auto" or device.startswith("cuda"))
+
+
+def _make_timeline(track: Path, options: RenderOptions, progress: ProgressCallback | None):
+    if options.timeline is not None:
+        from visualizer import timeline as timeline_io
+
+        loaded = timeline_io.load(options.timeline)
+        if options.fps is not None and options.fps != loaded.fps:
+            raise TimelineError(
+                f"--fps {options.fps} differs from the timeline's {loaded.fps}: leave --fps out"
+            )
+        return loaded
+    from visualizer.features import analyze_file
+    from visualizer.mapping import build_timeline
+
+    preset, seed = _resolve_preset(options)
+    fps = options.fps or DEFAULT_FPS
+    features = analyze_file(
+        track, fps=fps, start=options.start, duration=options.duration, progress=progress
+    )
+    timeline = build_timeline(features, preset, seed=seed)
+    if not timeline.preset:
+        from visualizer.presets import preset_to_toml
+
+        timeline = Timeline(
+            timeline.class_vectors,
+            timeline.noise,
+            timeline.truncation,
+            timeline.fps,
+            timeline.seed,
+            preset_to_toml(preset),
+        )
+    return timeline
+
+
+def _resolve_preset(options: RenderOptions) -> tuple[Any, int]:
+    from visualizer.presets import load_preset
+
+    preset = load_preset(options.preset, list(options.overrides))
+    seed = options.seed if options.seed is not None else int(preset.seed)
+    return preset, seed
+
+
+def _resumed_timeline(work_dir: Path, saved: dict, options: RenderOptions) -> Timeline:
+    """The interrupted render's Timeline, after checking the preset and seed asked for match."""
+    from visualizer import timeline as timeline_io
+
+    if saved.get("source") != _source_key(options):
+        raise OutputError(
+            f"cannot resume in {work_dir}: the preset, seed or timeline differs from the "
+            "interrupted render (use the same --preset/--set/--seed, or --overwrite to start over)"
+        )
+    return timeline_io.load(work_dir / "timeline.npz")
+
+
+def _source_key(options: RenderOptions) -> str:
+    """What decides the Timeline besides the track: the saved timeline, or preset + seed."""
+    if options.timeline is not None:
+        return "timeline:" + hashlib.sha256(Path(options.timeline).read_bytes()).hexdigest()[:16]
+    from visualizer.presets import preset_to_toml
+
+    preset, seed = _resolve_preset(options)
+    return f"preset:{_digest(preset_to_toml(preset))}:seed:{seed}"
+
+
+def _subsample(timeline: Timeline, step: int) -> Timeline:
+    if step == 1:
+        return timeline
+    return Timeline(
+        timeline.class_vectors[::step],
+        timeline.noise[::step],
+        timeline.truncation[::step],
+        timeline.fps / step,
+        timeline.seed,
+        timeline.preset,
+    )
+
+
+def _audio_window(track: Path, options: RenderOptions, timeline: Timeline) -> tuple[float, float]:
+    """[start, start + duration) of the soundtrack that goes with ``timeline``'s frames."""
+    from visualizer.audio import probe_duration
+
+    available = max(0.0, probe_duration(track) - options.start)
+    wanted = options.duration if options.duration is not None else available
+    # The frame count was set from this same duration, so it is the audio that decides.
+    return options.start, max(0.0, min(available, wanted))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _manifest(plan: RenderPlan, full: Timeline) -> dict[str, Any]:
+    options = plan.options
+    stat = plan.track.stat()
+    return {
+        "version": MANIFEST_VERSION,
+        "track": str(plan.track.resolve()),
+        "track_bytes": stat.st_size,
+        "model": options.model,
+        "weights": str(options.weights),
+        "fps": str(full.fps),
+        "frame_step": options.frame_step,
+        "start": options.start,
+        "duration": options.duration,
+        "n_frames": plan.n_frames,
+        "size": list(options.size) if options.size else None,
+        "fit": options.fit,
+        "quality": options.quality,
+        "encoder": plan.encoder,
+        "segment_frames": options.segment_frames,
+        "seed": full.seed,
+        "source": _source_key(options),
+    }
+
+
+def _check_same_render(saved: dict, current: dict, output: Path) -> None:
+    for key, value in current.items():
+        if saved.get(key) != value:
+            raise OutputError(
+                f"cannot resume {output.name}: {key} was {saved.get(key)!r}, now {value!r} "
+                "(use the same options, or --overwrite to start over)"
+            )
+
+
+def _read_manifest(work_dir: Path) -> dict | None:
+    path = work_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # never completed: the folder holds nothing worth resuming
+
+
+def _start_work_dir(work_dir: Path, manifest: dict, timeline: Timeline) -> None:
+    from visualizer import timeline as timeline_io
+
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True)
+    timeline_io.save(timeline, work_dir / "timeline.npz")
+    _write_text(work_dir / "preset.toml", timeline.preset)
+    # The manifest is written last: a folder without one is not resumable and is started over.
+    _write_text(work_dir / MANIFEST, json.dumps(manifest, indent=1))
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    video.publish(Path(tmp), path)
+
+
+def render_segments(
+    plan: RenderPlan,
+    segment_ids: list[int] | None,
+    generator: Any,
+    *,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Render and encode the given segments (None = all pending) with ``generator``.
+
+    Complete segments are skipped, so calling this again after an interruption continues.
+    """
+    from visualizer import render
+
+    wanted = plan.pending() if segment_ids is None else segment_ids
+    for index in wanted:
+        if not 0 <= index < len(plan.segments):
+            raise RenderError(f"no segment {index}: the plan has {len(plan.segments)}")
+    todo = sorted(i for i in set(wanted) if not plan.segment_path(i).is_file())
+    if not todo:
+        return
+    device = _device_of(generator)
+    batch_size = plan.options.batch_size or render.auto_batch_size(
+        device, _resolution(generator, plan.options.model)
+    )
+    log.info("rendering on %s, batch size %d, encoder %s", device, batch_size, plan.encoder)
+    done = plan.n_frames - sum(plan.segments[i][1] - plan.segments[i][0] for i in plan.pending())
+    for run in _runs(todo):
+        start, stop = plan.segments[run[0]][0], plan.segments[run[-1]][1]
+        sink = _SegmentSink(plan, run)
+        try:
+            batches = render.generate(
+                generator, plan.timeline, start, stop, device=device, batch_size=batch_size
+            )
+            done += render.stream(
+                batches, sink, total=plan.n_frames, done=done, progress=progress, label="render"
+            )
+            sink.check_complete()
+        finally:
+            sink.abort()
+
+
+def _runs(indices: list[int]) -> list[list[int]]:
+    """[0, 1, 2, 5, 6] -> [[0, 1, 2], [5, 6]]: contiguous runs render in one stream."""
+    runs: list[list[int]] = []
+    for index in indices:
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+def _device_of(generator: Any) -> Any:
+    import torch
+
+    try:
+        return next(generator.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")
+
+
+def _resolution(generator: Any, model: str) -> int:
+    value = getattr(generator, "resolution", None)
+    if value is None:
+        value = getattr(getattr(generator, "config", None), "output_dim", None)
+    return int(value or model.rsplit("-", 1)[-1])
+
+
+class _SegmentSink:
+    """Consumer for `render.stream`: routes frame batches to one segment encoder at a time."""
+
+    def __init__(self, plan: RenderPlan, run: list[int]) -> None:
+        self.plan = plan
+        self.run = list(run)
+        self.writer: video.SegmentWriter | None = None
+        self.current = -1
+        options = plan.options
+        self.frames_dir = Path(options.frames_dir) if options.frames_dir else None
+        if self.frames_dir:
+            self.frames_dir.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, first: int, frames: Any) -> None:
+        offset = 0
+        while offset < len(frames):
+            index = first + offset
+            if self.writer is None:
+                self._open(index, frames.shape[1])
+            stop = self.plan.segments[self.current][1]
+            chunk = frames[offset : offset + min(len(frames) - offset, stop - index)]
+            self.writer.write(chunk)
+            self._write_pngs(index, chunk)
+            offset += len(chunk)
+            if index + len(chunk) == stop:
+                self.writer.close()
+                self.writer = None
+
+    def _open(self, index: int, resolution: int) -> None:
+        self.current = self.run.pop(0)
+        start = self.plan.segments[self.current][0]
+        if start != index:
+            raise RenderError(f"internal: segment {self.current} starts at {start}, got {index}")
+        options = self.plan.options
+        self.writer = video.SegmentWriter(
+            self.plan.segment_path(self.current),
+            resolution=resolution,
+            fps=self.plan.fps,
+            encoder=self.plan.encoder,
+            quality=options.quality,
+            size=options.size,
+            fit=options.fit,
+        )
+
+    def _write_pngs(self, first: int, frames: Any) -> None:
+        if self.frames_dir is None:
+            return
+        from PIL import Image
+
+        step = self.plan.options.frame_step
+        for offset, frame in enumerate(frames):
+            index = (first + offset) * step
+            path = self.frames_dir / f"frame_{index:06d}.png"
+            Image.fromarray(frame).save(path)
+
+    def check_complete(self) -> None:
+        if self.writer is not None or self.run:
+            raise RenderError("the generator stopped before the last frame of a segment")
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+
+
+def finish_render(plan: RenderPlan, *, progress: ProgressCallback | None = None) -> RenderResult:
+    """Join all segments, mux the original audio, rename into place, save the preset beside it.
+
+    Removes the work folder afterwards. RenderError if a segment is missing.
+    """
+    missing = plan.pending()
+    if missing:
+        raise RenderError(
+            f"cannot finish {plan.output.name}: {len(missing)} of {len(plan.segments)} segments "
+            "are not rendered yet"
+        )
+    if plan.output.exists() and not plan.options.overwrite:
+        raise OutputError(f"output exists: {plan.output} (use --overwrite to replace it)")
+    report(progress, "mux", 0, 1, "file", "mux")
+    audio = plan.track if plan.audio_duration > 0 else None
+    video.concat_and_mux(
+        [plan.segment_path(i) for i in range(len(plan.segments))],
+        plan.output,
+        audio=audio,
+        audio_start=plan.audio_start,
+        audio_duration=plan.audio_duration,
+    )
+    _write_text(preset_path_for(plan.output), _preset_record(plan))
+    shutil.rmtree(plan.work_dir, ignore_errors=True)
+    report(progress, "mux", 1, 1, "file", "mux")
+    return RenderResult(
+        output=plan.output,
+        n_frames=plan.n_frames,
+        video_seconds=float(plan.n_frames / plan.fps),
+        audio_seconds=plan.audio_duration,
+        wall_seconds=time.perf_counter() - plan.started,
+        fps=plan.fps,
+    )
+
+
+def _preset_record(plan: RenderPlan) -> str:
+    timeline = plan.timeline
+    header = (
+        f"# Resolved preset of {plan.output.name}, rendered from {plan.track.name}\n"
+        f"# seed = {timeline.seed}, fps = {timeline.fps}, model = {plan.options.model}\n"
+        f"# Reproduce: visualizer render TRACK --preset THIS_FILE --seed {timeline.seed}\n"
+    )
+    return header + timeline.preset
+
+
+def render_track(
+    track: str | os.PathLike,
+    output: str | os.PathLike,
+    options: RenderOptions = RenderOptions(),
+    *,
+    generator: Any = None,
+    progress: ProgressCallback | None = None,
+) -> RenderResult:
+    """Render ``track`` into the video ``output``; the whole pipeline in one call.
+
+    Without ``generator`` the model is loaded on a second thread while the track is analysed.
+    On an error or Ctrl-C no output file exists; the work folder stays for ``resume=True``.
+    """
+    started = time.perf_counter()
+    check_options(Path(output), options)
+    if not Path(track).is_file():
+        raise AudioError(f"audio file not found: {track}")
+    loader = None if generator is not None else _Loader(options, progress)
+    try:
+        plan = plan_render(track, output, options, progress=progress)
+    except BaseException:
+        if loader is not None:
+            loader.join()
+        raise
+    plan.started = started
+    if plan.pending():
+        if loader is not None:
+            generator = loader.join()
+        render_segments(plan, None, generator, progress=progress)
+    return finish_render(plan, progress=progress)
+
+
+class _Loader:
+    """Loads the generator on a thread, so that model loading overlaps analysis and mapping."""
+
+    def __init__(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._load, args=(options, progress), name="visualizer-load", daemon=True
+        )
+        self.thread.start()
+
+    def _load(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
+        try:
+            self.result = load_generator(options, progress=progress)
+        except BaseException as error:  # noqa: BLE001 (re-raised by join)
+            self.error = error
+
+    def join(self) -> Any:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def load_generator(options: RenderOptions, *, progress: ProgressCallback | None = None) -> Any:
+    """The generator ``options`` ask for (model, weights, device), in eval mode on its device."""
+    from visualizer.weights import load_generator as load
+
+    # seed 0: "random" weights are one fixed network; the render's seed moves the Timeline.
+    return load(options.model, options.weights, device=options.device, seed=0, progress=progress)
