@@ -180,7 +180,7 @@ def plan_render(
 
     full = _resumed_timeline(work_dir, saved, options) if saved else None
     if full is None:
-        full = _make_timeline(track, options, progress)
+        full = make_timeline(track, options, progress)
     if options.timeline_out is not None:
         from visualizer import timeline as timeline_io
 
@@ -211,7 +211,14 @@ def _wants_cuda(device: str) -> bool:
     return torch.cuda.is_available() and (device == "auto" or device.startswith("cuda"))
 
 
-def _make_timeline(track: Path, options: RenderOptions, progress: ProgressCallback | None):
+def make_timeline(
+    track: str | os.PathLike, options: RenderOptions, progress: ProgressCallback | None = None
+) -> Timeline:
+    """The full-rate Timeline a render of ``track`` with ``options`` uses (or options.timeline).
+
+    Deterministic: the storyboard and draft video call this and see the final render's frames.
+    """
+    track = Path(track)
     if options.timeline is not None:
         from visualizer import timeline as timeline_io
 
@@ -249,7 +256,8 @@ def _resolve_preset(options: RenderOptions) -> tuple[Any, int]:
 
     preset = load_preset(options.preset, list(options.overrides))
     seed = options.seed if options.seed is not None else int(preset.seed)
-    return preset, seed
+    # The saved preset records the seed actually used, so it alone reproduces the video.
+    return preset.replace(seed=seed), seed
 
 
 def _resumed_timeline(work_dir: Path, saved: dict, options: RenderOptions) -> Timeline:
@@ -418,6 +426,8 @@ def _runs(indices: list[int]) -> list[list[int]]:
 def _device_of(generator: Any) -> Any:
     import torch
 
+    if isinstance(getattr(generator, "device", None), torch.device):
+        return generator.device
     try:
         return next(generator.parameters()).device
     except (AttributeError, StopIteration):

@@ -1,11 +1,181 @@
-"""`visualizer render` (not built yet)."""
+"""`visualizer render TRACK -o OUT.mp4`: the whole pipeline, with progress bars and a summary."""
 
-from visualizer.errors import VisualizerError
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from visualizer.commands.common import (
+    ProgressBars,
+    add_model_options,
+    add_preset_options,
+    add_quiet_option,
+    parse_seconds,
+    positive_int,
+)
+
+log = logging.getLogger("visualizer")
+
+DRAFT_FPS = 10  # a draft shows about this many frames per second of the full-rate Timeline
 
 
-def add_arguments(parser) -> None:
-    pass
+def parse_size_arg(text: str) -> tuple[int, int]:
+    """'1920x1080' -> (1920, 1080) for argparse (even sides; a bad value exits with status 2)."""
+    from visualizer.errors import RenderError
+    from visualizer.video import parse_size
+
+    try:
+        return parse_size(text)
+    except RenderError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def run(args) -> int:
-    raise VisualizerError("'render' is not available yet")
+def parse_quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"invalid quality {text!r}: expected 0 (best) to 51")
+    return value
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the video file itself (shared with `batch`)."""
+    parser.add_argument(
+        "--size",
+        type=parse_size_arg,
+        metavar="WxH",
+        help="output size, even numbers, e.g. 1920x1080 (default: the model's square size)",
+    )
+    parser.add_argument(
+        "--fit",
+        choices=("pad", "crop", "mirror"),
+        default="pad",
+        help="how square frames fill a non-square --size: pad = whole frame, letterboxed with "
+        "black bars; crop = fill the frame, cutting the overflow (top and bottom for 16:9); "
+        "mirror = fill the sides with mirrored copies of the frame (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--quality",
+        type=parse_quality,
+        default=18,
+        help="H.264 constant quality, 0 (lossless) to 51 (worst); 18 looks lossless (default)",
+    )
+    parser.add_argument(
+        "--encoder",
+        choices=("auto", "libx264", "h264_nvenc"),
+        default="auto",
+        help="video encoder: auto = NVENC on a CUDA machine whose ffmpeg has it, else libx264",
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, help="frames per generator call (default: automatic)"
+    )
+    parser.add_argument(
+        "--segment-frames",
+        type=positive_int,
+        default=256,
+        help="frames per video segment, the unit --resume restarts from (default: %(default)s)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted render of the same output with the same options",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("track", help="audio file (wav, flac, ogg, mp3, m4a, ...)")
+    parser.add_argument("-o", "--output", required=True, help="video file to write (.mp4)")
+    add_model_options(parser)
+    add_preset_options(parser)
+    parser.add_argument(
+        "--start", type=parse_seconds, default=0.0, help="start this many seconds into the track"
+    )
+    parser.add_argument(
+        "--duration", type=parse_seconds, help="render this many seconds (default: to the end)"
+    )
+    add_output_options(parser)
+    parser.add_argument(
+        "--timeline", type=Path, metavar="T.npz", help="render a saved Timeline instead"
+    )
+    parser.add_argument("--timeline-out", type=Path, metavar="T.npz", help="save the Timeline used")
+    parser.add_argument("--frames-dir", type=Path, metavar="DIR", help="also write PNG frames")
+    parser.add_argument(
+        "--draft",
+        action="store_true",
+        help=f"quick draft: every Nth frame of the same Timeline (about {DRAFT_FPS} fps)",
+    )
+    add_quiet_option(parser)
+
+
+def options_from_args(args: argparse.Namespace):
+    """RenderOptions from parsed `render` (or `batch`) arguments."""
+    from fractions import Fraction
+
+    from visualizer.pipeline import DEFAULT_FPS, RenderOptions
+
+    if args.duration is not None and args.duration <= 0:
+        from visualizer.errors import RenderError
+
+        raise RenderError(f"invalid --duration {args.duration}: expected seconds > 0")
+    frame_step = 1
+    if getattr(args, "draft", False):
+        fps = args.fps or DEFAULT_FPS
+        frame_step = max(1, round(fps / DRAFT_FPS))
+    return RenderOptions(
+        model=args.model,
+        weights=args.weights,
+        device=args.device,
+        preset=args.preset,
+        overrides=tuple(args.overrides),
+        seed=args.seed,
+        fps=Fraction(args.fps) if args.fps is not None else None,
+        start=args.start,
+        duration=args.duration,
+        batch_size=args.batch_size,
+        size=args.size,
+        fit=args.fit,
+        quality=args.quality,
+        encoder=args.encoder,
+        frames_dir=getattr(args, "frames_dir", None),
+        timeline=getattr(args, "timeline", None),
+        timeline_out=getattr(args, "timeline_out", None),
+        overwrite=args.overwrite,
+        resume=args.resume,
+        segment_frames=args.segment_frames,
+        frame_step=frame_step,
+    )
+
+
+def summary(result) -> str:
+    """One closing line: frames, duration, wall time, fps."""
+    minutes, seconds = divmod(result.video_seconds, 60)
+    fps = result.n_frames / result.wall_seconds if result.wall_seconds > 0 else 0.0
+    return (
+        f"wrote {result.output}: {result.n_frames} frames, {int(minutes)}:{seconds:04.1f} at "
+        f"{float(result.fps):.6g} fps, in {result.wall_seconds:.1f} s ({fps:.1f} frames/s)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from visualizer.pipeline import render_track, work_dir_for
+
+    options = options_from_args(args)
+    bars = ProgressBars(quiet=args.quiet)
+    output = Path(args.output)
+    try:
+        result = render_track(args.track, output, options, progress=bars)
+    except KeyboardInterrupt:
+        bars.close()
+        if work_dir_for(output).is_dir():
+            log.warning("interrupted: run the same command with --resume to continue")
+        raise
+    finally:
+        bars.close()
+    if not args.quiet:
+        print(summary(result), file=sys.stderr)
+    return 0
