@@ -1,11 +1,80 @@
-"""`visualizer preview` (not built yet)."""
+"""`visualizer preview TRACK -o storyboard.png`: the look of the whole song before the render.
 
-from visualizer.errors import VisualizerError
+A contact sheet of ``--frames`` frames sampled across the song, each with its time, from the same
+Timeline the final render uses (same preset, seed and fps). For a quick draft video instead, use
+`visualizer render TRACK -o draft.mp4 --draft` (every Nth frame of that same Timeline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from visualizer.commands.common import (
+    ProgressBars,
+    add_model_options,
+    add_preset_options,
+    add_quiet_option,
+    parse_seconds,
+    positive_int,
+)
 
 
-def add_arguments(parser) -> None:
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("track", help="audio file")
+    parser.add_argument("-o", "--output", required=True, help="image to write (.png or .jpg)")
+    parser.add_argument(
+        "--frames", type=positive_int, default=12, help="frames on the sheet (default: 12)"
+    )
+    parser.add_argument("--columns", type=positive_int, help="frames per row (default: ~16:9)")
+    add_model_options(parser)
+    add_preset_options(parser)
+    parser.add_argument("--start", type=parse_seconds, default=0.0, help="start (seconds)")
+    parser.add_argument("--duration", type=parse_seconds, help="seconds to cover (default: all)")
+    parser.add_argument(
+        "--timeline", type=Path, metavar="T.npz", help="sample a saved Timeline instead"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing image")
+    add_quiet_option(parser)
 
 
-def run(args) -> int:
-    raise VisualizerError("'preview' is not available yet")
+def run(args: argparse.Namespace) -> int:
+    from fractions import Fraction
+
+    from visualizer.errors import AudioError, RenderError
+    from visualizer.pipeline import RenderOptions, load_generator, make_timeline
+    from visualizer.storyboard import render_storyboard, save_image
+
+    if args.duration is not None and args.duration <= 0:
+        raise RenderError(f"invalid --duration {args.duration}: expected seconds > 0")
+    output = Path(args.output)
+    if output.exists() and not args.overwrite:
+        from visualizer.errors import OutputError
+
+        raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
+    if not Path(args.track).is_file():
+        raise AudioError(f"audio file not found: {args.track}")
+    options = RenderOptions(
+        model=args.model,
+        weights=args.weights,
+        device=args.device,
+        preset=args.preset,
+        overrides=tuple(args.overrides),
+        seed=args.seed,
+        fps=Fraction(args.fps) if args.fps is not None else None,
+        start=args.start,
+        duration=args.duration,
+        timeline=args.timeline,
+    )
+    bars = ProgressBars(quiet=args.quiet)
+    try:
+        timeline = make_timeline(args.track, options, bars)
+        generator = load_generator(options, progress=bars)
+        image = render_storyboard(timeline, generator, count=args.frames, columns=args.columns)
+        save_image(image, output, overwrite=args.overwrite)
+    finally:
+        bars.close()
+    if not args.quiet:
+        print(f"wrote {output}: {min(args.frames, timeline.n_frames)} frames", file=sys.stderr)
+    return 0
