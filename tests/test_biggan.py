@@ -1,0 +1,156 @@
+"""The network itself: shapes, ranges, batching invariants, truncation statistics, config and
+state-dict validation. Uses tiny random checkpoints (channel_width=8) so it runs in seconds."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.fixtures_biggan import checkpoint_config
+from visualizer.biggan import (
+    BigGANConfig,
+    BigGANDeep,
+    load_state_dict_published,
+    published_shapes,
+    random_state_dict,
+)
+from visualizer.errors import VisualizerError, WeightsError
+
+
+@pytest.fixture(scope="module")
+def tiny_state():
+    return random_state_dict(checkpoint_config(128, channel_width=8), seed=3)
+
+
+def _model(state, hf_compatible=False):
+    config = checkpoint_config(128, channel_width=8)
+    model = BigGANDeep(config, hf_compatible=hf_compatible)
+    return load_state_dict_published(model, state, "tiny").eval()
+
+
+def _inputs(n, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, 128, generator=gen).clamp(-2, 2) * 0.6
+    y = F.softmax(3 * torch.randn(n, 1000, generator=gen), dim=1)
+    return z, y
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_state):
+    return _model(tiny_state)
+
+
+def test_forward_shape_range_and_not_constant(tiny):
+    z, y = _inputs(2)
+    with torch.inference_mode():
+        x = tiny(z, y, torch.tensor([0.4, 1.0]))
+    assert x.shape == (2, 3, 128, 128) and x.dtype == torch.float32
+    assert torch.isfinite(x).all()
+    assert x.min() >= -1 and x.max() <= 1
+    assert x.std(dim=(2, 3)).min() > 0.05  # a real picture, not a flat colour
+    assert (x[0] - x[1]).abs().mean() > 0.01
+
+
+def test_batch_equals_frames_one_by_one(tiny):
+    z, y = _inputs(3, seed=1)
+    t = torch.tensor([0.3, 0.62, 0.9])
+    with torch.inference_mode():
+        batch = tiny(z, y, t)
+        single = torch.cat([tiny(z[i : i + 1], y[i : i + 1], t[i : i + 1]) for i in range(3)])
+    torch.testing.assert_close(batch, single, atol=1e-5, rtol=0)
+
+
+def test_scalar_truncation_equals_tensor(tiny):
+    z, y = _inputs(2)
+    with torch.inference_mode():
+        torch.testing.assert_close(tiny(z, y, 0.5), tiny(z, y, torch.tensor([0.5, 0.5])))
+
+
+def test_frames_uint8_matches_float_output(tiny):
+    z, y = _inputs(2, seed=2)
+    with torch.inference_mode():
+        x = tiny(z, y, 0.7)
+        frames = tiny.frames_uint8(z, y, 0.7)
+    assert frames.dtype == torch.uint8 and frames.shape == (2, 128, 128, 3)
+    expected = ((x + 1) * 127.5).round().clamp(0, 255).permute(0, 2, 3, 1)
+    assert (frames.float() - expected).abs().max() <= 1  # rounding at .5 only
+
+
+def test_linear_interpolation_is_continuous_and_hf_mode_is_not(tiny_state):
+    z, y = _inputs(1, seed=4)
+    ours, ref = _model(tiny_state), _model(tiny_state, hf_compatible=True)
+    with torch.inference_mode():
+        # Just below and above a grid point: linear interpolation barely moves ...
+        below, above = ours(z, y, 0.4 - 1e-4), ours(z, y, 0.4 + 1e-4)
+        assert (below - above).abs().max() < 0.02
+        # ... the reference weighting jumps from (almost) row 21 to row 20 across 0.42 - 0.02.
+        jump = (ref(z, y, 0.42 - 1e-4) - ref(z, y, 0.42 + 1e-4)).abs().max()
+        assert jump > 10 * (ours(z, y, 0.42 - 1e-4) - ours(z, y, 0.42 + 1e-4)).abs().max()
+        # On exact grid rows both agree (0.4 is row 20 in the reference too).
+        torch.testing.assert_close(ours(z, y, 0.4), ref(z, y, 0.4), atol=1e-5, rtol=0)
+
+
+def test_out_of_range_truncation_is_an_error(tiny):
+    z, y = _inputs(1)
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(VisualizerError, match="truncation"):
+            tiny(z, y, bad)
+
+
+def test_config_for_models_and_json_errors(tmp_path):
+    for res in (128, 256, 512):
+        config = BigGANConfig.for_model(f"biggan-deep-{res}")
+        assert config.resolution == res
+        assert len(published_shapes(config)) == {128: 506, 256: 602, 512: 698}[res]
+    with pytest.raises(WeightsError, match="biggan-deep-128"):
+        BigGANConfig.for_model("biggan-deep-1024")
+    good = BigGANConfig().to_dict()
+    path = tmp_path / "config.json"
+    cases = {
+        "transformer_layers": (
+            "unknown key 'transformer_layers'",
+            {**good, "transformer_layers": 2},
+        ),
+        "layers": ("'layers'\\[1\\]", {**good, "layers": [[False, 16, 16], [True, 16]]}),
+        "output_dim": ("'output_dim'", {**good, "output_dim": 256}),
+        "eps": ("'eps'", {**good, "eps": "tiny"}),
+    }
+    for key, (pattern, data) in cases.items():
+        path.write_text(json.dumps(data))
+        with pytest.raises(WeightsError, match=pattern) as info:
+            BigGANConfig.from_json(path)
+        assert str(path) in str(info.value), key
+    path.write_text("{not json")
+    with pytest.raises(WeightsError, match="JSON"):
+        BigGANConfig.from_json(path)
+
+
+def test_state_dict_errors_name_the_keys(tiny_state):
+    config = checkpoint_config(128, channel_width=8)
+    missing = dict(tiny_state)
+    del missing["generator.layers.3.bn_2.scale.weight_u"]
+    with pytest.raises(WeightsError, match=r"src\.bin: missing keys generator\.layers\.3\.bn_2"):
+        load_state_dict_published(BigGANDeep(config), missing, "src.bin")
+    extra = {**tiny_state, "generator.extra.weight": torch.zeros(1)}
+    with pytest.raises(WeightsError, match="unexpected keys generator.extra.weight"):
+        load_state_dict_published(BigGANDeep(config), extra, "src.bin")
+    wrong = {**tiny_state, "generator.gen_z.bias": torch.zeros(7)}
+    with pytest.raises(WeightsError, match=r"wrong shapes: generator\.gen_z\.bias \(7,\)"):
+        load_state_dict_published(BigGANDeep(config), wrong, "src.bin")
+    # A full-width checkpoint does not fit the tiny architecture.
+    wide = dataclasses.replace(config, channel_width=16)
+    with pytest.raises(WeightsError, match="wrong shapes"):
+        load_state_dict_published(BigGANDeep(wide), tiny_state, "src.bin")
+
+
+def test_random_weights_are_seeded(tiny_state):
+    again = random_state_dict(checkpoint_config(128, channel_width=8), seed=3)
+    other = random_state_dict(checkpoint_config(128, channel_width=8), seed=4)
+    key = "generator.layers.5.conv_1.weight_orig"
+    assert torch.equal(again[key], tiny_state[key])
+    assert not torch.equal(other[key], tiny_state[key])
+    assert "generator.gen_z" in tiny_state._metadata

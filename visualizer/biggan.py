@@ -1,0 +1,620 @@
+"""BigGAN-deep generator (128/256/512 px) that loads the published `pytorch-pretrained-biggan`
+checkpoints (``config.json`` + ``pytorch_model.bin``).
+
+The network holds *folded* weights: spectral norm is applied once at load (``W / (u . W v)`` in
+float64) and the module tree is made of plain `nn.Linear` / `nn.Conv2d`. The conditional batch
+norms are fused to ``x * a + b``; all their ``scale``/``offset`` linears form one GEMM
+(`BigGANDeep.cond_affine`) and all their 51-row statistics tables are concatenated, so the
+per-sample coefficients of a whole batch come from two gathers and one matrix product.
+
+`BigGANDeep.forward` is split in two: `BigGANDeep.coefficients` (fp32, truncation-dependent, never
+compiled) and `BigGANDeep.synthesize` (the convolutions, which `prepare_for_inference` may compile
+or run in half precision). Truncation reaches the heavy part only as tensors, so a compiled
+`synthesize` never recompiles as truncation moves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from visualizer.errors import VisualizerError, WeightsError
+
+_L128 = ((0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 4), (0, 4, 4))
+_L128 = _L128 + ((1, 4, 2), (0, 2, 2), (1, 2, 1))
+_L256 = ((0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 8), (0, 8, 8))
+_L256 = _L256 + ((1, 8, 4), (0, 4, 4), (1, 4, 2), (0, 2, 2), (1, 2, 1))
+PUBLISHED_LAYERS = {128: _L128, 256: _L256, 512: _L256 + ((0, 1, 1), (1, 1, 1))}
+
+
+@dataclass(frozen=True)
+class BigGANConfig:
+    """The architecture, as in the published ``config.json`` (see the checkpoint reference)."""
+
+    output_dim: int = 128  # resolution in px; must equal 4 * 2**(number of upsampling layers)
+    z_dim: int = 128  # noise size; the class embedding has the same size
+    class_embed_dim: int = 128  # informational (the package ignores it too)
+    channel_width: int = 128  # `ch`: block channels are ch * multiplier
+    num_classes: int = 1000
+    layers: tuple[tuple[bool, int, int], ...] = tuple((bool(u), i, o) for u, i, o in _L128)
+    attention_layer_position: int = 8  # attention inserted before this block index
+    eps: float = 1e-4  # batch-norm variance epsilon
+    n_stats: int = 51  # rows of the truncation statistics tables (truncation k / (n_stats-1))
+
+    @classmethod
+    def for_model(cls, name: str) -> BigGANConfig:
+        """The published config of ``biggan-deep-128`` / ``-256`` / ``-512``."""
+        sizes = {f"biggan-deep-{r}": r for r in PUBLISHED_LAYERS}
+        if name not in sizes:
+            raise WeightsError(f"unknown model {name!r} (available: {', '.join(sizes)})")
+        res = sizes[name]
+        layers = tuple((bool(u), i, o) for u, i, o in PUBLISHED_LAYERS[res])
+        return cls(output_dim=res, layers=layers)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> BigGANConfig:
+        """Parse and validate a ``config.json``; a problem is a WeightsError naming file and key."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise WeightsError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise WeightsError(f"{path}: not a readable JSON config ({error})") from None
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: object, source: str = "config") -> BigGANConfig:
+        if not isinstance(data, dict):
+            raise WeightsError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise WeightsError(
+                f"{source}: unknown key {unknown[0]!r} (not a BigGAN-deep config; "
+                f"expected keys: {', '.join(sorted(known))})"
+            )
+        kwargs: dict[str, object] = {}
+        for key in known - {"layers", "eps"}:
+            if key in data:
+                value = data[key]
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise WeightsError(
+                        f"{source}: key {key!r} must be an integer >= 0, got {value!r}"
+                    )
+                kwargs[key] = value
+        if "eps" in data:
+            eps = data["eps"]
+            if not isinstance(eps, int | float) or isinstance(eps, bool) or not 0 < eps < 1:
+                raise WeightsError(f"{source}: key 'eps' must be a number in (0, 1), got {eps!r}")
+            kwargs["eps"] = float(eps)
+        if "layers" in data:
+            kwargs["layers"] = _parse_layers(data["layers"], source)
+        config = cls(**kwargs)
+        config.validate(source)
+        return config
+
+    def validate(self, source: str = "config") -> None:
+        """Reject architectures this generator cannot build (WeightsError naming the key)."""
+        if not self.layers:
+            raise WeightsError(f"{source}: key 'layers' is empty")
+        ch = self.channel_width
+        for name in ("z_dim", "channel_width", "num_classes", "n_stats"):
+            if getattr(self, name) < (2 if name == "n_stats" else 1):
+                raise WeightsError(f"{source}: key {name!r} is too small: {getattr(self, name)}")
+        if not 0 <= self.attention_layer_position < len(self.layers):
+            raise WeightsError(
+                f"{source}: key 'attention_layer_position' must be in [0, {len(self.layers) - 1}],"
+                f" got {self.attention_layer_position}"
+            )
+        for index, (_, c_in, c_out) in enumerate(self.layers):
+            if c_out != c_in and c_out * 2 != c_in:
+                raise WeightsError(
+                    f"{source}: key 'layers'[{index}]: out multiplier must equal in or in/2, "
+                    f"got {c_in} -> {c_out}"
+                )
+            if (ch * c_in) % 4:
+                raise WeightsError(f"{source}: key 'layers'[{index}]: channels not divisible by 4")
+        if (ch * self.layers[self.attention_layer_position][1]) % 8:
+            raise WeightsError(
+                f"{source}: key 'attention_layer_position': channels not divisible by 8"
+            )
+        if self.layers[-1][2] != 1:
+            raise WeightsError(f"{source}: key 'layers': the last block must end at multiplier 1")
+        if self.output_dim != self.resolution:
+            raise WeightsError(
+                f"{source}: key 'output_dim' is {self.output_dim} but 'layers' upsample to "
+                f"{self.resolution} px"
+            )
+
+    @property
+    def resolution(self) -> int:
+        return 4 * 2 ** sum(1 for up, _, _ in self.layers if up)
+
+    def to_dict(self) -> dict[str, object]:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["layers"] = [list(layer) for layer in self.layers]
+        return data
+
+
+def _parse_layers(value: object, source: str) -> tuple[tuple[bool, int, int], ...]:
+    if not isinstance(value, list):
+        raise WeightsError(f"{source}: key 'layers' must be a list, got {value!r}")
+    layers = []
+    for index, item in enumerate(value):
+        ok = isinstance(item, list | tuple) and len(item) == 3 and isinstance(item[0], bool | int)
+        ok = ok and all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in item[1:])
+        if not ok:
+            raise WeightsError(
+                f"{source}: key 'layers'[{index}] must be [upsample, in_mult, out_mult], "
+                f"got {item!r}"
+            )
+        layers.append((bool(item[0]), int(item[1]), int(item[2])))
+    return tuple(layers)
+
+
+# --------------------------------------------------------------------------------------------
+# The network
+
+
+def _bn_relu(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """Fused batch norm + ReLU: relu(x * a + b), a/b (N, C) broadcast over H, W."""
+    return torch.relu(torch.addcmul(b[:, :, None, None], x, a[:, :, None, None]))
+
+
+Norm = Callable[[Tensor, int], Tensor]  # (activation, bn index within the block) -> relu(bn(x))
+
+
+class GenBlock(nn.Module):
+    """Bottleneck residual block: 4 x (cond BN, ReLU, conv), skip keeps the first in//2 channels."""
+
+    def __init__(self, c_in: int, c_out: int, upsample: bool) -> None:
+        super().__init__()
+        mid = c_in // 4
+        self.upsample, self.c_in, self.c_out, self.mid = upsample, c_in, c_out, mid
+        self.conv_0 = nn.Conv2d(c_in, mid, 1)
+        self.conv_1 = nn.Conv2d(mid, mid, 3, padding=1)
+        self.conv_2 = nn.Conv2d(mid, mid, 3, padding=1)
+        self.conv_3 = nn.Conv2d(mid, c_out, 1)
+
+    @property
+    def bn_sizes(self) -> tuple[int, int, int, int]:
+        return (self.c_in, self.mid, self.mid, self.mid)
+
+    def forward(self, x: Tensor, a: Sequence[Tensor], b: Sequence[Tensor]) -> Tensor:
+        return self.run(x, lambda h, k: _bn_relu(h, a[k], b[k]))
+
+    def run(self, x: Tensor, norm: Norm) -> Tensor:
+        h = self.conv_0(norm(x, 0))
+        h = norm(h, 1)
+        if self.upsample:
+            h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+        h = self.conv_1(h)
+        h = self.conv_2(norm(h, 2))
+        h = self.conv_3(norm(h, 3))
+        skip = x[:, : self.c_out] if self.c_out != self.c_in else x
+        if self.upsample:
+            skip = F.interpolate(skip, scale_factor=2.0, mode="nearest")
+        return h + skip
+
+
+class SelfAttention(nn.Module):
+    """SAGAN attention: unscaled logits, 2x2 max-pooled keys/values, ``x + gamma * o(attn)``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.theta = nn.Conv2d(channels, channels // 8, 1, bias=False)
+        self.phi = nn.Conv2d(channels, channels // 8, 1, bias=False)
+        self.g = nn.Conv2d(channels, channels // 2, 1, bias=False)
+        self.o_conv = nn.Conv2d(channels // 2, channels, 1, bias=False)
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, c, h, w = x.shape
+        q = self.theta(x).flatten(2).transpose(1, 2)  # (N, HW, C/8)
+        k = F.max_pool2d(self.phi(x), 2).flatten(2).transpose(1, 2)  # (N, HW/4, C/8)
+        v = F.max_pool2d(self.g(x), 2).flatten(2).transpose(1, 2)  # (N, HW/4, C/2)
+        o = F.scaled_dot_product_attention(q, k, v, scale=1.0)  # (N, HW, C/2)
+        o = o.transpose(1, 2).reshape(n, c // 2, h, w)
+        return x + self.gamma * self.o_conv(o)
+
+
+class BigGANDeep(nn.Module):
+    """BigGAN-deep generator with folded spectral norm and fused conditional batch norm.
+
+    ``forward(z (N, z_dim), class_vectors (N, num_classes), truncation (N,) in (0, 1])`` returns
+    ``(N, 3, R, R)`` float RGB in [-1, 1]. ``hf_compatible=True`` reproduces the reference package's
+    (reversed) interpolation of the truncation statistics and its float rounding; the default is
+    correct linear interpolation between the rows k/(n_stats-1).
+    """
+
+    def __init__(self, config: BigGANConfig, hf_compatible: bool = False) -> None:
+        super().__init__()
+        self.config, self.hf_compatible = config, hf_compatible
+        ch, cdim = config.channel_width, 2 * config.z_dim
+        self.embeddings = nn.Linear(config.num_classes, config.z_dim, bias=False)
+        self.gen_z = nn.Linear(cdim, 4 * 4 * 16 * ch)
+        layers: list[nn.Module] = []
+        for index, (up, m_in, m_out) in enumerate(config.layers):
+            if index == config.attention_layer_position:
+                layers.append(SelfAttention(ch * m_in))
+            layers.append(GenBlock(ch * m_in, ch * m_out, up))
+        self.layers = nn.ModuleList(layers)
+        self.bn_sizes = [s for m in self.layers if isinstance(m, GenBlock) for s in m.bn_sizes]
+        n_cond = sum(self.bn_sizes)
+        # All conditional scale (first n_cond rows) and offset (next n_cond rows) linears.
+        self.cond_affine = nn.Linear(cdim, 2 * n_cond, bias=False)
+        # Statistics of every conditional BN, then of the final BN: (n_stats, n_cond + ch).
+        self.register_buffer("bn_means", torch.zeros(config.n_stats, n_cond + ch))
+        self.register_buffer("bn_vars", torch.ones(config.n_stats, n_cond + ch))
+        self.bn_weight = nn.Parameter(torch.ones(ch))
+        self.bn_bias = nn.Parameter(torch.zeros(ch))
+        self.conv_to_rgb = nn.Conv2d(ch, 3, 3, padding=1)  # only the RGB rows of the published conv
+        self.memory_format = torch.contiguous_format
+        self.requires_grad_(False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.gen_z.weight.device
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    # -- truncation statistics (fp32, outside anything compiled) -------------------------------
+
+    def _stat_rows(self, truncation: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Rows (lo, hi) of the statistics tables and their weights, each (N,) / (N, 1)."""
+        steps = self.config.n_stats - 1
+        if self.hf_compatible:
+            return self._stat_rows_reference(truncation)
+        pos = truncation.to(self.device, torch.float32).clamp(0.0, 1.0) * steps
+        lo = pos.floor().clamp(max=steps - 1)
+        frac = (pos - lo)[:, None]
+        lo = lo.long()
+        return lo, lo + 1, 1.0 - frac, frac
+
+    def _stat_rows_reference(self, truncation: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        # The package computes math.modf(t / (1/50)) on a Python float and weights row lo by the
+        # fraction (swapped); an fp32 truncation is read back as its shortest decimal so 0.58
+        # behaves as the Python float 0.58 did there.
+        values = truncation.detach().cpu()
+        if values.dtype != torch.float64:
+            values = [float(str(np.float32(v))) for v in values.float().numpy()]
+        else:
+            values = values.tolist()
+        step = 1.0 / (self.config.n_stats - 1)
+        lo, hi, w_lo, w_hi = [], [], [], []
+        for t in values:
+            coef, start = math.modf(t / step)
+            start = int(start)
+            if coef == 0.0:
+                lo.append(start), hi.append(start), w_lo.append(1.0), w_hi.append(0.0)
+            else:
+                lo.append(start), hi.append(start + 1), w_lo.append(coef), w_hi.append(1.0 - coef)
+        dev = self.device
+        as_w = lambda w: torch.tensor(w, dtype=torch.float64).float()[:, None].to(dev)  # noqa: E731
+        as_i = lambda i: torch.tensor(i, dtype=torch.long, device=dev)  # noqa: E731
+        return as_i(lo), as_i(hi), as_w(w_lo), as_w(w_hi)
+
+    def coefficients(
+        self, z: Tensor, class_vectors: Tensor, truncation: Tensor | float
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """fp32 conditioning ``cond (N, 2*z_dim)`` and BN coefficients ``a, b (N, n_cond + ch)``."""
+        dev = self.device
+        n = z.shape[0]
+        truncation = _as_truncation(truncation, n)
+        z = z.to(dev, torch.float32)
+        y = class_vectors.to(dev, torch.float32)
+        if z.ndim != 2 or z.shape[1] != self.config.z_dim:
+            raise ValueError(f"z must be (N, {self.config.z_dim}), got {tuple(z.shape)}")
+        if y.shape != (n, self.config.num_classes):
+            raise ValueError(
+                f"class_vectors must be ({n}, {self.config.num_classes}), got {tuple(y.shape)}"
+            )
+        cond = torch.cat([z, self.embeddings(y.to(self.embeddings.weight.dtype)).float()], dim=1)
+        lo, hi, w_lo, w_hi = self._stat_rows(truncation)
+        mean = self.bn_means[lo] * w_lo + self.bn_means[hi] * w_hi
+        var = self.bn_vars[lo] * w_lo + self.bn_vars[hi] * w_hi
+        scale, offset = self.cond_affine(cond).float().chunk(2, dim=1)
+        gain = torch.cat([1.0 + scale, self.bn_weight.float().expand(n, -1)], dim=1)
+        shift = torch.cat([offset, self.bn_bias.float().expand(n, -1)], dim=1)
+        a = gain * torch.rsqrt(var + self.config.eps)
+        return cond, a, shift - mean * a
+
+    # -- the heavy part ------------------------------------------------------------------------
+
+    def synthesize(self, cond: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        """Convolutional body: ``(cond, a, b)`` from `coefficients` -> (N, 3, R, R) in [-1, 1]."""
+        dtype = self.gen_z.weight.dtype
+        cond, a, b = cond.to(dtype), a.to(dtype), b.to(dtype)
+        sizes = [*self.bn_sizes, self.config.channel_width]
+        a_parts, b_parts = a.split(sizes, dim=1), b.split(sizes, dim=1)
+        # gen_z's output is laid out H, W, C (TensorFlow order).
+        h = self.gen_z(cond).view(cond.shape[0], 4, 4, -1).permute(0, 3, 1, 2)
+        h = h.contiguous(memory_format=self.memory_format)
+        k = 0
+        for layer in self.layers:
+            if isinstance(layer, GenBlock):
+                h = layer(h, a_parts[k : k + 4], b_parts[k : k + 4])
+                k += 4
+            else:
+                h = layer(h)
+        h = _bn_relu(h, a_parts[-1], b_parts[-1])
+        return torch.tanh(self.conv_to_rgb(h))
+
+    def forward(self, z: Tensor, class_vectors: Tensor, truncation: Tensor | float) -> Tensor:
+        return self.synthesize(*self.coefficients(z, class_vectors, truncation)).float()
+
+    @torch.inference_mode()
+    def frames_uint8(self, z: Tensor, class_vectors: Tensor, truncation: Tensor | float) -> Tensor:
+        """Frames as ``torch.uint8 (N, R, R, 3)`` on the model's device (converted there)."""
+        x = self.synthesize(*self.coefficients(z, class_vectors, truncation))
+        x = ((x.float() + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+        return x.permute(0, 2, 3, 1).contiguous()
+
+
+def _as_truncation(truncation: Tensor | float, n: int) -> Tensor:
+    t = torch.as_tensor(truncation)
+    if t.ndim == 0:
+        t = t.expand(n)
+    if t.shape != (n,):
+        raise ValueError(f"truncation must be a scalar or ({n},), got {tuple(t.shape)}")
+    if t.device.type == "cpu":  # checking a GPU tensor would stall the stream
+        bad = t[~((t > 0) & (t <= 1))]
+        if bad.numel():
+            raise VisualizerError(f"truncation {float(bad[0]):g} is out of range: expected (0, 1]")
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# The published state-dict format (spectral norm unfolded, per-module BN tables)
+
+
+def published_shapes(config: BigGANConfig) -> OrderedDict[str, tuple[int, ...]]:
+    """Every key of a published checkpoint for ``config``, in the package's order, with shapes."""
+    ch, cdim, n_stats = config.channel_width, 2 * config.z_dim, config.n_stats
+    out: OrderedDict[str, tuple[int, ...]] = OrderedDict()
+    out["embeddings.weight"] = (config.z_dim, config.num_classes)
+
+    def sn(prefix: str, shape: tuple[int, ...], bias: bool) -> None:
+        if bias:
+            out[f"{prefix}.bias"] = (shape[0],)
+        out[f"{prefix}.weight_orig"] = shape
+        out[f"{prefix}.weight_u"] = (shape[0],)
+        out[f"{prefix}.weight_v"] = (math.prod(shape[1:]),)
+
+    sn("generator.gen_z", (4 * 4 * 16 * ch, cdim), True)
+    for j, (kind, c_in, c_out) in enumerate(_layer_plan(config)):
+        p = f"generator.layers.{j}"
+        if kind == "attn":
+            out[f"{p}.gamma"] = (1,)
+            for name, co, ci in (("theta", c_in // 8, c_in), ("phi", c_in // 8, c_in)):
+                sn(f"{p}.snconv1x1_{name}", (co, ci, 1, 1), False)
+            sn(f"{p}.snconv1x1_g", (c_in // 2, c_in, 1, 1), False)
+            sn(f"{p}.snconv1x1_o_conv", (c_in, c_in // 2, 1, 1), False)
+            continue
+        mid = c_in // 4
+        convs = [(mid, c_in, 1, 1), (mid, mid, 3, 3), (mid, mid, 3, 3), (c_out, mid, 1, 1)]
+        for k, c_bn in enumerate((c_in, mid, mid, mid)):
+            out[f"{p}.bn_{k}.running_means"] = (n_stats, c_bn)
+            out[f"{p}.bn_{k}.running_vars"] = (n_stats, c_bn)
+            sn(f"{p}.bn_{k}.scale", (c_bn, cdim), False)
+            sn(f"{p}.bn_{k}.offset", (c_bn, cdim), False)
+            sn(f"{p}.conv_{k}", convs[k], True)
+    for name, shape in (("weight", (ch,)), ("bias", (ch,))):
+        out[f"generator.bn.{name}"] = shape
+    out["generator.bn.running_means"] = (n_stats, ch)
+    out["generator.bn.running_vars"] = (n_stats, ch)
+    sn("generator.conv_to_rgb", (ch, ch, 3, 3), True)
+    return out
+
+
+def _layer_plan(config: BigGANConfig) -> list[tuple[str, int, int]]:
+    ch, plan = config.channel_width, []
+    for index, (_, m_in, m_out) in enumerate(config.layers):
+        if index == config.attention_layer_position:
+            plan.append(("attn", ch * m_in, ch * m_in))
+        plan.append(("block", ch * m_in, ch * m_out))
+    return plan
+
+
+def _fold(state: Mapping[str, Tensor], prefix: str) -> Tensor:
+    """Spectral norm as torch's legacy hook applies it in eval mode, computed in float64."""
+    w = state[f"{prefix}.weight_orig"]
+    u, v = state[f"{prefix}.weight_u"].double(), state[f"{prefix}.weight_v"].double()
+    w64 = w.double()
+    sigma = torch.dot(u, w64.reshape(w.shape[0], -1) @ v)
+    return (w64 / sigma).to(torch.float32)
+
+
+def check_published_keys(config: BigGANConfig, state: Mapping[str, object], source: str) -> None:
+    """Raise WeightsError naming the first few missing, unexpected or mis-shaped keys."""
+    expected = published_shapes(config)
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (expected {expected[k]})"
+        for k in expected
+        if k in state and (not isinstance(state[k], Tensor) or tuple(state[k].shape) != expected[k])
+    ]
+    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected)):
+        if keys:
+            raise WeightsError(f"{source}: {label} {_first(keys)} - not a checkpoint of this model")
+    if wrong:
+        raise WeightsError(f"{source}: wrong shapes: {_first(wrong)}")
+
+
+def _first(items: Sequence[str], count: int = 3) -> str:
+    more = f" and {len(items) - count} more" if len(items) > count else ""
+    return ", ".join(items[:count]) + more
+
+
+@torch.no_grad()
+def load_state_dict_published(
+    model: BigGANDeep, state_dict: Mapping[str, Tensor], source: str
+) -> BigGANDeep:
+    """Fold a published (``weight_orig/_u/_v``) state dict into ``model``."""
+    config = model.config
+    check_published_keys(config, state_dict, source)
+    s = {k: v.float() for k, v in state_dict.items()}
+    bad = [k for k, v in s.items() if not torch.isfinite(v).all()]
+    if bad:
+        raise WeightsError(f"{source}: non-finite values in {_first(bad)}")
+    model.embeddings.weight.copy_(s["embeddings.weight"])
+    model.gen_z.weight.copy_(_fold(s, "generator.gen_z"))
+    model.gen_z.bias.copy_(s["generator.gen_z.bias"])
+    scales, offsets, means, varss = [], [], [], []
+    for j, layer in enumerate(model.layers):
+        p = f"generator.layers.{j}"
+        if isinstance(layer, SelfAttention):
+            layer.gamma.copy_(s[f"{p}.gamma"])
+            for name in ("theta", "phi", "g", "o_conv"):
+                getattr(layer, name).weight.copy_(_fold(s, f"{p}.snconv1x1_{name}"))
+            continue
+        for k in range(4):
+            conv = getattr(layer, f"conv_{k}")
+            conv.weight.copy_(_fold(s, f"{p}.conv_{k}"))
+            conv.bias.copy_(s[f"{p}.conv_{k}.bias"])
+            scales.append(_fold(s, f"{p}.bn_{k}.scale"))
+            offsets.append(_fold(s, f"{p}.bn_{k}.offset"))
+            means.append(s[f"{p}.bn_{k}.running_means"])
+            varss.append(s[f"{p}.bn_{k}.running_vars"])
+    model.cond_affine.weight.copy_(torch.cat(scales + offsets, dim=0))
+    model.bn_means.copy_(torch.cat([*means, s["generator.bn.running_means"]], dim=1))
+    model.bn_vars.copy_(torch.cat([*varss, s["generator.bn.running_vars"]], dim=1))
+    model.bn_weight.copy_(s["generator.bn.weight"])
+    model.bn_bias.copy_(s["generator.bn.bias"])
+    model.conv_to_rgb.weight.copy_(_fold(s, "generator.conv_to_rgb")[:3])
+    model.conv_to_rgb.bias.copy_(s["generator.conv_to_rgb.bias"][:3])
+    return model
+
+
+def load_state_dict_folded(
+    model: BigGANDeep, state_dict: Mapping[str, Tensor], source: str
+) -> None:
+    """Load our own folded format (`BigGANDeep.state_dict()`, e.g. the safetensors cache)."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong = [
+        f"{k} {tuple(v.shape)} (expected {expected[k]})"
+        for k, v in state_dict.items()
+        if k in expected and tuple(v.shape) != expected[k]
+    ]
+    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected)):
+        if keys:
+            raise WeightsError(f"{source}: {label} {_first(keys)} - not a checkpoint of this model")
+    if wrong:
+        raise WeightsError(f"{source}: wrong shapes: {_first(wrong)}")
+    model.load_state_dict(dict(state_dict), strict=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Random weights in the published format (tests, `--weights random`)
+
+
+def random_state_dict(config: BigGANConfig, seed: int = 0) -> OrderedDict[str, Tensor]:
+    """Seeded random weights in the PUBLISHED key format, safe to run in eval mode.
+
+    Spectral-norm ``u``/``v`` are converged by power iteration (fresh ones make sigma tiny and the
+    network explode), the 51-row BN statistics are calibrated on a small batch so activations stay
+    O(1) and vary smoothly with the row (so interpolation is exercised), and the final BN affine is
+    initialised (the package leaves it as uninitialised memory). The dict carries ``_metadata``
+    like a state dict saved from the package.
+    """
+    config.validate("random weights")
+    gen = torch.Generator().manual_seed(seed)
+    shapes = published_shapes(config)
+    state: OrderedDict[str, Tensor] = OrderedDict()
+    for key, shape in shapes.items():
+        if key.endswith("weight_orig") or key == "embeddings.weight":
+            fan_in = math.prod(shape[1:])
+            state[key] = torch.randn(shape, generator=gen) / math.sqrt(fan_in)
+        elif key.endswith(".bias") and key != "generator.bn.bias":
+            state[key] = 0.02 * torch.randn(shape, generator=gen)
+        elif key.endswith("running_vars") or key == "generator.bn.weight":
+            state[key] = torch.ones(shape)
+        elif key.endswith(".gamma"):
+            state[key] = torch.full(shape, 0.5)
+        else:  # running_means, u/v (set below), generator.bn.bias
+            state[key] = torch.zeros(shape)
+    for key in shapes:
+        if key.endswith(".weight_orig"):
+            prefix = key[: -len(".weight_orig")]
+            u, v = _power_iteration(state[key], gen)
+            state[f"{prefix}.weight_u"], state[f"{prefix}.weight_v"] = u, v
+    _calibrate_statistics(config, state, gen)
+    state._metadata = _metadata(shapes)  # type: ignore[attr-defined]
+    return state
+
+
+def _power_iteration(
+    weight: Tensor, gen: torch.Generator, steps: int = 30
+) -> tuple[Tensor, Tensor]:
+    w = weight.reshape(weight.shape[0], -1)
+    u = F.normalize(torch.randn(w.shape[0], generator=gen), dim=0, eps=1e-4)
+    for _ in range(steps):
+        v = F.normalize(w.t() @ u, dim=0, eps=1e-4)
+        u = F.normalize(w @ v, dim=0, eps=1e-4)
+    return u, v
+
+
+@torch.no_grad()
+def _calibrate_statistics(
+    config: BigGANConfig, state: dict[str, Tensor], gen: torch.Generator
+) -> None:
+    """Measure per-channel batch statistics in a forward pass and write them as the BN tables."""
+    model = load_state_dict_published(BigGANDeep(config), state, "random weights")
+    n = 4 if config.resolution <= 128 else 2
+    z = torch.randn(n, config.z_dim, generator=gen).clamp(-2, 2) * 0.7
+    y = F.one_hot(torch.randint(config.num_classes, (n,), generator=gen), config.num_classes)
+    cond = torch.cat([z, model.embeddings(y.float())], dim=1)
+    scale, offset = model.cond_affine(cond).chunk(2, dim=1)
+    measured: list[tuple[Tensor, Tensor]] = []
+
+    def norm(h: Tensor, _k: int) -> Tensor:
+        mean, var = h.mean((0, 2, 3)), h.var((0, 2, 3), unbiased=False)
+        start = sum(m.numel() for m, _ in measured)
+        measured.append((mean, var))
+        a = (1 + scale[:, start : start + h.shape[1]]) * torch.rsqrt(var + config.eps)
+        return _bn_relu(h, a, offset[:, start : start + h.shape[1]] - mean * a)
+
+    h = model.gen_z(cond).view(n, 4, 4, -1).permute(0, 3, 1, 2)
+    for layer in model.layers:
+        h = layer.run(h, norm) if isinstance(layer, GenBlock) else layer(h)
+    measured.append((h.mean((0, 2, 3)), h.var((0, 2, 3), unbiased=False)))
+    keys = [
+        f"generator.layers.{j}.bn_{k}"
+        for j, layer in enumerate(model.layers)
+        if isinstance(layer, GenBlock)
+        for k in range(4)
+    ] + ["generator.bn"]
+    # Rows vary smoothly with truncation (as the real tables do), equal to the measurement at 0.7.
+    ramp = torch.linspace(0.0, 1.0, config.n_stats)[:, None] - 0.7
+    for key, (mean, var) in zip(keys, measured, strict=True):
+        r1 = torch.rand(mean.shape, generator=gen) * 2 - 1
+        r2 = torch.rand(mean.shape, generator=gen) * 2 - 1
+        state[f"{key}.running_means"] = mean + 0.2 * var.sqrt() * ramp * r1
+        state[f"{key}.running_vars"] = var * (1 + 0.4 * ramp * r2)
+
+
+def _metadata(shapes: Mapping[str, tuple[int, ...]]) -> OrderedDict[str, dict]:
+    """The ``_metadata`` torch attaches to a state dict, with the legacy spectral-norm version."""
+    meta: OrderedDict[str, dict] = OrderedDict([("", {"version": 1})])
+    for key in shapes:
+        parts = key.split(".")[:-1]
+        for depth in range(1, len(parts) + 1):
+            meta.setdefault(".".join(parts[:depth]), {"version": 1})
+        if key.endswith(".weight_orig"):
+            meta[".".join(parts)]["spectral_norm"] = {"weight.version": 1}
+    return meta
