@@ -1,0 +1,109 @@
+"""Class interpolation between keyframe classes (technique b), linear or spherical.
+
+The track is cut into segments at sections, every N beats, or given times. Within segment s the
+class moves from keyframe s to keyframe s+1 with exact endpoints: the segment's first frame is
+keyframe s alone and its last frame keyframe s+1 alone. Offline the segment ends are known; live
+(causal) they are estimated, and the class holds keyframe s+1 once the estimate runs out.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def ease(u: float) -> float:
+    """Smoothstep on [0, 1]: 0 -> 0 and 1 -> 1 exactly, zero slope at both ends."""
+    return u * u * (3.0 - 2.0 * u)
+
+
+def mix_weights(u: float, kind: str, omega: float = math.pi / 2) -> tuple[float, float]:
+    """(weight of A, weight of B) at progress ``u`` in [0, 1] for "linear" or "slerp".
+
+    ``omega`` is the angle between A and B (pi/2 for two different one-hot classes). Both give
+    exactly (1, 0) at u = 0 and (0, 1) at u = 1.
+    """
+    if kind == "linear" or omega < 1e-6:
+        return 1.0 - u, u
+    s = math.sin(omega)
+    return math.sin((1.0 - u) * omega) / s, math.sin(u * omega) / s
+
+
+def slerp(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
+    """Spherical interpolation between two non-negative vectors (exact at u = 0 and 1)."""
+    cos = float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12)
+    wa, wb = mix_weights(u, "slerp", math.acos(min(1.0, max(-1.0, cos))))
+    return wa * a + wb * b
+
+
+def boundaries(
+    key: str, n_frames: int, *, sections=(), beats=(), every: int = 1, times=(), fps: float = 30
+) -> np.ndarray:
+    """Sorted unique segment start frames in [0, n_frames), always starting with 0."""
+    if key == "sections":
+        starts = np.asarray(sections, dtype=np.int64)
+    elif key == "beats":
+        starts = np.asarray(beats, dtype=np.int64)[::every]
+    else:
+        starts = np.array([round(t * fps) for t in times], dtype=np.int64)
+    starts = starts[(starts > 0) & (starts < n_frames)]
+    return np.unique(np.concatenate([[0], starts])) if n_frames else np.zeros(0, np.int64)
+
+
+def segments_offline(starts: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(segment index (T,) int, progress (T,) float64 in [0, 1]) with exact endpoints.
+
+    Progress is 0 on a segment's first frame and 1 on its last; a one-frame segment stays at 0.
+    """
+    index = np.zeros(n_frames, dtype=np.int64)
+    progress = np.zeros(n_frames, dtype=np.float64)
+    ends = np.append(starts[1:], n_frames)
+    for s, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        index[start:end] = s
+        if end - start > 1:
+            progress[start:end] = np.arange(end - start) / (end - start - 1)
+    return index, progress
+
+
+class Segmenter:
+    """Causal segment tracking: feed each frame, get (segment index, progress in [0, 1])."""
+
+    def __init__(self) -> None:
+        self.segment = -1
+        self.start = 0
+        self.beats_seen = 0
+
+    def step(
+        self,
+        index: int,
+        *,
+        key: str,
+        is_section_start: bool,
+        is_beat: bool,
+        every: int,
+        time_starts: np.ndarray,
+        tempo: float,
+        fps: float,
+        guess: float,
+    ) -> tuple[int, float]:
+        if key == "sections":
+            new = is_section_start
+        elif key == "beats":
+            new = is_beat and self.beats_seen % every == 0
+        else:
+            new = bool(np.any(time_starts == index))
+        if is_beat:
+            self.beats_seen += 1
+        if self.segment < 0 or (new and index > self.start):
+            self.segment += 1
+            self.start = index
+        length = guess * fps  # frames the segment is assumed to last
+        if key == "beats" and tempo > 0:
+            length = every * 60.0 / tempo * fps
+        elif key == "times":
+            later = time_starts[time_starts > self.start]
+            if later.size:
+                length = float(later[0] - self.start)
+        progress = (index - self.start) / max(length - 1.0, 1.0)
+        return self.segment, min(1.0, progress)

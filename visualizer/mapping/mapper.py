@@ -1,0 +1,279 @@
+"""The mapping stage: features + preset + seed -> per-frame generator inputs.
+
+One implementation serves both modes. `CausalMapper` consumes one `FrameFeatures` row at a time
+and keeps its state (latent walk, pulse, rotation phase, smoothing, segment and section
+counters), as live mode needs. `build_timeline` runs the same per-frame code over a whole track:
+with ``causal=True`` it is exactly the frame-by-frame stepping; by default it first smooths the
+signals with zero phase and uses the exact keyframe segment ends (look-ahead), so the offline
+curves have no smoothing lag and keyframe segments end exactly on their class.
+
+Random draws, all from ``np.random.default_rng(seed)`` at construction and in this order: a class
+permutation (random palettes and keyframes), the base latent (truncated normal in [-a, a]), each
+latent unit's walk speed factor and direction, the pulse direction, the rotation plane.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from visualizer.classes import resolve_classes
+from visualizer.features import Features, FrameFeatures
+from visualizer.mapping.breed import breed_weight
+from visualizer.mapping.interpolate import (
+    Segmenter,
+    boundaries,
+    ease,
+    mix_weights,
+    segments_offline,
+)
+from visualizer.mapping.palette import chroma_matrix, chroma_weights, palette_for_section
+from visualizer.mapping.pulse import Pulse
+from visualizer.mapping.rotary import Rotary, period_frames, random_plane
+from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, frame_signal, zero_phase
+from visualizer.mapping.truncation import truncated_normal, truncation_value
+from visualizer.mapping.walk import NoiseWalk, walk_distance
+from visualizer.mapping.warp import hallucinate, zoom
+from visualizer.presets import Preset, preset_to_toml
+from visualizer.progress import ProgressCallback, report
+from visualizer.timeline import N_CLASSES, Z_DIM, Timeline
+
+# Signals smoothed per technique: (preset section, smoothing key of that section)
+SMOOTHED = ("breed", "truncation", "hallucinate", "zoom")
+
+Step = tuple[np.ndarray, np.ndarray, float]
+
+
+class CausalMapper:
+    """Frame-by-frame mapping with state; `step` returns (class vector, noise, truncation).
+
+    ``class vector`` is float32 (1000,) >= 0; ``noise`` float32 (128,) with
+    ``|z| <= 2 * preset.latent.bound * truncation``; ``truncation`` a float in
+    [truncation.min, truncation.max].
+    """
+
+    def __init__(self, preset: Preset, *, seed: int | None = None, fps: Fraction | float) -> None:
+        self.fps = Fraction(fps)
+        self._fps = float(self.fps)
+        self.seed = int(preset.seed if seed is None else seed)
+        rng = np.random.default_rng(self.seed)
+        self._order = rng.permutation(N_CLASSES)
+        start = truncated_normal(rng, Z_DIM, preset.latent.bound)
+        speeds = rng.uniform(0.5, 1.0, Z_DIM)
+        directions = rng.choice([-1.0, 1.0], Z_DIM)
+        kick = rng.standard_normal(Z_DIM)
+        self._kick = kick / math.sqrt(float(kick @ kick) / Z_DIM)
+        self._plane = random_plane(rng, Z_DIM)
+        self._walk = NoiseWalk(start, directions, speeds)
+        self._pulse = Pulse()
+        self._rotary = Rotary()
+        self._segmenter = Segmenter()
+        self._chroma = Ema()
+        self._emas = {name: Ema() for name in SMOOTHED}
+        self._section = 0
+        self._palette_key: tuple | None = None
+        self.set_preset(preset)
+
+    def set_preset(self, preset: Preset) -> None:
+        """Use ``preset``'s values from the next frame on, keeping every piece of state."""
+        self.preset = preset
+        self._names = np.array(resolve_classes(preset.classes.names), dtype=np.int64)
+        self._palettes = [np.array(resolve_classes(p), np.int64) for p in preset.classes.palettes]
+        self._keyframes = resolve_classes(preset.keyframes.names)
+        self._bred = resolve_classes(preset.breed.names) or [int(i) for i in self._order[:2]]
+        self._alpha_chroma = ema_alpha(preset.classes.smoothing, self._fps)
+        self._alphas = {n: ema_alpha(getattr(preset, n).smoothing, self._fps) for n in SMOOTHED}
+        times = [round(t * self._fps) for t in preset.keyframes.times]
+        self._time_starts = np.array(sorted({0, *times}), dtype=np.int64)
+        self._palette_key = None  # recompute the palette on the next frame
+
+    def step(self, frame: FrameFeatures) -> Step:
+        """Map one frame (frames must come in order, one call per frame)."""
+        return self._step(
+            frame.index,
+            frame.chroma,
+            frame.onset_strength,
+            frame.is_onset,
+            frame.energy,
+            frame.energy_rise,
+            frame.bands,
+            frame.is_beat,
+            frame.is_section_start,
+            frame.tempo,
+        )
+
+    def _step(self, index, chroma, onset, is_onset, energy, rise, bands, is_beat, section, tempo):
+        p = self.preset
+        if p.classes.mode == "chroma":
+            chroma = self._chroma.step(chroma, self._alpha_chroma)
+        drives = [
+            self._emas[name].step(
+                frame_signal(getattr(p, name).feature, energy, rise, onset, bands),
+                self._alphas[name],
+            )
+            for name in SMOOTHED
+        ]
+        segment, progress = 0, 0.0
+        if p.classes.mode == "keyframes":
+            k = p.keyframes
+            segment, progress = self._segmenter.step(
+                index,
+                key=k.key,
+                is_section_start=section,
+                is_beat=is_beat,
+                every=k.every,
+                time_starts=self._time_starts,
+                tempo=tempo,
+                fps=self._fps,
+                guess=k.guess,
+            )
+        walk = frame_signal(p.walk.feature, energy, rise, onset, bands)
+        return self._advance(
+            index, chroma, drives, walk, rise, onset, is_onset, is_beat, section, tempo,
+            segment, progress,
+        )  # fmt: skip
+
+    def _advance(
+        self, index, chroma, drives, walk, rise, onset, is_onset, is_beat, section, tempo,
+        segment, progress,
+    ) -> Step:  # fmt: skip
+        """The shared per-frame core: signals already smoothed, segment progress known."""
+        p = self.preset
+        if section and index > 0:
+            self._section += 1
+        y = self._classes(chroma, drives[0], segment, progress)
+        bound = p.latent.bound
+        distance = walk_distance(
+            walk, rise, speed=p.walk.speed, rise_gain=p.walk.rise, idle=p.walk.idle, fps=self._fps
+        )
+        z = self._walk.step(distance, bound)
+        z = zoom(z, p.zoom.amount * drives[3], bound)
+        z = hallucinate(z, p.hallucinate.amount * drives[2], bound, p.hallucinate.frequency)
+        kick = 0.0
+        if p.pulse.trigger == "onsets" and is_onset:
+            kick = p.pulse.amount * (0.5 + 0.5 * onset)
+        elif p.pulse.trigger == "beats" and is_beat:
+            kick = p.pulse.amount
+        amount = self._pulse.step(kick, decay=p.pulse.decay, fps=self._fps)
+        if amount > 0:
+            z = z + amount * self._kick
+        r = p.rotary
+        cos, sin = self._rotary.step(period_frames(tempo, r.beats, r.seconds, self._fps))
+        if r.radius > 0:
+            z = z + r.radius * (cos * self._plane[0] + sin * self._plane[1])
+        t = p.truncation
+        truncation = truncation_value(drives[1], t.min, t.max, t.invert)
+        noise = np.clip(z, -2.0 * bound, 2.0 * bound) * truncation
+        return y, noise.astype(np.float32), truncation
+
+    def _classes(self, chroma, breed, segment: int, progress: float) -> np.ndarray:
+        p = self.preset
+        y = np.zeros(N_CLASSES, dtype=np.float32)
+        if p.classes.mode == "chroma":
+            key = (self._section, p.classes.switch)
+            if key != self._palette_key:
+                switch = p.classes.switch == "sections"
+                self._palette = palette_for_section(
+                    self._section, self._names, self._palettes, self._order, p.classes.count, switch
+                )
+                self._matrix = chroma_matrix(len(self._palette))
+                self._palette_key = key
+            y[self._palette] = chroma_weights(chroma, self._matrix, p.classes.sensitivity)
+        elif p.classes.mode == "keyframes":
+            keys = self._keyframes or self._order
+            a, b = int(keys[segment % len(keys)]), int(keys[(segment + 1) % len(keys)])
+            u = ease(progress) if p.keyframes.ease else progress
+            wa, wb = mix_weights(u, p.keyframes.interpolation) if a != b else (1.0, 0.0)
+            y[a] = wa
+            y[b] += wb
+        else:
+            a = breed_weight(breed, p.breed.min, p.breed.max)
+            y[self._bred[0]] = a
+            y[self._bred[1]] += 1.0 - a
+        return y
+
+
+class _Rows:
+    """The features as per-frame Python values, the same ones `frame_features` gives."""
+
+    def __init__(self, features: Features) -> None:
+        n = features.n_frames
+        self.chroma = features.chroma.T
+        self.onset = features.onset_strength.tolist()
+        self.energy = features.energy.tolist()
+        self.rise = features.energy_rise.tolist()
+        self.bands = features.bands.T
+        self.is_onset = _mask(features.onsets, n)
+        self.is_beat = _mask(features.beats, n)
+        self.is_section = _mask(features.sections, n)
+
+
+def _mask(frames: np.ndarray, n: int) -> list[bool]:
+    mask = np.zeros(n, dtype=bool)
+    frames = np.asarray(frames, dtype=np.int64)
+    mask[frames[(frames >= 0) & (frames < n)]] = True
+    return mask.tolist()
+
+
+def build_timeline(
+    features: Features,
+    preset: Preset,
+    *,
+    seed: int | None = None,
+    causal: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Timeline:
+    """Map a whole track to a Timeline (T = features.n_frames rows) at features.fps.
+
+    ``seed`` defaults to ``preset.seed``. ``causal=True`` gives exactly what stepping a
+    `CausalMapper` over the rows gives; the default smooths with zero phase and uses the exact
+    keyframe segment ends (look-ahead), which is what an offline render wants.
+    """
+    mapper = CausalMapper(preset, seed=seed, fps=features.fps)
+    n = features.n_frames
+    rows = _Rows(features)
+    classes = np.zeros((n, N_CLASSES), dtype=np.float32)
+    noise = np.zeros((n, Z_DIM), dtype=np.float32)
+    truncation = np.zeros(n, dtype=np.float32)
+    tempo = float(features.tempo)
+    if causal:
+        for i in range(n):
+            classes[i], noise[i], truncation[i] = mapper._step(
+                i, rows.chroma[i], rows.onset[i], rows.is_onset[i], rows.energy[i], rows.rise[i],
+                rows.bands[i], rows.is_beat[i], rows.is_section[i], tempo,
+            )  # fmt: skip
+    else:
+        chroma, drives, segment, fraction = _look_ahead(mapper, features, preset)
+        walk = _walk_signal(features, preset)
+        for i in range(n):
+            classes[i], noise[i], truncation[i] = mapper._advance(
+                i, chroma[i], [d[i] for d in drives], walk[i], rows.rise[i], rows.onset[i],
+                rows.is_onset[i], rows.is_beat[i], rows.is_section[i], tempo,
+                segment[i], fraction[i],
+            )  # fmt: skip
+    report(progress, "map", n, n, "frame")
+    return Timeline(classes, noise, truncation, features.fps, mapper.seed, preset_to_toml(preset))
+
+
+def _walk_signal(features: Features, preset: Preset) -> list[float]:
+    return feature_rows(features)[preset.walk.feature].tolist()
+
+
+def _look_ahead(mapper: CausalMapper, features: Features, preset: Preset):
+    """Zero-phase smoothed chroma and drives, and exact keyframe segments, for every frame."""
+    n = features.n_frames
+    signals = feature_rows(features)
+    chroma = zero_phase(features.chroma, mapper._alpha_chroma).T
+    drives = [
+        zero_phase(signals[getattr(preset, name).feature], mapper._alphas[name]).tolist()
+        for name in SMOOTHED
+    ]
+    k = preset.keyframes
+    starts = boundaries(
+        k.key, n, sections=features.sections, beats=features.beats, every=k.every,
+        times=k.times, fps=mapper._fps,
+    )  # fmt: skip
+    segment, fraction = segments_offline(starts, n)
+    return chroma, drives, segment.tolist(), fraction.tolist()

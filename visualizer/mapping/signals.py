@@ -1,0 +1,76 @@
+"""Signals: the per-frame feature a technique follows, and its smoothing.
+
+Every signal is in [0, 1]. Causal smoothing is an exponential moving average (EMA) with a time
+constant in seconds; the offline path may instead run it forwards and then backwards over the
+whole track (zero phase: no lag, at the price of looking ahead).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.signal import lfilter
+
+from visualizer.features import Features
+
+
+def ema_alpha(seconds: float, fps: float) -> float:
+    """EMA weight of the newest frame for a time constant of ``seconds`` (1.0 = no smoothing)."""
+    if seconds <= 0:
+        return 1.0
+    return 1.0 - math.exp(-1.0 / (seconds * fps))
+
+
+class Ema:
+    """Causal smoothing of a float or array: ``s += alpha * (x - s)``, starting at the first x."""
+
+    def __init__(self) -> None:
+        self.value = None
+
+    def step(self, x, alpha: float):
+        if self.value is None:
+            self.value = x * 1.0  # a float64 copy, never a view of the caller's row
+        else:
+            self.value = self.value + alpha * (x - self.value)
+        return self.value
+
+
+def zero_phase(x: np.ndarray, alpha: float) -> np.ndarray:
+    """EMA run forwards, then backwards, along the last axis: float64, same shape, no lag."""
+    x = np.asarray(x, dtype=np.float64)
+    if alpha >= 1.0 or x.shape[-1] == 0:
+        return x.copy()
+    b, a = [alpha], [1.0, alpha - 1.0]
+    # Start each pass at its first sample so the edges do not fade in from zero.
+    forward, _ = lfilter(b, a, x, axis=-1, zi=(1.0 - alpha) * x[..., :1])
+    rev = forward[..., ::-1]
+    backward, _ = lfilter(b, a, rev, axis=-1, zi=(1.0 - alpha) * rev[..., :1])
+    return backward[..., ::-1].copy()
+
+
+def feature_rows(features: Features) -> dict[str, np.ndarray]:
+    """Each named signal of `visualizer.presets.FEATURES` as a (T,) array in [0, 1]."""
+    n = features.n_frames
+    return {
+        "energy": features.energy,
+        "rise": features.energy_rise,
+        "onset": features.onset_strength,
+        "low": features.bands[0],
+        "mid": features.bands[1],
+        "high": features.bands[2],
+        "constant": np.ones(n, dtype=np.float32),
+    }
+
+
+def frame_signal(name: str, energy: float, rise: float, onset: float, bands) -> float:
+    """One frame's value of the signal ``name`` (same definitions as `feature_rows`)."""
+    if name == "energy":
+        return energy
+    if name == "rise":
+        return rise
+    if name == "onset":
+        return onset
+    if name == "constant":
+        return 1.0
+    return float(bands[("low", "mid", "high").index(name)])
