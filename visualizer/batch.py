@@ -19,6 +19,7 @@ Progress events: stage ``"album"`` (frames done over the album's estimated frame
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import socket
@@ -41,18 +42,22 @@ from visualizer.batch_plan import (
     path_identity,
     settings_hash,
 )
-from visualizer.errors import AudioError, Cancelled, VisualizerError
+from visualizer.errors import AudioError, Cancelled, OutputError, VisualizerError
 from visualizer.progress import ProgressCallback, ProgressEvent, report
 
 log = logging.getLogger("visualizer")
 
 # RenderOptions fields that do not change the picture or the sound: left out of the settings hash
-# (the Timeline alone decides the frames, so batch size and device do not change them).
+# (the Timeline alone decides the frames, so batch size and device do not change them). The
+# preset, its overrides and the seed enter as the resolved preset and seed.
 NOT_HASHED = frozenset(
-    {"device", "batch_size", "frames_dir", "timeline_out", "overwrite", "resume", "segment_frames"}
+    {"device", "batch_size", "frames_dir", "timeline_out", "overwrite", "resume"}
+    | {"preset", "overrides", "seed"}
 )
 # RenderOptions fields that name files: hashed by what the file holds, not by its name.
-PATH_FIELDS = frozenset({"weights", "preset", "timeline"})
+PATH_FIELDS = frozenset({"weights", "timeline"})
+# Album TOML `classes` go to the names of the class technique the track's preset uses.
+CLASS_KEYS = {"chroma": "classes.names", "keyframes": "keyframes.names", "breed": "breed.names"}
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,7 @@ def prepare_batch(
     overrides = album.overrides_for(tracks) if album else [TrackOverrides()] * len(tracks)
     outdir = check_outdir(Path(batch.outdir))
     manifest = Manifest.load(outdir)
-    shared = {k: v for k, v in _hashed_settings(base).items() if k not in ("preset",)}
+    identities: dict[object, object] = {}  # weights/timeline path -> content identity, once
     jobs: list[TrackJob] = []
     skipped: list[str] = []
     for index, (track, name, extra) in enumerate(zip(tracks, names, overrides, strict=True), 1):
@@ -154,7 +159,7 @@ def prepare_batch(
             # Unreadable now: recorded as failed at once, the rest of the album goes on.
             manifest.update(name, **entry, status="failed", last_run="failed", error=str(error))
             continue
-        settings = {**shared, "preset": path_identity(options.preset), **_track_part(options)}
+        settings = {**_hashed_settings(options, identities), **resolved_preset(options)}
         digest_hash = settings_hash(str(digest["source_sha256"]), settings)
         entry.update(digest, settings_hash=digest_hash)
         same = previous.get("settings_hash") == digest_hash
@@ -162,11 +167,13 @@ def prepare_batch(
             manifest.update(name, **entry, last_run="skipped")
             skipped.append(name)
             continue
-        # Ours to replace: a finished render whose settings changed, or one whose output vanished.
-        ours = previous.get("status") == "done" and previous.get("output") == str(output)
-        resume = same and previous.get("status") in ("running", "failed")
+        # A previous run of this batch wrote this output (or its work folder): ours to replace
+        # when the settings changed; with unchanged settings an interrupted render resumes.
+        ours = previous.get("output") == str(output)
         options = dataclasses.replace(
-            options, overwrite=bool(options.overwrite or ours), resume=bool(resume)
+            options,
+            overwrite=bool(options.overwrite or ours),
+            resume=bool(options.resume or (same and previous.get("status") != "done")),
         )
         manifest.update(name, **entry, status="pending", last_run=None)
         jobs.append(TrackJob(index, name, track, output, options, digest_hash))
@@ -174,14 +181,22 @@ def prepare_batch(
 
 
 def track_options(base: Any, extra: TrackOverrides) -> Any:
-    """The album's `RenderOptions` with one track's album-TOML overrides applied."""
+    """The album's `RenderOptions` with one track's album-TOML overrides applied.
+
+    ``classes`` set the palette of the class technique the track's preset uses (chroma,
+    keyframes or breed). Raises `PresetError` for an unknown preset or a bad override.
+    """
+    from visualizer.presets import load_preset
+
+    preset = extra.preset if extra.preset is not None else base.preset
     overrides = tuple(base.overrides)
     if extra.classes:
-        overrides += (f"classes.names={','.join(extra.classes)}",)
+        mode = load_preset(preset, list(overrides + extra.overrides)).classes.mode
+        overrides += (f"{CLASS_KEYS[mode]}={json.dumps(list(extra.classes))}",)
     overrides += extra.overrides
     return dataclasses.replace(
         base,
-        preset=extra.preset if extra.preset is not None else base.preset,
+        preset=preset,
         overrides=overrides,
         start=extra.start if extra.start is not None else base.start,
         duration=extra.duration if extra.duration is not None else base.duration,
@@ -189,24 +204,29 @@ def track_options(base: Any, extra: TrackOverrides) -> Any:
     )
 
 
-def _hashed_settings(options: Any) -> dict[str, object]:
+def resolved_preset(options: Any) -> dict[str, object]:
+    """The preset and seed a track renders with, resolved (so editing a preset file, or a
+    built-in preset changing, changes the settings hash). Raises `PresetError`."""
+    from visualizer.presets import load_preset, preset_to_toml
+
+    preset = load_preset(options.preset, list(options.overrides))
+    seed = options.seed if options.seed is not None else int(preset.seed)
+    return {"preset": preset_to_toml(preset), "seed": seed}
+
+
+def _hashed_settings(options: Any, identities: dict[object, object]) -> dict[str, object]:
     """RenderOptions fields that change the picture or sound, files replaced by their content."""
     settings: dict[str, object] = {}
     for item in dataclasses.fields(options):
         if item.name in NOT_HASHED:
             continue
         value = getattr(options, item.name)
-        settings[item.name] = path_identity(value) if item.name in PATH_FIELDS else value
+        if item.name in PATH_FIELDS:
+            if value not in identities:
+                identities[value] = path_identity(value)
+            value = identities[value]
+        settings[item.name] = value
     return settings
-
-
-def _track_part(options: Any) -> dict[str, object]:
-    return {
-        "overrides": list(options.overrides),
-        "start": options.start,
-        "duration": options.duration,
-        "seed": options.seed,
-    }
 
 
 # ----------------------------------------------------------------------------------- worker
@@ -220,22 +240,22 @@ class TrackWorker:
     (one generator, one render at a time); joining and muxing (`finish_render`) run unlocked again.
     """
 
-    def __init__(self, model: str, weights: Any, device: str, seed: int | None) -> None:
-        from visualizer.weights import load_generator
+    def __init__(self, options: Any) -> None:
+        from visualizer.pipeline import load_generator
 
-        self.generator = load_generator(model, weights, device=device, seed=seed)
+        # Per-track overrides never touch model, weights or device: one generator fits all.
+        self.generator = load_generator(options)
         self._render_lock = threading.Lock()
 
     def run(self, job: TrackJob, progress: ProgressCallback | None = None) -> TrackOutcome:
         """Plan, render and finish one track; any failure becomes a failed `TrackOutcome`."""
         start = time.monotonic()
         try:
-            from visualizer.pipeline import finish_render, plan_render, render_segments
+            from visualizer.pipeline import finish_render, render_segments
 
-            plan = plan_render(job.source, job.output, job.options)
-            report(progress, "planned", 1, 1, "track", job.name)
+            plan = plan_track(job)
             with self._render_lock:
-                render_segments(plan, segment_ids(plan), self.generator, progress=progress)
+                render_segments(plan, None, self.generator, progress=progress)
             result = finish_render(plan, progress=progress)
         except (Cancelled, KeyboardInterrupt):
             raise
@@ -244,9 +264,19 @@ class TrackWorker:
         return outcome_from_result(job, result, time.monotonic() - start)
 
 
-def segment_ids(plan: Any) -> list[int]:
-    """All segment ids of a `RenderPlan`."""
-    return list(range(len(plan.segments)))
+def plan_track(job: TrackJob) -> Any:
+    """`plan_render` for a job; an interrupted render that cannot be resumed (its work folder
+    was made with other settings) is started over, since the batch owns that work folder."""
+    from visualizer.pipeline import plan_render
+
+    try:
+        return plan_render(job.source, job.output, job.options)
+    except OutputError as error:
+        if not (job.options.resume and str(error).startswith("cannot resume")):
+            raise
+        log.warning("%s: %s; starting it over", job.name, error)
+        fresh = dataclasses.replace(job.options, resume=False, overwrite=True)
+        return plan_render(job.source, job.output, fresh)
 
 
 def failed_outcome(job: TrackJob, error: BaseException, wall: float) -> TrackOutcome:
@@ -275,43 +305,60 @@ def outcome_from_result(job: TrackJob, result: Any, wall: float) -> TrackOutcome
 
 
 class AlbumProgress:
-    """Turns per-track events into the album's events: ``album`` and ``track:<name>``."""
+    """Turns per-track events into the album's events: ``album`` and ``track:<name>``.
+
+    A track rendered in parts (Ray ``--split``) reports each part's frames under its own
+    ``part`` key; the track's bar shows their sum.
+    """
 
     def __init__(self, progress: ProgressCallback | None, jobs: Sequence[TrackJob]) -> None:
         self.progress = progress
         self.n_tracks = len(jobs)
         self.finished = 0
-        self._frames: dict[str, tuple[float, float | None]] = {}
+        self.failed = 0
+        self._done: dict[tuple[str, object], float] = {}
+        self._total: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def for_track(self, name: str) -> ProgressCallback:
+    def for_track(self, name: str, part: object = None) -> ProgressCallback:
         def callback(event: ProgressEvent) -> None:
-            self.track_event(name, event.stage, event.done, event.total)
+            self.track_event(name, event.stage, event.done, event.total, part)
 
         return callback
 
-    def track_event(self, name: str, stage: str, done: float, total: float | None) -> None:
+    def track_event(
+        self, name: str, stage: str, done: float, total: float | None, part: object = None
+    ) -> None:
         if stage != "render":
             return  # the bars count frames; analysis, encode and mux are short beside them
         with self._lock:
-            self._frames[name] = (done, total)
-        report(self.progress, f"track:{name}", done, total, "frame", name)
+            self._done[(name, part)] = done
+            if total:
+                self._total[name] = total
+            track_done = sum(d for (n, _), d in self._done.items() if n == name)
+        report(self.progress, f"track:{name}", track_done, total, "frame", name)
         self._album()
 
     def track_finished(self, name: str, frames: int | None) -> None:
         with self._lock:
             self.finished += 1
+            for key in [k for k in self._done if k[0] == name]:
+                del self._done[key]
             if frames is not None:
-                self._frames[name] = (frames, frames)
+                self._done[(name, None)] = self._total[name] = frames
+            else:  # failed: its frames will never come
+                self.failed += 1
+                self._total.pop(name, None)
         self._album()
 
     def _album(self) -> None:
         with self._lock:
-            done = sum(d for d, _ in self._frames.values())
-            known = [t for _, t in self._frames.values() if t]
+            done = sum(self._done.values())
+            known = list(self._total.values())
             # Tracks not planned yet are estimated at the mean length of the known ones.
             mean = sum(known) / len(known) if known else None
-            total = None if mean is None else sum(known) + mean * (self.n_tracks - len(known))
+            unknown = self.n_tracks - len(known) - self.failed
+            total = None if mean is None else sum(known) + mean * unknown
             label = f"{self.finished}/{self.n_tracks} tracks"
         report(self.progress, "album", done, total, "frame", label)
 

@@ -168,7 +168,7 @@ class TrackOverrides:
     """Per-track settings from the album TOML; None/empty means "the album's setting"."""
 
     preset: str | None = None
-    classes: tuple[str, ...] = ()
+    classes: tuple[str | int, ...] = ()  # class names or ImageNet indices
     overrides: tuple[str, ...] = ()  # SECTION.KEY=VALUE, applied after the album's --set values
     start: float | None = None
     duration: float | None = None
@@ -253,7 +253,7 @@ def _track_overrides(path: Path, key: str, table: object) -> TrackOverrides:
         raise AlbumError(f"{where}: classes must be a list of class names, got {classes!r}")
     return TrackOverrides(
         preset=preset,
-        classes=tuple(str(c) for c in classes),
+        classes=tuple(classes),
         overrides=_set_values(where, table.get("set", ())),
         start=_seconds(where, "start", table.get("start")),
         duration=_seconds(where, "duration", table.get("duration")),

@@ -1,11 +1,196 @@
-"""`visualizer batch` (not built yet)."""
+"""`visualizer batch INPUT... -o OUTDIR`: render an album or playlist, locally or on Ray.
 
-from visualizer.errors import VisualizerError
+Every `render` option applies to every track; an album TOML adds per-track overrides. The run is
+recorded in OUTDIR/manifest.json, so the same command run again skips finished tracks, resumes
+interrupted ones and retries failed ones. Exit status 1 (with a summary table) when any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from visualizer.commands.common import (
+    add_model_options,
+    add_preset_options,
+    add_quiet_option,
+    parse_seconds,
+    positive_int,
+)
+from visualizer.commands.render import DRAFT_FPS, add_output_options
 
 
-def add_arguments(parser) -> None:
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="audio files, folders (searched for audio files) and playlists (.m3u, .m3u8, .txt)",
+    )
+    parser.add_argument(
+        "-o", "--output", dest="outdir", required=True, metavar="OUTDIR", help="output folder"
+    )
+    parser.add_argument(
+        "--name-template",
+        default="{stem}.mp4",
+        help="output file name per track; fields {stem} {name} {parent} {index}, "
+        "e.g. '{index:02d} {stem}.mp4' (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--album",
+        type=Path,
+        metavar="ALBUM.toml",
+        help='per-track overrides: [tracks."<stem or path>"] with preset, classes, set, '
+        "start, duration, seed",
+    )
+    add_model_options(parser)
+    add_preset_options(parser)
+    parser.add_argument(
+        "--start", type=parse_seconds, default=0.0, help="start this many seconds into each track"
+    )
+    parser.add_argument(
+        "--duration", type=parse_seconds, help="render this many seconds of each track"
+    )
+    add_output_options(parser)
+    parser.add_argument(
+        "--draft",
+        action="store_true",
+        help=f"quick drafts: every Nth frame of the same Timeline (about {DRAFT_FPS} fps)",
+    )
+    ray = parser.add_argument_group("Ray cluster (pip install 'visualizer[ray]')")
+    ray.add_argument(
+        "--ray",
+        metavar="auto|local|ADDRESS",
+        help="render on Ray: 'auto' = the cluster this machine belongs to (ray start), 'local' "
+        "= a cluster started for this run, or a head address such as 10.0.0.5:6379",
+    )
+    ray.add_argument(
+        "--workers",
+        type=positive_int,
+        help="at most this many worker actors (default: one per GPU, else one per CPU)",
+    )
+    ray.add_argument(
+        "--split",
+        action="store_true",
+        help="spread each track's segments over all workers, then join them (long tracks)",
+    )
+    ray.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="times a track is retried when its worker dies (default: %(default)s)",
+    )
+    add_quiet_option(parser)
 
 
-def run(args) -> int:
-    raise VisualizerError("'batch' is not available yet")
+def run(args: argparse.Namespace) -> int:
+    from visualizer.batch import BatchOptions, run_batch
+    from visualizer.commands.render import options_from_args
+    from visualizer.errors import VisualizerError
+
+    if (args.workers or args.split) and args.ray is None:
+        raise VisualizerError("--workers and --split need --ray (auto, local or an address)")
+    if args.retries < 0:
+        raise VisualizerError(f"invalid --retries {args.retries}: expected an integer >= 0")
+    base = options_from_args(args)
+    batch = BatchOptions(
+        outdir=Path(args.outdir),
+        name_template=args.name_template,
+        album=args.album,
+        ray=args.ray,
+        workers=args.workers,
+        split=args.split,
+        retries=args.retries,
+    )
+    bars = BatchBars(quiet=args.quiet)
+    try:
+        result = run_batch(args.inputs, base, batch, progress=bars)
+    finally:
+        bars.close()
+    if not args.quiet or not result.ok:
+        print(summary_table(result.tracks), file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def summary_table(rows: list[dict]) -> str:
+    """A plain-text table: one line per track (status, frames, durations, wall time, reason)."""
+    header = ("#", "track", "status", "frames", "video s", "wall s", "note")
+    lines = [header]
+    for row in rows:
+        status = row.get("status", "?")
+        note = row.get("error") or ""
+        if row.get("last_run") == "skipped":
+            status, note = "skipped", "done earlier, settings unchanged"
+        elif row.get("last_run") == "resumed":
+            note = "resumed"
+        lines.append(
+            (
+                str(row.get("index", "")),
+                str(row.get("name", "")),
+                status,
+                _fmt(row.get("frames"), "d") if status != "failed" else "",
+                _fmt(row.get("video_seconds"), ".1f") if status != "failed" else "",
+                _fmt(row.get("wall_seconds"), ".1f"),
+                note,
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    text = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+        + "  "
+        + line[-1]
+        for line in lines
+    ]
+    done = sum(1 for r in rows if r.get("status") == "done")
+    failed = len(rows) - done
+    text.append(f"{done} of {len(rows)} tracks done" + (f", {failed} failed" if failed else ""))
+    return "\n".join(line.rstrip() for line in text)
+
+
+def _fmt(value: object, spec: str) -> str:
+    if value is None:
+        return ""
+    try:
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class BatchBars:
+    """Progress bars for `batch`: the album (frames, tracks done, ETA) and one per running track."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self._bars: dict[str, object] = {}
+
+    def __call__(self, event) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(event.stage)
+        if bar is None:
+            bar = tqdm(
+                total=event.total,
+                desc=event.label or event.stage,
+                unit=event.unit,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=event.stage == "album",
+                position=0 if event.stage == "album" else None,
+            )
+            self._bars[event.stage] = bar
+        if event.total is not None and bar.total != event.total:
+            bar.total = round(event.total)
+        if event.stage == "album":
+            bar.set_description(f"album {event.label}", refresh=False)
+        bar.n = round(event.done)
+        bar.refresh()
+        if event.stage != "album" and event.total is not None and event.done >= event.total:
+            self._bars.pop(event.stage).close()
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()

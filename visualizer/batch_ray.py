@@ -1,0 +1,411 @@
+"""Album batches on a Ray cluster: one worker actor per GPU (or per CPU slot), each holding its
+loaded generator.
+
+Ray does the scheduling, transport and actor restarts; this module only decides which track (or,
+with ``split``, which range of a track's segments) goes to which actor, and retries work whose
+actor died. Workers read the tracks and write the outputs by path, so every node must see the
+tracks and the output folder at the same paths (a shared filesystem such as NFS).
+
+Why a retried track never leaves a half-written output: the pipeline encodes into a work folder
+beside the output and renames the finished video into place; a retry runs with ``resume=True``,
+keeping the segments that were complete when the actor died.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from visualizer.batch import (
+    AlbumProgress,
+    BatchOptions,
+    TrackJob,
+    TrackOutcome,
+    TrackWorker,
+    failed_outcome,
+    outcome_from_result,
+    plan_track,
+    record_outcome,
+    worker_id,
+)
+from visualizer.batch_manifest import Manifest
+from visualizer.errors import VisualizerError
+from visualizer.progress import ProgressCallback, ProgressEvent
+
+log = logging.getLogger("visualizer")
+
+PER_ACTOR = 2  # tracks in flight per actor: one renders while the next is analysed
+POLL_SECONDS = 0.2  # how often the driver drains progress events
+PUSH_SECONDS = 0.25  # how often a worker sends a track's progress (plus its last event)
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise VisualizerError(
+            "--ray needs Ray: install the extra with pip install 'visualizer[ray]'"
+        ) from None
+    return ray
+
+
+# ----------------------------------------------------------------------------- remote side
+
+
+class ProgressHub:
+    """A tiny actor holding the latest progress of every running track (or track part)."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[str, object], tuple[float, float | None]] = {}
+
+    def push(self, name: str, part: object, done: float, total: float | None) -> None:
+        self.events[(name, part)] = (done, total)
+
+    def drain(self) -> dict[tuple[str, object], tuple[float, float | None]]:
+        events, self.events = self.events, {}
+        return events
+
+
+class _HubProgress:
+    """A worker-side `ProgressCallback` forwarding "render" events to the hub, throttled."""
+
+    def __init__(self, hub: Any, name: str, part: object = None, offset: float = 0) -> None:
+        self.hub, self.name, self.part, self.offset = hub, name, part, offset
+        self.last = 0.0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.stage != "render":
+            return
+        now = time.monotonic()
+        if now - self.last >= PUSH_SECONDS or (event.total and event.done >= event.total):
+            self.last = now
+            self.hub.push.remote(self.name, self.part, event.done - self.offset, event.total)
+
+
+class RayTrackWorker:
+    """The worker actor: a `TrackWorker` (generator loaded once) plus the split-render steps."""
+
+    def __init__(self, options: Any, hub: Any) -> None:
+        self.worker = TrackWorker(options)
+        self.hub = hub
+
+    def info(self) -> str:
+        return worker_id()
+
+    def run(self, job: TrackJob) -> TrackOutcome:
+        return self.worker.run(job, _HubProgress(self.hub, job.name))
+
+    def plan(self, job: TrackJob) -> Any:
+        """The track's `RenderPlan`, or a failed `TrackOutcome` (a corrupt track, say)."""
+        try:
+            return plan_track(job)
+        except Exception as error:  # noqa: BLE001 - reported as the track's failure
+            return failed_outcome(job, error, 0.0)
+
+    def render(self, plan: Any, segment_ids: list[int], name: str, part: int) -> int:
+        """Render some segments of a planned track; returns how many frames that was."""
+        from visualizer.pipeline import render_segments
+
+        todo = [i for i in segment_ids if i in set(plan.pending())]
+        frames = sum(plan.segments[i][1] - plan.segments[i][0] for i in todo)
+        # render_segments counts every frame already complete; this part's bar starts at 0.
+        offset = plan.n_frames - sum(
+            plan.segments[i][1] - plan.segments[i][0] for i in plan.pending()
+        )
+        with self.worker._render_lock:
+            render_segments(
+                plan,
+                todo,
+                self.worker.generator,
+                progress=_HubProgress(self.hub, name, part, offset),
+            )
+        return frames
+
+    def finish(self, plan: Any, job: TrackJob, wall_start: float) -> TrackOutcome:
+        from visualizer.pipeline import finish_render
+
+        try:
+            result = finish_render(plan)
+        except Exception as error:  # noqa: BLE001 - reported as the track's failure
+            return failed_outcome(job, error, time.time() - wall_start)
+        return outcome_from_result(job, result, time.time() - wall_start)
+
+
+# ------------------------------------------------------------------------------ driver side
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One worker actor as the driver sees it."""
+
+    actor: Any
+    label: str = ""
+    busy: int = 0
+    probe: Any = None  # an info() call in flight after a failure: alive again, or gone?
+    alive: bool = True
+
+
+@dataclass
+class _Pool:
+    ray: Any
+    slots: list[_Slot]
+    hub: Any
+    album: AlbumProgress
+    retries: int
+    attempts: Counter = field(default_factory=Counter)
+
+    def ready(self) -> list[_Slot]:
+        return [s for s in self.slots if s.alive and s.probe is None]
+
+    def drain(self) -> None:
+        events = self.ray.get(self.hub.drain.remote())
+        for (name, part), (done, total) in events.items():
+            self.album.track_event(name, "render", done, total, part)
+
+    def died(self, slot: _Slot) -> None:
+        """The slot's actor died under a call: ask it for its id; Ray restarts it if it can."""
+        if slot.probe is None and slot.alive:
+            slot.probe = slot.actor.info.remote()
+
+    def check_probes(self, finished: Sequence[Any]) -> None:
+        for slot in self.slots:
+            if slot.probe is not None and slot.probe in finished:
+                try:
+                    slot.label = self.ray.get(slot.probe)
+                except self.ray.exceptions.RayActorError:
+                    slot.alive = False
+                    log.warning("worker %s is gone for good", slot.label)
+                slot.probe = None
+
+    def probes(self) -> list[Any]:
+        return [s.probe for s in self.slots if s.probe is not None]
+
+    def retry(self, job: TrackJob, error: BaseException) -> TrackJob | None:
+        """The job to run again after its worker died, or None when out of attempts."""
+        self.attempts[job.name] += 1
+        if self.attempts[job.name] > self.retries:
+            return None
+        log.warning(
+            "worker died rendering %s (%s); retrying", job.source.name, type(error).__name__
+        )
+        return dataclasses.replace(job, options=dataclasses.replace(job.options, resume=True))
+
+
+def run_ray(
+    jobs: Sequence[TrackJob],
+    manifest: Manifest,
+    base: Any,
+    batch: BatchOptions,
+    *,
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Render ``jobs`` on the Ray cluster at ``batch.ray`` ("auto", "local" or an address).
+
+    Connects (or, for "local", starts a cluster on this machine) unless Ray is already
+    initialised in this process, starts the worker actors, schedules, and disconnects.
+    """
+    if not jobs:
+        return
+    ray = _ray()
+    owns = not ray.is_initialized()
+    if owns:
+        _connect(ray, batch.ray)
+    try:
+        pool = _start_pool(ray, jobs, base, batch, AlbumProgress(progress, jobs))
+        if batch.split:
+            _run_split(pool, jobs, manifest)
+        else:
+            _run_tracks(pool, jobs, manifest)
+    finally:
+        if owns:
+            ray.shutdown()
+
+
+def _connect(ray: Any, address: str | None) -> None:
+    kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+    try:
+        if address in (None, "local"):
+            ray.init(include_dashboard=False, **kwargs)
+        else:
+            ray.init(address=address, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise VisualizerError(
+            f"cannot connect to the Ray cluster at {address!r}: {error} "
+            "(start one with `ray start --head`, or use --ray local)"
+        ) from None
+
+
+def _start_pool(
+    ray: Any, jobs: Sequence[TrackJob], base: Any, batch: BatchOptions, album: AlbumProgress
+) -> _Pool:
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    use_gpu = gpus > 0 and base.device != "cpu"
+    count = gpus if use_gpu else max(1, int(resources.get("CPU", 1)))
+    if batch.workers:
+        count = min(count, batch.workers)
+    if not batch.split:
+        count = min(count, len(jobs))
+    hub = ray.remote(num_cpus=0)(ProgressHub).remote()
+    actor_class = ray.remote(
+        num_cpus=1,
+        num_gpus=1 if use_gpu else 0,
+        max_restarts=batch.retries,
+        max_task_retries=0,  # a track is retried by the driver, with resume, on any actor
+        max_concurrency=PER_ACTOR + 2,  # two tracks, plus info() and a split finish
+    )(RayTrackWorker)
+    slots = [_Slot(actor_class.remote(base, hub)) for _ in range(count)]
+    # Waiting here surfaces a generator that cannot load (bad weights) as one clear error.
+    try:
+        labels = ray.get([slot.actor.info.remote() for slot in slots])
+    except ray.exceptions.RayActorError as error:
+        cause = getattr(error, "error_msg", "") or str(error)
+        raise VisualizerError(f"the Ray workers could not start: {cause.splitlines()[0]}") from None
+    for slot, label in zip(slots, labels, strict=True):
+        slot.label = label
+    log.info("rendering on %d Ray worker(s) (%s)", count, "GPU" if use_gpu else "CPU")
+    return _Pool(ray, slots, hub, album, batch.retries)
+
+
+def _finish_job(pool: _Pool, manifest: Manifest, outcome: TrackOutcome) -> None:
+    attempts = pool.attempts[outcome.name] + 1
+    record_outcome(manifest, outcome, attempts)
+    pool.album.track_finished(outcome.name, outcome.frames)
+    if not outcome.ok:
+        log.warning("%s failed: %s", outcome.name, outcome.error)
+
+
+def _gave_up(job: TrackJob, error: BaseException) -> TrackOutcome:
+    message = f"its worker died on every attempt ({type(error).__name__})"
+    return TrackOutcome(job.name, False, error=message, worker="ray")
+
+
+def _run_tracks(pool: _Pool, jobs: Sequence[TrackJob], manifest: Manifest) -> None:
+    """Whole tracks to actors, up to `PER_ACTOR` each; dead actors' tracks go back in line."""
+    ray = pool.ray
+    pending = deque(jobs)
+    running: dict[Any, tuple[TrackJob, _Slot]] = {}
+    while pending or running:
+        for slot in pool.ready():
+            while pending and slot.busy < PER_ACTOR:
+                job = pending.popleft()
+                manifest.update(job.name, status="running", worker=slot.label)
+                running[slot.actor.run.remote(job)] = (job, slot)
+                slot.busy += 1
+        if not running and not pool.probes():
+            for job in pending:  # every actor is gone
+                _finish_job(pool, manifest, _gave_up(job, RuntimeError("no workers left")))
+            return
+        refs = list(running) + pool.probes()
+        finished, _ = ray.wait(refs, num_returns=1, timeout=POLL_SECONDS)
+        pool.drain()
+        pool.check_probes(finished)
+        for ref in finished:
+            if ref not in running:
+                continue
+            job, slot = running.pop(ref)
+            slot.busy -= 1
+            try:
+                outcome = ray.get(ref)
+            except ray.exceptions.RayActorError as error:
+                pool.died(slot)
+                again = pool.retry(job, error)
+                if again is not None:
+                    pending.appendleft(again)
+                    continue
+                outcome = _gave_up(job, error)
+            _finish_job(pool, manifest, outcome)
+    pool.drain()
+
+
+def _chunks(ids: list[int], parts: int) -> list[list[int]]:
+    """Contiguous, near-equal runs of ``ids`` (contiguous runs encode in one stream)."""
+    parts = max(1, min(parts, len(ids)))
+    size, extra = divmod(len(ids), parts)
+    out, start = [], 0
+    for k in range(parts):
+        stop = start + size + (1 if k < extra else 0)
+        out.append(ids[start:stop])
+        start = stop
+    return [c for c in out if c]
+
+
+def _run_split(pool: _Pool, jobs: Sequence[TrackJob], manifest: Manifest) -> None:
+    """Track after track, each one's segments spread over every live actor, then joined."""
+    planned = None  # the next track's plan, requested while the current one renders
+    for position, job in enumerate(jobs):
+        started = time.time()
+        manifest.update(job.name, status="running", worker="ray (split)")
+        plan_ref = planned or pool.ready()[0].actor.plan.remote(job)
+        if position + 1 < len(jobs) and pool.ready():
+            planned = pool.ready()[-1].actor.plan.remote(jobs[position + 1])
+        else:
+            planned = None
+        outcome = _split_one(pool, job, plan_ref, started)
+        _finish_job(pool, manifest, outcome)
+        if not pool.ready() and not pool.probes():
+            for rest in jobs[position + 1 :]:
+                _finish_job(pool, manifest, _gave_up(rest, RuntimeError("no workers left")))
+            return
+
+
+def _split_one(pool: _Pool, job: TrackJob, plan_ref: Any, started: float) -> TrackOutcome:
+    ray = pool.ray
+    try:
+        plan = ray.get(plan_ref)
+    except ray.exceptions.RayActorError as error:
+        plan = ray.get(pool.ready()[0].actor.plan.remote(job)) if pool.ready() else None
+        if plan is None:
+            return _gave_up(job, error)
+    if isinstance(plan, TrackOutcome):
+        return plan
+    plan_obj = ray.put(plan)
+    todo = deque(enumerate(_chunks(plan.pending(), len(pool.ready()))))
+    running: dict[Any, tuple[int, list[int], _Slot]] = {}
+    while todo or running:
+        for slot in pool.ready():
+            if todo and slot.busy == 0:
+                part, ids = todo.popleft()
+                running[slot.actor.render.remote(plan_obj, ids, job.name, part)] = (part, ids, slot)
+                slot.busy += 1
+        if not running and not pool.probes():
+            return _gave_up(job, RuntimeError("no workers left"))
+        finished, _ = ray.wait(list(running) + pool.probes(), num_returns=1, timeout=POLL_SECONDS)
+        pool.drain()
+        pool.check_probes(finished)
+        for ref in finished:
+            if ref not in running:
+                continue
+            part, ids, slot = running.pop(ref)
+            slot.busy -= 1
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayActorError as error:
+                pool.died(slot)
+                pool.attempts[job.name] += 1
+                if pool.attempts[job.name] > pool.retries:
+                    return _gave_up(job, error)
+                todo.appendleft((part, ids))  # complete segments are kept, the rest redone
+            except ray.exceptions.RayTaskError as error:
+                return failed_outcome(job, error.as_instanceof_cause(), time.time() - started)
+    slot = pool.ready()[0] if pool.ready() else None
+    if slot is None:
+        return _gave_up(job, RuntimeError("no workers left"))
+    return ray.get(slot.actor.finish.remote(plan_obj, job, started))
+
+
+def cluster_summary() -> str:
+    """One line describing the connected cluster (for logs and benchmarks)."""
+    ray = _ray()
+    resources = ray.cluster_resources()
+    nodes = len([n for n in ray.nodes() if n.get("Alive")])
+    return (
+        f"{nodes} node(s), {int(resources.get('CPU', 0))} CPU, {int(resources.get('GPU', 0))} GPU, "
+        f"pid {os.getpid()}"
+    )
