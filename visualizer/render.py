@@ -159,8 +159,9 @@ def stream(
 
     ``consume(first, frames)`` gets numpy uint8 (B, R, R, 3) in frame order. Progress events
     ("render", frames done of ``total``, unit "frame") are sent from this thread after each batch
-    is handed over; a callback may raise Cancelled. Any error (the consumer's included) stops
-    both threads and is raised here after the writer has finished with what it holds.
+    is handed over; a callback may raise Cancelled. An error here (Cancelled, Ctrl-C) stops
+    generation once the writer has consumed what was queued; an error in ``consume`` stops both
+    threads at once. Either is raised here.
     """
     work: queue.Queue[_Batch | None] = queue.Queue(maxsize=queue_size)
     failure: list[BaseException] = []
@@ -197,10 +198,9 @@ def stream(
                 break
             consumed += len(item.frames)
             report(progress, "render", done + consumed, total, "frame", label)
-    except BaseException:
-        stop.set()
-        raise
     finally:
+        # Also on cancel or Ctrl-C: the writer finishes the batches already queued (a few), so
+        # every segment whose frames were all generated is completed and kept for --resume.
         _finish(work, thread)
         if failure:
             raise failure[0]

@@ -197,7 +197,13 @@ class SegmentWriter:
         cmd += encoder_args(encoder, quality)
         cmd += ["-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]
         self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            # Its own session: a Ctrl-C in the terminal must reach only Python, which aborts the
+            # segment. ffmpeg would otherwise finish a truncated segment with a clean exit.
+            start_new_session=True,
         )
 
     def write(self, frames: np.ndarray) -> None:
