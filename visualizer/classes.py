@@ -100,8 +100,8 @@ def resolve_classes(specs: Iterable[str | int]) -> list[int]:
 def search_classes(text: str, limit: int = 10) -> list[tuple[int, str]]:
     """Classes whose name or synonym matches ``text``, best first: [(index, display name)].
 
-    Exact matches first, then names starting with the text, then names containing it, then
-    spelling neighbours (difflib); at most ``limit`` results, each class once.
+    Exact matches first, then names starting with the text, then names containing it; when
+    nothing contains it, spelling neighbours (difflib). At most ``limit`` results, each once.
     """
     key = _normalise(str(text))
     if not key or limit < 1:
@@ -122,7 +122,7 @@ def search_classes(text: str, limit: int = 10) -> list[tuple[int, str]]:
             add(indices, 1)
         elif key in name:
             add(indices, 2)
-    if len(ranked) < limit:
+    if not ranked:  # spelling neighbours only when nothing contains the text
         keys = [name for name, _ in everything]
         for name in difflib.get_close_matches(key, keys, n=limit, cutoff=0.7):
             add((by_name[name],) if name in by_name else by_synonym[name], 3)

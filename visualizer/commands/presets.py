@@ -1,11 +1,54 @@
-"""`visualizer presets` (not built yet)."""
+"""`visualizer presets`: list the built-in presets, show one resolved, search class names."""
 
-from visualizer.errors import VisualizerError
+from __future__ import annotations
 
-
-def add_arguments(parser) -> None:
-    pass
+import argparse
 
 
-def run(args) -> int:
-    raise VisualizerError("'presets' is not available yet")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub.add_parser("list", help="the built-in presets and what they look like")
+    show = sub.add_parser("show", help="print a preset as resolved TOML (every key)")
+    show.add_argument("preset", metavar="NAME|PATH", help="built-in preset name or TOML file")
+    show.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one value (repeatable), e.g. --set classes.names=tiger,volcano",
+    )
+    classes = sub.add_parser("classes", help="search the 1000 ImageNet class names")
+    classes.add_argument("text", help="part of a class name, or an index 0-999")
+    classes.add_argument("-n", "--limit", type=int, default=20, help="at most this many")
+
+
+def run(args: argparse.Namespace) -> int:
+    from visualizer import presets
+
+    if args.action == "list":
+        entries = presets.list_presets()
+        width = max((len(name) for name, _ in entries), default=0)
+        for name, description in entries:
+            print(f"{name:<{width}}  {description}")
+        return 0
+    if args.action == "show":
+        preset = presets.load_preset(args.preset, args.overrides)
+        print(presets.preset_to_toml(preset), end="")
+        return 0
+    return _classes(args.text, args.limit)
+
+
+def _classes(text: str, limit: int) -> int:
+    from visualizer.classes import class_name, search_classes
+    from visualizer.errors import ClassNameError
+
+    if text.strip().isdigit():
+        print(f"{int(text):>3}  {class_name(int(text))}")
+        return 0
+    found = search_classes(text, limit=limit)
+    if not found:
+        raise ClassNameError(f"no class name matches '{text}'")
+    for index, name in found:
+        print(f"{index:>3}  {name}")
+    return 0
