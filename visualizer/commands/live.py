@@ -1,11 +1,122 @@
-"""`visualizer live` (not built yet)."""
+"""`visualizer live`: play a preset in the browser and steer it while it plays.
 
-from visualizer.errors import VisualizerError
+    visualizer live --audio track.mp3 --preset default        # then open http://127.0.0.1:8765/
+    visualizer live --input 2 --preset my.toml --osc-port 9000
+    visualizer live --list-devices
+
+With ``--audio`` the track plays in the page and the visuals follow the page's playback clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from visualizer.commands.common import (
+    add_model_options,
+    add_preset_options,
+    add_quiet_option,
+    positive_int,
+)
+
+log = logging.getLogger("visualizer")
 
 
-def add_arguments(parser) -> None:
-    pass
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected 0-65535") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected 0-65535")
+    return value
 
 
-def run(args) -> int:
-    raise VisualizerError("'live' is not available yet")
+def _size(text: str) -> tuple[int, int]:
+    from visualizer.errors import VisualizerError
+    from visualizer.video import parse_size
+
+    try:
+        return parse_size(text)
+    except VisualizerError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--audio", metavar="FILE", help="track to play in the page")
+    source.add_argument(
+        "--input", metavar="DEVICE", help="audio input device (index or name) to listen to"
+    )
+    source.add_argument(
+        "--list-devices", action="store_true", help="list audio input devices and exit"
+    )
+    add_preset_options(parser)
+    add_model_options(parser)
+    parser.add_argument(
+        "--size",
+        type=_size,
+        default=None,
+        help="size of the --record video, e.g. 1920x1080 (letterboxed; default: model size)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (%(default)s)")
+    parser.add_argument("--port", type=_port, default=8765, help="HTTP/WebSocket port (8765)")
+    parser.add_argument(
+        "--osc-port", type=_port, default=None, help="listen for OSC on this UDP port (off)"
+    )
+    parser.add_argument(
+        "--save-dir",
+        default=".",
+        help="folder where the page's 'save as preset' writes NAME.toml (default: current)",
+    )
+    parser.add_argument("--record", metavar="OUT.mp4", help="also record frames + audio to a file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --record")
+    parser.add_argument(
+        "--no-snap", action="store_true", help="apply class changes at once, not on the next beat"
+    )
+    parser.add_argument(
+        "--quality", type=positive_int, default=85, help="JPEG quality 1-100 (default: 85)"
+    )
+    add_quiet_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from visualizer.errors import VisualizerError
+
+    if args.list_devices:
+        from visualizer.live.inputs import list_devices
+
+        devices = list_devices()
+        for index, name, channels, rate in devices:
+            print(f"{index:3d}  {name}  ({channels} ch, {rate:g} Hz)")
+        if not devices:
+            print("no audio input devices found")
+        return 0
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning(
+            "serving on %s: anyone who can reach this address can watch and steer the show",
+            args.host,
+        )
+    if args.record:
+        from visualizer.video import check_output_suffix
+
+        check_output_suffix(Path(args.record))
+        if Path(args.record).exists() and not args.overwrite:
+            raise VisualizerError(f"{args.record} exists (use --overwrite to replace it)")
+    from visualizer.live.session import LiveSession
+
+    session = LiveSession.from_args(args)
+    try:
+        session.start()
+        if not args.quiet:
+            print(f"live: open {session.server.url} (Ctrl-C to stop)", flush=True)
+        session.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        output = session.close()
+    if output is not None and not args.quiet:
+        print(f"recorded {output}")
+    return 0

@@ -1,0 +1,45 @@
+"""Shared pieces of the live-mode tests: a tiny generator, a generated track, a session."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tests.fixtures_audio import SR, music_like, write_wav
+from tests.fixtures_biggan import checkpoint_config
+from visualizer.biggan import BigGANDeep, load_state_dict_published, random_state_dict
+
+PRESET_TOML = """description = "live test"
+seed = 7
+
+[classes]
+names = ["tiger", "volcano", "daisy"]
+sensitivity = 3.0
+"""
+
+
+def tiny_generator(channel_width: int = 8) -> BigGANDeep:
+    """The 128 px architecture with very few channels and random weights (fast on CPU)."""
+    config = checkpoint_config(128, channel_width)
+    model = BigGANDeep(config).eval()
+    with torch.no_grad():
+        load_state_dict_published(model, random_state_dict(config, 0), "random")
+    return model
+
+
+def write_track(folder: Path, seconds: float = 6.0, seed: int = 0) -> tuple[Path, np.ndarray]:
+    """A music-like wav (drums and chords at 120 BPM); returns its path and mono samples."""
+    samples = music_like(seconds, SR, seed=seed).astype(np.float32)
+    return write_wav(Path(folder) / "track.wav", samples, SR), samples
+
+
+def write_preset(folder: Path) -> Path:
+    path = Path(folder) / "look.toml"
+    path.write_text(PRESET_TOML, encoding="utf-8")
+    return path
+
+
+FPS = Fraction(24)

@@ -1,0 +1,268 @@
+"""The live render loop: audio clock -> causal analysis -> causal mapping -> generator -> JPEG.
+
+The loop never queues frames. Each turn it reads the audio clock, analyses and maps EVERY frame
+up to the clock's frame (cheap, so the mapping state is the one the offline causal Timeline
+has), and renders only the newest of them; frames it had no time for are counted as dropped.
+Finished frames go to subscribers (the server keeps one latest-frame slot per browser), so a
+slow browser can never hold the render loop back.
+
+Clocks: with ``--audio`` the track plays in the page's <audio> element and the page reports its
+``currentTime`` (`PageClock`); the visuals follow that clock, so they follow pauses, seeks and
+the browser's own audio buffering. With ``--input`` the clock is the number of samples captured
+(`StreamClock`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable
+from fractions import Fraction
+
+import numpy as np
+
+from visualizer.features import FrameFeatures
+from visualizer.live.analysis import CausalAnalyzer
+from visualizer.live.control import LiveControl
+from visualizer.timeline import Timeline
+
+log = logging.getLogger("visualizer")
+
+SEEK_BACK_S = 0.25  # a clock this far behind what was analysed is a seek: start over
+
+
+class PageClock:
+    """The track position as the page's <audio> element reports it, extrapolated between
+    reports with the monotonic clock. ``now()`` is None until the first report."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._t: float | None = None
+        self._at = 0.0
+        self._playing = False
+
+    def update(self, t: float, playing: bool) -> None:
+        with self._lock:
+            self._t, self._at, self._playing = float(t), time.monotonic(), bool(playing)
+
+    def now(self) -> float | None:
+        with self._lock:
+            if self._t is None:
+                return None
+            return self._t + (time.monotonic() - self._at if self._playing else 0.0)
+
+
+class FileSource:
+    """A decoded track (mono float32 ``samples`` at ``sr``) played by a clock."""
+
+    def __init__(self, samples: np.ndarray, sr: int, clock: PageClock) -> None:
+        self.samples, self.sr, self.clock = samples, int(sr), clock
+
+    def target(self) -> int | None:
+        """Samples of the track played so far (None before the clock starts)."""
+        t = self.clock.now()
+        if t is None:
+            return None
+        return int(min(max(t, 0.0), len(self.samples) / self.sr) * self.sr)
+
+
+def causal_timeline(rows: list[FrameFeatures], preset, *, seed: int, fps: Fraction) -> Timeline:
+    """The offline causal Timeline: `CausalMapper` stepped over ``rows`` in order."""
+    from visualizer.mapping import CausalMapper
+
+    mapper = CausalMapper(preset, seed=seed, fps=fps)
+    outputs = [mapper.step(row) for row in rows]
+    return _timeline(outputs, preset, seed, fps)
+
+
+def _timeline(outputs: list, preset, seed: int, fps: Fraction) -> Timeline:
+    from visualizer.presets import preset_to_toml
+
+    n = len(outputs)
+    return Timeline(
+        class_vectors=np.asarray([o[0] for o in outputs], dtype=np.float32).reshape(n, 1000),
+        noise=np.asarray([o[1] for o in outputs], dtype=np.float32).reshape(n, 128),
+        truncation=np.asarray([o[2] for o in outputs], dtype=np.float32).reshape(n),
+        fps=Fraction(fps),
+        seed=int(seed),
+        preset=preset_to_toml(preset),
+    )
+
+
+@dataclasses.dataclass
+class Stats:
+    frame: int = -1  # newest frame mapped
+    rendered: int = 0  # frames rendered
+    dropped: int = 0  # frames mapped but never rendered (rendering fell behind)
+    render_fps: float = 0.0  # rendered frames per second (moving average)
+    render_ms: float = 0.0  # generator + JPEG time of the last frame
+    latency_ms: float = 0.0  # audio clock minus the frame's time when the frame was published
+    restarts: int = 0  # seeks back in the track (analysis restarted from 0)
+
+
+class LiveEngine:
+    """Render loop. ``generator`` has ``frames_uint8(z, y, truncation)``; ``source`` is a
+    `FileSource` or an input source with ``sr`` and ``read() -> np.ndarray``.
+
+    ``subscribe(fn)`` registers ``fn(index, t, jpeg_bytes)``, called from the render thread;
+    it must return at once (the server only swaps a slot).
+    """
+
+    def __init__(
+        self,
+        *,
+        generator,
+        control: LiveControl,
+        source,
+        fps: Fraction,
+        seed: int,
+        jpeg_quality: int = 85,
+        keep_timeline: bool = False,
+        device: str = "cpu",
+    ) -> None:
+        self.generator, self.control, self.source = generator, control, source
+        self.fps, self.seed, self.device = Fraction(fps), int(seed), device
+        self.jpeg_quality = jpeg_quality
+        self.keep_timeline = keep_timeline
+        self.stats = Stats()
+        self._subscribers: list[Callable[[int, float, bytes, np.ndarray], None]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._frame_lock = threading.Lock()
+        self._restart()
+
+    # -- state -----------------------------------------------------------------------------
+    def _restart(self) -> None:
+        from visualizer.mapping import CausalMapper
+
+        self.analyzer = CausalAnalyzer(self.source.sr, self.fps)
+        self._preset = self.control.take_change(False)
+        self.mapper = CausalMapper(self._preset, seed=self.seed, fps=self.fps)
+        self._fed = 0
+        self._latest: tuple[int, np.ndarray, np.ndarray, float] | None = None
+        self._rendered_index = -1
+        self.outputs: list[tuple[np.ndarray, np.ndarray, float]] = []
+
+    def subscribe(self, fn: Callable[[int, float, bytes, np.ndarray], None]) -> None:
+        self._subscribers.append(fn)
+
+    def timeline(self) -> Timeline:
+        """The mapped frames of this session as a Timeline (needs ``keep_timeline=True``)."""
+        return _timeline(self.outputs, self._preset, self.seed, self.fps)
+
+    # -- analysis and mapping --------------------------------------------------------------
+    def feed(self, block: np.ndarray) -> int:
+        """Analyse and map the frames completed by ``block``; returns how many."""
+        rows = self.analyzer.push(block)
+        for row in rows:
+            self._map(row)
+        return len(rows)
+
+    def advance(self) -> int:
+        """Bring analysis and mapping up to the source's clock; returns frames mapped."""
+        if hasattr(self.source, "read"):
+            return self.feed(self.source.read())
+        target = self.source.target()
+        if target is None:
+            return 0
+        if target < self._fed - SEEK_BACK_S * self.source.sr:
+            # seek back: replay from the start so the state equals the uninterrupted one
+            self.stats.restarts += 1
+            self._restart()
+        if target <= self._fed:
+            return 0
+        block = self.source.samples[self._fed : target]
+        self._fed = target
+        return self.feed(block)
+
+    def _map(self, row: FrameFeatures) -> None:
+        tap = self.control.tap_tempo
+        if tap.period > 0:
+            t1 = row.index / self.fps
+            beat = tap.beat_between(float(t1 - 1 / self.fps), float(t1))
+            row = dataclasses.replace(row, is_beat=beat, tempo=tap.bpm)
+        preset = self.control.take_change(row.is_beat)
+        if preset is not self._preset:
+            self.mapper.set_preset(preset)
+            self._preset = preset
+        class_vector, noise, truncation = self.mapper.step(row)
+        if self.keep_timeline:
+            self.outputs.append((class_vector, noise, truncation))
+        self._latest = (row.index, class_vector, noise, float(truncation))
+        self.stats.frame = row.index
+
+    # -- rendering -------------------------------------------------------------------------
+    def render_latest(self) -> bool:
+        """Render the newest mapped frame if it was not rendered yet; True when one was."""
+        latest = self._latest
+        if latest is None or latest[0] <= self._rendered_index:
+            return False
+        import torch
+        from PIL import Image
+
+        index, class_vector, noise, truncation = latest
+        started = time.perf_counter()
+        with torch.inference_mode():
+            frames = self.generator.frames_uint8(
+                torch.as_tensor(np.asarray(noise, dtype=np.float32)[None], device=self.device),
+                torch.as_tensor(
+                    np.asarray(class_vector, dtype=np.float32)[None], device=self.device
+                ),
+                torch.tensor([truncation], dtype=torch.float32, device=self.device),
+            )
+        frame = frames[0].cpu().numpy()
+        buffer = io.BytesIO()
+        Image.fromarray(frame).save(buffer, format="JPEG", quality=self.jpeg_quality)
+        elapsed = time.perf_counter() - started
+        if self._rendered_index >= 0:
+            self.stats.dropped += max(0, index - self._rendered_index - 1)
+        self._rendered_index = index
+        s = self.stats
+        s.rendered += 1
+        s.render_ms = 1000.0 * elapsed
+        rate = 1.0 / max(elapsed, 1e-6)
+        s.render_fps = rate if s.rendered == 1 else 0.8 * s.render_fps + 0.2 * rate
+        t = float(index / self.fps)
+        now = self._clock_now()
+        if now is not None:
+            s.latency_ms = 1000.0 * (now - t)
+        for fn in list(self._subscribers):
+            try:
+                fn(index, t, buffer.getvalue(), frame)
+            except Exception:  # a broken subscriber must not stop the show
+                log.exception("frame subscriber failed")
+        return True
+
+    def _clock_now(self) -> float | None:
+        clock = getattr(self.source, "clock", None)
+        return clock.now() if clock is not None else self._fed_seconds()
+
+    def _fed_seconds(self) -> float:
+        return getattr(self.source, "received", 0) / self.source.sr
+
+    # -- the loop --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="live-render", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        last_poll = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() - last_poll > 0.5:
+                    last_poll = time.monotonic()
+                    self.control.poll_file()
+                self.advance()
+                if not self.render_latest():
+                    self._stop.wait(min(0.005, 0.25 / float(self.fps)))
+            except Exception as error:  # keep playing: log and go on
+                log.exception("live render loop: %s", error)
+                self._stop.wait(0.1)

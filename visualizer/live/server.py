@@ -1,0 +1,303 @@
+"""HTTP + WebSocket server of live mode (the `websockets` library, asyncio, one port).
+
+HTTP GET serves exactly these paths and nothing else (404): ``/`` (the page), ``/app.js``,
+``/style.css``, ``/track`` (the chosen audio file, with byte ranges so the <audio> element can
+seek) and ``/state`` (JSON: engine stats, parameters, clock). Names are looked up in a fixed
+table, never joined to a filesystem path, so no request can reach another file.
+
+``/ws`` is the WebSocket. Server -> page: binary frame messages (4-byte big-endian header
+length, a JSON header ``{index, t, dropped, render_fps, render_ms, latency_ms}``, then the
+JPEG) and JSON text messages (``state``, ``classes``, ``saved``, ``error``). Page -> server: JSON
+text messages, see `handle_message`. Each page has ONE latest-frame slot: a new frame replaces
+an unsent one (counted as dropped), so a slow or stalled page never queues frames nor slows
+the render loop. Malformed messages are logged and answered with an error; they never close
+the connection nor stop the show. The WebSocket only accepts pages served by this server
+(Origin must match Host), so another web site cannot steer the show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import mimetypes
+import re
+import struct
+import threading
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from visualizer.errors import VisualizerError
+from visualizer.live.control import LiveControl
+from visualizer.live.engine import LiveEngine
+
+log = logging.getLogger("visualizer")
+
+STATIC = Path(__file__).parent / "static"
+ASSETS = {
+    "/": "index.html",
+    "/index.html": "index.html",
+    "/app.js": "app.js",
+    "/style.css": "style.css",
+}
+MAX_MESSAGE = 64 * 1024  # control messages are small; refuse anything bigger
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class _Client:
+    def __init__(self, connection: ServerConnection) -> None:
+        self.connection = connection
+        self.slot: tuple[dict[str, Any], bytes] | None = None
+        self.ready = asyncio.Event()
+        self.dropped = 0  # frames replaced in the slot before this page took them
+
+
+class LiveServer:
+    """Serves the page and streams the engine's frames. ``start()`` runs it in a thread and
+    returns once the port is bound (``port=0`` picks a free one; see ``self.port``)."""
+
+    def __init__(
+        self,
+        engine: LiveEngine,
+        control: LiveControl,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        track: Path | None = None,
+        clock=None,
+    ) -> None:
+        self.engine, self.control, self.clock = engine, control, clock
+        self.host, self.port = host, port
+        self.track = Path(track) if track else None
+        self._clients: set[_Client] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopped: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self.bad_messages = 0  # malformed page messages seen (ignored)
+        engine.subscribe(self._on_frame)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="live-server", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=30)
+        if self._error is not None:
+            raise VisualizerError(f"cannot serve on {self.host}:{self.port}: {self._error}")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as error:  # reported by start()
+            self._error = error
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        async with serve(
+            self._handle,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            max_size=MAX_MESSAGE,
+            compression=None,  # JPEG does not compress further; save the CPU
+        ) as server:
+            self.port = next(iter(server.sockets)).getsockname()[1]
+            self._ready.set()
+            await self._stopped.wait()
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/ws":
+            origin = request.headers.get("Origin")
+            host = request.headers.get("Host", "")
+            if origin is not None and origin.split("://", 1)[-1] != host:
+                log.warning("refused a WebSocket from origin %s", origin)
+                return connection.respond(403, "foreign origin\n")
+            return None
+        if path in ASSETS:
+            name = ASSETS[path]
+            return _response(200, (STATIC / name).read_bytes(), _mime(name))
+        if path == "/state":
+            return _response(200, json.dumps(self.state()).encode(), "application/json")
+        if path == "/track" and self.track is not None:
+            return _ranged(self.track, request.headers.get("Range"))
+        return connection.respond(404, "not found\n")
+
+    def state(self) -> dict[str, Any]:
+        stats = self.engine.stats
+        return {
+            **self.control.snapshot(),
+            "stats": {**stats.__dict__},
+            "clock": self.clock.now() if self.clock is not None else None,
+            "fps": float(self.engine.fps),
+            "track": self.track is not None,
+            "bad_messages": self.bad_messages,
+            "clients": len(self._clients),
+        }
+
+    # -- frames ----------------------------------------------------------------------------
+    def _on_frame(self, index: int, t: float, jpeg: bytes, frame) -> None:
+        """Called from the render thread: hand the frame to the loop, never wait."""
+        if self._loop is None or not self._clients:
+            return
+        s = self.engine.stats
+        meta = {
+            "index": index,
+            "t": t,
+            "dropped": s.dropped,
+            "render_fps": round(s.render_fps, 2),
+            "render_ms": round(s.render_ms, 1),
+            "latency_ms": round(s.latency_ms, 1),
+            "version": self.control.version,
+        }
+        self._loop.call_soon_threadsafe(self._publish, meta, jpeg)
+
+    def _publish(self, meta: dict[str, Any], jpeg: bytes) -> None:
+        for client in self._clients:
+            if client.slot is not None:
+                client.dropped += 1
+            client.slot = (meta, jpeg)
+            client.ready.set()
+
+    async def _sender(self, client: _Client) -> None:
+        while True:
+            await client.ready.wait()
+            client.ready.clear()
+            if client.slot is None:
+                continue
+            meta, jpeg = client.slot
+            client.slot = None
+            header = json.dumps({**meta, "dropped": meta["dropped"] + client.dropped}).encode()
+            await client.connection.send(struct.pack(">I", len(header)) + header + jpeg)
+
+    # -- WebSocket -------------------------------------------------------------------------
+    async def _handle(self, connection: ServerConnection) -> None:
+        client = _Client(connection)
+        self._clients.add(client)
+        sender = asyncio.create_task(self._sender(client))
+        try:
+            await connection.send(json.dumps({"type": "state", **self.state()}))
+            async for message in connection:
+                reply = self.handle_message(message)
+                if reply is not None:
+                    await connection.send(json.dumps(reply))
+        except ConnectionClosed:
+            pass
+        finally:
+            self._clients.discard(client)
+            sender.cancel()
+
+    def handle_message(self, message: str | bytes) -> dict[str, Any] | None:
+        """Apply one page message; returns the reply (or None). Never raises.
+
+        ``{"type": "clock", "t": seconds, "playing": bool}`` the <audio> position;
+        ``{"type": "set", "key": "section.key", "value": v}``; ``{"type": "preset", "name": n}``;
+        ``{"type": "tap"}``, ``{"type": "tap_clear"}``; ``{"type": "save", "name": n}``;
+        ``{"type": "search", "text": s}`` -> ``{"type": "classes", "results": [[i, name]]}``;
+        ``{"type": "state"}`` -> the state.
+        """
+        try:
+            data = json.loads(message) if isinstance(message, str) else None
+            if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+                raise ValueError("expected a JSON object with a 'type'")
+            return self._dispatch(data)
+        except VisualizerError as error:
+            self.control.note(str(error))
+            return {"type": "error", "message": str(error)}
+        except (ValueError, TypeError, KeyError) as error:
+            self.bad_messages += 1
+            text = message[:80] if isinstance(message, str) else f"{len(message)} binary bytes"
+            log.warning("ignored a malformed page message (%s): %r", error, text)
+            return {"type": "error", "message": f"malformed message ignored: {error}"}
+
+    def _dispatch(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        kind = data["type"]
+        if kind == "clock":
+            t = float(data["t"])
+            if not 0 <= t < 1e7:
+                raise ValueError(f"clock {t} out of range")
+            if self.clock is not None:
+                self.clock.update(t, bool(data.get("playing", True)))
+            return None
+        if kind == "set":
+            self.control.set(str(data["key"]), data["value"])
+            return {"type": "state", **self.state()}
+        if kind == "preset":
+            self.control.load(str(data["name"]))
+            return {"type": "state", **self.state()}
+        if kind == "tap":
+            now = self.clock.now() if self.clock is not None else None
+            self.control.tap(
+                now if now is not None else self.engine.stats.frame / float(self.engine.fps)
+            )
+            return {"type": "state", **self.state()}
+        if kind == "tap_clear":
+            self.control.tap_tempo.clear()
+            return {"type": "state", **self.state()}
+        if kind == "save":
+            path = self.control.save(str(data["name"]))
+            return {"type": "saved", "path": str(path)}
+        if kind == "search":
+            from visualizer.classes import search_classes
+
+            results = search_classes(str(data["text"])[:100])
+            return {"type": "classes", "results": [list(r) for r in results]}
+        if kind == "state":
+            return {"type": "state", **self.state()}
+        raise ValueError(f"unknown message type {kind!r}")
+
+
+def _mime(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _response(status: int, body: bytes, mime: str, extra: dict[str, str] | None = None) -> Response:
+    reason = {200: "OK", 206: "Partial Content", 416: "Range Not Satisfiable"}.get(status, "OK")
+    headers = Headers(
+        {
+            "Content-Type": mime,
+            "Content-Length": str(len(body)),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            **(extra or {}),
+        }
+    )
+    return Response(status, reason, headers, body)
+
+
+def _ranged(path: Path, header: str | None) -> Response:
+    """The track, whole or one byte range (what <audio> asks for when it seeks)."""
+    data = path.read_bytes()
+    mime = _mime(path.name)
+    size = len(data)
+    match = RANGE.match(header.strip()) if header else None
+    if not match or not (match.group(1) or match.group(2)):
+        return _response(200, data, mime, {"Accept-Ranges": "bytes"})
+    first, last = match.groups()
+    if first:
+        start, end = int(first), min(int(last) if last else size - 1, size - 1)
+    else:  # suffix range: the last N bytes
+        start, end = max(0, size - int(last)), size - 1
+    if start >= size or start > end:
+        return _response(416, b"", mime, {"Content-Range": f"bytes */{size}"})
+    extra = {"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}"}
+    return _response(206, data[start : end + 1], mime, extra)

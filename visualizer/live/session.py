@@ -1,0 +1,159 @@
+"""One live session: the pieces of live mode wired together (and taken apart in order).
+
+`LiveSession` owns the audio source, the `LiveControl`, the `LiveEngine` render thread, the
+`LiveServer`, the optional OSC input and recorder. The CLI builds it with `from_args`; tests
+build it directly with a tiny generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from visualizer.live.control import LiveControl
+from visualizer.live.engine import FileSource, LiveEngine, PageClock
+from visualizer.live.server import LiveServer
+
+log = logging.getLogger("visualizer")
+
+DEFAULT_FPS = Fraction(30)
+
+
+class LiveSession:
+    def __init__(
+        self,
+        *,
+        generator,
+        control: LiveControl,
+        audio_path: Path | None = None,
+        samples: np.ndarray | None = None,
+        sr: int = 22050,
+        input_source=None,
+        fps: Fraction = DEFAULT_FPS,
+        seed: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        osc_port: int | None = None,
+        record: Path | None = None,
+        record_size: tuple[int, int] | None = None,
+        overwrite: bool = False,
+        jpeg_quality: int = 85,
+        keep_timeline: bool = False,
+        device: str = "cpu",
+    ) -> None:
+        self.control = control
+        self.clock = PageClock() if input_source is None else None
+        self.audio_path = audio_path
+        if input_source is None:
+            self.source = FileSource(samples, sr, self.clock)
+        else:
+            self.source = input_source
+        seed = int(control.preset.seed if seed is None else seed)
+        self.engine = LiveEngine(
+            generator=generator,
+            control=control,
+            source=self.source,
+            fps=fps,
+            seed=seed,
+            jpeg_quality=jpeg_quality,
+            keep_timeline=keep_timeline,
+            device=device,
+        )
+        self.server = LiveServer(
+            self.engine, control, host=host, port=port, track=audio_path, clock=self.clock
+        )
+        self.osc = None
+        if osc_port is not None:
+            from visualizer.live.osc import OscInput
+
+            self.osc = OscInput(control, host=host, port=osc_port, now=self.now)
+        self.recorder = None
+        if record is not None:
+            from visualizer.live.recorder import Recorder
+
+            resolution = generator.config.resolution
+            self.recorder = Recorder(
+                record, fps=fps, resolution=resolution, size=record_size, overwrite=overwrite
+            )
+            self.engine.subscribe(self.recorder.add)
+            if input_source is not None:
+                input_source.keep = True
+        self._done = threading.Event()
+
+    def now(self) -> float:
+        """The audio clock in seconds (page clock for a track, samples captured for input)."""
+        if self.clock is not None:
+            return self.clock.now() or 0.0
+        return self.source.received / self.source.sr
+
+    def start(self) -> None:
+        self.server.start()
+        if self.osc is not None:
+            self.osc.start()
+        if hasattr(self.source, "start"):
+            self.source.start()
+        self.engine.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._done.wait(timeout)
+
+    def close(self) -> Path | None:
+        """Stop everything; finish the recording. Returns the recording's path (or None)."""
+        self._done.set()
+        self.engine.stop()
+        if hasattr(self.source, "stop"):
+            self.source.stop()
+        if self.osc is not None:
+            self.osc.stop()
+        self.server.stop()
+        if self.recorder is None:
+            return None
+        if self.clock is not None:
+            return self.recorder.close(audio=self.audio_path)
+        return self.recorder.close(samples=self.source.captured(), sr=self.source.sr)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> LiveSession:
+        from visualizer.weights import load_generator
+
+        control = LiveControl(
+            args.preset, args.overrides, save_dir=args.save_dir, snap_classes=not args.no_snap
+        )
+        seed = int(control.preset.seed if args.seed is None else args.seed)
+        device = _device(args.device)
+        generator = load_generator(args.model, args.weights, device=device, seed=seed)
+        common = dict(
+            generator=generator,
+            control=control,
+            fps=args.fps or DEFAULT_FPS,
+            seed=seed,
+            host=args.host,
+            port=args.port,
+            osc_port=args.osc_port,
+            record=Path(args.record) if args.record else None,
+            record_size=args.size,
+            overwrite=args.overwrite,
+            jpeg_quality=min(100, args.quality),
+            device=device,
+        )
+        if args.audio:
+            from visualizer.audio import load_audio
+
+            audio = load_audio(args.audio)
+            return cls(audio_path=Path(args.audio), samples=audio.samples, sr=audio.sr, **common)
+        from visualizer.live.inputs import InputSource
+
+        return cls(input_source=InputSource(args.input), **common)
+
+
+def _device(name: str) -> str:
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
