@@ -399,7 +399,7 @@ def render_segments(
     done = plan.n_frames - sum(plan.segments[i][1] - plan.segments[i][0] for i in plan.pending())
     for run in _runs(todo):
         start, stop = plan.segments[run[0]][0], plan.segments[run[-1]][1]
-        sink = _SegmentSink(plan, run)
+        sink = render.SegmentSink(plan, run)
         try:
             batches = render.generate(
                 generator, plan.timeline, start, stop, device=device, batch_size=batch_size
@@ -439,71 +439,6 @@ def _resolution(generator: Any, model: str) -> int:
     if value is None:
         value = getattr(getattr(generator, "config", None), "output_dim", None)
     return int(value or model.rsplit("-", 1)[-1])
-
-
-class _SegmentSink:
-    """Consumer for `render.stream`: routes frame batches to one segment encoder at a time."""
-
-    def __init__(self, plan: RenderPlan, run: list[int]) -> None:
-        self.plan = plan
-        self.run = list(run)
-        self.writer: video.SegmentWriter | None = None
-        self.current = -1
-        options = plan.options
-        self.frames_dir = Path(options.frames_dir) if options.frames_dir else None
-        if self.frames_dir:
-            self.frames_dir.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, first: int, frames: Any) -> None:
-        offset = 0
-        while offset < len(frames):
-            index = first + offset
-            if self.writer is None:
-                self._open(index, frames.shape[1])
-            stop = self.plan.segments[self.current][1]
-            chunk = frames[offset : offset + min(len(frames) - offset, stop - index)]
-            self.writer.write(chunk)
-            self._write_pngs(index, chunk)
-            offset += len(chunk)
-            if index + len(chunk) == stop:
-                self.writer.close()
-                self.writer = None
-
-    def _open(self, index: int, resolution: int) -> None:
-        self.current = self.run.pop(0)
-        start = self.plan.segments[self.current][0]
-        if start != index:
-            raise RenderError(f"internal: segment {self.current} starts at {start}, got {index}")
-        options = self.plan.options
-        self.writer = video.SegmentWriter(
-            self.plan.segment_path(self.current),
-            resolution=resolution,
-            fps=self.plan.fps,
-            encoder=self.plan.encoder,
-            quality=options.quality,
-            size=options.size,
-            fit=options.fit,
-        )
-
-    def _write_pngs(self, first: int, frames: Any) -> None:
-        if self.frames_dir is None:
-            return
-        from PIL import Image
-
-        step = self.plan.options.frame_step
-        for offset, frame in enumerate(frames):
-            index = (first + offset) * step
-            path = self.frames_dir / f"frame_{index:06d}.png"
-            Image.fromarray(frame).save(path)
-
-    def check_complete(self) -> None:
-        if self.writer is not None or self.run:
-            raise RenderError("the generator stopped before the last frame of a segment")
-
-    def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
 
 
 def finish_render(plan: RenderPlan, *, progress: ProgressCallback | None = None) -> RenderResult:

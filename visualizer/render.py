@@ -14,6 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -242,3 +243,75 @@ def _to_host(
         event.record()
         return _Batch(first, view, event)
     return _Batch(first, frames.numpy())
+
+
+class SegmentSink:
+    """Consumer for `stream`: routes frame batches to one segment encoder at a time.
+
+    ``plan`` is a `visualizer.pipeline.RenderPlan`; ``run`` the consecutive segment indices
+    this stream covers. A segment is renamed into place when its last frame is written; `abort`
+    removes a partial one. With ``frames_dir`` every frame is also written as PNG.
+    """
+
+    def __init__(self, plan: Any, run: list[int]) -> None:
+        self.plan = plan
+        self.run = list(run)
+        self.writer: Any = None
+        self.current = -1
+        options = plan.options
+        self.frames_dir = Path(options.frames_dir) if options.frames_dir else None
+        if self.frames_dir:
+            self.frames_dir.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, first: int, frames: Any) -> None:
+        offset = 0
+        while offset < len(frames):
+            index = first + offset
+            if self.writer is None:
+                self._open(index, frames.shape[1])
+            stop = self.plan.segments[self.current][1]
+            chunk = frames[offset : offset + min(len(frames) - offset, stop - index)]
+            self.writer.write(chunk)
+            self._write_pngs(index, chunk)
+            offset += len(chunk)
+            if index + len(chunk) == stop:
+                self.writer.close()
+                self.writer = None
+
+    def _open(self, index: int, resolution: int) -> None:
+        self.current = self.run.pop(0)
+        start = self.plan.segments[self.current][0]
+        if start != index:
+            raise RenderError(f"internal: segment {self.current} starts at {start}, got {index}")
+        from visualizer import video
+
+        options = self.plan.options
+        self.writer = video.SegmentWriter(
+            self.plan.segment_path(self.current),
+            resolution=resolution,
+            fps=self.plan.fps,
+            encoder=self.plan.encoder,
+            quality=options.quality,
+            size=options.size,
+            fit=options.fit,
+        )
+
+    def _write_pngs(self, first: int, frames: Any) -> None:
+        if self.frames_dir is None:
+            return
+        from PIL import Image
+
+        step = self.plan.options.frame_step
+        for offset, frame in enumerate(frames):
+            index = (first + offset) * step
+            path = self.frames_dir / f"frame_{index:06d}.png"
+            Image.fromarray(frame).save(path)
+
+    def check_complete(self) -> None:
+        if self.writer is not None or self.run:
+            raise RenderError("the generator stopped before the last frame of a segment")
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None

@@ -1,0 +1,185 @@
+"""`visualizer render` and `visualizer preview` end to end: real analysis, mapping, a tiny random
+BigGAN-deep checkpoint, the real ffmpeg; output files read back and checked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.fixtures_audio import music_like, write_wav
+from tests.fixtures_biggan import write_checkpoint
+from visualizer import video
+from visualizer.cli import main
+
+SR = 22050
+FPS = 10
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return str(write_checkpoint(tmp_path_factory.mktemp("weights"), channel_width=8))
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    return write_wav(tmp_path_factory.mktemp("audio") / "song.wav", music_like(3.0, SR, seed=2), SR)
+
+
+def _cli(*argv, capsys=None) -> tuple[int, str]:
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:  # argparse errors
+        code = exit_.code
+    err = capsys.readouterr().err if capsys else ""
+    return code, err
+
+
+def _render_args(song, out, weights, *extra):
+    return ["render", song, "-o", out, "--weights", weights, "--fps", FPS, "--quiet", *extra]
+
+
+def test_render_writes_a_video_with_sound_in_sync(song, weights, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    code, err = _cli(*_render_args(song, out, weights), capsys=capsys)
+    assert code == 0, err
+    info = video.probe(out)
+    assert info["frames"] == 30  # 3 s at 10 fps
+    assert (info["width"], info["height"]) == (128, 128)
+    assert info["audio_seconds"] is not None
+    assert abs(info["video_seconds"] - info["audio_seconds"]) < 1 / FPS
+    assert "seed" in out.with_suffix(".preset.toml").read_text()
+    frames = video.read_frames(out)
+    assert frames.std() > 5  # a picture, not a blank
+
+
+def test_saved_timeline_reproduces_the_render_exactly(song, weights, tmp_path, capsys):
+    first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    saved = tmp_path / "t.npz"
+    args = _render_args(song, first, weights, "--timeline-out", saved, "--seed", 5)
+    assert _cli(*args, capsys=capsys)[0] == 0
+    args = _render_args(song, second, weights, "--timeline", saved, "--batch-size", 3)
+    args.remove("--fps")
+    args.remove(FPS)
+    assert _cli(*args, capsys=capsys)[0] == 0
+    assert np.array_equal(video.read_frames(first), video.read_frames(second))
+
+
+def test_killed_render_resumes_to_the_same_video(song, weights, tmp_path, capsys):
+    whole, out = tmp_path / "whole.mp4", tmp_path / "out.mp4"
+    common = ["--segment-frames", 6, "--batch-size", 2]
+    assert _cli(*_render_args(song, whole, weights, *common), capsys=capsys)[0] == 0
+
+    argv = [
+        sys.executable,
+        "-m",
+        "visualizer",
+        *map(str, _render_args(song, out, weights, *common)),
+    ]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first_segment = tmp_path / ".out.mp4.parts" / "segment-00000.mp4"
+    deadline = time.monotonic() + 120
+    while not first_segment.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert first_segment.exists(), process.stderr.read().decode()
+    assert not out.exists()
+
+    code, err = _cli(*_render_args(song, out, weights, *common), capsys=capsys)
+    assert code == 1 and "--resume" in err and not out.exists()
+    code, err = _cli(*_render_args(song, out, weights, *common, "--resume"), capsys=capsys)
+    assert code == 0, err
+    assert np.array_equal(video.read_frames(out), video.read_frames(whole))
+    code, err = _cli(*_render_args(song, out, weights, *common, "--resume"), capsys=capsys)
+    assert code == 1 and "exists" in err  # a finished video is never overwritten by --resume
+
+
+@pytest.mark.parametrize(
+    ("case", "expected_code", "needle"),
+    [
+        ("missing track", 1, "missing.wav"),
+        ("corrupt track", 1, "corrupt.wav"),
+        ("existing output", 1, "--overwrite"),
+        ("odd size", 2, "even"),
+        ("bad fps", 2, "fps"),
+        ("unknown preset", 1, "no-such-preset"),
+        ("unknown class", 1, "tigre"),
+        ("bad weights", 1, "no-such-weights"),
+        ("bad output type", 1, ".gif"),
+    ],
+)
+def test_bad_input_exits_with_one_line_and_no_output(
+    case, expected_code, needle, song, weights, tmp_path, capsys
+):
+    out = tmp_path / ("out.gif" if case == "bad output type" else "out.mp4")
+    track: Path = song
+    extra: list = []
+    if case == "missing track":
+        track = tmp_path / "missing.wav"
+    elif case == "corrupt track":
+        track = tmp_path / "corrupt.wav"
+        track.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk" * 10)
+    elif case == "existing output":
+        out.write_bytes(b"keep me")
+    elif case == "odd size":
+        extra = ["--size", "641x360"]
+    elif case == "bad fps":
+        extra = ["--fps", "-3"]
+    elif case == "unknown preset":
+        extra = ["--preset", "no-such-preset"]
+    elif case == "unknown class":
+        extra = ["--set", "classes.names=tigre"]
+    elif case == "bad weights":
+        weights = str(tmp_path / "no-such-weights")
+    before = {p.name for p in tmp_path.iterdir()}
+    code, err = _cli(*_render_args(track, out, weights, *extra), capsys=capsys)
+    assert code == expected_code
+    assert needle in err
+    lines = [line for line in err.strip().splitlines() if line]
+    if expected_code == 1:
+        assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert {p.name for p in tmp_path.iterdir()} == before  # nothing new, nothing removed
+    if case == "existing output":
+        assert out.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("seconds", [2.0, 0.03])
+def test_silence_and_a_track_shorter_than_one_frame(seconds, weights, tmp_path, capsys):
+    track = write_wav(tmp_path / "quiet.wav", np.zeros(int(seconds * SR), np.float32), SR)
+    out = tmp_path / "out.mp4"
+    code, err = _cli(*_render_args(track, out, weights), capsys=capsys)
+    assert code == 0, err
+    info = video.probe(out)
+    assert info["frames"] >= 1
+    assert abs(info["frames"] / FPS - seconds) < 1 / FPS
+
+
+def test_size_fit_and_summary_line(song, weights, tmp_path, capsys):
+    out = tmp_path / "wide.mp4"
+    args = _render_args(song, out, weights, "--size", "256x144", "--fit", "mirror")
+    args.remove("--quiet")
+    args += ["--duration", "1"]
+    code, err = _cli(*args, capsys=capsys)
+    assert code == 0, err
+    assert "wrote" in err and "10 frames" in err
+    info = video.probe(out)
+    assert (info["width"], info["height"], info["frames"]) == (256, 144, 10)
+
+
+def test_preview_draws_a_storyboard_from_the_same_timeline(song, weights, tmp_path, capsys):
+    from PIL import Image
+
+    sheet = tmp_path / "board.png"
+    argv = ["preview", song, "-o", sheet, "--weights", weights, "--fps", FPS, "--frames", 4]
+    code, err = _cli(*argv, "--quiet", capsys=capsys)
+    assert code == 0, err
+    image = np.asarray(Image.open(sheet).convert("RGB"))
+    assert image.shape[0] > 128 and image.shape[1] > 2 * 128
+    assert _cli(*argv, "--quiet", capsys=capsys)[0] == 1  # exists: needs --overwrite
