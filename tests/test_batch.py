@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from tests.fixtures_audio import music_like, write_wav
+from tests.fixtures_biggan import write_checkpoint
+from visualizer.batch import BatchOptions, run_batch
 from visualizer.batch_manifest import Manifest
 from visualizer.batch_plan import (
     AlbumError,
@@ -18,7 +23,10 @@ from visualizer.batch_plan import (
     output_names,
     settings_hash,
 )
-from visualizer.errors import OutputError
+from visualizer.cli import main
+from visualizer.errors import Cancelled, OutputError
+from visualizer.pipeline import RenderOptions
+from visualizer.video import read_frames
 
 # ------------------------------------------------------------------------------ inputs
 
@@ -175,3 +183,150 @@ def test_manifest_roundtrip_atomic_and_corrupt(tmp_path):
         Manifest.load(tmp_path)
     os.unlink(tmp_path / "manifest.json")
     assert Manifest.load(tmp_path).snapshot() == {}
+
+
+# ------------------------------------------------------------------------------ end to end
+
+FPS = 8  # frames per second of every test render: few frames, real encoder and muxer
+
+
+@pytest.fixture(scope="module")
+def album(tmp_path_factory):
+    """Two generated tracks (2 s and 3 s), one corrupt file, and a tiny random checkpoint."""
+    root = tmp_path_factory.mktemp("album")
+    tracks = root / "tracks"
+    tracks.mkdir()
+    write_wav(tracks / "01 dawn.wav", music_like(2.0, seed=1))
+    write_wav(tracks / "02 dusk.wav", music_like(3.0, seed=2))
+    (tracks / "03 broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot really audio" * 4)
+    weights = write_checkpoint(root / "checkpoint", channel_width=8)
+    return SimpleNamespace(root=root, tracks=tracks, weights=weights)
+
+
+def batch_cli(album, outdir, *extra: str) -> int:
+    return main(
+        [
+            "batch", str(album.tracks), "-o", str(outdir), "--weights", str(album.weights),
+            "--device", "cpu", "--fps", str(FPS), "--segment-frames", "8", "--batch-size", "4",
+            "-q", *extra,
+        ]
+    )  # fmt: skip
+
+
+def render_options(album, **changes) -> RenderOptions:
+    values = dict(
+        weights=str(album.weights), device="cpu", fps=Fraction(FPS), segment_frames=8, batch_size=4
+    )
+    return RenderOptions(**{**values, **changes})
+
+
+def read_manifest(outdir: Path) -> dict:
+    return json.loads((outdir / "manifest.json").read_text("utf-8"))["tracks"]
+
+
+def assert_no_leftovers(outdir: Path, finished: list[str]) -> None:
+    """Only the manifest, the finished videos and their presets: no work folders or temps."""
+    expected = {"manifest.json"}
+    for name in finished:
+        expected |= {name, name.replace(".mp4", ".preset.toml")}
+    assert {p.name for p in outdir.iterdir()} == expected
+
+
+def test_album_renders_isolates_the_corrupt_track_and_skips_on_rerun(album, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert batch_cli(album, out) == 1
+    table = capsys.readouterr().err
+    assert (
+        "03 broken.mp4" in table and "failed" in table and "2 of 3 tracks done, 1 failed" in table
+    )
+    tracks = read_manifest(out)
+    assert tracks["03 broken.mp4"]["status"] == "failed"
+    assert "03 broken.wav" in tracks["03 broken.mp4"]["error"]
+    for name, seconds in (("01 dawn.mp4", 2.0), ("02 dusk.mp4", 3.0)):
+        entry = tracks[name]
+        assert (entry["status"], entry["last_run"], entry["frames"]) == (
+            "done",
+            "rendered",
+            seconds * FPS,
+        )
+        assert len(read_frames(out / name)) == entry["frames"]
+        assert entry["audio_seconds"] == pytest.approx(seconds, abs=0.01)
+    # One seed for the whole album: every video records the same resolved seed.
+    seeds = {
+        (out / n).read_text().split("seed = ")[1].split(",")[0]
+        for n in ("01 dawn.preset.toml", "02 dusk.preset.toml")
+    }
+    assert len(seeds) == 1
+    assert_no_leftovers(out, ["01 dawn.mp4", "02 dusk.mp4"])
+    mtimes = {n: (out / n).stat().st_mtime_ns for n in ("01 dawn.mp4", "02 dusk.mp4")}
+
+    # Same command again: finished tracks skipped (not re-rendered), the failed one retried.
+    assert batch_cli(album, out) == 1
+    tracks = read_manifest(out)
+    for name, mtime in mtimes.items():
+        assert tracks[name]["last_run"] == "skipped"
+        assert (out / name).stat().st_mtime_ns == mtime
+    assert tracks["03 broken.mp4"]["attempts"] == 2
+
+    # Changed settings for one track (album TOML): only that one renders again.
+    toml = tmp_path / "album.toml"
+    toml.write_text('[tracks."02 dusk"]\nduration = 1.0\nclasses = ["tiger", 3]\n', "utf-8")
+    assert batch_cli(album, out, "--album", str(toml)) == 1
+    tracks = read_manifest(out)
+    assert tracks["01 dawn.mp4"]["last_run"] == "skipped"
+    assert (tracks["02 dusk.mp4"]["last_run"], tracks["02 dusk.mp4"]["frames"]) == ("rendered", FPS)
+    assert len(read_frames(out / "02 dusk.mp4")) == FPS
+    assert '"tiger"' in (out / "02 dusk.preset.toml").read_text()
+
+
+def test_interrupted_batch_resumes_the_running_track(album, tmp_path):
+    out = tmp_path / "out"
+    batch = BatchOptions(outdir=out)
+    inputs = [album.tracks / "01 dawn.wav", album.tracks / "02 dusk.wav"]
+
+    def stop_in_dusk(event):
+        if event.stage == "track:02 dusk.mp4" and event.done >= 12:
+            raise Cancelled("stopped by the test")
+
+    with pytest.raises(Cancelled):
+        run_batch(inputs, render_options(album), batch, progress=stop_in_dusk)
+    tracks = read_manifest(out)
+    assert (tracks["01 dawn.mp4"]["status"], tracks["02 dusk.mp4"]["status"]) == ("done", "running")
+    assert not (out / "02 dusk.mp4").exists()  # nothing that looks finished
+
+    events = []
+    result = run_batch(inputs, render_options(album), batch, progress=events.append)
+    assert result.ok
+    dusk = read_manifest(out)["02 dusk.mp4"]
+    assert (dusk["last_run"], dusk["frames"], dusk["attempts"]) == ("resumed", 24, 2)
+    assert len(read_frames(out / "02 dusk.mp4")) == 24
+    # the resumed render only generated the frames of the segments that were missing
+    dusk_events = [e for e in events if e.stage == "track:02 dusk.mp4"]
+    assert dusk_events[0].done > 4 and dusk_events[-1].done == 24
+    album_events = [e for e in events if e.stage == "album"]
+    assert album_events[-1].label == "1/1 tracks" and album_events[-1].done == 24
+    assert_no_leftovers(out, ["01 dawn.mp4", "02 dusk.mp4"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name-template", "same.mp4"], "would both be written to 'same.mp4'"),
+        (["--workers", "2"], "--workers and --split need --ray"),
+        (["--size", "1920x1080", "--fit", "mirror", "--retries", "-1"], "invalid --retries -1"),
+        (["--album", "ALBUM"], r"unknown key\(s\) speed"),
+        (["EXTRA"], "input not found"),
+    ],
+)
+def test_cli_bad_inputs_fail_before_any_work(album, tmp_path, capsys, args, message):
+    (tmp_path / "album.toml").write_text('[tracks."01 dawn"]\nspeed = 2\n', "utf-8")
+    args = [str(tmp_path / "album.toml") if a == "ALBUM" else a for a in args]
+    args = [str(tmp_path / "missing.flac") if a == "EXTRA" else a for a in args]
+    out = tmp_path / "out"
+    if "EXTRA" in args or str(tmp_path / "missing.flac") in args:
+        code = main(["batch", str(album.tracks), args[0], "-o", str(out), "-q"])
+    else:
+        code = batch_cli(album, out, *args)
+    assert code == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists()  # nothing was created

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from typing import Any
 
 from visualizer.batch_manifest import Manifest
 from visualizer.batch_plan import (
+    AlbumError,
     TrackOverrides,
     check_outdir,
     collect_tracks,
@@ -139,6 +141,7 @@ def prepare_batch(
     ``last_run: skipped``, unreadable tracks ``failed``. Raises a `VisualizerError` for any bad
     input (missing files, duplicate names, album TOML errors) before anything is rendered.
     """
+    check_base_options(base)
     tracks = collect_tracks(inputs)
     names = output_names(tracks, batch.name_template)
     album = load_album(batch.album) if batch.album else None
@@ -149,8 +152,9 @@ def prepare_batch(
     jobs: list[TrackJob] = []
     skipped: list[str] = []
     for index, (track, name, extra) in enumerate(zip(tracks, names, overrides, strict=True), 1):
-        options = track_options(base, extra)
         output = outdir / name
+        options = _per_track_paths(track_options(base, extra), output)
+        output.parent.mkdir(parents=True, exist_ok=True)  # a template may name sub-folders
         previous = manifest.get(name) or {}
         entry = {"index": index, "source": str(track), "output": str(output), "error": None}
         try:
@@ -178,6 +182,27 @@ def prepare_batch(
         manifest.update(name, **entry, status="pending", last_run=None)
         jobs.append(TrackJob(index, name, track, output, options, digest_hash))
     return PreparedBatch(jobs, names, skipped, manifest)
+
+
+def check_base_options(base: Any) -> None:
+    """Reject render options that cannot apply to a whole album, and bad values, up front."""
+    from visualizer.pipeline import check_options
+
+    if base.timeline is not None:
+        raise AlbumError("a saved --timeline belongs to one track; batch analyses every track")
+    # Any existing folder will do: only the option values are checked here, not the output.
+    probe = dataclasses.replace(base, overwrite=True)
+    check_options(Path(tempfile.gettempdir()) / "batch-probe.mp4", probe)
+
+
+def _per_track_paths(options: Any, output: Path) -> Any:
+    """``frames_dir`` and ``timeline_out`` name folders in a batch: one entry per track."""
+    changes: dict[str, Path] = {}
+    if options.frames_dir is not None:
+        changes["frames_dir"] = Path(options.frames_dir) / output.stem
+    if options.timeline_out is not None:
+        changes["timeline_out"] = Path(options.timeline_out) / f"{output.stem}.timeline.npz"
+    return dataclasses.replace(options, **changes) if changes else options
 
 
 def track_options(base: Any, extra: TrackOverrides) -> Any:
@@ -247,14 +272,24 @@ class TrackWorker:
         self.generator = load_generator(options)
         self._render_lock = threading.Lock()
 
-    def run(self, job: TrackJob, progress: ProgressCallback | None = None) -> TrackOutcome:
-        """Plan, render and finish one track; any failure becomes a failed `TrackOutcome`."""
+    def run(
+        self,
+        job: TrackJob,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> TrackOutcome:
+        """Plan, render and finish one track; any failure becomes a failed `TrackOutcome`.
+
+        `Cancelled` and KeyboardInterrupt propagate (also when ``cancel`` is set once planned).
+        """
         start = time.monotonic()
         try:
             from visualizer.pipeline import finish_render, render_segments
 
             plan = plan_track(job)
             with self._render_lock:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("batch stopped")
                 render_segments(plan, None, self.generator, progress=progress)
             result = finish_render(plan, progress=progress)
         except (Cancelled, KeyboardInterrupt):
@@ -363,7 +398,13 @@ class AlbumProgress:
         report(self.progress, "album", done, total, "frame", label)
 
 
-def record_outcome(manifest: Manifest, outcome: TrackOutcome, attempts: int) -> dict:
+def start_attempt(manifest: Manifest, name: str, worker: str) -> None:
+    """Mark a track ``running`` on ``worker`` and count the attempt (across runs)."""
+    attempts = int((manifest.get(name) or {}).get("attempts") or 0) + 1
+    manifest.update(name, status="running", worker=worker, attempts=attempts)
+
+
+def record_outcome(manifest: Manifest, outcome: TrackOutcome) -> dict:
     """Write a finished track's outcome into the manifest."""
     if outcome.ok:
         return manifest.update(
@@ -374,7 +415,6 @@ def record_outcome(manifest: Manifest, outcome: TrackOutcome, attempts: int) -> 
             video_seconds=outcome.video_seconds,
             audio_seconds=outcome.audio_seconds,
             wall_seconds=round(outcome.wall_seconds, 3),
-            attempts=attempts,
             worker=outcome.worker,
             error=None,
         )
@@ -383,7 +423,6 @@ def record_outcome(manifest: Manifest, outcome: TrackOutcome, attempts: int) -> 
         status="failed",
         last_run="failed",
         wall_seconds=round(outcome.wall_seconds, 3),
-        attempts=attempts,
         worker=outcome.worker,
         error=outcome.error,
     )
@@ -397,28 +436,48 @@ def run_local(
     progress: ProgressCallback | None = None,
     worker_factory: Callable[[], TrackWorker] | None = None,
 ) -> None:
-    """Render ``jobs`` in this process: one generator, two threads (plan next / render current)."""
+    """Render ``jobs`` in this process: one generator, two threads (plan next / render current).
+
+    Ctrl-C or a `Cancelled` from ``progress`` stops both threads at their next frame batch and is
+    re-raised; the tracks that were running stay ``running`` in the manifest, to be resumed.
+    """
     if not jobs:
         return
     album = AlbumProgress(progress, jobs)
-    worker = (
-        worker_factory or (lambda: TrackWorker(base.model, base.weights, base.device, base.seed))
-    )()
+    worker = (worker_factory or (lambda: TrackWorker(base)))()
+    stop = threading.Event()
+
+    def watched(name: str) -> ProgressCallback:
+        forward = album.for_track(name)
+
+        def callback(event: ProgressEvent) -> None:
+            if stop.is_set():
+                raise Cancelled("batch stopped")
+            forward(event)
+
+        return callback
 
     def one(job: TrackJob) -> None:
-        manifest.update(job.name, status="running", worker=worker_id())
-        attempts = int((manifest.get(job.name) or {}).get("attempts") or 0) + 1
-        outcome = worker.run(job, album.for_track(job.name))
-        record_outcome(manifest, outcome, attempts)
+        if stop.is_set():
+            return
+        start_attempt(manifest, job.name, worker_id())
+        outcome = worker.run(job, watched(job.name), cancel=stop)
+        record_outcome(manifest, outcome)
         album.track_finished(job.name, outcome.frames)
         if not outcome.ok:
             log.warning("%s failed: %s", job.source.name, outcome.error)
 
     # Two threads and one render lock: while one thread renders, the other analyses the next
     # track. The pool takes jobs in album order.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch") as pool:
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
+    try:
         for future in [pool.submit(one, job) for job in jobs]:
             future.result()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_batch(

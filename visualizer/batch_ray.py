@@ -32,6 +32,7 @@ from visualizer.batch import (
     outcome_from_result,
     plan_track,
     record_outcome,
+    start_attempt,
     worker_id,
 )
 from visualizer.batch_manifest import Manifest
@@ -274,8 +275,7 @@ def _start_pool(
 
 
 def _finish_job(pool: _Pool, manifest: Manifest, outcome: TrackOutcome) -> None:
-    attempts = pool.attempts[outcome.name] + 1
-    record_outcome(manifest, outcome, attempts)
+    record_outcome(manifest, outcome)
     pool.album.track_finished(outcome.name, outcome.frames)
     if not outcome.ok:
         log.warning("%s failed: %s", outcome.name, outcome.error)
@@ -295,7 +295,7 @@ def _run_tracks(pool: _Pool, jobs: Sequence[TrackJob], manifest: Manifest) -> No
         for slot in pool.ready():
             while pending and slot.busy < PER_ACTOR:
                 job = pending.popleft()
-                manifest.update(job.name, status="running", worker=slot.label)
+                start_attempt(manifest, job.name, slot.label)
                 running[slot.actor.run.remote(job)] = (job, slot)
                 slot.busy += 1
         if not running and not pool.probes():
@@ -341,30 +341,36 @@ def _run_split(pool: _Pool, jobs: Sequence[TrackJob], manifest: Manifest) -> Non
     planned = None  # the next track's plan, requested while the current one renders
     for position, job in enumerate(jobs):
         started = time.time()
-        manifest.update(job.name, status="running", worker="ray (split)")
+        start_attempt(manifest, job.name, "ray (split)")
         plan_ref = planned or pool.ready()[0].actor.plan.remote(job)
         if position + 1 < len(jobs) and pool.ready():
             planned = pool.ready()[-1].actor.plan.remote(jobs[position + 1])
         else:
             planned = None
-        outcome = _split_one(pool, job, plan_ref, started)
+        outcome, workers = _split_one(pool, job, plan_ref, started)
         _finish_job(pool, manifest, outcome)
+        if workers:
+            manifest.update(job.name, worker=", ".join(sorted(workers)))
         if not pool.ready() and not pool.probes():
             for rest in jobs[position + 1 :]:
                 _finish_job(pool, manifest, _gave_up(rest, RuntimeError("no workers left")))
             return
 
 
-def _split_one(pool: _Pool, job: TrackJob, plan_ref: Any, started: float) -> TrackOutcome:
+def _split_one(
+    pool: _Pool, job: TrackJob, plan_ref: Any, started: float
+) -> tuple[TrackOutcome, set[str]]:
+    """Render one planned track in parts; returns its outcome and the workers that rendered."""
     ray = pool.ray
+    workers: set[str] = set()
     try:
         plan = ray.get(plan_ref)
     except ray.exceptions.RayActorError as error:
         plan = ray.get(pool.ready()[0].actor.plan.remote(job)) if pool.ready() else None
         if plan is None:
-            return _gave_up(job, error)
+            return _gave_up(job, error), workers
     if isinstance(plan, TrackOutcome):
-        return plan
+        return plan, workers
     plan_obj = ray.put(plan)
     todo = deque(enumerate(_chunks(plan.pending(), len(pool.ready()))))
     running: dict[Any, tuple[int, list[int], _Slot]] = {}
@@ -375,7 +381,7 @@ def _split_one(pool: _Pool, job: TrackJob, plan_ref: Any, started: float) -> Tra
                 running[slot.actor.render.remote(plan_obj, ids, job.name, part)] = (part, ids, slot)
                 slot.busy += 1
         if not running and not pool.probes():
-            return _gave_up(job, RuntimeError("no workers left"))
+            return _gave_up(job, RuntimeError("no workers left")), workers
         finished, _ = ray.wait(list(running) + pool.probes(), num_returns=1, timeout=POLL_SECONDS)
         pool.drain()
         pool.check_probes(finished)
@@ -390,14 +396,17 @@ def _split_one(pool: _Pool, job: TrackJob, plan_ref: Any, started: float) -> Tra
                 pool.died(slot)
                 pool.attempts[job.name] += 1
                 if pool.attempts[job.name] > pool.retries:
-                    return _gave_up(job, error)
+                    return _gave_up(job, error), workers
                 todo.appendleft((part, ids))  # complete segments are kept, the rest redone
+                continue
             except ray.exceptions.RayTaskError as error:
-                return failed_outcome(job, error.as_instanceof_cause(), time.time() - started)
+                cause = error.as_instanceof_cause()
+                return failed_outcome(job, cause, time.time() - started), workers
+            workers.add(slot.label)
     slot = pool.ready()[0] if pool.ready() else None
     if slot is None:
-        return _gave_up(job, RuntimeError("no workers left"))
-    return ray.get(slot.actor.finish.remote(plan_obj, job, started))
+        return _gave_up(job, RuntimeError("no workers left")), workers
+    return ray.get(slot.actor.finish.remote(plan_obj, job, started)), workers
 
 
 def cluster_summary() -> str:
