@@ -1,0 +1,432 @@
+"""Weights: the model registry, the cache, verified downloads, and loading a generator.
+
+The published BigGAN-deep checkpoints are not redistributed here: users download them into the
+cache (`download`, ``visualizer models download NAME``) or point at files they already have
+(``--weights PATH``). The first load of a pickle-format ``.bin`` saves a folded safetensors copy
+in the cache, keyed by the source file's sha256 and size; later loads read that copy (faster,
+and no unpickling at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import logging
+import os
+import pickle
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from visualizer import __version__
+from visualizer.errors import DownloadError, VisualizerError, WeightsError
+from visualizer.progress import ProgressCallback, report
+
+if TYPE_CHECKING:
+    import torch
+
+    from visualizer.biggan import BigGANDeep
+
+log = logging.getLogger("visualizer")
+
+DEFAULT_BASE_URL = "https://s3.amazonaws.com/models.huggingface.co/biggan/"
+BASE_URL_ENV = "VISUALIZER_WEIGHTS_URL"  # overrides DEFAULT_BASE_URL (mirrors, tests)
+CONFIG_NAME, WEIGHTS_NAME = "config.json", "pytorch_model.bin"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    resolution: int
+    download_size: int  # bytes of pytorch_model.bin; exact when sha256 is known, else approximate
+    sha256: str | None  # of pytorch_model.bin; None: not published, the size is not checked either
+    config_sha256: str | None = None
+
+    def urls(self, base_url: str | None = None) -> tuple[str, str]:
+        """(weights URL, config URL) under ``base_url``, else $VISUALIZER_WEIGHTS_URL, else S3."""
+        base = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        base = base if base.endswith("/") else base + "/"
+        return f"{base}{self.name}-pytorch_model.bin", f"{base}{self.name}-config.json"
+
+
+# The checksums of the 256 files come from a third-party install catalog; nobody has published
+# them for 128 and 512, whose downloads are checked for completeness (Content-Length) and then
+# by loading them (every key and shape).
+MODELS: dict[str, ModelInfo] = {
+    m.name: m
+    for m in (
+        ModelInfo("biggan-deep-128", 128, 210_900_000, None),
+        ModelInfo(
+            "biggan-deep-256",
+            256,
+            234_411_737,
+            "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5",
+            "edd106f65ff28ee1638491a978cfa6bc50dfa0344aab70749a7b8eb08bbec677",
+        ),
+        ModelInfo("biggan-deep-512", 512, 235_700_000, None),
+    )
+}
+
+
+def model_info(name: str) -> ModelInfo:
+    if name not in MODELS:
+        raise WeightsError(f"unknown model {name!r} (available: {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def cache_dir() -> Path:
+    """$VISUALIZER_CACHE, else $XDG_CACHE_HOME/visualizer, else ~/.cache/visualizer."""
+    if os.environ.get("VISUALIZER_CACHE"):
+        return Path(os.environ["VISUALIZER_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "visualizer"
+
+
+def cached_model_dir(name: str) -> Path | None:
+    """The cache folder of model ``name`` when its download is complete, else None."""
+    folder = cache_dir() / model_info(name).name
+    done = (folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file()
+    return folder if done else None
+
+
+# --------------------------------------------------------------------------------------------
+# Download
+
+
+def download(
+    name: str, *, progress: ProgressCallback | None = None, base_url: str | None = None
+) -> Path:
+    """Download model ``name`` into the cache (resuming a ``.partial``), verify, return its folder.
+
+    Files only take their final names once complete and verified, so a folder holding both
+    ``config.json`` and ``pytorch_model.bin`` is a finished download. Raises DownloadError on HTTP
+    errors, a transfer cut off (the ``.partial`` is kept for resuming) or a checksum mismatch (the
+    bad file is deleted).
+    """
+    info = model_info(name)
+    done = cached_model_dir(name)
+    if done is not None:
+        return done
+    folder = cache_dir() / info.name
+    folder.mkdir(parents=True, exist_ok=True)
+    weights_url, config_url = info.urls(base_url)
+    if not (folder / WEIGHTS_NAME).is_file():
+        _fetch(weights_url, folder / WEIGHTS_NAME, info.sha256, progress, f"{name} weights")
+    if not (folder / CONFIG_NAME).is_file():
+        partial = folder / (CONFIG_NAME + ".partial")
+        partial.unlink(missing_ok=True)  # small: never resumed
+        _fetch(config_url, partial, info.config_sha256, None, f"{name} config")
+        from visualizer.biggan import BigGANConfig
+
+        try:
+            BigGANConfig.from_json(partial)
+        except WeightsError as error:
+            partial.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{config_url}: the downloaded config is invalid ({error})"
+            ) from None
+        os.replace(partial, folder / CONFIG_NAME)
+    return folder
+
+
+def _fetch(
+    url: str, dest: Path, sha256: str | None, progress: ProgressCallback | None, label: str
+) -> None:
+    """Stream ``url`` to ``dest`` through ``dest.partial`` (resumed with a Range request)."""
+    partial = dest if dest.name.endswith(".partial") else dest.with_name(dest.name + ".partial")
+    start = partial.stat().st_size if partial.exists() else 0
+    headers = {"User-Agent": f"visualizer/{__version__}"}
+    if start:
+        headers["Range"] = f"bytes={start}-"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and start:  # the partial file is not a prefix we can extend
+            partial.unlink()
+            return _fetch(url, dest, sha256, progress, label)
+        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise DownloadError(f"{url}: {getattr(error, 'reason', error)}") from None
+    with response:
+        if start and response.status != 206:  # the server ignored Range: start again
+            start = 0
+        length = response.headers.get("Content-Length")
+        total = start + int(length) if length is not None else None
+        hasher = hashlib.sha256()
+        if start:
+            _hash_file(partial, hasher)
+        done = start
+        with open(partial, "ab" if start else "wb") as out:
+            try:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    hasher.update(chunk)
+                    done += len(chunk)
+                    report(progress, "download", done, total, "B", label)
+            except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError):
+                pass  # handled below as a short transfer
+    if total is not None and done != total:
+        raise DownloadError(
+            f"{url}: transfer cut off after {done} of {total} bytes "
+            "(run the command again to resume)"
+        )
+    if sha256 is not None and hasher.hexdigest() != sha256:
+        partial.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{url}: checksum mismatch (sha256 {hasher.hexdigest()}, expected {sha256}); "
+            "the file was deleted, run the command again"
+        )
+    if partial != dest:
+        os.replace(partial, dest)
+
+
+def _hash_file(path: Path, hasher: hashlib._Hash | None = None) -> hashlib._Hash:
+    hasher = hasher or hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher
+
+
+# --------------------------------------------------------------------------------------------
+# Devices and loading
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps' -> torch.device."""
+    import torch
+
+    text = str(name).strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    if text == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise VisualizerError("device 'mps' requested but Metal (MPS) is not available")
+        return torch.device("mps")
+    if text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise VisualizerError(
+                f"device {name!r} requested but CUDA is not available "
+                f"(torch {torch.__version__}); use --device cpu or auto"
+            )
+        index = int(text[5:]) if ":" in text else 0
+        if index >= torch.cuda.device_count():
+            raise VisualizerError(
+                f"device {name!r} does not exist: {torch.cuda.device_count()} CUDA device(s)"
+            )
+        return torch.device("cuda", index)
+    raise VisualizerError(f"unknown device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+
+
+def load_generator(
+    model: str = "biggan-deep-128",
+    weights: str | os.PathLike | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    hf_compatible: bool = False,
+    progress: ProgressCallback | None = None,
+) -> BigGANDeep:
+    """A `BigGANDeep` in eval mode on ``device``.
+
+    ``weights``: None = the cached download of ``model`` (downloaded if missing); ``"random"`` =
+    seeded untrained weights of ``model``'s architecture; a folder with ``config.json`` +
+    ``pytorch_model.bin``; or a ``.bin``/``.pt``/``.pth``/``.safetensors`` file (architecture
+    from ``model``, unless a folded safetensors file records its own).
+    """
+    from visualizer.biggan import BigGANConfig, BigGANDeep, random_state_dict
+
+    target = device if not isinstance(device, str) else resolve_device(device)
+    model_info(model)
+    if weights is not None and str(weights) == "random":
+        log.warning(
+            f"--weights random: {model} with seeded untrained weights; the frames are abstract "
+            "textures, not pictures of the chosen classes"
+        )
+        config = BigGANConfig.for_model(model)
+        generator = _from_published(
+            BigGANDeep(config, hf_compatible), random_state_dict(config, seed)
+        )
+    else:
+        path = Path(download(model, progress=progress)) if weights is None else Path(weights)
+        generator = _load_path(path, model, hf_compatible)
+    return generator.eval().to(target)
+
+
+def _from_published(generator: BigGANDeep, state: dict, source: str = "random weights"):
+    from visualizer.biggan import load_state_dict_published
+
+    return load_state_dict_published(generator, state, source)
+
+
+def _load_path(path: Path, model: str, hf_compatible: bool) -> BigGANDeep:
+    from visualizer.biggan import BigGANConfig
+
+    if path.is_dir():
+        config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
+        for needed in (config_path, weights_path):
+            if not needed.is_file():
+                raise WeightsError(
+                    f"{needed}: not found (a weights folder holds {CONFIG_NAME} + {WEIGHTS_NAME})"
+                )
+        config = BigGANConfig.from_json(config_path)
+    elif path.is_file():
+        weights_path, config = path, BigGANConfig.for_model(model)
+    else:
+        raise WeightsError(
+            f"weights {str(path)!r} not found: expected a folder with {CONFIG_NAME} + "
+            f"{WEIGHTS_NAME}, a .bin/.pt/.safetensors file, or 'random'"
+        )
+    suffix = weights_path.suffix.lower()
+    if suffix == ".safetensors":
+        return _load_safetensors(weights_path, config, hf_compatible)
+    if suffix not in (".bin", ".pt", ".pth"):
+        raise WeightsError(f"{weights_path}: unknown weights format {suffix!r}")
+    return _load_pickle_cached(weights_path, config, hf_compatible)
+
+
+def _load_pickle_cached(path: Path, config, hf_compatible: bool) -> BigGANDeep:
+    """Load a published ``.bin`` through the folded safetensors cache (written on first load)."""
+    from visualizer.biggan import BigGANDeep
+
+    config_json = json.dumps(config.to_dict(), sort_keys=True)
+    digest = _hash_file(path).hexdigest()
+    key = hashlib.sha256(f"{digest}:{config_json}".encode()).hexdigest()[:32]
+    folded = cache_dir() / "folded" / f"{key}-{path.stat().st_size}.safetensors"
+    if folded.is_file():
+        try:
+            return _load_safetensors(folded, config, hf_compatible)
+        except WeightsError as error:  # a damaged cache entry is rebuilt, never trusted
+            log.warning(f"rebuilding the folded weights cache: {error}")
+            folded.unlink(missing_ok=True)
+    generator = _from_published(BigGANDeep(config, hf_compatible), _torch_load(path), str(path))
+    _save_folded(generator, folded, source=str(path))
+    return generator
+
+
+def _torch_load(path: Path) -> dict:
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights only" in str(error).lower():
+            raise WeightsError(
+                f"{path}: refused to load: the file holds objects other than tensors "
+                "(it could run code when unpickled)"
+            ) from None
+        raise WeightsError(f"{path}: truncated or corrupt checkpoint ({_short(error)})") from None
+    except (RuntimeError, EOFError, ValueError, OSError) as error:
+        raise WeightsError(f"{path}: truncated or corrupt checkpoint ({_short(error)})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path}: not a state dict of tensors")
+    return state
+
+
+def _short(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+
+
+def _load_safetensors(path: Path, config, hf_compatible: bool) -> BigGANDeep:
+    """A folded (our format, config in its metadata) or published-format safetensors file."""
+    from safetensors import safe_open
+
+    from visualizer.biggan import BigGANConfig, BigGANDeep, load_state_dict_folded
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+    except Exception as error:  # safetensors raises its own exception types
+        raise WeightsError(
+            f"{path}: truncated or corrupt safetensors file ({_short(error)})"
+        ) from None
+    if any(k.endswith(".weight_orig") for k in state):
+        return _from_published(BigGANDeep(config, hf_compatible), state, str(path))
+    if "config" in metadata:
+        try:
+            config = BigGANConfig.from_dict(json.loads(metadata["config"]), source=str(path))
+        except json.JSONDecodeError:
+            raise WeightsError(f"{path}: unreadable config in the file's metadata") from None
+    generator = BigGANDeep(config, hf_compatible)
+    load_state_dict_folded(generator, state, str(path))
+    return generator
+
+
+def _save_folded(generator: BigGANDeep, dest: Path, source: str) -> None:
+    """Write ``generator``'s folded weights atomically; a failure only costs speed next time."""
+    from safetensors.torch import save_file
+
+    metadata = {
+        "format": "visualizer-biggan-folded-1",
+        "config": json.dumps(generator.config.to_dict(), sort_keys=True),
+        "source": source,
+    }
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=dest.name, suffix=".tmp", dir=dest.parent)
+        os.close(fd)
+        try:
+            state = {k: v.contiguous() for k, v in generator.state_dict().items()}
+            save_file(state, tmp, metadata=metadata)
+            os.replace(tmp, dest)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError as error:
+        log.warning(f"could not cache folded weights in {dest.parent}: {error}")
+
+
+# --------------------------------------------------------------------------------------------
+# Inference settings (issue 7)
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def prepare_for_inference(
+    model: BigGANDeep,
+    device: str | torch.device | None = None,
+    precision: str = "auto",
+    channels_last: bool | None = None,
+    compile: bool | str = False,
+) -> BigGANDeep:
+    """Move ``model`` to ``device`` and set it up for fast inference; returns the same model.
+
+    ``precision``: "auto" (fp16 on CUDA, fp32 elsewhere), "fp32", "fp16" or "bf16". Half precision
+    applies to the convolutions only: the class embedding, the batch-norm statistics and their
+    coefficients stay fp32. ``channels_last`` (default: on for CUDA half precision) stores
+    activations NHWC for tensor cores. ``compile`` (True or a torch.compile mode such as
+    "max-autotune" / "reduce-overhead") compiles `BigGANDeep.synthesize`, whose inputs are tensors
+    only, so moving truncation never recompiles. On CUDA, cudnn autotuning is switched on.
+    """
+    import torch
+
+    target = resolve_device(device) if isinstance(device, str | None) else device
+    if device is None:
+        target = model.device
+    if precision not in PRECISIONS:
+        raise VisualizerError(f"unknown precision {precision!r}: expected {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        precision = "fp16" if target.type == "cuda" else "fp32"
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    model.eval().to(target)
+    for part in (model.gen_z, model.layers, model.conv_to_rgb):
+        part.to(dtype)
+    if channels_last is None:
+        channels_last = target.type == "cuda" and dtype != torch.float32
+    model.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.to(memory_format=model.memory_format)
+    if target.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    if compile:
+        mode = None if compile is True else str(compile)
+        model.synthesize = torch.compile(type(model).synthesize.__get__(model), mode=mode)
+    return model
