@@ -24,6 +24,8 @@ def synthetic_features(
     t = np.arange(n)
     beat_period = 60.0 / tempo * float(fps) if tempo > 0 else float("inf")
     beats = np.unique(np.round(np.arange(0, n, beat_period)).astype(np.int64)) if tempo else []
+    beats = np.asarray(beats, dtype=np.int64)
+    beats = beats[beats < n]  # rounding may land the last beat on frame n
     if onsets is None:
         onsets = np.unique(np.concatenate([beats, rng.choice(n, n // 20, replace=False)]))
     onsets = np.asarray(onsets, dtype=np.int64)
@@ -31,7 +33,7 @@ def synthetic_features(
     chroma /= chroma.max(axis=0, keepdims=True)
     energy = (0.5 + 0.5 * np.sin(t / 20.0)).astype(np.float32)
     rise = np.maximum(0.0, np.diff(energy, prepend=energy[:1]))
-    rise = (rise / max(float(rise.max()), 1e-9)).astype(np.float32)
+    rise = (rise / max(float(rise.max(initial=0.0)), 1e-9)).astype(np.float32)
     strength = np.full(n, 0.1, dtype=np.float32)
     strength[onsets] = 1.0
     if sections is None:

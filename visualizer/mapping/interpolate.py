@@ -58,6 +58,8 @@ def segments_offline(starts: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.
     """
     index = np.zeros(n_frames, dtype=np.int64)
     progress = np.zeros(n_frames, dtype=np.float64)
+    if not len(starts):
+        return index, progress
     ends = np.append(starts[1:], n_frames)
     for s, (start, end) in enumerate(zip(starts, ends, strict=True)):
         index[start:end] = s

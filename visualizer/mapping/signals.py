@@ -29,7 +29,7 @@ class Ema:
         self.value = None
 
     def step(self, x, alpha: float):
-        if self.value is None:
+        if self.value is None or alpha >= 1.0:
             self.value = x * 1.0  # a float64 copy, never a view of the caller's row
         else:
             self.value = self.value + alpha * (x - self.value)

@@ -13,11 +13,11 @@ def hallucinate(z: np.ndarray, strength: float, bound: float, frequency: float) 
     """``z`` resampled through ``a * sin(frequency * z)``: the background textures churn."""
     if strength <= 0:
         return z
-    return z + strength * (bound * np.sin(frequency * z) - z)
+    return (1.0 - strength) * z + strength * (bound * np.sin(frequency * z))
 
 
 def zoom(z: np.ndarray, strength: float, bound: float) -> np.ndarray:
     """``z`` pushed towards ``-a * sign(z)`` (elementwise): reads as a zoom into the subject."""
     if strength <= 0:
         return z
-    return z + strength * (-bound * np.sign(z) - z)
+    return (1.0 - strength) * z + strength * (-bound * np.sign(z))
