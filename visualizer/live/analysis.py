@@ -213,7 +213,7 @@ class CausalAnalyzer:
                 offset = hop_end - start + self.n_fft
                 self._pending.append(self._analyse_hop(stream[offset - self.n_fft : offset]))
                 self._k += 1
-            elif frame_at < hop_end and frame_at <= self._received:
+            elif frame_at < hop_end and frame_at < self._received:
                 out.append(self._emit_frame())
             else:
                 break

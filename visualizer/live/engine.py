@@ -217,8 +217,7 @@ class LiveEngine:
         buffer = io.BytesIO()
         Image.fromarray(frame).save(buffer, format="JPEG", quality=self.jpeg_quality)
         elapsed = time.perf_counter() - started
-        if self._rendered_index >= 0:
-            self.stats.dropped += max(0, index - self._rendered_index - 1)
+        self.stats.dropped += max(0, index - self._rendered_index - 1)
         self._rendered_index = index
         s = self.stats
         s.rendered += 1
