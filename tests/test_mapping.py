@@ -9,6 +9,7 @@ import pytest
 from tests.mapping_fixtures import synthetic_features
 from visualizer import timeline as timeline_io
 from visualizer.classes import resolve_class
+from visualizer.errors import PresetError
 from visualizer.features import frame_features
 from visualizer.mapping import CausalMapper, build_timeline
 from visualizer.mapping.interpolate import boundaries, mix_weights, segments_offline, slerp
@@ -18,7 +19,7 @@ from visualizer.mapping.signals import zero_phase
 from visualizer.mapping.truncation import truncated_normal
 from visualizer.mapping.walk import NoiseWalk
 from visualizer.mapping.warp import hallucinate, zoom
-from visualizer.presets import list_presets, load_preset
+from visualizer.presets import Preset, WalkOptions, list_presets, load_preset
 from visualizer.presets import preset_from_toml as load_preset_text
 
 PRESETS = [name for name, _ in list_presets()]
@@ -349,3 +350,19 @@ def test_zero_phase_has_no_lag():
     y = zero_phase(x, 0.2)
     assert np.argmax(y) == 100 and y[95] == pytest.approx(y[105])
     assert np.array_equal(zero_phase(x, 1.0), x)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 1.5, "3"])
+def test_bad_seed_is_a_preset_error(seed):
+    with pytest.raises(PresetError, match="seed"):
+        CausalMapper(load_preset("default"), seed=seed, fps=30)
+
+
+def test_saved_preset_records_the_seed_used():
+    tl = build_timeline(synthetic_features(10), load_preset("default"), seed=np.int64(77))
+    assert tl.seed == 77 and load_preset_text(tl.preset).seed == 77
+
+
+def test_directly_built_presets_are_validated():
+    with pytest.raises(PresetError, match=r"walk.speed = -1.0 is out of range"):
+        Preset(walk=WalkOptions(speed=-1.0)).replace()

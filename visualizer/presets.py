@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import difflib
 import json
+import operator
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -381,8 +382,6 @@ def _build(raw: dict[str, Any]) -> Preset:
                 raise PresetError(f"description must be a string, got {value!r}")
         else:
             raise _unknown(key, [*TOP_KEYS, *SECTIONS], "section or key")
-    if "seed" in values and not 0 <= values["seed"] < 2**63:
-        raise PresetError(f"seed = {values['seed']} is out of range: allowed 0 to 2**63-1")
     preset = Preset(**values)
     validate(preset)
     return preset
@@ -400,7 +399,14 @@ def _build_section(name: str, table: dict[str, Any]) -> Any:
 
 
 def validate(preset: Preset) -> None:
-    """Reject combinations that no single key can catch; PresetError names the keys."""
+    """Check every value's type and range, then reject bad combinations (PresetError)."""
+    for name in SECTIONS:
+        section = getattr(preset, name)
+        for spec in dataclasses.fields(section):
+            _check_value(f"{name}.{spec.name}", spec, getattr(section, spec.name))
+    check_seed(preset.seed)
+    if not isinstance(preset.description, str):
+        raise PresetError(f"description must be a string, got {preset.description!r}")
     if preset.truncation.min > preset.truncation.max:
         raise PresetError(
             f"truncation.min = {preset.truncation.min} must not exceed "
@@ -426,6 +432,17 @@ def validate(preset: Preset) -> None:
             raise PresetError(f"{key} lists a class twice: {list(names)}")
         if key != "classes.names" and not names:
             raise PresetError(f"{key} is empty: list at least one class")
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` as an int in 0 to 2**63-1, else PresetError."""
+    try:
+        value = operator.index(seed)  # ints and numpy integers, not floats or strings
+    except TypeError:
+        value = None
+    if isinstance(seed, bool) or value is None or not 0 <= value < 2**63:
+        raise PresetError(f"seed = {seed!r} is out of range: allowed integers 0 to 2**63-1")
+    return int(value)
 
 
 # ---------------------------------------------------------------------------------- overrides

@@ -14,6 +14,7 @@ latent unit's walk speed factor and direction, the pulse direction, the rotation
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
 
@@ -36,7 +37,7 @@ from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, frame_signa
 from visualizer.mapping.truncation import truncated_normal, truncation_value
 from visualizer.mapping.walk import NoiseWalk, walk_distance
 from visualizer.mapping.warp import hallucinate, zoom
-from visualizer.presets import Preset, preset_to_toml
+from visualizer.presets import Preset, check_seed, preset_to_toml
 from visualizer.progress import ProgressCallback, report
 from visualizer.timeline import N_CLASSES, Z_DIM, Timeline
 
@@ -57,7 +58,7 @@ class CausalMapper:
     def __init__(self, preset: Preset, *, seed: int | None = None, fps: Fraction | float) -> None:
         self.fps = Fraction(fps)
         self._fps = float(self.fps)
-        self.seed = int(preset.seed if seed is None else seed)
+        self.seed = check_seed(preset.seed if seed is None else seed)
         rng = np.random.default_rng(self.seed)
         self._order = rng.permutation(N_CLASSES)
         start = truncated_normal(rng, Z_DIM, preset.latent.bound)
@@ -254,7 +255,9 @@ def build_timeline(
                 segment[i], fraction[i],
             )  # fmt: skip
     report(progress, "map", n, n, "frame")
-    return Timeline(classes, noise, truncation, features.fps, mapper.seed, preset_to_toml(preset))
+    # The saved preset carries the seed actually used, so it alone reproduces the Timeline.
+    used = preset_to_toml(dataclasses.replace(preset, seed=mapper.seed))
+    return Timeline(classes, noise, truncation, features.fps, mapper.seed, used)
 
 
 def _walk_signal(features: Features, preset: Preset) -> list[float]:
