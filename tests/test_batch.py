@@ -204,9 +204,11 @@ def album(tmp_path_factory):
 
 
 def batch_cli(album, outdir, *extra: str) -> int:
+    inputs = [a for a in extra if a.endswith(".flac")]  # extra inputs go before the options
+    extra = tuple(a for a in extra if a not in inputs)
     return main(
         [
-            "batch", str(album.tracks), "-o", str(outdir), "--weights", str(album.weights),
+            "batch", str(album.tracks), *inputs, "-o", str(outdir), "--weights", str(album.weights),
             "--device", "cpu", "--fps", str(FPS), "--segment-frames", "8", "--batch-size", "4",
             "-q", *extra,
         ]
@@ -313,20 +315,17 @@ def test_interrupted_batch_resumes_the_running_track(album, tmp_path):
     [
         (["--name-template", "same.mp4"], "would both be written to 'same.mp4'"),
         (["--workers", "2"], "--workers and --split need --ray"),
-        (["--size", "1920x1080", "--fit", "mirror", "--retries", "-1"], "invalid --retries -1"),
-        (["--album", "ALBUM"], r"unknown key\(s\) speed"),
-        (["EXTRA"], "input not found"),
+        (["--retries", "-1"], "invalid --retries -1"),
+        (["--album", "{album}"], "unknown key(s) speed (valid: preset, classes"),
+        (["{tracks}/missing.flac"], "input not found"),
+        (["--weights", "{tracks}/no-weights"], "weights not found"),
     ],
 )
 def test_cli_bad_inputs_fail_before_any_work(album, tmp_path, capsys, args, message):
-    (tmp_path / "album.toml").write_text('[tracks."01 dawn"]\nspeed = 2\n', "utf-8")
-    args = [str(tmp_path / "album.toml") if a == "ALBUM" else a for a in args]
-    args = [str(tmp_path / "missing.flac") if a == "EXTRA" else a for a in args]
+    toml = tmp_path / "album.toml"
+    toml.write_text('[tracks."01 dawn"]\nspeed = 2\n', "utf-8")
+    args = [a.format(album=toml, tracks=album.tracks) for a in args]
     out = tmp_path / "out"
-    if "EXTRA" in args or str(tmp_path / "missing.flac") in args:
-        code = main(["batch", str(album.tracks), args[0], "-o", str(out), "-q"])
-    else:
-        code = batch_cli(album, out, *args)
-    assert code == 1
+    assert batch_cli(album, out, *args) == 1
     assert message in capsys.readouterr().err
     assert not out.exists()  # nothing was created
