@@ -66,6 +66,7 @@ class RenderOptions:
     resume: bool = False  # continue an interrupted render of the same output
     segment_frames: int = 256  # frames per video segment (resume and split granularity), >= 1
     frame_step: int = 1  # render every Nth Timeline frame at fps / N (draft videos), >= 1
+    precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,10 @@ def check_options(output: Path, options: RenderOptions) -> None:
         raise RenderError(f"invalid quality {options.quality}: expected 0 (best) to 51")
     if options.batch_size is not None and options.batch_size < 1:
         raise RenderError(f"invalid batch size {options.batch_size}: expected >= 1")
+    if options.precision not in ("auto", "fp32", "fp16", "bf16"):
+        raise RenderError(
+            f"unknown precision {options.precision!r}: expected auto, fp32, fp16, bf16"
+        )
     if options.segment_frames < 1 or options.frame_step < 1:
         raise RenderError("segment_frames and frame_step must be >= 1")
     if options.fps is not None and not 0 < options.fps <= 240:
@@ -327,6 +332,7 @@ def _manifest(plan: RenderPlan, full: Timeline) -> dict[str, Any]:
         "fit": options.fit,
         "quality": options.quality,
         "encoder": plan.encoder,
+        "precision": options.precision,
         "segment_frames": options.segment_frames,
         "seed": full.seed,
         "source": _source_key(options),
@@ -546,5 +552,8 @@ def load_generator(options: RenderOptions, *, progress: ProgressCallback | None 
     """The generator ``options`` ask for (model, weights, device), in eval mode on its device."""
     from visualizer.weights import load_generator as load
 
+    from visualizer.weights import prepare_for_inference
+
     # seed 0: "random" weights are one fixed network; the render's seed moves the Timeline.
-    return load(options.model, options.weights, device=options.device, seed=0, progress=progress)
+    model = load(options.model, options.weights, device=options.device, seed=0, progress=progress)
+    return prepare_for_inference(model, precision=options.precision)

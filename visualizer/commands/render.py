@@ -71,6 +71,12 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         help="video encoder: auto = NVENC on a CUDA machine whose ffmpeg has it, else libx264",
     )
     parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "fp16", "bf16"),
+        default="auto",
+        help="generator arithmetic: auto = fp16 on CUDA, fp32 on CPU (default: %(default)s)",
+    )
+    parser.add_argument(
         "--batch-size", type=positive_int, help="frames per generator call (default: automatic)"
     )
     parser.add_argument(
@@ -148,6 +154,7 @@ def options_from_args(args: argparse.Namespace):
         resume=args.resume,
         segment_frames=args.segment_frames,
         frame_step=frame_step,
+        precision=args.precision,
     )
 
 
