@@ -551,7 +551,6 @@ class _Loader:
 def load_generator(options: RenderOptions, *, progress: ProgressCallback | None = None) -> Any:
     """The generator ``options`` ask for (model, weights, device), in eval mode on its device."""
     from visualizer.weights import load_generator as load
-
     from visualizer.weights import prepare_for_inference
 
     # seed 0: "random" weights are one fixed network; the render's seed moves the Timeline.
