@@ -1,15 +1,29 @@
 """Audio features on the video frame clock.
 
 Frame ``i`` is shown at ``t_i = i / fps``; every per-frame array describes the audio at ``t_i``.
-(The analysis code is being written; the data types below are the contract other stages use.)
+The analysis runs at a fine hop (256 samples at 22050 Hz, 11.6 ms) and is then pooled onto the
+frames: frame ``i`` gathers the analysis frames whose centres lie in ``[t_i - P/2, t_i + P/2)``
+(``P = 1 / fps``). Transient features (onset strength, energy rise) are max-pooled so a short
+onset is never lost between frames; steady ones (energy, bands, chroma) are averaged. Event
+times (onsets, beats, section starts) become frame ``round(t * fps)``.
+
+One STFT feeds everything: RMS and three band energies from its power, a percussive mel
+spectrogram (median-filter HPSS in the mel domain) for the onset envelope, onsets, tempo and
+beats, and a harmonic linear spectrogram below 4 kHz (HPSS on 46 ms blocks) for chroma. Sections
+come from a checkerboard novelty over beat-synchronous chroma + MFCC (`visualizer.rhythm`).
 """
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
+
+from visualizer.progress import ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -63,3 +77,189 @@ def frame_features(features: Features, index: int) -> FrameFeatures:
         is_section_start=bool(np.isin(index, features.sections)),
         tempo=features.tempo,
     )
+
+
+def n_frames_for(duration: float | Fraction, fps: Fraction | int | float) -> int:
+    """Number of video frames for ``duration`` seconds of audio at ``fps``: round(duration * fps).
+
+    Rounded to the nearest integer (halves up), so the video (``n / fps`` seconds) and the audio
+    differ by at most half a frame period. At least 1: audio shorter than half a frame still
+    makes a one-frame video rather than none.
+    """
+    exact = Fraction(duration) * Fraction(fps)
+    return max(1, math.floor(exact + Fraction(1, 2)))
+
+
+def frame_times(n: int, fps: Fraction | int | float) -> np.ndarray:
+    """float64 (n,) times in seconds at which frames 0..n-1 are shown: i / fps."""
+    fps = Fraction(fps)
+    return np.arange(n, dtype=np.float64) * fps.denominator / fps.numerator
+
+
+def times_to_frames(times: np.ndarray, fps: Fraction, n_frames: int) -> np.ndarray:
+    """Event times (seconds) -> sorted unique int64 frame indices round(t * fps) in [0, T)."""
+    fps = Fraction(fps)
+    frames = np.floor(np.asarray(times, np.float64) * float(fps) + 0.5).astype(np.int64)
+    return np.unique(frames[(frames >= 0) & (frames < n_frames)])
+
+
+def analyze(
+    audio, *, fps: Fraction | int | str, progress: ProgressCallback | None = None
+) -> Features:
+    """Features of ``audio`` (a `visualizer.audio.Audio`) on the frame clock of ``fps``.
+
+    ``n_frames = n_frames_for(audio.duration, fps)``. Silence gives zero arrays, no onsets, no
+    beats, tempo 0 and one section. See `Features` for every array's shape and range.
+    """
+    from visualizer.analysis import analyze_samples
+
+    fps = parse_fps_value(fps)
+    return analyze_samples(audio.samples, audio.sr, fps=fps, progress=progress)
+
+
+def parse_fps_value(fps: Fraction | int | float | str) -> Fraction:
+    """``fps`` as an exact positive Fraction; raises FeaturesError naming the bad value."""
+    from visualizer.errors import FeaturesError
+
+    try:
+        value = Fraction(fps) if not isinstance(fps, float) else Fraction(str(fps))
+    except (ValueError, ZeroDivisionError, TypeError):
+        raise FeaturesError(
+            f"invalid fps {fps!r}: expected a positive number such as 30 or 30000/1001"
+        ) from None
+    if value <= 0:
+        raise FeaturesError(f"invalid fps {fps!r}: expected a positive number")
+    return value
+
+
+def analyze_file(
+    path: str | os.PathLike,
+    *,
+    fps: Fraction | int | str,
+    start: float = 0.0,
+    duration: float | None = None,
+    progress: ProgressCallback | None = None,
+    cache: bool = True,
+) -> Features:
+    """Load and analyse ``path`` (see `analyze`), reusing a cached result when there is one.
+
+    The cache key is a hash of the file's bytes, ``fps``, ``start``, ``duration`` and the
+    analysis version, so a re-render with another preset skips the analysis.
+    """
+    from visualizer.analysis_cache import analyze_file_cached
+
+    return analyze_file_cached(
+        path,
+        fps=parse_fps_value(fps),
+        start=start,
+        duration=duration,
+        progress=progress,
+        cache=cache,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# .npz files: keys are the Features field names, with fps stored as fps_num / fps_den.
+
+_ARRAY_FIELDS = (
+    "chroma",
+    "onset_strength",
+    "onsets",
+    "energy",
+    "energy_rise",
+    "bands",
+    "beats",
+    "sections",
+)
+
+
+def save_features(features: Features, path: str | os.PathLike) -> Path:
+    """Write ``features`` to ``path`` (.npz) atomically (temporary file renamed when complete).
+
+    Keys: fps_num, fps_den, n_frames, duration, tempo (scalars) and chroma (12, T),
+    onset_strength (T,), onsets (K,), energy (T,), energy_rise (T,), bands (3, T), beats (B,),
+    sections (S,).
+    """
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial.npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(
+            tmp,
+            fps_num=np.int64(features.fps.numerator),
+            fps_den=np.int64(features.fps.denominator),
+            n_frames=np.int64(features.n_frames),
+            duration=np.float64(features.duration),
+            tempo=np.float64(features.tempo),
+            **{name: getattr(features, name) for name in _ARRAY_FIELDS},
+        )
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_features(path: str | os.PathLike) -> Features:
+    """Read a features file written by `save_features`; FeaturesError names file and problem."""
+    from visualizer.errors import FeaturesError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FeaturesError(f"features file not found: {path}")
+    keys = ("fps_num", "fps_den", "n_frames", "duration", "tempo", *_ARRAY_FIELDS)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in keys if key not in data.files]
+            if missing:
+                raise FeaturesError(
+                    f"{path}: not a features file (missing keys: {', '.join(missing)})"
+                )
+            arrays = {name: data[name] for name in _ARRAY_FIELDS}
+            features = Features(
+                fps=Fraction(int(data["fps_num"]), int(data["fps_den"])),
+                n_frames=int(data["n_frames"]),
+                duration=float(data["duration"]),
+                tempo=float(data["tempo"]),
+                **arrays,
+            )
+    except FeaturesError:
+        raise
+    except (OSError, ValueError, EOFError, ZeroDivisionError, KeyError) as error:
+        raise FeaturesError(f"{path}: not a readable features .npz ({error})") from None
+    problem = validate_features(features)
+    if problem:
+        raise FeaturesError(f"{path}: {problem}")
+    return features
+
+
+def validate_features(features: Features) -> str | None:
+    """The first inconsistency in ``features`` (shapes, dtypes, ranges) as text, or None."""
+    t = features.n_frames
+    if t < 0 or features.fps <= 0:
+        return f"invalid n_frames {t} or fps {features.fps}"
+    shapes = {
+        "chroma": (12, t),
+        "onset_strength": (t,),
+        "energy": (t,),
+        "energy_rise": (t,),
+        "bands": (3, t),
+    }
+    for name, shape in shapes.items():
+        array = getattr(features, name)
+        if array.shape != shape:
+            return f"{name} has shape {array.shape}, expected {shape}"
+        if not np.isfinite(array).all() or (array.size and (array.min() < 0 or array.max() > 1)):
+            return f"{name} must hold finite values in [0, 1]"
+    for name in ("onsets", "beats", "sections"):
+        array = getattr(features, name)
+        if array.ndim != 1 or array.dtype.kind not in "iu":
+            return f"{name} must be a 1-D integer array, got {array.dtype} {array.shape}"
+        if array.size and (array.min() < 0 or array.max() >= t or np.any(np.diff(array) <= 0)):
+            return f"{name} must hold sorted unique frame indices in [0, {t})"
+    if not math.isfinite(features.tempo) or features.tempo < 0:
+        return f"tempo must be >= 0, got {features.tempo}"
+    return None
