@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import threading
@@ -59,8 +60,6 @@ class TapTempo:
         if self.period <= 0 or t1 <= t0:
             return False
         anchor = self.taps[-1]
-        import math
-
         return math.floor((t1 - anchor) / self.period) > math.floor((t0 - anchor) / self.period)
 
 
@@ -119,7 +118,8 @@ def _spec(key: str, value: Any, meta: Any) -> dict[str, Any]:
         if high is None:
             high = max(1, 4 * abs(value)) if value else 1
         kind = "integer" if isinstance(value, int) else "number"
-        step = 1 if kind == "integer" else (high - low) / 200
+        # a round step (0.01, 0.001, ...) so slider values stay the numbers a user would type
+        step = 1 if kind == "integer" else 10 ** math.floor(math.log10((high - low) / 200))
         return {"key": key, "kind": kind, "value": value, "min": low, "max": high, "step": step}
     if meta.get("kind") == "palettes":
         text = ";".join(",".join(str(v) for v in palette) for palette in value)
