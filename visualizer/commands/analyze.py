@@ -1,11 +1,89 @@
-"""`visualizer analyze` (not built yet)."""
+"""`visualizer analyze TRACK`: the features of a track on the video frame clock.
 
-from visualizer.errors import VisualizerError
+Writes the arrays (.npz, keys in README.md) and optionally a PNG of them, and prints a short
+summary. The analysis is cached, so rendering the same track afterwards skips it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+from pathlib import Path
+
+from visualizer.commands.common import add_quiet_option, parse_fps, parse_seconds
+
+DEFAULT_FPS = Fraction(30)
 
 
-def add_arguments(parser) -> None:
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("track", type=Path, help="audio file (wav, flac, ogg, mp3, m4a, opus, ...)")
+    parser.add_argument(
+        "--fps", type=parse_fps, default=DEFAULT_FPS, help="frame rate, e.g. 30 or 30000/1001"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FEATURES.npz",
+        help="where to write the arrays (default: TRACK_NAME.features.npz in this folder)",
+    )
+    parser.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw a PNG")
+    parser.add_argument(
+        "--start", type=parse_seconds, default=0.0, help="seconds into the track to start"
+    )
+    parser.add_argument(
+        "--duration", type=parse_seconds, default=None, help="seconds to analyse (default: all)"
+    )
+    parser.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_quiet_option(parser)
 
 
-def run(args) -> int:
-    raise VisualizerError("'analyze' is not available yet")
+def run(args: argparse.Namespace) -> int:
+    from visualizer.commands.common import ProgressBars
+    from visualizer.errors import OutputError
+    from visualizer.features import analyze_file, save_features
+
+    output = args.output or Path(f"{args.track.stem}.features.npz")
+    outputs = [output] + ([args.plot] if args.plot else [])
+    for path in outputs:
+        if path.exists() and not args.overwrite:
+            raise OutputError(f"{path} exists: pass --overwrite to replace it")
+    if args.duration is not None and args.duration <= 0:
+        raise OutputError(f"invalid --duration {args.duration}: expected seconds > 0")
+    bars = ProgressBars(quiet=args.quiet)
+    try:
+        features = analyze_file(
+            args.track,
+            fps=args.fps,
+            start=args.start,
+            duration=args.duration,
+            progress=bars,
+            cache=not args.no_cache,
+        )
+    finally:
+        bars.close()
+    save_features(features, output)
+    if args.plot:
+        from visualizer.plot import plot_features
+
+        plot_features(features, args.plot, title=args.track.name)
+    if not args.quiet:
+        print(summary(features, output, args.plot))
+    return 0
+
+
+def summary(features, output: Path, plot: Path | None) -> str:
+    """A few lines a user reads after `analyze`."""
+    lines = [
+        f"frames:   {features.n_frames} at {features.fps} fps ({features.duration:.2f} s of audio)",
+        f"tempo:    {features.tempo:.1f} BPM, {features.beats.size} beats",
+        f"onsets:   {features.onsets.size}",
+        f"sections: {features.sections.size} (starting at "
+        + ", ".join(f"{float(i / features.fps):.1f}" for i in features.sections[:12].tolist())
+        + (" ..." if features.sections.size > 12 else "")
+        + " s)",
+        f"wrote:    {output}" + (f", {plot}" if plot else ""),
+    ]
+    return "\n".join(lines)
