@@ -266,8 +266,10 @@ def _start_pool(
     try:
         labels = ray.get([slot.actor.info.remote() for slot in slots])
     except ray.exceptions.RayActorError as error:
-        cause = getattr(error, "error_msg", "") or str(error)
-        raise VisualizerError(f"the Ray workers could not start: {cause.splitlines()[0]}") from None
+        # The creation task's traceback ends with "module.Error: message": show that line.
+        lines = [line for line in (getattr(error, "error_msg", "") or str(error)).splitlines()]
+        cause = next((line for line in reversed(lines) if line.strip()), "unknown error")
+        raise VisualizerError(f"the Ray workers could not start: {cause.strip()}") from None
     for slot, label in zip(slots, labels, strict=True):
         slot.label = label
     log.info("rendering on %d Ray worker(s) (%s)", count, "GPU" if use_gpu else "CPU")

@@ -1,0 +1,237 @@
+"""Album batches, part 2: the jobs of a run, decided against the manifest.
+
+`prepare_batch` resolves the album (`batch_plan`), applies per-track overrides, hashes each
+track's content and settings, and decides per track: skip (done, unchanged, output present),
+resume (interrupted, unchanged), or render (new, failed, changed). The data types here are
+picklable: `TrackJob` goes to Ray actors and `TrackOutcome` comes back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from visualizer.batch_manifest import Manifest
+from visualizer.batch_plan import (
+    AlbumError,
+    TrackOverrides,
+    check_outdir,
+    collect_tracks,
+    file_digest,
+    load_album,
+    output_names,
+    path_identity,
+    settings_hash,
+)
+from visualizer.errors import AudioError
+
+# RenderOptions fields that do not change the picture or the sound: left out of the settings hash
+# (the Timeline alone decides the frames, so batch size and device do not change them). The
+# preset, its overrides and the seed enter as the resolved preset and seed.
+NOT_HASHED = frozenset(
+    {"device", "batch_size", "frames_dir", "timeline_out", "overwrite", "resume"}
+    | {"preset", "overrides", "seed"}
+)
+# RenderOptions fields that name files: hashed by what the file holds, not by its name.
+PATH_FIELDS = frozenset({"weights", "timeline"})
+# Album TOML `classes` go to the names of the class technique the track's preset uses.
+CLASS_KEYS = {"chroma": "classes.names", "keyframes": "keyframes.names", "breed": "breed.names"}
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How the album is run (the render settings themselves are a `RenderOptions`)."""
+
+    outdir: Path
+    name_template: str = "{stem}.mp4"  # fields {stem} {name} {parent} {index}
+    album: Path | None = None  # album TOML with per-track overrides
+    ray: str | None = None  # None: this process; "auto", "local" or a cluster address
+    workers: int | None = None  # cap on Ray worker actors (default: one per GPU / CPU slot)
+    split: bool = False  # Ray: spread each track's segments over all workers
+    retries: int = 2  # extra attempts for a track whose worker died
+
+
+@dataclass(frozen=True)
+class TrackJob:
+    """One track of the album, with everything a worker needs (picklable, sent to Ray actors)."""
+
+    index: int  # 1-based position in the album
+    name: str  # output name relative to OUTDIR; the manifest key
+    source: Path
+    output: Path
+    options: Any  # visualizer.pipeline.RenderOptions for this track (overwrite/resume decided)
+    settings_hash: str
+
+
+@dataclass(frozen=True)
+class TrackOutcome:
+    """What a worker reports for one track (picklable)."""
+
+    name: str
+    ok: bool
+    error: str | None = None
+    frames: int | None = None
+    video_seconds: float | None = None
+    audio_seconds: float | None = None
+    wall_seconds: float = 0.0
+    worker: str = ""
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The manifest entries of this run's tracks, in album order (each has ``name``)."""
+
+    tracks: list[dict]
+
+    @property
+    def failed(self) -> list[dict]:
+        return [t for t in self.tracks if t.get("status") != "done"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# ---------------------------------------------------------------------------------- prepare
+
+
+@dataclass
+class PreparedBatch:
+    jobs: list[TrackJob]  # tracks to render, in album order
+    names: list[str]  # output names of every track of this run, in album order
+    skipped: list[str]  # names of tracks already done with unchanged settings
+    manifest: Manifest
+
+
+def prepare_batch(
+    inputs: Sequence[str | os.PathLike], base: Any, batch: BatchOptions
+) -> PreparedBatch:
+    """Resolve the album and decide each track against the manifest.
+
+    The manifest is updated at once: jobs are ``pending``, skipped tracks are marked
+    ``last_run: skipped``, unreadable tracks ``failed``. Raises a `VisualizerError` for any bad
+    input (missing files, duplicate names, album TOML errors) before anything is rendered.
+    """
+    check_base_options(base)
+    tracks = collect_tracks(inputs)
+    names = output_names(tracks, batch.name_template)
+    album = load_album(batch.album) if batch.album else None
+    overrides = album.overrides_for(tracks) if album else [TrackOverrides()] * len(tracks)
+    outdir = check_outdir(Path(batch.outdir))
+    manifest = Manifest.load(outdir)
+    identities: dict[object, object] = {}  # weights/timeline path -> content identity, once
+    jobs: list[TrackJob] = []
+    skipped: list[str] = []
+    for index, (track, name, extra) in enumerate(zip(tracks, names, overrides, strict=True), 1):
+        output = outdir / name
+        options = _per_track_paths(track_options(base, extra), output)
+        output.parent.mkdir(parents=True, exist_ok=True)  # a template may name sub-folders
+        previous = manifest.get(name) or {}
+        entry = {"index": index, "source": str(track), "output": str(output), "error": None}
+        try:
+            digest = file_digest(track, previous if previous.get("source") == str(track) else None)
+        except AudioError as error:
+            # Unreadable now: recorded as failed at once, the rest of the album goes on.
+            manifest.update(name, **entry, status="failed", last_run="failed", error=str(error))
+            continue
+        settings = {**_hashed_settings(options, identities), **resolved_preset(options)}
+        digest_hash = settings_hash(str(digest["source_sha256"]), settings)
+        entry.update(digest, settings_hash=digest_hash)
+        same = previous.get("settings_hash") == digest_hash
+        if same and previous.get("status") == "done" and output.exists():
+            manifest.update(name, **entry, last_run="skipped")
+            skipped.append(name)
+            continue
+        # A previous run of this batch wrote this output (or its work folder): ours to replace
+        # when the settings changed; with unchanged settings an interrupted render resumes.
+        ours = previous.get("output") == str(output)
+        options = dataclasses.replace(
+            options,
+            overwrite=bool(options.overwrite or ours),
+            resume=bool(options.resume or (same and previous.get("status") != "done")),
+        )
+        manifest.update(name, **entry, status="pending", last_run=None)
+        jobs.append(TrackJob(index, name, track, output, options, digest_hash))
+    return PreparedBatch(jobs, names, skipped, manifest)
+
+
+def check_base_options(base: Any) -> None:
+    """Reject render options that cannot apply to a whole album, and bad values, up front."""
+    from visualizer.pipeline import check_options
+
+    if base.timeline is not None:
+        raise AlbumError("a saved --timeline belongs to one track; batch analyses every track")
+    # Any existing folder will do: only the option values are checked here, not the output.
+    probe = dataclasses.replace(base, overwrite=True)
+    check_options(Path(tempfile.gettempdir()) / "batch-probe.mp4", probe)
+
+
+def _per_track_paths(options: Any, output: Path) -> Any:
+    """``frames_dir`` and ``timeline_out`` name folders in a batch: one entry per track."""
+    changes: dict[str, Path] = {}
+    if options.frames_dir is not None:
+        changes["frames_dir"] = Path(options.frames_dir) / output.stem
+    if options.timeline_out is not None:
+        changes["timeline_out"] = Path(options.timeline_out) / f"{output.stem}.timeline.npz"
+    return dataclasses.replace(options, **changes) if changes else options
+
+
+def track_options(base: Any, extra: TrackOverrides) -> Any:
+    """The album's `RenderOptions` with one track's album-TOML overrides applied.
+
+    ``classes`` set the palette of the class technique the track's preset uses (chroma,
+    keyframes or breed). Raises `PresetError` for an unknown preset or a bad override.
+    """
+    from visualizer.presets import load_preset
+
+    preset = extra.preset if extra.preset is not None else base.preset
+    overrides = tuple(base.overrides)
+    if extra.classes:
+        mode = load_preset(preset, list(overrides + extra.overrides)).classes.mode
+        overrides += (f"{CLASS_KEYS[mode]}={json.dumps(list(extra.classes))}",)
+    overrides += extra.overrides
+    return dataclasses.replace(
+        base,
+        preset=preset,
+        overrides=overrides,
+        start=extra.start if extra.start is not None else base.start,
+        duration=extra.duration if extra.duration is not None else base.duration,
+        seed=extra.seed if extra.seed is not None else base.seed,
+    )
+
+
+def resolved_preset(options: Any) -> dict[str, object]:
+    """The preset and seed a track renders with, resolved (so editing a preset file, or a
+    built-in preset changing, changes the settings hash). Raises `PresetError`."""
+    from visualizer.presets import load_preset, preset_to_toml
+
+    preset = load_preset(options.preset, list(options.overrides))
+    seed = options.seed if options.seed is not None else int(preset.seed)
+    return {"preset": preset_to_toml(preset), "seed": seed}
+
+
+def _hashed_settings(options: Any, identities: dict[object, object]) -> dict[str, object]:
+    """RenderOptions fields that change the picture or sound, files replaced by their content."""
+    settings: dict[str, object] = {}
+    for item in dataclasses.fields(options):
+        if item.name in NOT_HASHED:
+            continue
+        value = getattr(options, item.name)
+        if item.name in PATH_FIELDS:
+            if value not in identities:
+                identities[value] = path_identity(value)
+            value = identities[value]
+        settings[item.name] = value
+    return settings
