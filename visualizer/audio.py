@@ -160,35 +160,43 @@ def _ffmpeg_reason(stderr: str) -> str:
         return "the file has no audio stream"
     if "Invalid data found when processing input" in text:
         return "not an audio file, or corrupt (ffmpeg: invalid data)"
+    if "End of file" in text:
+        return "corrupt or truncated (ffmpeg: unexpected end of file)"
     if "moov atom not found" in text:
         return "corrupt or truncated (ffmpeg: moov atom not found)"
     return f"cannot decode ({lines[-1] if lines else 'ffmpeg failed'})"
 
 
 def _read_ffmpeg(path: Path, start: float, duration: float | None) -> tuple[np.ndarray, int]:
-    """Mono float32 through the ffmpeg binary, keeping the stream's own sample rate."""
-    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error"]
+    """Mono float32 through the ffmpeg binary, keeping the stream's own sample rate.
+
+    ffmpeg decodes every channel and this code averages them, as on the soundfile path
+    (ffmpeg's own downmix weighs channels differently).
+    """
+    native_sr, channels = _ffmpeg_stream_format(path)
+    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-i", str(path)]
     if start > 0:
-        args += ["-ss", f"{start:.6f}"]  # input seeking: sample-accurate for audio
-    args += ["-i", str(path)]
+        # output seeking: decode and drop what precedes ``start``. Input seeking (-ss before -i)
+        # lands tens of milliseconds off in AAC, which would break audio/video sync.
+        args += ["-ss", f"{start:.6f}"]
     if duration is not None:
         args += ["-t", f"{duration:.6f}"]
-    native_sr = _ffmpeg_sample_rate(path)
-    args += ["-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(native_sr), "-f", "f32le", "pipe:1"]
+    args += ["-map", "0:a:0", "-vn", "-ac", str(channels), "-ar", str(native_sr)]
+    args += ["-f", "f32le", "pipe:1"]
     proc = subprocess.run(args, capture_output=True)
     stderr = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise AudioError(f"{path}: {_ffmpeg_reason(stderr)}")
     if stderr.strip():
         log.warning("%s: the decoder reported: %s", path, stderr.strip().splitlines()[0])
-    usable = len(proc.stdout) - len(proc.stdout) % 4
-    samples = np.frombuffer(proc.stdout[:usable], dtype="<f4").astype(np.float32)
-    if samples.size == 0 and start > 0:
+    usable = len(proc.stdout) - len(proc.stdout) % (4 * channels)
+    frames = np.frombuffer(proc.stdout[:usable], dtype="<f4").reshape(-1, channels)
+    if frames.shape[0] == 0 and start > 0:
         length = probe_duration(path)
         raise AudioError(
             f"{path}: start {start:g} s is beyond the end of the audio ({length:.3f} s)"
         )
-    return samples, native_sr
+    return frames.mean(axis=1, dtype=np.float32), native_sr
 
 
 _DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -206,11 +214,30 @@ def _ffmpeg_header(path: Path) -> str:
     return text
 
 
-def _ffmpeg_sample_rate(path: Path) -> int:
-    match = _AUDIO_STREAM_RE.search(_ffmpeg_header(path))
+_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6}
+
+
+def _ffmpeg_stream_format(path: Path) -> tuple[int, int]:
+    """(sample rate, channel count) of the first audio stream, from ffmpeg's header dump."""
+    header = _ffmpeg_header(path)
+    match = _AUDIO_STREAM_RE.search(header)
     if match is None:
         raise AudioError(f"{path}: the file has no audio stream")
-    return int(match.group(1))
+    line = header[match.start() :].splitlines()[0]
+    layout = line[match.end() - match.start() :].lstrip(", ").split(",")[0].strip()
+    return int(match.group(1)), _channel_count(layout)
+
+
+def _channel_count(layout: str) -> int:
+    """'stereo' -> 2, '5.1(side)' -> 6, '3 channels' -> 3; 2 when the layout is unknown."""
+    layout = layout.split("(")[0].strip()
+    if layout in _LAYOUT_CHANNELS:
+        return _LAYOUT_CHANNELS[layout]
+    if match := re.fullmatch(r"(\d+) channels", layout):
+        return int(match.group(1))
+    if match := re.fullmatch(r"(\d+)\.(\d+)", layout):
+        return int(match.group(1)) + int(match.group(2))
+    return 2  # ffmpeg then up- or down-mixes to two channels, which still averages sensibly
 
 
 def probe_duration(path: str | os.PathLike) -> float:
