@@ -366,3 +366,17 @@ def test_saved_preset_records_the_seed_used():
 def test_directly_built_presets_are_validated():
     with pytest.raises(PresetError, match=r"walk.speed = -1.0 is out of range"):
         Preset(walk=WalkOptions(speed=-1.0)).replace()
+
+
+@pytest.mark.parametrize("name", ["dreamy", "breed", "default"])
+def test_classes_names_works_with_every_mode(name):
+    preset = load_preset(name, ["classes.names=tiger,volcano", "breed.names="])
+    y = build_timeline(synthetic_features(120), preset).class_vectors
+    assert set(np.flatnonzero(y.sum(axis=0))) == {TIGER, VOLCANO}
+
+
+def test_classes_names_fallback_is_checked():
+    with pytest.raises(PresetError, match=r"classes.names \(used as breed.names\) needs exactly 2"):
+        load_preset("breed", ["breed.names=", "classes.names=tiger,volcano,goldfish"])
+    with pytest.raises(PresetError, match=r"classes.names \(used as keyframes\) needs at least 2"):
+        load_preset("dreamy", ["classes.names=tiger"])

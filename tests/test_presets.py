@@ -200,11 +200,12 @@ def test_wheel_ships_the_presets(tmp_path):
     subprocess.run([python, "-m", "pip", "-q", "install", "--no-deps", str(wheel)], check=True)
     code = (
         "import visualizer, visualizer.presets as p; print(visualizer.__file__);"
-        "print(sorted(n for n, _ in p.list_presets())); print(p.load_preset('dreamy').seed)"
+        "print(sorted(n for n, _ in p.list_presets())); print(p.load_preset('dreamy').seed);"
+        "from visualizer.classes import resolve_class; print(resolve_class('tiger'))"
     )
     out = subprocess.run(
         [python, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert str(env) in out[0]  # the installed copy, not the repository
     assert "dreamy" in out[1] and "default" in out[1]
-    assert out[2] == "2"
+    assert out[2] == "2" and out[3] == "292"  # class names ship in the wheel too

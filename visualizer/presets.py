@@ -51,7 +51,8 @@ class ClassesOptions:
     # or "breed" two classes (c).
     mode: str = _opt("chroma", choices=("chroma", "keyframes", "breed"))
     # Palette for "chroma": class names or indices 0-999, any count; empty = a seeded random
-    # palette of `count` classes.
+    # palette of `count` classes. Also the keyframes / breed pair when those leave names empty,
+    # so `--set classes.names=...` works with every mode.
     names: tuple = _opt((), kind="classes")
     # Size of a random palette (and of each random section palette), 1-1000.
     count: int = _opt(12, 1, 1000)
@@ -412,9 +413,14 @@ def validate(preset: Preset) -> None:
             f"truncation.min = {preset.truncation.min} must not exceed "
             f"truncation.max = {preset.truncation.max}"
         )
-    keyframes = preset.keyframes
-    if preset.classes.mode == "keyframes" and len(keyframes.names) == 1:
-        raise PresetError("keyframes.names needs at least 2 classes (or none for random ones)")
+    keyframes, mode, names = preset.keyframes, preset.classes.mode, preset.classes.names
+    if mode == "keyframes" and len(keyframes.names or names) == 1:
+        key = "keyframes.names" if keyframes.names else "classes.names (used as keyframes)"
+        raise PresetError(f"{key} needs at least 2 classes (or none for random ones)")
+    if mode == "breed" and not preset.breed.names and len(names) not in (0, 2):
+        raise PresetError(
+            f"classes.names (used as breed.names) needs exactly 2 classes, got {len(names)}"
+        )
     if preset.classes.mode == "keyframes" and keyframes.key == "times" and not keyframes.times:
         raise PresetError('keyframes.times must list segment start seconds when key = "times"')
     if len(preset.breed.names) not in (0, 2):

@@ -82,8 +82,10 @@ class CausalMapper:
         self.preset = preset
         self._names = np.array(resolve_classes(preset.classes.names), dtype=np.int64)
         self._palettes = [np.array(resolve_classes(p), np.int64) for p in preset.classes.palettes]
-        self._keyframes = resolve_classes(preset.keyframes.names)
-        self._bred = resolve_classes(preset.breed.names) or [int(i) for i in self._order[:2]]
+        names = preset.classes.names  # fallback for keyframes and breed (see ClassesOptions)
+        self._keyframes = resolve_classes(preset.keyframes.names or names)
+        bred = resolve_classes(preset.breed.names or names)
+        self._bred = bred or [int(i) for i in self._order[:2]]
         self._alpha_chroma = ema_alpha(preset.classes.smoothing, self._fps)
         self._alphas = {n: ema_alpha(getattr(preset, n).smoothing, self._fps) for n in SMOOTHED}
         times = [round(t * self._fps) for t in preset.keyframes.times]
