@@ -121,13 +121,24 @@ class LiveSession:
     def from_args(cls, args: argparse.Namespace) -> LiveSession:
         from visualizer.weights import load_generator
 
+        # cheap checks first: a typo in the preset or the track fails before the model loads
         control = LiveControl(
             args.preset, args.overrides, save_dir=args.save_dir, snap_classes=not args.no_snap
         )
+        source: dict = {}
+        if args.audio:
+            from visualizer.audio import load_audio
+
+            audio = load_audio(args.audio)
+            source = dict(audio_path=Path(args.audio), samples=audio.samples, sr=audio.sr)
+        else:
+            from visualizer.live.inputs import InputSource
+
+            source = dict(input_source=InputSource(args.input))
         seed = int(control.preset.seed if args.seed is None else args.seed)
         device = _device(args.device)
         generator = load_generator(args.model, args.weights, device=device, seed=seed)
-        common = dict(
+        return cls(
             generator=generator,
             control=control,
             fps=args.fps or DEFAULT_FPS,
@@ -140,15 +151,8 @@ class LiveSession:
             overwrite=args.overwrite,
             jpeg_quality=min(100, args.quality),
             device=device,
+            **source,
         )
-        if args.audio:
-            from visualizer.audio import load_audio
-
-            audio = load_audio(args.audio)
-            return cls(audio_path=Path(args.audio), samples=audio.samples, sr=audio.sr, **common)
-        from visualizer.live.inputs import InputSource
-
-        return cls(input_source=InputSource(args.input), **common)
 
 
 def _device(name: str) -> str:

@@ -1,0 +1,114 @@
+"""`visualizer live` as users run it: the real CLI in a subprocess, a tiny checkpoint, a
+generated track, a WebSocket client playing the part of the page, and a recording."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_biggan import write_checkpoint
+from tests.live_fixtures import write_preset, write_track
+from visualizer.video import probe
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cli(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "visualizer", "live", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kwargs,
+    )
+
+
+def test_live_cli_serves_records_and_stops_cleanly(tmp_path):
+    track, _ = write_track(tmp_path, seconds=4.0)
+    weights = write_checkpoint(tmp_path / "ckpt", 128, 8)
+    preset = write_preset(tmp_path)
+    output = tmp_path / "show.mp4"
+    process = _cli(
+        "--audio", str(track), "--weights", str(weights), "--preset", str(preset),
+        "--fps", "24", "--port", "0", "--device", "cpu", "--record", str(output),
+    )  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("live: open http://127.0.0.1:"), process.stderr.read()
+        url = line.split()[2]
+        frames = asyncio.run(_play(url.replace("http", "ws") + "ws", seconds=2.0))
+        assert frames >= 3
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert f"recorded {output}" in out
+    info = probe(output)
+    assert info["video_seconds"] and info["audio_seconds"]
+    assert abs(info["video_seconds"] - info["audio_seconds"]) < 0.1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+async def _play(url: str, seconds: float) -> int:
+    """Be the page: report a playing clock, count the frames that come back."""
+    from websockets.asyncio.client import connect
+
+    frames = 0
+    async with connect(url) as ws:
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            t = time.monotonic() - start
+            await ws.send(json.dumps({"type": "clock", "t": t, "playing": True}))
+            try:
+                message = await asyncio.wait_for(ws.recv(), 0.1)
+                frames += isinstance(message, bytes)
+            except TimeoutError:
+                pass
+    return frames
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--audio", "missing.wav"], "missing.wav"),
+        (["--audio", "x.wav", "--record", "out.txt"], "unsupported output type"),
+        (["--audio", "x.wav", "--preset", "no-such-look"], "unknown preset 'no-such-look'"),
+    ],
+)
+def test_live_cli_errors_are_one_line(tmp_path, args, message):
+    (tmp_path / "x.wav").write_bytes(b"")
+    process = _cli(*args, "--port", "0", cwd=tmp_path)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_live_cli_needs_a_source():
+    process = _cli("--preset", "default")
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2 and "--audio" in err
+
+
+def test_list_devices_works_or_explains_what_is_missing():
+    process = _cli("--list-devices")
+    out, err = process.communicate(timeout=60)
+    try:
+        import sounddevice  # noqa: F401
+
+        available = True
+    except (ImportError, OSError):
+        available = False
+    if available:
+        assert process.returncode == 0 and out.strip()
+    else:
+        assert process.returncode == 1 and "PortAudio" in err and "Traceback" not in err
