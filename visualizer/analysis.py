@@ -237,9 +237,14 @@ def _onset_envelope(mel: np.ndarray, percussive_mask: np.ndarray) -> np.ndarray:
         return np.zeros(n, np.float32)
     db = 10.0 * np.log10(np.maximum(mel * percussive_mask, 1e-10))
     db = np.maximum(db, db.max() - 80.0)
+    floor = float(db.min())
     reference = maximum_filter1d(db, 3, axis=1)
     flux = np.maximum(db[1:] - reference[:-1], 0.0).mean(axis=1)
     flux = np.concatenate([np.zeros(1 + ONSET_SHIFT), flux])[:n]  # align to the attack
+    # sound already present in the first frame started at t = 0 (nothing came before it)
+    # (capped at the strongest later onset, so a loud first frame cannot squash the envelope)
+    start = float(np.maximum(db[0] - floor, 0.0).mean())
+    flux[0] = max(flux[0], min(start, float(flux[1:].max(initial=start))))
     return _normalise(flux)
 
 

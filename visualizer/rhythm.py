@@ -122,12 +122,15 @@ def track_beats(
         if candidates[best] > 0:
             score[i] = local[i] + candidates[best]
             backlink[i] = i - first - best
-    beats = _backtrack(score, backlink, local)
+    beats = _backtrack(score, backlink, local, period)
     return _trim_weak(beats, local)
 
 
-def _backtrack(score: np.ndarray, backlink: np.ndarray, local: np.ndarray) -> np.ndarray:
-    # the last beat: the last local maximum of the cumulative score that is strong enough
+def _backtrack(
+    score: np.ndarray, backlink: np.ndarray, local: np.ndarray, period: float
+) -> np.ndarray:
+    # The last beat: the best-scoring strong local maximum of the cumulative score within the
+    # final beat period, so an off-beat hi-hat after the last kick does not end the chain.
     peaks = np.flatnonzero(
         (score[1:-1] >= score[:-2]) & (score[1:-1] >= score[2:]) & (local[1:-1] > 0)
     )
@@ -135,7 +138,8 @@ def _backtrack(score: np.ndarray, backlink: np.ndarray, local: np.ndarray) -> np
         return np.zeros(0, np.int64)
     peaks = peaks + 1
     strong = peaks[score[peaks] >= 0.5 * np.median(score[peaks])]
-    beat = int(strong[-1])
+    final = strong[strong >= strong[-1] - period]
+    beat = int(final[np.argmax(score[final])])
     chain = [beat]
     while backlink[beat] >= 0:
         beat = int(backlink[beat])
