@@ -110,7 +110,7 @@ def test_bands_separate_low_and_high_tones():
     assert mid[first].mean() < 0.1 and mid[second].mean() < 0.1
 
 
-@pytest.mark.parametrize("bpm", [96.0, 120.0, 140.0])
+@pytest.mark.parametrize("bpm", [85.0, 96.0, 120.0, 140.0])
 def test_tempo_and_beats_of_a_drum_loop(bpm):
     fps = Fraction(30)
     features = analyze(audio_of(drum_loop(bpm, 12.0, SR)), fps=fps)

@@ -1,0 +1,82 @@
+"""`visualizer analyze`: the real CLI on generated tracks, outputs and errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from tests.fixtures_audio import music_like, write_with_ffmpeg
+from visualizer.cli import main
+from visualizer.features import load_features
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tracks")
+    return write_with_ffmpeg(folder / "song.ogg", music_like(5.0, seed=5), 22050)
+
+
+def test_writes_features_and_plot(tmp_path, track, capsys):
+    out, png = tmp_path / "f.npz", tmp_path / "plots" / "f.png"
+    code = main(["analyze", str(track), "--fps", "30000/1001", "-o", str(out), "--plot", str(png)])
+    assert code == 0
+    features = load_features(out)
+    assert features.fps == Fraction(30000, 1001)
+    assert features.n_frames == 150  # 5 s * 29.97
+    assert features.tempo == pytest.approx(120.0, rel=0.02)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    printed = capsys.readouterr().out
+    assert "tempo:" in printed and "150 at 30000/1001 fps" in printed and str(out) in printed
+
+
+def test_quiet_window_and_default_output(tmp_path, track, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyze", str(track), "--start", "1", "--duration", "2", "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    features = load_features(tmp_path / "song.features.npz")
+    assert features.n_frames == 60 and features.duration == pytest.approx(2.0, abs=1e-3)
+
+
+def test_refuses_to_overwrite(tmp_path, track, capsys):
+    out = tmp_path / "f.npz"
+    out.write_bytes(b"keep me")
+    assert main(["analyze", str(track), "-o", str(out), "-q"]) == 1
+    assert "f.npz exists: pass --overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep me"
+    assert main(["analyze", str(track), "-o", str(out), "-q", "--overwrite", "--no-cache"]) == 0
+    assert load_features(out).n_frames == 150
+
+
+def test_bad_inputs(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path / "missing.mp3"), "-q"]) == 1
+    assert "error: " in capsys.readouterr().err
+    text = tmp_path / "lyrics.mp3"
+    text.write_text("la la la\n" * 50)
+    assert main(["analyze", str(text), "-q", "-o", str(tmp_path / "x.npz")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "lyrics.mp3" in err and "Traceback" not in err
+    assert not (tmp_path / "x.npz").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["analyze", str(text), "--fps", "0"])
+    assert exit_info.value.code == 2
+
+
+def test_console_entry_point(tmp_path, track):
+    """The installed command, in a fresh process, from the analysis cache of the tests above."""
+    out = tmp_path / "f.npz"
+    proc = subprocess.run(
+        [sys.executable, "-m", "visualizer", "analyze", str(track), "-o", str(out), "--fps", "25"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "sections:" in proc.stdout
+    features = load_features(out)
+    assert features.n_frames == 125
+    assert np.isfinite(features.energy).all()
