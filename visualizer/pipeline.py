@@ -14,6 +14,7 @@ to an uninterrupted render (same segmentation, same deterministic encoder settin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -512,9 +513,10 @@ def render_track(
     loader = None if generator is not None else _Loader(options, progress)
     try:
         plan = plan_render(track, output, options, progress=progress)
-    except BaseException:
-        if loader is not None:
-            loader.join()
+    except Exception:
+        if loader is not None:  # let it finish, so no thread outlives the call (Ctrl-C: exit now)
+            with contextlib.suppress(Exception):
+                loader.join()
         raise
     plan.started = started
     if plan.pending():
@@ -555,4 +557,4 @@ def load_generator(options: RenderOptions, *, progress: ProgressCallback | None 
 
     # seed 0: "random" weights are one fixed network; the render's seed moves the Timeline.
     model = load(options.model, options.weights, device=options.device, seed=0, progress=progress)
-    return prepare_for_inference(model, precision=options.precision)
+    return prepare_for_inference(model, model.device, precision=options.precision)
