@@ -61,7 +61,9 @@ def test_batch_equals_frames_one_by_one(tiny):
     with torch.inference_mode():
         batch = tiny(z, y, t)
         single = torch.cat([tiny(z[i : i + 1], y[i : i + 1], t[i : i + 1]) for i in range(3)])
-    torch.testing.assert_close(batch, single, atol=1e-5, rtol=0)
+    # oneDNN picks other conv kernels per batch size; float rounding alone stays far below one
+    # uint8 step (7.8e-3).
+    torch.testing.assert_close(batch, single, atol=2e-4, rtol=0)
 
 
 def test_scalar_truncation_equals_tensor(tiny):
