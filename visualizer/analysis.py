@@ -112,7 +112,9 @@ def _spectral_reductions(y: np.ndarray, sr: int, chunk: int = 2048) -> dict[str,
     rms = np.empty(n, np.float32)
     mel = np.empty((n, N_MELS), np.float32)
     band = np.empty((n, 3), np.float32)
-    low = np.empty((n, n_low), np.float32)
+    n_blocks = max(1, -(-n // CHROMA_POOL))
+    low = np.zeros((n_blocks, n_low), np.float32)  # pooled per chunk: hours of audio fit
+    chunk -= chunk % CHROMA_POOL
     for start in range(0, n, chunk):
         block = frames[start : start + chunk]
         stop = start + block.shape[0]
@@ -121,12 +123,13 @@ def _spectral_reductions(y: np.ndarray, sr: int, chunk: int = 2048) -> dict[str,
         power = spectrum.real**2 + spectrum.imag**2
         mel[start:stop] = power @ mel_basis
         band[start:stop] = np.add.reduceat(power, band_starts, axis=1) / band_sizes
-        low[start:stop] = np.sqrt(power[:, :n_low])
-    n_blocks = max(1, -(-n // CHROMA_POOL))
-    pad = n_blocks * CHROMA_POOL - n
-    low_blocks = np.pad(low, ((0, pad), (0, 0))).reshape(n_blocks, CHROMA_POOL, n_low).mean(1)
+        magnitude = np.sqrt(power[:, :n_low])
+        pad = -magnitude.shape[0] % CHROMA_POOL  # the last chunk may end mid-block
+        magnitude = np.pad(magnitude, ((0, pad), (0, 0))).reshape(-1, CHROMA_POOL, n_low)
+        first = start // CHROMA_POOL
+        low[first : first + magnitude.shape[0]] = magnitude.mean(1)
     mel_of_bin = np.argmax(mel_basis[:n_low], axis=1)  # the mel band each low bin feeds most
-    return {"rms": rms, "mel": mel, "band": band, "low": low_blocks, "mel_of_bin": mel_of_bin}
+    return {"rms": rms, "mel": mel, "band": band, "low": low, "mel_of_bin": mel_of_bin}
 
 
 # ---------------------------------------------------------------------------------------------
