@@ -8,8 +8,10 @@ slow browser can never hold the render loop back.
 
 Clocks: with ``--audio`` the track plays in the page's <audio> element and the page reports its
 ``currentTime`` (`PageClock`); the visuals follow that clock, so they follow pauses, seeks and
-the browser's own audio buffering. With ``--input`` the clock is the number of samples captured
-(`StreamClock`).
+the browser's own audio buffering. As the whole track is known, the loop maps the frame that
+will be heard when the render finishes (clock + the recent render time, at most 0.5 s), so the
+picture is on time instead of one render late. With ``--input`` the clock is the number of
+samples captured (`visualizer.live.inputs.InputSource`); there is nothing to look ahead to.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from visualizer.timeline import Timeline
 log = logging.getLogger("visualizer")
 
 SEEK_BACK_S = 0.25  # a clock this far behind what was analysed is a seek: start over
+MAX_LEAD_S = 0.5  # never render further ahead of the track than this
 
 
 class PageClock:
@@ -61,12 +64,14 @@ class FileSource:
     def __init__(self, samples: np.ndarray, sr: int, clock: PageClock) -> None:
         self.samples, self.sr, self.clock = samples, int(sr), clock
 
-    def target(self) -> int | None:
-        """Samples of the track played so far (None before the clock starts)."""
+    def target(self, lead: float = 0.0) -> int | None:
+        """Samples of the track played ``lead`` seconds from now (None before the clock
+        starts). The whole track is known, so the loop can map the frame that will be heard
+        when its render finishes instead of the one heard when it started."""
         t = self.clock.now()
         if t is None:
             return None
-        return int(min(max(t, 0.0), len(self.samples) / self.sr) * self.sr)
+        return int(min(max(t + lead, 0.0), len(self.samples) / self.sr) * self.sr)
 
 
 def causal_timeline(rows: list[FrameFeatures], preset, *, seed: int, fps: Fraction) -> Timeline:
@@ -128,6 +133,7 @@ class LiveEngine:
         self.jpeg_quality = jpeg_quality
         self.keep_timeline = keep_timeline
         self.stats = Stats()
+        self.lead = 0.0  # seconds a track is mapped ahead of its clock: the expected render time
         self._subscribers: list[Callable[[int, float, bytes, np.ndarray], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -165,10 +171,10 @@ class LiveEngine:
         """Bring analysis and mapping up to the source's clock; returns frames mapped."""
         if hasattr(self.source, "read"):
             return self.feed(self.source.read())
-        target = self.source.target()
+        target = self.source.target(self.lead)
         if target is None:
             return 0
-        if target < self._fed - SEEK_BACK_S * self.source.sr:
+        if target < self._fed - (SEEK_BACK_S + self.lead) * self.source.sr:
             # seek back: replay from the start so the state equals the uninterrupted one
             self.stats.restarts += 1
             self._restart()
@@ -224,6 +230,7 @@ class LiveEngine:
         s.render_ms = 1000.0 * elapsed
         rate = 1.0 / max(elapsed, 1e-6)
         s.render_fps = rate if s.rendered == 1 else 0.8 * s.render_fps + 0.2 * rate
+        self.lead = min(MAX_LEAD_S, 0.8 * self.lead + 0.2 * elapsed)
         t = float(index / self.fps)
         now = self._clock_now()
         if now is not None:

@@ -1,0 +1,111 @@
+"""Live-mode benchmark: render fps and audio-to-frame latency of `visualizer live`.
+
+Runs a real live session (server, render thread, JPEG, WebSocket) on the chosen model with
+seeded random weights (same architecture and cost as the published ones) over a generated
+track. A WebSocket client plays the page: it reports a real-time playback clock ~20 times a
+second and, for each frame it receives, records latency = clock now - the frame's time.
+
+    python benchmarks/live_bench.py --model biggan-deep-128 --seconds 15
+    python benchmarks/live_bench.py --model biggan-deep-512 --device cuda --fps 30
+
+Prints one JSON line: rendered fps, mean/p95 latency in ms, dropped frames, render ms per frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import struct
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+async def _page(url: str, seconds: float) -> list[float]:
+    from websockets.asyncio.client import connect
+
+    latencies: list[float] = []
+    async with connect(url, max_size=None) as ws:
+        start = time.monotonic()
+        last_report = -1.0
+        while (now := time.monotonic() - start) < seconds:
+            if now - last_report >= 0.05:
+                await ws.send(json.dumps({"type": "clock", "t": now, "playing": True}))
+                last_report = now
+            try:
+                message = await asyncio.wait_for(ws.recv(), 0.02)
+            except TimeoutError:
+                continue
+            if isinstance(message, bytes):
+                length = struct.unpack(">I", message[:4])[0]
+                header = json.loads(message[4 : 4 + length])
+                latencies.append(1000.0 * ((time.monotonic() - start) - header["t"]))
+    return latencies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="biggan-deep-128")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--fps", default="30")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from tests.fixtures_audio import SR, music_like
+    from visualizer.live.control import LiveControl
+    from visualizer.live.session import LiveSession
+    from visualizer.weights import load_generator
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fps = Fraction(args.fps)
+    started = time.perf_counter()
+    generator = load_generator(args.model, "random", device=args.device, seed=0)
+    load_s = time.perf_counter() - started
+    samples = music_like(args.seconds + 5, SR, seed=0).astype(np.float32)
+    with tempfile.TemporaryDirectory() as folder:
+        control = LiveControl("default", save_dir=folder)
+        session = LiveSession(
+            generator=generator, control=control, audio_path=None, samples=samples, sr=SR,
+            fps=fps, port=0, device=args.device,
+        )  # fmt: skip
+        session.start()
+        try:
+            url = f"ws://127.0.0.1:{session.server.port}/ws"
+            latencies = asyncio.run(_page(url, args.seconds))
+        finally:
+            stats = session.engine.stats
+            session.close()
+    frames_due = int(args.seconds * fps)
+    result = {
+        "model": args.model,
+        "device": args.device,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+        "fps_target": float(fps),
+        "seconds": args.seconds,
+        "received": len(latencies),
+        "received_fps": round(len(latencies) / args.seconds, 2),
+        "render_ms_last": round(stats.render_ms, 1),
+        "latency_ms_mean": round(float(np.mean(latencies)), 1) if latencies else None,
+        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
+        "dropped": stats.dropped,
+        "frames_due": frames_due,
+        "model_load_s": round(load_s, 1),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
