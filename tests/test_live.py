@@ -347,3 +347,35 @@ def test_websocket_refuses_foreign_origin_and_survives_garbage(session):
 
     header = asyncio.run(scenario())
     assert header["index"] >= 12 and session.server.bad_messages >= 6
+
+
+def test_a_page_that_does_not_keep_up_gets_only_the_latest_frame(session):
+    from visualizer.live.server import _Client
+
+    client = _Client(connection=None)  # never drained: a stalled page
+    session.server._clients.add(client)
+    try:
+        for index in range(5):
+            session.server._publish({"index": index, "dropped": 0}, b"jpeg%d" % index)
+        assert client.slot == ({"index": 4, "dropped": 0}, b"jpeg4") and client.dropped == 4
+    finally:
+        session.server._clients.discard(client)
+
+
+def test_a_vanished_page_does_not_stall_rendering(session):
+    from websockets.asyncio.client import connect
+
+    async def vanish():
+        ws = await connect(f"ws://127.0.0.1:{session.server.port}/ws")
+        await ws.send(json.dumps({"type": "clock", "t": 0.0, "playing": True}))
+        ws.transport.abort()  # gone without a closing handshake
+
+    rendered = session.engine.stats.rendered
+    asyncio.run(vanish())
+    deadline = time.monotonic() + 20
+    while session.engine.stats.rendered < rendered + 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session.engine.stats.rendered >= rendered + 5
+    while session.server.state()["clients"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session.server.state()["clients"] == 0
