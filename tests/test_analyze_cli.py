@@ -52,7 +52,7 @@ def test_refuses_to_overwrite(tmp_path, track, capsys):
     assert load_features(out).n_frames == 150
 
 
-def test_bad_inputs(tmp_path, capsys):
+def test_bad_inputs(tmp_path, track, capsys):
     assert main(["analyze", str(tmp_path / "missing.mp3"), "-q"]) == 1
     assert "error: " in capsys.readouterr().err
     text = tmp_path / "lyrics.mp3"
@@ -61,6 +61,10 @@ def test_bad_inputs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "lyrics.mp3" in err and "Traceback" not in err
     assert not (tmp_path / "x.npz").exists()
+    assert (
+        main(["analyze", str(track), "--duration", "0", "-q", "-o", str(tmp_path / "y.npz")]) == 1
+    )
+    assert "invalid duration 0.0: expected seconds > 0" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["analyze", str(text), "--fps", "0"])
     assert exit_info.value.code == 2

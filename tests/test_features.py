@@ -269,3 +269,24 @@ def test_analyze_file_window_and_missing_file(tmp_path):
     assert load_audio(track).duration == pytest.approx(3.0)
     with pytest.raises(AudioError, match="not found"):
         analyze_file(tmp_path / "missing.wav", fps=30)
+
+
+def test_cache_hit_in_a_fresh_process_imports_no_dsp(tmp_path, monkeypatch):
+    """The cached path must stay light: no librosa, no scipy (that is what makes it < 1 s)."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("VISUALIZER_CACHE", str(tmp_path / "cache"))
+    track = write_wav(tmp_path / "song.wav", chord_track([[0, 4, 7]], 1.0))
+    expected = analyze_file(track, fps=30)
+    code = (
+        "import sys; from visualizer.features import analyze_file; "
+        f"f = analyze_file({str(track)!r}, fps=30); "
+        "print(f.n_frames, 'librosa' in sys.modules, 'scipy' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ)
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(expected.n_frames), "False", "False"]

@@ -7,10 +7,11 @@ frames: frame ``i`` gathers the analysis frames whose centres lie in ``[t_i - P/
 onset is never lost between frames; steady ones (energy, bands, chroma) are averaged. Event
 times (onsets, beats, section starts) become frame ``round(t * fps)``.
 
-One STFT feeds everything: RMS and three band energies from its power, a percussive mel
-spectrogram (median-filter HPSS in the mel domain) for the onset envelope, onsets, tempo and
-beats, and a harmonic linear spectrogram below 4 kHz (HPSS on 46 ms blocks) for chroma. Sections
-come from a checkerboard novelty over beat-synchronous chroma + MFCC (`visualizer.rhythm`).
+One STFT (`visualizer.analysis`) feeds everything: RMS and three band energies from its power;
+median-filter HPSS on its mel spectrogram gives the percussive part, whose log-power flux is the
+onset envelope (onsets, tempo, beats), and a harmonic mask that, applied to the linear spectrum
+below 4 kHz, gives chroma. Sections come from a checkerboard novelty over beat-synchronous
+chroma + MFCC (`visualizer.rhythm`). `analyze_file` caches results (`visualizer.analysis_cache`).
 """
 
 from __future__ import annotations

@@ -50,8 +50,6 @@ def run(args: argparse.Namespace) -> int:
     for path in outputs:
         if path.exists() and not args.overwrite:
             raise OutputError(f"{path} exists: pass --overwrite to replace it")
-    if args.duration is not None and args.duration <= 0:
-        raise OutputError(f"invalid --duration {args.duration}: expected seconds > 0")
     bars = ProgressBars(quiet=args.quiet)
     try:
         features = analyze_file(
