@@ -43,6 +43,7 @@ log = logging.getLogger("visualizer")
 
 PER_ACTOR = 2  # tracks in flight per actor: one renders while the next is analysed
 POLL_SECONDS = 0.2  # how often the driver drains progress events
+MAX_UNAVAILABLE = 600  # probes (POLL_SECONDS apart) a restarting actor may refuse: 2 minutes
 PUSH_SECONDS = 0.25  # how often a worker sends a track's progress (plus its last event)
 
 
@@ -149,6 +150,7 @@ class _Slot:
     label: str = ""
     busy: int = 0
     probe: Any = None  # an info() call in flight after a failure: alive again, or gone?
+    unavailable: int = 0  # probes answered "temporarily unavailable" in a row
     alive: bool = True
 
 
@@ -175,14 +177,27 @@ class _Pool:
             slot.probe = slot.actor.info.remote()
 
     def check_probes(self, finished: Sequence[Any]) -> None:
+        errors = self.ray.exceptions
         for slot in self.slots:
-            if slot.probe is not None and slot.probe in finished:
-                try:
-                    slot.label = self.ray.get(slot.probe)
-                except self.ray.exceptions.RayActorError:
+            if slot.probe is None or slot.probe not in finished:
+                continue
+            probe, slot.probe = slot.probe, None
+            try:
+                slot.label = self.ray.get(probe)
+            except errors.ActorUnavailableError:
+                # Between death and restart Ray may refuse calls for a moment: ask again.
+                slot.unavailable += 1
+                if slot.unavailable <= MAX_UNAVAILABLE:
+                    time.sleep(POLL_SECONDS)
+                    slot.probe = slot.actor.info.remote()
+                else:
                     slot.alive = False
-                    log.warning("worker %s is gone for good", slot.label)
-                slot.probe = None
+            except errors.RayActorError:
+                slot.alive = False  # out of restarts
+            else:
+                slot.unavailable = 0
+            if not slot.alive:
+                log.warning("worker %s is gone for good", slot.label)
 
     def probes(self) -> list[Any]:
         return [s.probe for s in self.slots if s.probe is not None]
