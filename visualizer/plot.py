@@ -35,7 +35,9 @@ def plot_features(features: Features, path: str | os.PathLike, *, title: str = "
     sections = features.sections[features.sections > 0]
     for ax in axes:
         for start in sections:
-            ax.axvline(float(t[start]), color="black", linestyle="--", linewidth=1.2, alpha=0.8)
+            ax.axvline(
+                float(t[start]), color="black", linestyle="--", linewidth=1.2, alpha=0.6, zorder=0
+            )
         ax.set_xlim(0.0, end)
     axes[-1].set_xlabel("time (s)")
     summary = (
