@@ -4,8 +4,13 @@ The offline analysis sees the whole track; live mode only sees the past. `Causal
 the offline definitions and ranges (`visualizer.features.FrameFeatures`) but computes every value
 from samples that have already arrived:
 
-- the stream is cut into fixed hops (512 samples at 22.05 kHz, scaled for other rates) and each
-  hop looks at the 2048-sample window that ENDS at the hop (a Hann-windowed STFT column);
+- the stream is cut into the offline analysis's hops (`visualizer.analysis.HOP` = 256 samples,
+  N_FFT = 2048) and each hop looks at the window that ENDS at the hop (a Hann-windowed STFT
+  column), where the offline analysis centres it;
+- chroma uses the offline pitch-class filter bank (`chroma_basis`, bins below 4 kHz), the bands
+  and energy the same edges and RMS; onsets the same SuperFlux-style log-mel flux (each mel
+  band against the previous hop's 3-band maximum) - without the offline HPSS masks and the
+  attack shift, which need look-ahead;
 - frame ``i`` is shown at ``t_i = i / fps``, i.e. at sample ``s_i = floor(i * sr / fps)``; it is
   emitted as soon as sample ``s_i`` has arrived and it pools the hops ending in
   ``(s_{i-1}, s_i]`` (onsets max-pooled so a short transient is never lost between frames);
@@ -25,14 +30,19 @@ from fractions import Fraction
 
 import numpy as np
 
+from visualizer.analysis import (
+    BAND_EDGES,
+    CHROMA_FMAX,
+    HOP,
+    N_FFT,
+    N_MELS,
+    SILENCE_RMS,
+    chroma_basis,
+)
 from visualizer.features import FrameFeatures
 
-REFERENCE_SR = 22050
-REFERENCE_HOP = 512
-REFERENCE_N_FFT = 2048
 PEAK_HALF_LIFE_S = 20.0  # running-peak normaliser forgets a loud passage over ~20 s
-BAND_EDGES_HZ = (200.0, 2000.0)  # low < 200 Hz <= mid < 2 kHz <= high
-SILENCE_RMS = 1e-4  # below this a window counts as silence (chroma all zero)
+RISE_SMOOTH_S, RISE_LAG_S = 0.05, 0.1  # energy rise: smoothed energy minus its value 0.1 s ago
 ONSET_DELTA = 0.12  # onset when the normalised flux exceeds its running mean by this much
 ONSET_MIN_GAP_S = 0.08
 TEMPO_WINDOW_S = 8.0
@@ -62,6 +72,7 @@ class _Hop:
     onset: float
     is_onset: bool
     energy: float
+    rise: float
     bands: np.ndarray
     is_beat: bool
     tempo: float
@@ -158,15 +169,18 @@ class CausalAnalyzer:
 
         self.sr = int(sr)
         self.fps = Fraction(fps).limit_denominator(1_000_000)
-        self.hop = max(1, round(REFERENCE_HOP * self.sr / REFERENCE_SR))
-        self.n_fft = max(4 * self.hop, round(REFERENCE_N_FFT * self.sr / REFERENCE_SR))
-        self.window = np.hanning(self.n_fft + 1)[:-1]  # periodic Hann, as scipy/librosa use
-        self._chroma_fb = librosa.filters.chroma(sr=self.sr, n_fft=self.n_fft)
-        self._mel_fb = librosa.filters.mel(sr=self.sr, n_fft=self.n_fft, n_mels=64)
+        self.hop, self.n_fft = HOP, N_FFT
+        self.window = np.hanning(self.n_fft + 1)[:-1]  # periodic Hann, as the offline STFT
         freqs = np.fft.rfftfreq(self.n_fft, 1.0 / self.sr)
-        low, high = BAND_EDGES_HZ
+        self._n_low = int(np.searchsorted(freqs, CHROMA_FMAX))
+        self._chroma_fb = chroma_basis(self.sr, self._n_low).astype(np.float64)
+        self._mel_fb = librosa.filters.mel(sr=self.sr, n_fft=self.n_fft, n_mels=N_MELS)
+        low, high = BAND_EDGES
         self._bands = [freqs < low, (freqs >= low) & (freqs < high), freqs >= high]
         hops_per_s = self.sr / self.hop
+        self._energy_hist: list[float] = []  # recent hop energies for the smoothed rise
+        self._smooth_n = max(1, round(RISE_SMOOTH_S * hops_per_s))
+        self._lag_n = max(1, round(RISE_LAG_S * hops_per_s))
         decay = 0.5 ** (1.0 / (PEAK_HALF_LIFE_S * hops_per_s))
         self._onset_peak = _Peak(decay, 1.0)  # dB flux; below 1 dB counts as quiet
         self._energy_peak = _Peak(decay, 0.01)
@@ -189,7 +203,6 @@ class CausalAnalyzer:
         self._frame = 0  # next frame index
         self._pending: list[_Hop] = []  # hops of the frame being built
         self._last: _Hop | None = None
-        self._prev_energy = 0.0
 
     @property
     def frames_emitted(self) -> int:
@@ -229,7 +242,9 @@ class CausalAnalyzer:
         flux = 0.0
         if self._prev_logmel is not None:
             flux = float(np.mean(np.maximum(0.0, logmel - self._prev_logmel)))
-        self._prev_logmel = logmel
+        # the next hop compares against this hop's 3-band maximum (vibrato is not an onset)
+        padded = np.pad(logmel, 1, mode="edge")
+        self._prev_logmel = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
         onset = self._onset_peak.normalise(flux)
         threshold = self._onset_mean + ONSET_DELTA
         is_onset = onset >= threshold and k - self._last_onset_hop >= self._min_gap
@@ -239,15 +254,23 @@ class CausalAnalyzer:
         if rms < SILENCE_RMS:
             chroma = np.zeros(12)
         else:
-            chroma = self._chroma_fb @ spectrum
-            chroma = chroma / max(float(chroma.max()), 1e-12)
-        energy = self._energy_peak.normalise(rms)
+            chroma = self._chroma_fb @ spectrum[: self._n_low]
+            top = float(chroma.max())
+            chroma = chroma / top if top > 1e-12 else np.zeros(12)
+        loud = rms >= SILENCE_RMS
+        energy = self._energy_peak.normalise(rms if loud else 0.0)
         bands = np.array(
             [
-                p.normalise(float(np.sqrt(spectrum[m].sum())))
+                p.normalise(float(np.sqrt(spectrum[m].mean())) if loud else 0.0)
                 for p, m in zip(self._band_peaks, self._bands, strict=True)
             ]
         )
+        history = self._energy_hist
+        history.append(energy)
+        del history[: max(0, len(history) - self._smooth_n - self._lag_n)]
+        smooth_now = sum(history[-self._smooth_n :]) / min(len(history), self._smooth_n)
+        earlier = history[: -self._lag_n][-self._smooth_n :] or [0.0]
+        rise = self._rise_peak.normalise(max(0.0, smooth_now - sum(earlier) / len(earlier)))
         is_beat = self._beats.step(k, onset, is_onset)
         vector = np.concatenate([[energy], bands])
         self._fast += self._fast_alpha * (vector - self._fast)
@@ -263,6 +286,7 @@ class CausalAnalyzer:
             onset,
             is_onset,
             energy,
+            rise,
             bands,
             is_beat,
             self._beats.bpm,
@@ -275,8 +299,6 @@ class CausalAnalyzer:
             self._last = hops[-1]
         last = self._last
         energy = last.energy if last else 0.0
-        rise = self._rise_peak.normalise(max(0.0, energy - self._prev_energy))
-        self._prev_energy = energy
         index = self._frame
         self._frame += 1
         return FrameFeatures(
@@ -285,7 +307,7 @@ class CausalAnalyzer:
             onset_strength=max((h.onset for h in hops), default=0.0),
             is_onset=any(h.is_onset for h in hops),
             energy=energy,
-            energy_rise=rise,
+            energy_rise=max((h.rise for h in hops), default=0.0),
             bands=(last.bands if last else np.zeros(3)).astype(np.float32),
             is_beat=any(h.is_beat for h in hops),
             is_section_start=index == 0 or any(h.is_section_start for h in hops),
