@@ -14,7 +14,8 @@ from samples that have already arrived:
 - frame ``i`` is shown at ``t_i = i / fps``, i.e. at sample ``s_i = floor(i * sr / fps)``; it is
   emitted as soon as sample ``s_i`` has arrived and it pools the hops ending in
   ``(s_{i-1}, s_i]`` (onsets max-pooled so a short transient is never lost between frames);
-- normalisation is a running peak with a slow decay instead of the track maximum;
+- normalisation is a running peak with a slow decay (half-life 20 s) instead of the track's
+  maximum, so a quiet intro reads louder live than offline until something louder comes;
 - beats come from a causal tracker (tempo by autocorrelation of the last 8 s of onset envelope,
   then a flywheel that re-locks its phase on onsets); sections from a slow/fast novelty detector.
 
@@ -183,6 +184,7 @@ class CausalAnalyzer:
         self._lag_n = max(1, round(RISE_LAG_S * hops_per_s))
         decay = 0.5 ** (1.0 / (PEAK_HALF_LIFE_S * hops_per_s))
         self._onset_peak = _Peak(decay, 1.0)  # dB flux; below 1 dB counts as quiet
+        # a live input's level is unknown: only near-silence (< -40 dBFS) is kept from scaling up
         self._energy_peak = _Peak(decay, 0.01)
         self._rise_peak = _Peak(decay, 0.05)
         self._band_peaks = [_Peak(decay, 1e-3) for _ in range(3)]
