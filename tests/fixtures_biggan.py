@@ -8,7 +8,9 @@ pass its folder as ``--weights DIR`` to the CLI or to `visualizer.weights.load_g
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import json
+import threading
 from pathlib import Path
 
 import torch
@@ -45,3 +47,52 @@ def write_checkpoint(
         state, folder / "pytorch_model.bin", _use_new_zipfile_serialization=not legacy_format
     )
     return folder
+
+
+class WeightsServer:
+    """A real HTTP server on 127.0.0.1 (a thread) serving ``files`` (name -> bytes) under
+    ``self.url``, with Range support. Names added to ``cut`` are sent half only (once), with the
+    full Content-Length, as a dropped connection would. ``requests`` logs (name, Range header)."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files, self.cut, self.requests = files, set(), []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_GET(self):
+                name = self.path.rsplit("/", 1)[-1]
+                server.requests.append((name, self.headers.get("Range")))
+                data = server.files.get(name)
+                if data is None:
+                    self.send_error(404)
+                    return
+                start = 0
+                if self.headers.get("Range"):
+                    start = int(self.headers["Range"].split("=")[1].split("-")[0])
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                body = data[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if name in server.cut:
+                    server.cut.discard(name)
+                    body = body[: len(body) // 2]  # then close the connection early
+                    self.close_connection = True
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/biggan/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

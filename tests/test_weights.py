@@ -5,16 +5,14 @@ folders, lone files, safetensors, the folded cache; and every kind of bad input.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
 import pickle
-import threading
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.fixtures_biggan import write_checkpoint
+from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer import weights
 from visualizer.errors import DownloadError, VisualizerError, WeightsError
 from visualizer.weights import ModelInfo, cache_dir, download, load_generator, resolve_device
@@ -23,53 +21,6 @@ from visualizer.weights import ModelInfo, cache_dir, download, load_generator, r
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     return write_checkpoint(tmp_path_factory.mktemp("tiny"), channel_width=8, seed=1)
-
-
-class _Server:
-    """Serves ``files`` (name -> bytes) with Range support; ``cut`` names files sent half only."""
-
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files, self.cut, self.requests = files, set(), []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep pytest output clean
-                pass
-
-            def do_GET(self):
-                name = self.path.rsplit("/", 1)[-1]
-                server.requests.append((name, self.headers.get("Range")))
-                data = server.files.get(name)
-                if data is None:
-                    self.send_error(404)
-                    return
-                start = 0
-                if self.headers.get("Range"):
-                    start = int(self.headers["Range"].split("=")[1].split("-")[0])
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                else:
-                    self.send_response(200)
-                body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if name in server.cut:
-                    server.cut.discard(name)
-                    body = body[: len(body) // 2]  # then close the connection early
-                    self.close_connection = True
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/biggan/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -87,7 +38,7 @@ def served(tiny_dir, monkeypatch):
         sha["biggan-deep-128-config.json"],
     )
     monkeypatch.setitem(weights.MODELS, "biggan-deep-128", info)
-    with _Server(files) as server:
+    with WeightsServer(files) as server:
         monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
         yield server
 

@@ -1,11 +1,49 @@
-"""`visualizer models` (not built yet)."""
+"""`visualizer models`: list the BigGAN-deep weights and download them into the cache."""
 
-from visualizer.errors import VisualizerError
+from __future__ import annotations
+
+import argparse
+
+from visualizer.commands.common import ProgressBars, add_quiet_option
 
 
-def add_arguments(parser) -> None:
-    pass
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub.add_parser("list", help="the models: resolution, download size, cached or not")
+    download = sub.add_parser(
+        "download",
+        help="download a model's weights into the cache (resumes an interrupted download)",
+    )
+    download.add_argument("name", metavar="NAME", help="e.g. biggan-deep-256 (see 'models list')")
+    download.add_argument(
+        "--base-url",
+        default=None,
+        help="download from this mirror instead of the default (or set VISUALIZER_WEIGHTS_URL)",
+    )
+    add_quiet_option(download)
 
 
-def run(args) -> int:
-    raise VisualizerError("'models' is not available yet")
+def run(args: argparse.Namespace) -> int:
+    from visualizer import weights
+
+    if args.action == "list":
+        print(f"{'NAME':<17} {'RES':>4}  {'SIZE':>8}  CACHED")
+        for info in weights.MODELS.values():
+            folder = weights.cached_model_dir(info.name)
+            approx = "" if info.sha256 else "~"
+            size = f"{approx}{info.download_size / 1e6:.0f} MB"
+            print(f"{info.name:<17} {info.resolution:>4}  {size:>8}  {folder or 'no'}")
+        print(f"cache: {weights.cache_dir()}")
+        return 0
+    info = weights.model_info(args.name)
+    already = weights.cached_model_dir(info.name)
+    bars = ProgressBars(quiet=args.quiet)
+    try:
+        folder = weights.download(info.name, progress=bars, base_url=args.base_url)
+    finally:
+        bars.close()
+    if not args.quiet:
+        verb = "already cached in" if already else "downloaded to"
+        check = "sha256 verified" if info.sha256 else "no published checksum: length checked"
+        print(f"{info.name}: {verb} {folder} ({check})")
+    return 0

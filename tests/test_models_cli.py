@@ -1,0 +1,76 @@
+"""`visualizer models list|download` in-process through `visualizer.cli.main` and once as a real
+subprocess, against a real loopback HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures_biggan import WeightsServer, write_checkpoint
+from visualizer import weights
+from visualizer.cli import main
+
+
+@pytest.fixture
+def served(tmp_path, monkeypatch):
+    folder = write_checkpoint(tmp_path / "ckpt", channel_width=8, seed=4)
+    files = {
+        "biggan-deep-128-pytorch_model.bin": (folder / "pytorch_model.bin").read_bytes(),
+        "biggan-deep-128-config.json": (folder / "config.json").read_bytes(),
+    }
+    bin_sha = hashlib.sha256(files["biggan-deep-128-pytorch_model.bin"]).hexdigest()
+    info = weights.ModelInfo("biggan-deep-128", 128, 1_000_000, bin_sha)
+    monkeypatch.setitem(weights.MODELS, "biggan-deep-128", info)
+    with WeightsServer(files) as server:
+        yield server
+
+
+def test_list_shows_every_model_and_cache_state(capsys, served):
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512"):
+        assert name in out
+    assert "234 MB" in out  # the 256 size is exact
+    assert out.count(" no\n") == 3
+    assert main(["models", "download", "biggan-deep-128", "--base-url", served.url, "-q"]) == 0
+    capsys.readouterr()
+    assert main(["models", "list"]) == 0
+    cached_line = next(line for line in capsys.readouterr().out.splitlines() if "-128" in line)
+    assert str(weights.cache_dir() / "biggan-deep-128") in cached_line
+
+
+def test_download_progress_and_already_cached(capsys, served):
+    assert main(["models", "download", "biggan-deep-128", "--base-url", served.url]) == 0
+    captured = capsys.readouterr()
+    assert "downloaded to" in captured.out and "sha256 verified" in captured.out
+    assert "biggan-deep-128 weights" in captured.err  # the byte progress bar
+    assert main(["models", "download", "biggan-deep-128", "--base-url", served.url]) == 0
+    assert "already cached" in capsys.readouterr().out
+
+
+def test_download_errors_are_one_line(capsys, served):
+    assert main(["models", "download", "biggan-deep-1024"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown model 'biggan-deep-1024' (available: biggan-deep-128")
+    assert err.count("\n") == 1
+    served.cut.add("biggan-deep-128-pytorch_model.bin")
+    assert main(["models", "download", "biggan-deep-128", "--base-url", served.url, "-q"]) == 1
+    assert "cut off" in capsys.readouterr().err
+    assert weights.cached_model_dir("biggan-deep-128") is None
+
+
+def test_models_list_as_a_real_subprocess(tmp_path):
+    env = {**os.environ, "VISUALIZER_CACHE": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "visualizer", "models", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "biggan-deep-512" in result.stdout and f"cache: {tmp_path}" in result.stdout
