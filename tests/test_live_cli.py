@@ -112,3 +112,10 @@ def test_list_devices_works_or_explains_what_is_missing():
         assert process.returncode == 0 and out.strip()
     else:
         assert process.returncode == 1 and "PortAudio" in err and "Traceback" not in err
+
+
+def test_a_host_other_than_localhost_is_warned_about(tmp_path):
+    process = _cli("--audio", "missing.wav", "--host", "0.0.0.0", "--port", "0", cwd=tmp_path)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert err.startswith("warning: serving on 0.0.0.0") and "error: " in err
