@@ -1,0 +1,223 @@
+"""Generator benchmark: our BigGAN-deep against a plain eager reference on the same weights.
+
+The reference is the `pytorch-pretrained-biggan` package in eval mode when it is installed, else
+`EagerReference` below: the same network computed the unoptimised way (spectral norm divided out
+on every call, unfused batch norm, all 128 channels of the last convolution). Both get the same
+random published-format checkpoint and the same inputs; batches alternate between the two so
+that machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from visualizer.biggan import BigGANConfig, BigGANDeep, load_state_dict_published
+from visualizer.biggan import random_state_dict as _random_state_dict
+from visualizer.progress import ProgressCallback, report
+from visualizer.weights import prepare_for_inference, resolve_device
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    model: str
+    device: str  # e.g. "cpu (Intel(R) Xeon(R) Processor, 2 threads)" or the GPU name
+    precision: str  # of our generator; the reference always runs fp32
+    batch_size: int
+    frames: int  # frames timed per implementation (after one warm-up batch each)
+    ours_s_per_frame: float
+    reference_s_per_frame: float
+    reference_name: str
+    max_abs_diff: float  # between the two outputs on the last batch (fp32: ~1e-4)
+
+    @property
+    def speedup(self) -> float:
+        return self.reference_s_per_frame / self.ours_s_per_frame
+
+    def lines(self) -> list[str]:
+        def rate(s: float) -> str:
+            return f"{s:8.4f} s/frame ({1 / s:7.2f} fps)"
+
+        return [
+            f"generator {self.model} on {self.device}, torch {torch.__version__}, "
+            f"batch {self.batch_size}, {self.frames} frames each",
+            f"  visualizer ({self.precision}):          {rate(self.ours_s_per_frame)}",
+            f"  reference ({self.reference_name}): {rate(self.reference_s_per_frame)}",
+            f"  speed-up: {self.speedup:.2f}x   (max |difference| {self.max_abs_diff:.2g})",
+        ]
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next(
+                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    return f"cpu ({name}, {torch.get_num_threads()} threads)"
+
+
+def run_generator_bench(
+    model: str = "biggan-deep-128",
+    *,
+    batch_size: int = 1,
+    frames: int = 4,
+    device: str = "auto",
+    precision: str = "auto",
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+) -> BenchResult:
+    """Time ours vs the eager reference on ``frames`` frames each (plus one warm-up batch)."""
+    target = resolve_device(device)
+    config = BigGANConfig.for_model(model)
+    report(progress, "bench", 0, None, "step", "building random weights")
+    state = _random_state_dict(config, seed)
+    ours = load_state_dict_published(BigGANDeep(config, hf_compatible=True), state, "random")
+    ours = prepare_for_inference(ours, target, precision=precision)
+    precision_used = str(ours.gen_z.weight.dtype).removeprefix("torch.")
+    reference, reference_name = _reference(config, state, target)
+    del state
+    gen = torch.Generator().manual_seed(seed)
+    z = (torch.randn(batch_size, config.z_dim, generator=gen).clamp(-2, 2) * 0.4).to(target)
+    y = F.one_hot(torch.randint(1000, (batch_size,), generator=gen), 1000).float().to(target)
+    t = torch.full((batch_size,), 0.4)
+    run_ours = lambda: ours(z, y, t)  # noqa: E731
+    run_ref = lambda: reference(z, y, 0.4)  # noqa: E731
+    batches = max(1, math.ceil(frames / batch_size))
+    times: dict[str, list[float]] = {"ours": [], "ref": []}
+    with torch.inference_mode():
+        out_ours, out_ref = run_ours(), run_ref()  # warm-up
+        for i in range(batches):
+            times["ours"].append(_timed(run_ours, target))
+            times["ref"].append(_timed(run_ref, target))
+            report(progress, "bench", (i + 1) * batch_size, batches * batch_size, "frame", model)
+    diff = (out_ours.float() - out_ref.float()).abs().max().item()
+    return BenchResult(
+        model=model,
+        device=device_description(target),
+        precision=precision_used,
+        batch_size=batch_size,
+        frames=batches * batch_size,
+        ours_s_per_frame=statistics.median(times["ours"]) / batch_size,
+        reference_s_per_frame=statistics.median(times["ref"]) / batch_size,
+        reference_name=reference_name,
+        max_abs_diff=diff,
+    )
+
+
+def _timed(fn: Callable[[], Tensor], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def _reference(config: BigGANConfig, state: Mapping[str, Tensor], device: torch.device):
+    """The reference package in eval mode when installed, else `EagerReference`."""
+    try:
+        from pytorch_pretrained_biggan import BigGAN
+        from pytorch_pretrained_biggan import BigGANConfig as PackageConfig
+    except ImportError:
+        return EagerReference(config, state).to(device), "in-repo eager fp32"
+    package = BigGAN(PackageConfig.from_dict(config.to_dict()))
+    package.load_state_dict(dict(state), strict=True)
+    return package.eval().to(device), "pytorch-pretrained-biggan eager fp32"
+
+
+class EagerReference(torch.nn.Module):
+    """The network the straightforward way, from a published state dict (for benchmarks only).
+
+    Every call re-normalises each weight by ``u . W v`` (as spectral-norm hooks do), batch norm
+    is ``(x - mean) / sqrt(var + eps) * (1 + scale) + offset`` in four passes, and the last
+    convolution computes all its channels before keeping RGB. ``forward(z, y, truncation: float)``.
+    """
+
+    def __init__(self, config: BigGANConfig, state: Mapping[str, Tensor]) -> None:
+        super().__init__()
+        self.config = config
+        for key, value in state.items():
+            self.register_buffer(key.replace(".", "__"), value.float().clone())
+
+    def _p(self, key: str) -> Tensor:
+        return getattr(self, key.replace(".", "__"))
+
+    def _w(self, prefix: str) -> Tensor:
+        w, u, v = (self._p(f"{prefix}.weight_{s}") for s in ("orig", "u", "v"))
+        return w / torch.dot(u, w.reshape(w.shape[0], -1) @ v)
+
+    def _stats(self, prefix: str, truncation: float) -> tuple[Tensor, Tensor]:
+        coef, lo = math.modf(truncation * (self.config.n_stats - 1))
+        means, varss = self._p(f"{prefix}.running_means"), self._p(f"{prefix}.running_vars")
+        if coef == 0:
+            return means[int(lo)], varss[int(lo)]
+        lo = int(lo)
+        return (
+            means[lo] * coef + means[lo + 1] * (1 - coef),
+            varss[lo] * coef + varss[lo + 1] * (1 - coef),
+        )
+
+    def _bn(self, x: Tensor, prefix: str, cond: Tensor, truncation: float) -> Tensor:
+        mean, var = self._stats(prefix, truncation)
+        gain = 1 + cond @ self._w(f"{prefix}.scale").t()
+        bias = cond @ self._w(f"{prefix}.offset").t()
+        x = (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + self.config.eps)
+        return x * gain[:, :, None, None] + bias[:, :, None, None]
+
+    def _conv(self, x: Tensor, prefix: str, bias: bool = True) -> Tensor:
+        weight = self._w(prefix)
+        b = self._p(f"{prefix}.bias") if bias else None
+        return F.conv2d(x, weight, b, padding=weight.shape[-1] // 2)
+
+    def forward(self, z: Tensor, y: Tensor, truncation: float) -> Tensor:
+        cond = torch.cat([z, y @ self._p("embeddings.weight").t()], dim=1)
+        gz = cond @ self._w("generator.gen_z").t() + self._p("generator.gen_z.bias")
+        h = gz.view(z.shape[0], 4, 4, -1).permute(0, 3, 1, 2).contiguous()
+        j = 0
+        for index, (up, _, _) in enumerate(self.config.layers):
+            if index == self.config.attention_layer_position:
+                h = self._attention(h, f"generator.layers.{j}")
+                j += 1
+            h = self._block(h, f"generator.layers.{j}", up, cond, truncation)
+            j += 1
+        mean, var = self._stats("generator.bn", truncation)
+        h = F.batch_norm(
+            h, mean, var, self._p("generator.bn.weight"), self._p("generator.bn.bias"),
+            False, 0.0, self.config.eps,
+        )  # fmt: skip
+        return torch.tanh(self._conv(F.relu(h), "generator.conv_to_rgb")[:, :3])
+
+    def _block(self, x: Tensor, p: str, up: bool, cond: Tensor, truncation: float) -> Tensor:
+        h = x
+        for k in range(4):
+            h = F.relu(self._bn(h, f"{p}.bn_{k}", cond, truncation))
+            if k == 1 and up:
+                h = F.interpolate(h, scale_factor=2, mode="nearest")
+            h = self._conv(h, f"{p}.conv_{k}")
+        skip = x[:, : h.shape[1]]
+        if up:
+            skip = F.interpolate(skip, scale_factor=2, mode="nearest")
+        return h + skip
+
+    def _attention(self, x: Tensor, p: str) -> Tensor:
+        n, c, hh, ww = x.shape
+        theta = self._conv(x, f"{p}.snconv1x1_theta", False).view(n, c // 8, hh * ww)
+        phi = F.max_pool2d(self._conv(x, f"{p}.snconv1x1_phi", False), 2).view(n, c // 8, -1)
+        attn = torch.softmax(torch.bmm(theta.permute(0, 2, 1), phi), dim=-1)
+        g = F.max_pool2d(self._conv(x, f"{p}.snconv1x1_g", False), 2).view(n, c // 2, -1)
+        o = torch.bmm(g, attn.permute(0, 2, 1)).view(n, c // 2, hh, ww)
+        return x + self._p(f"{p}.gamma") * self._conv(o, f"{p}.snconv1x1_o_conv", False)
