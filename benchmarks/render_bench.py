@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default="random", help="weights (default: random)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=2, help="alternating runs (best kept)")
     parser.add_argument("--rss", action="store_true", help="also compare peak RSS 1 vs 10 min")
     parser.add_argument("--rss-fps", default="2", help="fps of the RSS renders (default 2)")
     args = parser.parse_args(argv)
