@@ -156,3 +156,63 @@ def test_random_weights_are_seeded(tiny_state):
     assert torch.equal(again[key], tiny_state[key])
     assert not torch.equal(other[key], tiny_state[key])
     assert "generator.gen_z" in tiny_state._metadata
+
+
+def test_bf16_on_cpu_stays_finite_and_close(tiny_state):
+    from visualizer.weights import prepare_for_inference
+
+    z, y = _inputs(2, seed=6)
+    fp32 = _model(tiny_state)
+    half = prepare_for_inference(_model(tiny_state), "cpu", precision="bf16")
+    assert half.gen_z.weight.dtype == torch.bfloat16
+    assert half.cond_affine.weight.dtype == torch.float32  # BN coefficients stay fp32
+    with torch.inference_mode():
+        expected, got = fp32(z, y, torch.tensor([0.3, 0.9])), half(z, y, torch.tensor([0.3, 0.9]))
+    assert got.dtype == torch.float32 and torch.isfinite(got).all()
+    # Reference figure for bf16 on random weights: mean |d| ~0.05 (max ~0.4).
+    assert (got - expected).abs().mean() < 0.08
+    with pytest.raises(VisualizerError, match="unknown precision 'fp8'"):
+        prepare_for_inference(fp32, "cpu", precision="fp8")
+
+
+def test_synthesize_compiles_as_one_graph(tiny):
+    """Truncation reaches the compiled part as tensors only: one graph, no breaks."""
+    z, y = _inputs(1)
+    with torch.inference_mode():
+        cond, a, b = tiny.coefficients(z, y, 0.5)
+        explanation = torch._dynamo.explain(tiny.synthesize)(cond, a, b)
+    assert explanation.graph_break_count == 0 and explanation.graph_count == 1
+
+
+def test_eager_reference_matches(tiny_state):
+    from visualizer.bench import EagerReference
+
+    config = checkpoint_config(128, channel_width=8)
+    reference = EagerReference(config, tiny_state)
+    ours = _model(tiny_state, hf_compatible=True)
+    z, y = _inputs(2, seed=8)
+    with torch.inference_mode():
+        for t in (0.3, 0.58):
+            diff = (reference(z, y, t) - ours(z, y, torch.full((2,), t))).abs().max()
+            assert diff < 1e-3
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fp16_matches_cpu_fp32_over_a_sweep(tiny_state):
+    """Tolerance: fp16 vs fp32 on random weights measured mean |d| ~0.007, max ~0.06."""
+    from visualizer.weights import prepare_for_inference
+
+    cpu = _model(tiny_state)
+    gpu = prepare_for_inference(_model(tiny_state), "cuda", precision="fp16")
+    gen = torch.Generator().manual_seed(0)
+    for t in (0.05, 0.3, 0.58, 1.0):
+        z = torch.randn(4, 128, generator=gen).clamp(-2, 2) * t
+        y = F.one_hot(torch.randint(1000, (4,), generator=gen), 1000).float()
+        with torch.inference_mode():
+            expected = cpu(z, y, t)
+            got = gpu(z, y, torch.full((4,), t)).cpu()
+        assert torch.isfinite(got).all()
+        assert (got - expected).abs().mean() < 0.02 and (got - expected).abs().max() < 0.25
+        frames = gpu.frames_uint8(z, y, t)
+        assert frames.device.type == "cuda" and frames.dtype == torch.uint8

@@ -56,5 +56,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError:
             print("end-to-end benchmark: not available in this version")
             return 0
-        return int(run_end_to_end_bench(args) or 0)
+        import json
+
+        print("end to end:", json.dumps(run_end_to_end_bench(args), indent=1))
     return 0
