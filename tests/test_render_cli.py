@@ -190,3 +190,22 @@ def test_preview_draws_a_storyboard_from_the_same_timeline(song, weights, tmp_pa
     image = np.asarray(Image.open(sheet).convert("RGB"))
     assert image.shape[0] > 128 and image.shape[1] > 2 * 128
     assert _cli(*argv, "--quiet", capsys=capsys)[0] == 1  # exists: needs --overwrite
+
+
+def test_ctrl_c_leaves_only_the_resumable_work_folder(song, weights, tmp_path):
+    out = tmp_path / "out.mp4"
+    args = _render_args(song, out, weights, "--segment-frames", 6, "--batch-size", 2)
+    argv = [sys.executable, "-m", "visualizer", *map(str, args)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    work = tmp_path / ".out.mp4.parts"
+    deadline = time.monotonic() + 120
+    while not (work / "segment-00000.mp4").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err.decode()
+    assert "--resume" in err.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.mp4.parts"]
+    leftovers = [p.name for p in work.iterdir() if "partial" in p.name]
+    assert leftovers == []
+    assert (work / "segment-00000.mp4").exists()

@@ -179,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         bars.close()
         if work_dir_for(output).is_dir():
-            log.warning("interrupted: run the same command with --resume to continue")
+            # Printed even with --quiet: it is the one thing to know after a Ctrl-C.
+            print(f"to continue: the same command with --resume ({output})", file=sys.stderr)
         raise
     finally:
         bars.close()
