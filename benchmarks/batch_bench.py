@@ -31,11 +31,12 @@ from visualizer.batch import BatchOptions, run_batch  # noqa: E402
 from visualizer.pipeline import RenderOptions  # noqa: E402
 
 
-def make_album(folder: Path, tracks: int, seconds: float) -> Path:
-    album = folder / "album"
+def make_album(folder: Path, tracks: int, seconds: float, seed: int) -> Path:
+    """Fresh audio per mode: the analysis cache (keyed by content) must not help a later mode."""
+    album = folder / f"album-{seed}"
     album.mkdir()
     for index in range(tracks):
-        write_wav(album / f"{index + 1:02d}.wav", music_like(seconds, seed=index))
+        write_wav(album / f"{index + 1:02d}.wav", music_like(seconds, seed=seed * 1000 + index))
     return album
 
 
@@ -48,8 +49,9 @@ def run_mode(mode: str, album: Path, options: RenderOptions, folder: Path) -> di
 
         workers = int(mode.split(":", 1)[1])
         if not ray.is_initialized():
+            env = {"VISUALIZER_CACHE": os.environ["VISUALIZER_CACHE"]}
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.WARNING)  # fmt: skip
+                     logging_level=logging.WARNING, runtime_env={"env_vars": env})  # fmt: skip
         ray_address = "auto"
     batch = BatchOptions(outdir=folder / mode.replace(":", "-"), ray=ray_address, workers=workers)
     start = time.perf_counter()
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="batch-bench-") as tmp:
         folder = Path(tmp)
-        album = make_album(folder, args.tracks, args.seconds)
+        os.environ["VISUALIZER_CACHE"] = str(folder / "cache")  # leave the user's cache alone
         weights = args.weights
         if weights is None:
             resolution = int(args.model.rsplit("-", 1)[1])
@@ -93,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             fps=Fraction(args.fps),
             batch_size=args.batch_size,
         )
-        rows = [run_mode(mode, album, options, folder) for mode in args.modes]
+        rows = [
+            run_mode(mode, make_album(folder, args.tracks, args.seconds, seed), options, folder)
+            for seed, mode in enumerate(args.modes)
+        ]
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
         "album": f"{args.tracks} x {args.seconds} s at {args.fps} fps",

@@ -37,12 +37,15 @@ def cluster():
     """One local Ray cluster (2 CPUs) for the whole module; ~10 s to start on 2 cores."""
     # A short temp dir: Ray's unix socket paths must stay under ~107 characters.
     temp = tempfile.mkdtemp(prefix="vray")
+    # The workers outlive each test's own cache folder: give them one of their own.
+    cache = os.path.join(temp, "cache")
     ray.init(
         num_cpus=2,
         include_dashboard=False,
         _temp_dir=temp,
         logging_level=logging.WARNING,
         log_to_driver=False,
+        runtime_env={"env_vars": {"VISUALIZER_CACHE": cache}},
     )
     yield
     ray.shutdown()

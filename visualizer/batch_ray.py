@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import os
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -93,9 +94,13 @@ class _HubProgress:
 class RayTrackWorker:
     """The worker actor: a `TrackWorker` (generator loaded once) plus the split-render steps."""
 
-    def __init__(self, options: Any, hub: Any) -> None:
+    def __init__(self, options: Any, hub_name: str) -> None:
+        import ray
+
+        # The hub is passed by name: an actor handle as a constructor argument would make Ray
+        # warn that a restart might not find its arguments.
+        self.hub = ray.get_actor(hub_name)
         self.worker = TrackWorker(options)
-        self.hub = hub
 
     def info(self) -> str:
         return worker_id()
@@ -268,7 +273,8 @@ def _start_pool(
         count = min(count, batch.workers)
     if not batch.split:
         count = min(count, len(jobs))
-    hub = ray.remote(num_cpus=0)(ProgressHub).remote()
+    hub_name = f"visualizer-progress-{uuid.uuid4().hex[:12]}"
+    hub = ray.remote(num_cpus=0)(ProgressHub).options(name=hub_name).remote()
     actor_class = ray.remote(
         num_cpus=1,
         num_gpus=1 if use_gpu else 0,
@@ -276,7 +282,9 @@ def _start_pool(
         max_task_retries=0,  # a track is retried by the driver, with resume, on any actor
         max_concurrency=PER_ACTOR + 2,  # two tracks, plus info() and a split finish
     )(RayTrackWorker)
-    slots = [_Slot(actor_class.remote(base, hub)) for _ in range(count)]
+    if use_gpu and base.device.startswith("cuda"):
+        base = dataclasses.replace(base, device="cuda")  # each actor sees only its own GPU
+    slots = [_Slot(actor_class.remote(base, hub_name)) for _ in range(count)]
     # Waiting here surfaces a generator that cannot load (bad weights) as one clear error.
     try:
         labels = ray.get([slot.actor.info.remote() for slot in slots])
@@ -298,8 +306,14 @@ def _finish_job(pool: _Pool, manifest: Manifest, outcome: TrackOutcome) -> None:
         log.warning("%s failed: %s", outcome.name, outcome.error)
 
 
-def _gave_up(job: TrackJob, error: BaseException) -> TrackOutcome:
-    message = f"its worker died on every attempt ({type(error).__name__})"
+NO_WORKERS = "every Ray worker is gone (out of restarts)"
+
+
+def _gave_up(job: TrackJob, error: BaseException | str) -> TrackOutcome:
+    if isinstance(error, str):
+        message = error
+    else:
+        message = f"its worker died on every attempt ({type(error).__name__})"
     return TrackOutcome(job.name, False, error=message, worker="ray")
 
 
@@ -309,15 +323,17 @@ def _run_tracks(pool: _Pool, jobs: Sequence[TrackJob], manifest: Manifest) -> No
     pending = deque(jobs)
     running: dict[Any, tuple[TrackJob, _Slot]] = {}
     while pending or running:
-        for slot in pool.ready():
-            while pending and slot.busy < PER_ACTOR:
-                job = pending.popleft()
-                start_attempt(manifest, job.name, slot.label)
-                running[slot.actor.run.remote(job)] = (job, slot)
-                slot.busy += 1
+        # Idle actors first, then a second track each (planned while the first renders).
+        for level in range(PER_ACTOR):
+            for slot in pool.ready():
+                if pending and slot.busy <= level:
+                    job = pending.popleft()
+                    start_attempt(manifest, job.name, slot.label)
+                    running[slot.actor.run.remote(job)] = (job, slot)
+                    slot.busy += 1
         if not running and not pool.probes():
-            for job in pending:  # every actor is gone
-                _finish_job(pool, manifest, _gave_up(job, RuntimeError("no workers left")))
+            for job in pending:
+                _finish_job(pool, manifest, _gave_up(job, NO_WORKERS))
             return
         refs = list(running) + pool.probes()
         finished, _ = ray.wait(refs, num_returns=1, timeout=POLL_SECONDS)
@@ -370,7 +386,7 @@ def _run_split(pool: _Pool, jobs: Sequence[TrackJob], manifest: Manifest) -> Non
             manifest.update(job.name, worker=", ".join(sorted(workers)))
         if not pool.ready() and not pool.probes():
             for rest in jobs[position + 1 :]:
-                _finish_job(pool, manifest, _gave_up(rest, RuntimeError("no workers left")))
+                _finish_job(pool, manifest, _gave_up(rest, NO_WORKERS))
             return
 
 
@@ -398,7 +414,7 @@ def _split_one(
                 running[slot.actor.render.remote(plan_obj, ids, job.name, part)] = (part, ids, slot)
                 slot.busy += 1
         if not running and not pool.probes():
-            return _gave_up(job, RuntimeError("no workers left")), workers
+            return _gave_up(job, NO_WORKERS), workers
         finished, _ = ray.wait(list(running) + pool.probes(), num_returns=1, timeout=POLL_SECONDS)
         pool.drain()
         pool.check_probes(finished)
@@ -422,7 +438,7 @@ def _split_one(
             workers.add(slot.label)
     slot = pool.ready()[0] if pool.ready() else None
     if slot is None:
-        return _gave_up(job, RuntimeError("no workers left")), workers
+        return _gave_up(job, NO_WORKERS), workers
     return ray.get(slot.actor.finish.remote(plan_obj, job, started)), workers
 
 
