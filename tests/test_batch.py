@@ -13,7 +13,7 @@ import pytest
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
-from visualizer.batch import BatchOptions, run_batch
+from visualizer.batch import AlbumProgress, BatchOptions, prepare_batch, run_batch
 from visualizer.batch_manifest import Manifest
 from visualizer.batch_plan import (
     AlbumError,
@@ -329,3 +329,51 @@ def test_cli_bad_inputs_fail_before_any_work(album, tmp_path, capsys, args, mess
     assert batch_cli(album, out, *args) == 1
     assert message in capsys.readouterr().err
     assert not out.exists()  # nothing was created
+
+
+def test_prepare_decides_skip_resume_and_rerender_from_the_manifest(album, tmp_path):
+    out = tmp_path / "out"
+    inputs = [album.tracks / "01 dawn.wav"]
+    batch = BatchOptions(outdir=out)
+    first = prepare_batch(inputs, render_options(album), batch)
+    (job,) = first.jobs
+    assert (job.options.resume, job.options.overwrite) == (False, False)
+    assert read_manifest(out)["01 dawn.mp4"]["status"] == "pending"
+
+    # interrupted earlier with the same settings -> resume
+    first.manifest.update(job.name, status="running")
+    (job,) = prepare_batch(inputs, render_options(album), batch).jobs
+    assert (job.options.resume, job.options.overwrite) == (True, True)
+
+    # done and present -> skipped; done but the video was deleted -> rendered again
+    first.manifest.update(job.name, status="done")
+    (out / job.name).write_bytes(b"video")
+    again = prepare_batch(inputs, render_options(album), batch)
+    assert (again.jobs, again.skipped) == ([], ["01 dawn.mp4"])
+    (out / job.name).unlink()
+    assert len(prepare_batch(inputs, render_options(album), batch).jobs) == 1
+
+    # what changes the picture changes the hash; what does not, does not
+    def hash_with(**changes):
+        return prepare_batch(inputs, render_options(album, **changes), batch).jobs[0].settings_hash
+
+    assert hash_with(seed=5) != job.settings_hash
+    assert hash_with(overrides=("walk.speed=1.5",)) != job.settings_hash
+    assert hash_with(batch_size=1, device="cpu") == job.settings_hash
+
+
+def test_album_progress_counts_frames_and_tracks():
+    events = []
+    jobs = [SimpleNamespace(name=n) for n in ("a", "b", "c")]
+    progress = AlbumProgress(events.append, jobs)
+    progress.track_event("a", "render", 5, 10)
+    progress.track_event("a", "analyze", 1, 1)  # not frames: ignored
+    progress.track_finished("a", 10)
+    progress.track_event("b", "render", 2, 20, part=0)
+    progress.track_event("b", "render", 3, 20, part=1)
+    progress.track_finished("c", None)  # failed
+    album_events = [e for e in events if e.stage == "album"]
+    assert [e.stage for e in events[:2]] == ["track:a", "album"]
+    assert [e.done for e in events if e.stage == "track:b"] == [2, 5]  # parts add up
+    assert (album_events[-1].done, album_events[-1].total) == (15, 30)
+    assert album_events[-1].label == "2/3 tracks"
