@@ -201,7 +201,9 @@ def _energy_features(spec: dict, rate: float) -> tuple[np.ndarray, np.ndarray, l
     smooth = uniform_filter1d(energy, max(1, int(round(0.05 * rate))), mode="nearest")
     lag = max(1, int(round(0.1 * rate)))
     rise = np.clip(
-        smooth - np.concatenate([np.full(lag, smooth[0] if smooth.size else 0), smooth[:-lag]]),
+        # [:size], not smooth[:-lag]: a track shorter than the lag must still line up.
+        smooth
+        - np.concatenate([np.full(lag, smooth[0] if smooth.size else 0), smooth])[: smooth.size],
         0,
         None,
     )
