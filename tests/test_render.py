@@ -142,3 +142,17 @@ def test_a_progress_callback_can_cancel():
     with pytest.raises(Cancelled):
         render.stream(batches, lambda f, x: consumed.append(f), total=12, progress=cancel)
     assert len(consumed) < 6  # stopped early: at most what was queued is consumed
+
+
+def test_storyboard_samples_spread_over_the_song_with_timestamps():
+    from visualizer.storyboard import contact_sheet, sample_indices, timestamp
+
+    assert sample_indices(100, 4) == [12, 37, 62, 87]
+    assert sample_indices(2, 5) == [0, 1]
+    assert sample_indices(0, 3) == []
+    assert timestamp(83.25) == "1:23.2"
+    tiles = [np.full((16, 16, 3), k * 40, np.uint8) for k in range(5)]
+    sheet = contact_sheet(tiles, [timestamp(k) for k in range(5)], columns=3)
+    assert sheet.size[0] > 3 * 16 and sheet.size[1] > 2 * 16
+    pixels = np.asarray(sheet)
+    assert (pixels == 160).all(axis=2).any()  # the fifth tile is on the sheet
