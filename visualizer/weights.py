@@ -169,11 +169,11 @@ def _fetch(
                     done += len(chunk)
                     report(progress, "download", done, total, "B", label)
             except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError):
-                pass  # handled below as a short transfer
+                total = total or -1  # a broken connection is a short transfer, length or not
     if total is not None and done != total:
+        of = f" of {total}" if total > 0 else ""
         raise DownloadError(
-            f"{url}: transfer cut off after {done} of {total} bytes "
-            "(run the command again to resume)"
+            f"{url}: transfer cut off after {done}{of} bytes (run the command again to resume)"
         )
     if sha256 is not None and hasher.hexdigest() != sha256:
         partial.unlink(missing_ok=True)
@@ -257,7 +257,8 @@ def load_generator(
     else:
         path = Path(download(model, progress=progress)) if weights is None else Path(weights)
         generator = _load_path(path, model, hf_compatible)
-    return generator.eval().to(target)
+    # fp32 keeps the picture exact; callers choose half precision with prepare_for_inference.
+    return prepare_for_inference(generator, target, precision="fp32")
 
 
 def _from_published(generator: BigGANDeep, state: dict, source: str = "random weights"):
@@ -400,9 +401,9 @@ def prepare_for_inference(
 
     ``precision``: "auto" (fp16 on CUDA, fp32 elsewhere), "fp32", "fp16" or "bf16". Half precision
     applies to the convolutions only: the class embedding, the batch-norm statistics and their
-    coefficients stay fp32. ``channels_last`` (default: on for CUDA half precision) stores
-    activations NHWC for tensor cores. ``compile`` (True or a torch.compile mode such as
-    "max-autotune" / "reduce-overhead") compiles `BigGANDeep.synthesize`, whose inputs are tensors
+    coefficients stay fp32. ``channels_last`` (default: on) stores activations NHWC (tensor
+    cores on CUDA, faster oneDNN kernels on CPU). ``compile`` (True or a torch.compile mode such
+    as "max-autotune" / "reduce-overhead") compiles `BigGANDeep.synthesize`, whose inputs are tensors
     only, so moving truncation never recompiles. On CUDA, cudnn autotuning is switched on.
     """
     import torch
@@ -419,7 +420,9 @@ def prepare_for_inference(
     for part in (model.gen_z, model.layers, model.conv_to_rgb):
         part.to(dtype)
     if channels_last is None:
-        channels_last = target.type == "cuda" and dtype != torch.float32
+        # NHWC: tensor cores on CUDA; on CPU oneDNN's NHWC convolutions measured ~25 % faster
+        # (BENCHMARKS.md, generator section).
+        channels_last = True
     model.memory_format = torch.channels_last if channels_last else torch.contiguous_format
     for module in model.modules():
         if isinstance(module, torch.nn.Conv2d):
