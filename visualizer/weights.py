@@ -403,8 +403,8 @@ def prepare_for_inference(
     applies to the convolutions only: the class embedding, the batch-norm statistics and their
     coefficients stay fp32. ``channels_last`` (default: on) stores activations NHWC (tensor
     cores on CUDA, faster oneDNN kernels on CPU). ``compile`` (True or a torch.compile mode such
-    as "max-autotune" / "reduce-overhead") compiles `BigGANDeep.synthesize`, whose inputs are tensors
-    only, so moving truncation never recompiles. On CUDA, cudnn autotuning is switched on.
+    as "max-autotune" / "reduce-overhead") compiles `BigGANDeep.synthesize`, whose inputs are
+    tensors only, so moving truncation never recompiles. On CUDA, cudnn autotuning is on.
     """
     import torch
 
