@@ -89,6 +89,7 @@ class TrackWorker:
             from visualizer.pipeline import finish_render, render_segments
 
             plan = plan_track(job)
+            resumed = reused_segments(plan)
             with self._render_lock:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("batch stopped")
@@ -98,7 +99,7 @@ class TrackWorker:
             raise
         except Exception as error:  # noqa: BLE001 - one bad track must not stop the album
             return failed_outcome(job, error, time.monotonic() - start)
-        return outcome_from_result(job, result, time.monotonic() - start)
+        return outcome_from_result(job, result, time.monotonic() - start, resumed)
 
 
 def plan_track(job: TrackJob) -> Any:
@@ -125,7 +126,12 @@ def failed_outcome(job: TrackJob, error: BaseException, wall: float) -> TrackOut
     return TrackOutcome(job.name, False, error=message, wall_seconds=wall, worker=worker_id())
 
 
-def outcome_from_result(job: TrackJob, result: Any, wall: float) -> TrackOutcome:
+def reused_segments(plan: Any) -> bool:
+    """True when the plan continues an interrupted render (some segments already complete)."""
+    return len(plan.pending()) < len(plan.segments)
+
+
+def outcome_from_result(job: TrackJob, result: Any, wall: float, resumed: bool) -> TrackOutcome:
     return TrackOutcome(
         job.name,
         True,
@@ -134,7 +140,7 @@ def outcome_from_result(job: TrackJob, result: Any, wall: float) -> TrackOutcome
         audio_seconds=float(result.audio_seconds),
         wall_seconds=wall,
         worker=worker_id(),
-        resumed=bool(job.options.resume),
+        resumed=resumed,
     )
 
 

@@ -33,6 +33,7 @@ from visualizer.batch import (
     outcome_from_result,
     plan_track,
     record_outcome,
+    reused_segments,
     start_attempt,
     worker_id,
 )
@@ -134,14 +135,14 @@ class RayTrackWorker:
             )
         return frames
 
-    def finish(self, plan: Any, job: TrackJob, wall_start: float) -> TrackOutcome:
+    def finish(self, plan: Any, job: TrackJob, wall_start: float, resumed: bool) -> TrackOutcome:
         from visualizer.pipeline import finish_render
 
         try:
             result = finish_render(plan)
         except Exception as error:  # noqa: BLE001 - reported as the track's failure
             return failed_outcome(job, error, time.time() - wall_start)
-        return outcome_from_result(job, result, time.time() - wall_start)
+        return outcome_from_result(job, result, time.time() - wall_start, resumed)
 
 
 # ------------------------------------------------------------------------------ driver side
@@ -405,6 +406,7 @@ def _split_one(
     if isinstance(plan, TrackOutcome):
         return plan, workers
     plan_obj = ray.put(plan)
+    resumed = reused_segments(plan)
     todo = deque(enumerate(_chunks(plan.pending(), len(pool.ready()))))
     running: dict[Any, tuple[int, list[int], _Slot]] = {}
     while todo or running:
@@ -439,7 +441,7 @@ def _split_one(
     slot = pool.ready()[0] if pool.ready() else None
     if slot is None:
         return _gave_up(job, NO_WORKERS), workers
-    return ray.get(slot.actor.finish.remote(plan_obj, job, started)), workers
+    return ray.get(slot.actor.finish.remote(plan_obj, job, started, resumed)), workers
 
 
 def cluster_summary() -> str:
