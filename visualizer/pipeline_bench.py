@@ -186,7 +186,7 @@ def _child_peak_rss(command: list[str]) -> float:
         "sys.exit(code)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe, *command[2:]], capture_output=True, text=True, check=False
+        [sys.executable, "-c", probe, *command[3:]], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"benchmark render failed: {done.stderr.strip()[-500:]}")
