@@ -145,6 +145,7 @@ class _Exploit:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_bad_inputs_each_give_one_line_naming_the_file(tiny_dir, tmp_path):
     before = _cache_files()
     # Missing path, missing file in a folder.
