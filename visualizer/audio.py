@@ -140,7 +140,7 @@ def _read_soundfile(
         try:
             if first:
                 f.seek(first)
-            data = f.read(wanted, dtype="float32", always_2d=True)
+            data = _read_mono(f, wanted)
         except (sf.LibsndfileError, RuntimeError) as error:
             raise AudioError(f"{path}: corrupt audio data ({error})") from None
     shortfall = wanted - data.shape[0]
@@ -149,7 +149,24 @@ def _read_soundfile(
             f"{path}: truncated or corrupt: the header declares {total / native_sr:.3f} s "
             f"but only {(first + data.shape[0]) / native_sr:.3f} s could be decoded"
         )
-    return data.mean(axis=1, dtype=np.float32), native_sr
+    return data, native_sr
+
+
+def _read_mono(f, wanted: int, block: int = 1 << 18) -> np.ndarray:
+    """Up to ``wanted`` frames of an open SoundFile, channels averaged, float32 (n,).
+
+    Read in blocks so that only the mono result is ever whole in memory: a 10-minute stereo
+    track would otherwise hold a 200 MB float32 (n, 2) copy next to it.
+    """
+    out = np.empty(wanted, np.float32)
+    done = 0
+    while done < wanted:
+        data = f.read(min(block, wanted - done), dtype="float32", always_2d=True)
+        if data.shape[0] == 0:
+            break
+        out[done : done + data.shape[0]] = data.mean(axis=1, dtype=np.float32)
+        done += data.shape[0]
+    return out[:done]
 
 
 def _ffmpeg_reason(stderr: str) -> str:

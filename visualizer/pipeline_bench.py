@@ -164,7 +164,7 @@ def rss_bench(folder: Path, *, fps: Fraction, minutes: tuple[float, float] = (1,
         command += ["--weights", str(weights), "--fps", str(fps), "--device", "cpu", "--quiet"]
         command += ["--overwrite"]
         started = time.perf_counter()
-        peak = _child_peak_rss(command)
+        peak = _child_peak_rss(command)  # the parent's own size does not count
         peaks[f"{length:g}min"] = {
             "peak_rss_mib": round(peak, 1),
             "seconds": round(time.perf_counter() - started, 1),
@@ -176,13 +176,18 @@ def rss_bench(folder: Path, *, fps: Fraction, minutes: tuple[float, float] = (1,
 
 
 def _child_peak_rss(command: list[str]) -> float:
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far, so each run gets a fresh
-    # interpreter that reports its own peak (KiB on Linux) as its last line.
+    """Peak resident memory (MiB) of ``command`` run as a fresh `python -m visualizer`.
+
+    The child reports VmHWM, the high-water mark of its own address space. ru_maxrss is not
+    used: Linux carries it across exec from the parent that forked, so a child of a big
+    benchmark process would report the parent's peak.
+    """
     probe = (
-        "import resource, runpy, sys; code = 0\n"
+        "import re, runpy, sys; code = 0\n"
         "try:\n    runpy.run_module('visualizer', run_name='__main__')\n"
         "except SystemExit as e:\n    code = e.code or 0\n"
-        "print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print('peak', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     done = subprocess.run(
@@ -190,7 +195,7 @@ def _child_peak_rss(command: list[str]) -> float:
     )
     if done.returncode != 0:
         raise RuntimeError(f"benchmark render failed: {done.stderr.strip()[-500:]}")
-    peak = int(done.stderr.strip().splitlines()[-1].split()[1])
+    peak = int(done.stderr.strip().splitlines()[-1].split()[1])  # KiB
     return peak / 1024
 
 
