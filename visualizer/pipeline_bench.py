@@ -164,7 +164,9 @@ def rss_bench(folder: Path, *, fps: Fraction, minutes: tuple[float, float] = (1,
         command += ["--weights", str(weights), "--fps", str(fps), "--device", "cpu", "--quiet"]
         command += ["--overwrite"]
         started = time.perf_counter()
-        peak = _child_peak_rss(command)  # the parent's own size does not count
+        # An empty analysis cache per run: each render pays for its analysis.
+        env = {**os.environ, "VISUALIZER_CACHE": str(folder / f"cache-{length:g}")}
+        peak = _child_peak_rss(command, env)
         peaks[f"{length:g}min"] = {
             "peak_rss_mib": round(peak, 1),
             "seconds": round(time.perf_counter() - started, 1),
@@ -175,7 +177,7 @@ def rss_bench(folder: Path, *, fps: Fraction, minutes: tuple[float, float] = (1,
     return peaks
 
 
-def _child_peak_rss(command: list[str]) -> float:
+def _child_peak_rss(command: list[str], env: dict[str, str]) -> float:
     """Peak resident memory (MiB) of ``command`` run as a fresh `python -m visualizer`.
 
     The child reports VmHWM, the high-water mark of its own address space. ru_maxrss is not
@@ -191,7 +193,11 @@ def _child_peak_rss(command: list[str]) -> float:
         "sys.exit(code)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe, *command[3:]], capture_output=True, text=True, check=False
+        [sys.executable, "-c", probe, *command[3:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(f"benchmark render failed: {done.stderr.strip()[-500:]}")
