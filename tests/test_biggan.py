@@ -175,6 +175,13 @@ def test_bf16_on_cpu_stays_finite_and_close(tiny_state):
         prepare_for_inference(fp32, "cpu", precision="fp8")
 
 
+def test_prepare_without_device_keeps_the_models_device(tiny_state):
+    from visualizer.weights import prepare_for_inference
+
+    model = prepare_for_inference(_model(tiny_state), precision="fp32")
+    assert model.device.type == "cpu" and model.gen_z.weight.dtype == torch.float32
+
+
 def test_synthesize_compiles_as_one_graph(tiny):
     """Truncation reaches the compiled part as tensors only: one graph, no breaks."""
     z, y = _inputs(1)

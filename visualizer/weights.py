@@ -408,9 +408,10 @@ def prepare_for_inference(
     """
     import torch
 
-    target = resolve_device(device) if isinstance(device, str | None) else device
     if device is None:
         target = model.device
+    else:
+        target = resolve_device(device) if isinstance(device, str) else device
     if precision not in PRECISIONS:
         raise VisualizerError(f"unknown precision {precision!r}: expected {', '.join(PRECISIONS)}")
     if precision == "auto":
