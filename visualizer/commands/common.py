@@ -83,7 +83,10 @@ def add_preset_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: preset's)")
     parser.add_argument(
-        "--fps", type=parse_fps, default=None, help="frame rate, e.g. 30 or 30000/1001"
+        "--fps",
+        type=parse_fps,
+        default=None,
+        help="frame rate, e.g. 24, 30 or 30000/1001 (default: 30, or a saved Timeline's rate)",
     )
 
 
