@@ -117,22 +117,23 @@ def load(path: str | os.PathLike) -> Timeline:
     if not path.is_file():
         raise TimelineError(f"timeline file not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [key for key in REQUIRED_KEYS if key not in data.files]
-            if missing:
-                raise TimelineError(
-                    f"{path}: not a timeline file (missing keys: {', '.join(missing)})"
-                )
-            fps = Fraction(int(data["fps_num"]), int(data["fps_den"]))
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise TimelineError(f"{path}: not a readable timeline .npz ({error})") from None
+    with data:
+        missing = [key for key in REQUIRED_KEYS if key not in data.files]
+        if missing:
+            raise TimelineError(f"{path}: not a timeline file (missing keys: {', '.join(missing)})")
+        try:
             return Timeline(
                 class_vectors=data["class_vectors"],
                 noise=data["noise"],
                 truncation=data["truncation"],
-                fps=fps,
+                fps=Fraction(int(data["fps_num"]), int(data["fps_den"])),
                 seed=int(data["seed"]),
                 preset=str(data["preset"]) if "preset" in data.files else "",
             )
-    except TimelineError as error:
-        raise TimelineError(f"{path}: {error}") if str(path) not in str(error) else error
-    except (OSError, ValueError, EOFError, ZeroDivisionError) as error:
-        raise TimelineError(f"{path}: not a readable timeline .npz ({error})") from None
+        except TimelineError as error:
+            raise TimelineError(f"{path}: {error}") from None
+        except (OSError, ValueError, TypeError, ZeroDivisionError) as error:
+            raise TimelineError(f"{path}: corrupt timeline ({error})") from None

@@ -108,8 +108,11 @@ class ProgressBars:
 
         bar = self._bars.get(event.stage)
         if bar is None:
+            # The first event may already count finished units (a batch, a resumed segment):
+            # `initial` keeps them out of the rate, so the bar never shows a bogus speed.
             bar = tqdm(
                 total=event.total,
+                initial=event.done,
                 desc=event.label or event.stage,
                 unit=event.unit,
                 unit_scale=event.unit == "B",
