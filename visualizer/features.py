@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from visualizer.files import atomic_output
 from visualizer.progress import ProgressCallback
 
 
@@ -181,13 +182,8 @@ def save_features(features: Features, path: str | os.PathLike) -> Path:
     onset_strength (T,), onsets (K,), energy (T,), energy_rise (T,), bands (3, T), beats (B,),
     sections (S,).
     """
-    import tempfile
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial.npz", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path, suffix=".partial.npz") as tmp:
         np.savez(
             tmp,
             fps_num=np.int64(features.fps.numerator),
@@ -197,11 +193,7 @@ def save_features(features: Features, path: str | os.PathLike) -> Path:
             tempo=np.float64(features.tempo),
             **{name: getattr(features, name) for name in _ARRAY_FIELDS},
         )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def load_features(path: str | os.PathLike) -> Features:

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 
 from visualizer import video
 from visualizer.errors import AudioError, OutputError, RenderError, TimelineError, WeightsError
+from visualizer.files import write_text_atomic
 from visualizer.progress import ProgressCallback, report
 from visualizer.timeline import Timeline
 
@@ -366,16 +366,9 @@ def _start_work_dir(work_dir: Path, manifest: dict, timeline: Timeline) -> None:
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
     timeline_io.save(timeline, work_dir / "timeline.npz")
-    _write_text(work_dir / "preset.toml", timeline.preset)
+    write_text_atomic(work_dir / "preset.toml", timeline.preset)
     # The manifest is written last: a folder without one is not resumable and is started over.
-    _write_text(work_dir / MANIFEST, json.dumps(manifest, indent=1))
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    video.publish(Path(tmp), path)
+    write_text_atomic(work_dir / MANIFEST, json.dumps(manifest, indent=1))
 
 
 def render_segments(
@@ -470,7 +463,7 @@ def finish_render(plan: RenderPlan, *, progress: ProgressCallback | None = None)
         audio_start=plan.audio_start,
         audio_duration=plan.audio_duration,
     )
-    _write_text(preset_path_for(plan.output), _preset_record(plan))
+    write_text_atomic(preset_path_for(plan.output), _preset_record(plan))
     shutil.rmtree(plan.work_dir, ignore_errors=True)
     report(progress, "mux", 1, 1, "file", "mux")
     return RenderResult(

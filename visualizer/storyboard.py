@@ -96,9 +96,8 @@ def contact_sheet(tiles: list[np.ndarray], captions: list[str], *, columns: int 
 
 def save_image(image: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``image`` (PNG/JPEG by suffix) to a temporary name and rename it into place."""
-    import tempfile
 
-    from visualizer.video import publish
+    from visualizer.files import atomic_output
 
     path = Path(path)
     if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
@@ -107,11 +106,6 @@ def save_image(image: Any, path: str | os.PathLike, *, overwrite: bool = False) 
         raise OutputError(f"output exists: {path} (use --overwrite to replace it)")
     if not path.parent.is_dir():
         raise OutputError(f"output folder does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         image.save(tmp, format="PNG" if path.suffix.lower() == ".png" else "JPEG")
-        publish(Path(tmp), path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path

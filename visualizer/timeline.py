@@ -14,7 +14,6 @@ Saved as `.npz` with these keys (documented in README.md):
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from visualizer.errors import TimelineError
+from visualizer.files import atomic_output
 
 N_CLASSES = 1000
 Z_DIM = 128
@@ -89,11 +89,7 @@ def validate(timeline: Timeline) -> None:
 
 def save(timeline: Timeline, path: str | os.PathLike) -> Path:
     """Write ``timeline`` to ``path`` (.npz) atomically: a temporary file renamed when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial.npz", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path, suffix=".partial.npz") as tmp:
         np.savez(
             tmp,
             class_vectors=timeline.class_vectors,
@@ -104,11 +100,7 @@ def save(timeline: Timeline, path: str | os.PathLike) -> Path:
             seed=np.int64(timeline.seed),
             preset=np.str_(timeline.preset),
         )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def load(path: str | os.PathLike) -> Timeline:

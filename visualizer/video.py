@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from visualizer.errors import OutputError, RenderError
+from visualizer.files import publish, temporary_path
 
 log = logging.getLogger("visualizer")
 
@@ -32,8 +33,6 @@ FITS = ("pad", "crop", "mirror")
 ENCODERS = ("auto", "libx264", "h264_nvenc")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 AUDIO_BITRATE = "320k"  # AAC at a bitrate where it is transparent for music
-_UMASK = os.umask(0o022)  # read once at import (setting it is process-wide), then restored
-os.umask(_UMASK)
 
 
 @functools.cache
@@ -147,12 +146,6 @@ def _mirror_filter(width: int, height: int) -> str:
     return ";".join(parts)
 
 
-def publish(tmp: Path, path: Path) -> None:
-    """Rename a complete temporary file to ``path`` with ordinary permissions (mkstemp: 600)."""
-    os.chmod(tmp, 0o666 & ~_UMASK)
-    os.replace(tmp, path)
-
-
 def encoder_args(encoder: str, quality: int) -> list[str]:
     """Codec arguments for a segment: H.264 yuv420p at constant quality ``quality`` (0-51)."""
     if encoder == "h264_nvenc":
@@ -183,9 +176,7 @@ class SegmentWriter:
         self.path = Path(path)
         self.resolution = resolution
         self.frames = 0
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temporary_path(self.path)
         # A file, not a pipe, for ffmpeg's messages: it can never block on a full pipe.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close/abort)
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
@@ -269,8 +260,7 @@ def concat_and_mux(
         for segment in segments:
             escaped = str(Path(segment).resolve()).replace("'", "'\\''")
             handle.write(f"file '{escaped}'\n")
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
-    os.close(fd)
+    tmp = temporary_path(output)
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     cmd += ["-f", "concat", "-safe", "0", "-i", list_path]
     if audio is not None:
@@ -281,15 +271,15 @@ def concat_and_mux(
         cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
         cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
     cmd += ["-c:v", "copy", "-movflags", "+faststart"]
-    cmd += ["-f", {".mov": "mov", ".mkv": "matroska"}.get(output.suffix.lower(), "mp4"), tmp]
+    cmd += ["-f", {".mov": "mov", ".mkv": "matroska"}.get(output.suffix.lower(), "mp4"), str(tmp)]
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             lines = result.stderr.strip().splitlines()
             raise RenderError(f"muxing failed: {lines[-1] if lines else result.returncode}")
-        publish(Path(tmp), output)
+        publish(tmp, output)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         Path(list_path).unlink(missing_ok=True)
 
 

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import pickle
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from visualizer import __version__
 from visualizer.errors import DownloadError, VisualizerError, WeightsError
+from visualizer.files import atomic_output
 from visualizer.progress import ProgressCallback, report
 
 if TYPE_CHECKING:
@@ -371,15 +371,9 @@ def _save_folded(generator: BigGANDeep, dest: Path, source: str) -> None:
         "source": source,
     }
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=dest.name, suffix=".tmp", dir=dest.parent)
-        os.close(fd)
-        try:
+        with atomic_output(dest) as tmp:
             state = {k: v.contiguous() for k, v in generator.state_dict().items()}
-            save_file(state, tmp, metadata=metadata)
-            os.replace(tmp, dest)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+            save_file(state, str(tmp), metadata=metadata)
     except OSError as error:
         log.warning(f"could not cache folded weights in {dest.parent}: {error}")
 

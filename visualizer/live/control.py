@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from visualizer.errors import PresetError, VisualizerError
+from visualizer.files import write_text_atomic
 
 log = logging.getLogger("visualizer")
 
@@ -214,11 +215,7 @@ class LiveControl:
             raise VisualizerError(f"{path} exists (choose another name)")
         with self._lock:
             text = _to_toml(self.preset)
-        self.save_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.partial")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, text)
 
     def note(self, message: str) -> None:
         log.warning(message)
