@@ -223,3 +223,63 @@ def test_cuda_fp16_matches_cpu_fp32_over_a_sweep(tiny_state):
         assert (got - expected).abs().mean() < 0.02 and (got - expected).abs().max() < 0.25
         frames = gpu.frames_uint8(z, y, t)
         assert frames.device.type == "cuda" and frames.dtype == torch.uint8
+
+
+def test_compiled_generator_gets_full_batches_and_partial_ones_are_trimmed(tiny_state):
+    """A compiled generator (``compile_mode`` set) never sees a new batch shape."""
+    from fractions import Fraction
+
+    import numpy as np
+
+    from visualizer import render
+    from visualizer.timeline import Timeline
+
+    gen = np.random.default_rng(0)
+    classes = np.zeros((7, 1000), np.float32)
+    classes[np.arange(7), gen.integers(1000, size=7)] = 1.0
+    noise = (gen.standard_normal((7, 128)) * 0.4).astype(np.float32)
+    timeline = Timeline(classes, noise, np.linspace(0.2, 1.0, 7, dtype=np.float32), Fraction(10), 0)
+    model = _model(tiny_state)
+    eager = [f for _, f in render.generate(model, timeline, 0, 7, device="cpu", batch_size=3)]
+    shapes = []
+    original = model.frames_uint8
+
+    def recording(z, y, t):
+        shapes.append((z.shape[0], y.shape[0], t.shape[0]))
+        return original(z, y, t)
+
+    model.frames_uint8 = recording
+    model.compile_mode = "default"  # what prepare_for_inference sets when it compiles
+    padded = list(render.generate(model, timeline, 0, 7, device="cpu", batch_size=3))
+    assert shapes == [(3, 3, 3)] * 3
+    assert [first for first, _ in padded] == [0, 3, 6]
+    assert [len(f) for _, f in padded] == [3, 3, 1]
+    # Same frames up to batch-size rounding (a uint8 step at most).
+    assert (torch.cat([f for _, f in padded]).int() - torch.cat(eager).int()).abs().max() <= 1
+
+
+def test_compile_modes_resolve_per_device_and_set_the_kernel_cache(
+    tiny_state, tmp_path, monkeypatch
+):
+    import os
+
+    from visualizer.weights import prepare_for_inference, resolve_compile
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_compile("auto", cpu) is None and resolve_compile("off", cuda) is None
+    assert resolve_compile("auto", cuda) == "reduce-overhead"
+    assert resolve_compile(True, cpu) == "default" and resolve_compile(False, cuda) is None
+    assert resolve_compile("max-autotune", cpu) == "max-autotune"
+    with pytest.raises(VisualizerError, match="unknown compile mode 'fast'"):
+        resolve_compile("fast", cpu)
+    monkeypatch.setenv("VISUALIZER_CACHE", str(tmp_path))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "")
+    eager = prepare_for_inference(_model(tiny_state), "cpu", precision="fp32", compile="auto")
+    assert eager.compile_mode is None and "synthesize" not in vars(eager)
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == ""  # nothing compiled: nothing set
+    model = prepare_for_inference(_model(tiny_state), "cpu", precision="fp32", compile="default")
+    assert model.compile_mode == "default" and "synthesize" in vars(model)  # wrapped, lazily
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "inductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    prepare_for_inference(_model(tiny_state), "cpu", compile="reduce-overhead")
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "mine")  # the user's wins

@@ -38,6 +38,8 @@ log = logging.getLogger("visualizer")
 DEFAULT_FPS = Fraction(30)
 MANIFEST = "render.json"
 MANIFEST_VERSION = 1
+# Mirrors visualizer.weights.COMPILE_MODES (not imported: that would load torch here).
+COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class RenderOptions:
     segment_frames: int = 256  # frames per video segment (resume and split granularity), >= 1
     frame_step: int = 1  # render every Nth Timeline frame at fps / N (draft videos), >= 1
     precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
+    # torch.compile of the generator: off | auto (reduce-overhead on CUDA, off on CPU) | default |
+    # max-autotune | reduce-overhead. Not checked on resume: it changes rounding only.
+    compile: str = "off"
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,10 @@ def check_options(output: Path, options: RenderOptions) -> None:
     if options.precision not in ("auto", "fp32", "fp16", "bf16"):
         raise RenderError(
             f"unknown precision {options.precision!r}: expected auto, fp32, fp16, bf16"
+        )
+    if options.compile not in COMPILE_MODES:
+        raise RenderError(
+            f"unknown compile mode {options.compile!r}: expected {', '.join(COMPILE_MODES)}"
         )
     if options.segment_frames < 1 or options.frame_step < 1:
         raise RenderError("segment_frames and frame_step must be >= 1")
@@ -334,6 +343,8 @@ def _manifest(plan: RenderPlan, full: Timeline) -> dict[str, Any]:
         "quality": options.quality,
         "encoder": plan.encoder,
         "precision": options.precision,
+        # Not "compile" or "batch_size": a compiled generator or another batch size computes the
+        # same picture up to float rounding, so a resume may change them.
         "segment_frames": options.segment_frames,
         "seed": full.seed,
         "source": _source_key(options),
@@ -392,8 +403,11 @@ def render_segments(
     if not todo:
         return
     device = _device_of(generator)
-    batch_size = plan.options.batch_size or render.auto_batch_size(
-        device, _resolution(generator, plan.options.model)
+    # A warmed-up compiled generator keeps the batch size it was compiled for (no recompile).
+    batch_size = (
+        plan.options.batch_size
+        or getattr(generator, "warm_batch_size", None)
+        or render.auto_batch_size(device, _resolution(generator, plan.options.model))
     )
     log.info("rendering on %s, batch size %d, encoder %s", device, batch_size, plan.encoder)
     done = plan.n_frames - sum(plan.segments[i][1] - plan.segments[i][0] for i in plan.pending())
@@ -532,7 +546,10 @@ class _Loader:
 
     def _load(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
         try:
-            self.result = load_generator(options, progress=progress)
+            generator = load_generator(options, progress=progress)
+            if getattr(generator, "compile_mode", None) is not None:
+                warm_up(generator, options, progress)
+            self.result = generator
         except BaseException as error:  # noqa: BLE001 (re-raised by join)
             self.error = error
 
@@ -550,4 +567,39 @@ def load_generator(options: RenderOptions, *, progress: ProgressCallback | None 
 
     # seed 0: "random" weights are one fixed network; the render's seed moves the Timeline.
     model = load(options.model, options.weights, device=options.device, seed=0, progress=progress)
-    return prepare_for_inference(model, model.device, precision=options.precision)
+    return prepare_for_inference(
+        model, model.device, precision=options.precision, compile=options.compile
+    )
+
+
+def warm_up(
+    generator: Any, options: RenderOptions, progress: ProgressCallback | None = None
+) -> int:
+    """Compile ``generator`` for the render's batch size by running dummy batches; returns it.
+
+    The batch size is stored in ``generator.warm_batch_size`` so that the render uses the shape
+    that was compiled. Called on the loader thread: the compile overlaps analysis and mapping.
+    """
+    import torch
+
+    from visualizer import render
+
+    device = _device_of(generator)
+    batch = options.batch_size or render.auto_batch_size(
+        device, _resolution(generator, options.model)
+    )
+    label = f"compiling the generator (batch {batch})"
+    report(progress, "compile", 0, 1, "step", label)
+    config = generator.config
+    z = torch.zeros(batch, config.z_dim, device=device)
+    y = torch.zeros(batch, config.num_classes, device=device)
+    y[:, 0] = 1.0
+    truncation = torch.full((batch,), 0.5, device=device)
+    # reduce-overhead: the first call compiles and warms up, the second records the CUDA graph.
+    for _ in range(2 if generator.compile_mode == "reduce-overhead" else 1):
+        generator.frames_uint8(z, y, truncation)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    generator.warm_batch_size = batch
+    report(progress, "compile", 1, 1, "step", label)
+    return batch

@@ -63,20 +63,25 @@ def generate(
 
     A CUDA out-of-memory error halves the batch size and retries the same frames; at batch size
     1 it becomes a RenderError. ``generator.frames_uint8(z, y, truncation)`` takes float32 z
-    (B, 128), class vectors (B, 1000) and per-frame truncation (B,).
+    (B, 128), class vectors (B, 1000) and per-frame truncation (B,). A compiled generator
+    (``generator.compile_mode`` set) always gets full batches: the last, partial one is padded
+    with copies of its last frame, whose frames are dropped, so that a new shape never triggers
+    a recompilation (or, with CUDA graphs, a new graph).
     """
     import torch
 
+    fixed = getattr(generator, "compile_mode", None) is not None
     index = start
     while index < stop:
         count = min(batch_size, stop - index)
+        size = batch_size if fixed else count
         try:
             with torch.inference_mode():
                 frames = generator.frames_uint8(
-                    _tensor(timeline.noise[index : index + count], device),
-                    _tensor(timeline.class_vectors[index : index + count], device),
-                    _tensor(timeline.truncation[index : index + count], device),
-                )
+                    _tensor(_padded(timeline.noise[index : index + count], size), device),
+                    _tensor(_padded(timeline.class_vectors[index : index + count], size), device),
+                    _tensor(_padded(timeline.truncation[index : index + count], size), device),
+                )[:count]
         except Exception as error:
             if not is_out_of_memory(error):
                 raise
@@ -91,6 +96,13 @@ def generate(
             continue
         yield index, frames
         index += count
+
+
+def _padded(array: np.ndarray, size: int) -> np.ndarray:
+    """``array`` (N, ...) with its last row repeated up to ``size`` rows (N <= size)."""
+    if len(array) >= size:
+        return array
+    return np.concatenate([array, np.repeat(array[-1:], size - len(array), axis=0)])
 
 
 def _tensor(array: np.ndarray, device: Any) -> Any:

@@ -77,6 +77,14 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         help="generator arithmetic: auto = fp16 on CUDA, fp32 on CPU (default: %(default)s)",
     )
     parser.add_argument(
+        "--compile",
+        choices=("off", "auto", "default", "max-autotune", "reduce-overhead"),
+        default="off",
+        help="torch.compile the generator (CUDA speed; the first compile takes minutes, later "
+        "runs reuse the cached kernels): auto = reduce-overhead (CUDA graphs) on CUDA, off on "
+        "CPU (default: %(default)s)",
+    )
+    parser.add_argument(
         "--batch-size", type=positive_int, help="frames per generator call (default: automatic)"
     )
     parser.add_argument(
@@ -155,6 +163,7 @@ def options_from_args(args: argparse.Namespace):
         segment_frames=args.segment_frames,
         frame_step=frame_step,
         precision=args.precision,
+        compile=getattr(args, "compile", "off"),
     )
 
 
