@@ -9,6 +9,8 @@ that machine noise hits both alike.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import platform
 import statistics
@@ -22,6 +24,7 @@ from torch import Tensor
 
 from visualizer.biggan import BigGANConfig, BigGANDeep, load_state_dict_published
 from visualizer.biggan import random_state_dict as _random_state_dict
+from visualizer.errors import VisualizerError
 from visualizer.progress import ProgressCallback, report
 from visualizer.weights import prepare_for_inference, resolve_device
 
@@ -118,6 +121,191 @@ def run_generator_bench(
         reference_s_per_frame=statistics.median(times["ref"]) / batch_size,
         reference_name=reference_name,
         max_abs_diff=diff,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Precision sweep (issue 7): fps, achieved TFLOP/s against a matmul peak, ratio to the reference
+
+SWEEP_PRECISIONS = ("fp32", "fp16", "bf16")
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class PrecisionResult:
+    precision: str
+    s_per_frame: float  # median over the timed batches / batch size
+    tflops: float  # achieved: FLOPs per frame / s_per_frame / 1e12
+    peak_tflops: float  # square-matmul peak of this precision, same run
+    speedup: float  # reference s/frame / ours s/frame
+    max_abs_diff: float  # max |ours - fp32 reference| on the bench inputs, in [-1, 1] units
+    finite: bool  # every output value finite
+
+    @property
+    def fps(self) -> float:
+        return 1.0 / self.s_per_frame
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    model: str
+    device: str
+    torch_version: str
+    batch_size: int
+    frames: int  # frames timed per implementation
+    compile: str | None  # torch.compile mode of ours, None = eager
+    gflop_per_frame: float
+    reference_name: str
+    reference_s_per_frame: float
+    precisions: tuple[PrecisionResult, ...]
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["reference_fps"] = 1.0 / self.reference_s_per_frame
+        for row in data["precisions"]:
+            row["fps"] = 1.0 / row["s_per_frame"]
+        return data
+
+    def lines(self) -> list[str]:
+        head = (
+            f"generator {self.model} on {self.device}, torch {self.torch_version}, batch "
+            f"{self.batch_size}, {self.frames} frames each, {self.gflop_per_frame:.2f} GFLOP/frame"
+            f", compile {self.compile or 'off'}"
+        )
+        rows = [
+            "| implementation | s/frame | fps | TFLOP/s | matmul peak | % of peak | "
+            "vs reference | max abs diff vs fp32 | finite |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        ref = self.reference_s_per_frame
+        ref_tflops = self.gflop_per_frame / 1e3 / ref
+        rows.append(
+            f"| reference ({self.reference_name}) | {ref:.4f} | {1 / ref:.2f} | {ref_tflops:.3f}"
+            " | | | 1.00x | 0 | yes |"
+        )
+        for r in self.precisions:
+            rows.append(
+                f"| visualizer {r.precision} | {r.s_per_frame:.4f} | {r.fps:.2f} | {r.tflops:.3f}"
+                f" | {r.peak_tflops:.3f} | {100 * r.tflops / r.peak_tflops:.0f}% | "
+                f"{r.speedup:.2f}x | {r.max_abs_diff:.2g} | {'yes' if r.finite else 'NO'} |"
+            )
+        return [head, *rows]
+
+
+def default_precisions(device: torch.device) -> tuple[str, ...]:
+    """All three on CUDA; fp32 and bf16 on a CPU (fp16 convolutions there are emulated, slow)."""
+    return SWEEP_PRECISIONS if device.type == "cuda" else ("fp32", "bf16")
+
+
+def flops_per_frame(config: BigGANConfig) -> float:
+    """FLOPs (2 per multiply-add) of one forward of batch 1, counted on the meta device.
+
+    Reference figures: 17.92 / 58.80 / 75.99 GFLOP at 128 / 256 / 512 px.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = BigGANDeep(config).eval()
+        z, y = torch.zeros(1, config.z_dim), torch.zeros(1, config.num_classes)
+        t = torch.full((1,), 0.5)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(z, y, t)
+    return float(counter.get_total_flops())
+
+
+def matmul_peak_tflops(
+    device: torch.device, precision: str, size: int | None = None, repeats: int = 5
+) -> float:
+    """Best TFLOP/s of a square ``size`` matmul (default 8192 on CUDA, 1024 on a CPU)."""
+    size = size or (8192 if device.type == "cuda" else 1024)
+    gen = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(size, size, generator=gen).to(device, _DTYPES[precision]) for _ in "ab")
+    run = lambda: a @ b  # noqa: E731
+    run()  # warm-up: kernel selection, allocator
+    best = min(_timed(run, device) for _ in range(repeats))
+    return 2 * size**3 / best / 1e12
+
+
+def run_precision_sweep(
+    model: str = "biggan-deep-128",
+    *,
+    precisions: tuple[str, ...] | None = None,
+    batch_size: int = 1,
+    frames: int = 4,
+    device: str = "auto",
+    compile: str = "off",
+    seed: int = 0,
+    config: BigGANConfig | None = None,
+    matmul_size: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SweepResult:
+    """Generator-only speed of ours in each precision and of the fp32 eager reference.
+
+    Same random published-format weights and inputs for all; one warm-up batch each (which
+    compiles, with ``compile``), then ``frames`` frames each, implementations alternating
+    batch by batch so that machine noise hits all alike. Medians are reported.
+    """
+    from visualizer.weights import resolve_compile
+
+    target = resolve_device(device)
+    precisions = tuple(precisions or default_precisions(target))
+    for name in precisions:
+        if name not in SWEEP_PRECISIONS:
+            raise VisualizerError(
+                f"unknown precision {name!r}: expected {', '.join(SWEEP_PRECISIONS)}"
+            )
+    config = config or BigGANConfig.for_model(model)
+    report(progress, "bench", 0, None, "step", "building random weights")
+    state = _random_state_dict(config, seed)
+    base = load_state_dict_published(BigGANDeep(config, hf_compatible=True), state, "random")
+    runners: dict[str, Callable[[], Tensor]] = {}
+    reference, reference_name = _reference(config, state, target)
+    del state
+    gen = torch.Generator().manual_seed(seed)
+    z = (torch.randn(batch_size, config.z_dim, generator=gen).clamp(-2, 2) * 0.4).to(target)
+    y = F.one_hot(torch.randint(1000, (batch_size,), generator=gen), 1000).float().to(target)
+    t = torch.full((batch_size,), 0.4)
+    for name in precisions:
+        ours = prepare_for_inference(copy.deepcopy(base), target, precision=name, compile=compile)
+        runners[name] = lambda ours=ours: ours(z, y, t)
+    runners["reference"] = lambda: reference(z, y, 0.4)
+    del base
+    batches = max(1, math.ceil(frames / batch_size))
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    with torch.inference_mode():
+        outputs = {name: run().float() for name, run in runners.items()}  # warm-up
+        for i in range(batches):
+            for name, run in runners.items():
+                times[name].append(_timed(run, target))
+            report(progress, "bench", (i + 1) * batch_size, batches * batch_size, "frame", model)
+    flops = flops_per_frame(config)
+    ref_s = statistics.median(times["reference"]) / batch_size
+    rows = []
+    for name in precisions:
+        s = statistics.median(times[name]) / batch_size
+        out = outputs[name]
+        rows.append(
+            PrecisionResult(
+                precision=name,
+                s_per_frame=s,
+                tflops=flops / s / 1e12,
+                peak_tflops=matmul_peak_tflops(target, name, matmul_size),
+                speedup=ref_s / s,
+                max_abs_diff=(out - outputs["reference"]).abs().max().item(),
+                finite=bool(torch.isfinite(out).all()),
+            )
+        )
+    return SweepResult(
+        model=model,
+        device=device_description(target),
+        torch_version=torch.__version__,
+        batch_size=batch_size,
+        frames=batches * batch_size,
+        compile=resolve_compile(compile, target),
+        gflop_per_frame=flops / 1e9,
+        reference_name=reference_name,
+        reference_s_per_frame=ref_s,
+        precisions=tuple(rows),
     )
 
 

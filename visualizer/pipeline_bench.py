@@ -87,7 +87,8 @@ def run_end_to_end_bench(args: argparse.Namespace) -> dict[str, Any]:
 
     ``args`` fields (all optional): seconds (track length, default 4), fps (default 10), model
     (default biggan-deep-128), weights (default "random": real architecture, random weights),
-    device ("auto"), batch_size (None = automatic), repeats (2), rss (False), rss_fps (4).
+    device ("auto"), batch_size (None = automatic), precision ("auto"), compile ("off"),
+    repeats (2), rss (False), rss_fps (4).
     """
     from visualizer.pipeline import RenderOptions
 
@@ -99,6 +100,8 @@ def run_end_to_end_bench(args: argparse.Namespace) -> dict[str, Any]:
         device=getattr(args, "device", "auto"),
         fps=fps,
         batch_size=getattr(args, "batch_size", None),
+        precision=getattr(args, "precision", "auto"),
+        compile=getattr(args, "compile", "off"),
     )
     saved_cache = os.environ.get("VISUALIZER_CACHE")
     try:
@@ -126,6 +129,8 @@ def _bench(args: argparse.Namespace, options: Any, seconds: float) -> dict[str, 
         batch = options.batch_size or render.auto_batch_size(
             _device_of(generator), _resolution(generator, options.model)
         )
+        # Warm-up (and, with compile, the compilation) for the batch shape the render uses.
+        generator.warm_batch_size = batch
         generator_only_seconds(generator, timeline.slice(0, min(2, timeline.n_frames)), batch)
         # Alternate the two measurements and keep each one's best, so that load from other
         # processes on a shared machine hits both alike. Each end-to-end run starts with an
@@ -144,6 +149,9 @@ def _bench(args: argparse.Namespace, options: Any, seconds: float) -> dict[str, 
             generator_only_seconds=[round(x, 3) for x in gens],
             end_to_end_seconds=[round(x, 3) for x in ends],
             ratio=round(end / gen, 3),
+            fps_ratio=round(gen / end, 3),
+            precision=str(generator.gen_z.weight.dtype).removeprefix("torch."),
+            compile=getattr(generator, "compile_mode", None),
             generator_fps=round(timeline.n_frames / gen, 3),
             end_to_end_fps=round(timeline.n_frames / end, 3),
             load_average=[round(x, 2) for x in os.getloadavg()],
@@ -151,6 +159,23 @@ def _bench(args: argparse.Namespace, options: Any, seconds: float) -> dict[str, 
         if getattr(args, "rss", False):
             result["rss"] = rss_bench(Path(folder), fps=Fraction(getattr(args, "rss_fps", 4)))
     return result
+
+
+def end_to_end_lines(result: dict[str, Any]) -> list[str]:
+    """The `run_end_to_end_bench` numbers as a small table (fps, and end-to-end / generator)."""
+    head = (
+        f"end to end: {result['model']}, {result['frames']} frames at {result['fps']} fps, "
+        f"batch {result['batch_size']}, {result['precision']}, compile "
+        f"{result['compile'] or 'off'}, on {result['device']} (best of "
+        f"{len(result['end_to_end_seconds'])}; load average {result['load_average']})"
+    )
+    return [
+        head,
+        "| generator-only fps | end-to-end fps | end-to-end / generator-only |",
+        "|---:|---:|---:|",
+        f"| {result['generator_fps']:.2f} | {result['end_to_end_fps']:.2f} | "
+        f"{result['fps_ratio']:.3f} |",
+    ]
 
 
 def rss_bench(folder: Path, *, fps: Fraction, minutes: tuple[float, float] = (1, 10)) -> dict:

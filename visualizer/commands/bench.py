@@ -1,62 +1,137 @@
-"""`visualizer bench`: generator speed against a plain eager reference on this machine."""
+"""`visualizer bench`: generator speed per precision against a plain eager reference, the
+matrix-multiply peak of the device, and optionally a real render timed end to end."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from visualizer.commands.common import MODEL_NAMES, ProgressBars, add_quiet_option, positive_int
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
+
+
+def parse_precisions(text: str) -> tuple[str, ...]:
+    """'fp32,bf16' -> ('fp32', 'bf16') for argparse (an unknown name exits with status 2)."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    bad = [name for name in names if name not in PRECISIONS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"invalid precisions {text!r}: expected a comma list of {', '.join(PRECISIONS)}"
+        )
+    return names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", choices=MODEL_NAMES, default="biggan-deep-128", help="(default: %(default)s)"
     )
-    parser.add_argument("--batch-size", type=positive_int, default=1, help="(default: 1)")
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="frames per generator call (default: 1 for the generator sweep, automatic for "
+        "--end-to-end)",
+    )
     parser.add_argument(
         "--frames",
         type=positive_int,
         default=4,
-        help="frames timed per implementation (default: 4)",
+        help="frames timed per implementation and precision (default: 4)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--precisions",
+        type=parse_precisions,
+        metavar="LIST",
+        help="our generator's precisions, comma-separated (default: fp32,fp16,bf16 on CUDA, "
+        "fp32,bf16 on CPU); the reference always runs fp32",
+    )
     parser.add_argument(
         "--precision",
         choices=("auto", "fp32", "fp16", "bf16"),
         default="auto",
-        help="our generator's precision; the reference always runs fp32 (default: fp16 on CUDA, "
-        "fp32 on CPU)",
+        help="precision of the --end-to-end render (auto: fp16 on CUDA, fp32 on CPU); a value "
+        "other than auto is also the only one swept when --precisions is not given",
+    )
+    parser.add_argument(
+        "--compile",
+        choices=COMPILE_MODES,
+        default="off",
+        help="torch.compile our generator (and the end-to-end render); auto = reduce-overhead "
+        "on CUDA, off on CPU (default: %(default)s)",
     )
     parser.add_argument(
         "--end-to-end",
         action="store_true",
-        help="also time a full render (audio -> video) when that benchmark is available",
+        help="also time a real render (audio -> MP4) against generator-only on the same frames",
     )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=4.0,
+        help="length of the --end-to-end track in seconds (default: 4)",
+    )
+    parser.add_argument(
+        "--fps", default="10", help="frame rate of the --end-to-end render (default: 10)"
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write every number to this file")
     add_quiet_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from visualizer.bench import run_generator_bench
+    from visualizer.bench import run_precision_sweep
+    from visualizer.errors import VisualizerError
 
+    if args.seconds <= 0:
+        raise VisualizerError(f"invalid --seconds {args.seconds}: expected seconds > 0")
+    precisions = args.precisions
+    if precisions is None and args.precision != "auto":
+        precisions = (args.precision,)
     bars = ProgressBars(quiet=args.quiet)
     try:
-        result = run_generator_bench(
+        sweep = run_precision_sweep(
             args.model,
-            batch_size=args.batch_size,
+            precisions=precisions,
+            batch_size=args.batch_size or 1,
             frames=args.frames,
             device=args.device,
-            precision=args.precision,
+            compile=args.compile,
             progress=bars,
         )
     finally:
         bars.close()
-    print("\n".join(result.lines()))
+    print("\n".join(sweep.lines()))
+    numbers: dict = {"generator": sweep.to_dict()}
     if args.end_to_end:
-        try:
-            from visualizer.pipeline_bench import run_end_to_end_bench
-        except ImportError:
-            print("end-to-end benchmark: not available in this version")
-            return 0
-        import json
+        from visualizer.pipeline_bench import end_to_end_lines, run_end_to_end_bench
 
-        print("end to end:", json.dumps(run_end_to_end_bench(args), indent=1))
+        numbers["end_to_end"] = run_end_to_end_bench(_end_to_end_args(args))
+        print("\n".join(end_to_end_lines(numbers["end_to_end"])))
+    if args.json:
+        from visualizer.files import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(numbers, indent=1) + "\n")
     return 0
+
+
+def _end_to_end_args(args: argparse.Namespace) -> argparse.Namespace:
+    from fractions import Fraction
+
+    from visualizer.errors import VisualizerError
+
+    try:
+        fps = Fraction(args.fps)
+    except (ValueError, ZeroDivisionError):
+        raise VisualizerError(f"invalid --fps {args.fps!r}: expected a number > 0") from None
+    if not 0 < fps <= 240:
+        raise VisualizerError(f"invalid --fps {args.fps!r}: expected a value in (0, 240]")
+    return argparse.Namespace(
+        model=args.model,
+        device=args.device,
+        batch_size=args.batch_size,
+        seconds=args.seconds,
+        fps=fps,
+        precision=args.precision,
+        compile=args.compile,
+    )
