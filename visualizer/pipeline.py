@@ -596,8 +596,15 @@ def warm_up(
     y[:, 0] = 1.0
     truncation = torch.full((batch,), 0.5, device=device)
     # reduce-overhead: the first call compiles and warms up, the second records the CUDA graph.
-    for _ in range(2 if generator.compile_mode == "reduce-overhead" else 1):
-        generator.frames_uint8(z, y, truncation)
+    try:
+        for _ in range(2 if generator.compile_mode == "reduce-overhead" else 1):
+            generator.frames_uint8(z, y, truncation)
+    except Exception as error:  # no C++ compiler, an unsupported GPU, ...: render eagerly
+        if render.is_out_of_memory(error):
+            raise
+        log.warning(f"torch.compile failed, rendering without it: {str(error).splitlines()[0]}")
+        del generator.synthesize  # back to the class's eager method
+        generator.compile_mode = None
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     generator.warm_batch_size = batch
