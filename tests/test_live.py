@@ -336,14 +336,17 @@ def test_websocket_refuses_foreign_origin_and_survives_garbage(session):
                 assert reply["type"] == "error"
             await ws.send(json.dumps({"type": "set", "key": "classes.sensitivity", "value": 99}))
             assert "out of range" in json.loads(await ws.recv())["message"]
-            # still serving frames after all that
+            # still serving frames after all that, and following the new clock (a frame rendered
+            # for the previous clock may still be in flight: wait for one at t = 0.5 s or later)
             await ws.send(json.dumps({"type": "clock", "t": 0.5, "playing": True}))
             while True:
                 message = await asyncio.wait_for(ws.recv(), 20)
                 if isinstance(message, bytes):
                     length = struct.unpack(">I", message[:4])[0]
                     assert message[4 + length : 4 + length + 2] == b"\xff\xd8"  # a JPEG
-                    return json.loads(message[4 : 4 + length])
+                    header = json.loads(message[4 : 4 + length])
+                    if header["index"] >= 12:
+                        return header
 
     header = asyncio.run(scenario())
     assert header["index"] >= 12 and session.server.bad_messages >= 6
