@@ -160,6 +160,11 @@ def check_options(output: Path, options: RenderOptions) -> None:
         raise OutputError(f"output folder does not exist: {output.parent}")
     if options.weights not in (None, "random") and not Path(options.weights).exists():
         raise WeightsError(f"weights not found: {options.weights}")
+    if options.timeline is None:
+        # A bad preset or --set value fails now, before the model loads (seconds at 512 px).
+        from visualizer.presets import load_preset
+
+        load_preset(options.preset, list(options.overrides))
 
 
 def plan_render(
