@@ -79,14 +79,18 @@ def test_models_list_as_a_real_subprocess(tmp_path):
 def test_bench_runs_and_reports_the_ratio(capsys):
     import dataclasses
 
-    from visualizer.bench import run_generator_bench
+    from visualizer.bench import run_precision_sweep
     from visualizer.biggan import BigGANConfig
 
     tiny = dataclasses.replace(BigGANConfig.for_model("biggan-deep-128"), channel_width=8)
-    result = run_generator_bench(frames=2, batch_size=2, device="cpu", config=tiny)
-    assert result.ours_s_per_frame > 0 and result.reference_s_per_frame > 0
-    assert result.frames == 2 and result.max_abs_diff < 1e-3
-    assert any("speed-up:" in line for line in result.lines())
+    result = run_precision_sweep(
+        precisions=("fp32",), frames=2, batch_size=2, device="cpu", config=tiny, matmul_size=256
+    )
+    (row,) = result.precisions
+    assert row.s_per_frame > 0 and result.reference_s_per_frame > 0
+    assert result.frames == 2 and row.max_abs_diff < 1e-3 and row.finite
+    assert row.speedup == pytest.approx(result.reference_s_per_frame / row.s_per_frame)
+    assert any("vs reference" in line for line in result.lines())
     with pytest.raises(SystemExit):
         main(["bench", "--precision", "fp8"])
     assert "invalid choice" in capsys.readouterr().err

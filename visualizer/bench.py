@@ -29,35 +29,6 @@ from visualizer.progress import ProgressCallback, report
 from visualizer.weights import prepare_for_inference, resolve_device
 
 
-@dataclass(frozen=True)
-class BenchResult:
-    model: str
-    device: str  # e.g. "cpu (Intel(R) Xeon(R) Processor, 2 threads)" or the GPU name
-    precision: str  # of our generator; the reference always runs fp32
-    batch_size: int
-    frames: int  # frames timed per implementation (after one warm-up batch each)
-    ours_s_per_frame: float
-    reference_s_per_frame: float
-    reference_name: str
-    max_abs_diff: float  # between the two outputs on the last batch (fp32: ~1e-4)
-
-    @property
-    def speedup(self) -> float:
-        return self.reference_s_per_frame / self.ours_s_per_frame
-
-    def lines(self) -> list[str]:
-        def rate(s: float) -> str:
-            return f"{s:8.4f} s/frame ({1 / s:7.2f} fps)"
-
-        return [
-            f"generator {self.model} on {self.device}, torch {torch.__version__}, "
-            f"batch {self.batch_size}, {self.frames} frames each",
-            f"  visualizer ({self.precision}):          {rate(self.ours_s_per_frame)}",
-            f"  reference ({self.reference_name}): {rate(self.reference_s_per_frame)}",
-            f"  speed-up: {self.speedup:.2f}x   (max |difference| {self.max_abs_diff:.2g})",
-        ]
-
-
 def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
@@ -72,59 +43,6 @@ def device_description(device: torch.device) -> str:
     return f"cpu ({name}, {torch.get_num_threads()} threads)"
 
 
-def run_generator_bench(
-    model: str = "biggan-deep-128",
-    *,
-    batch_size: int = 1,
-    frames: int = 4,
-    device: str = "auto",
-    precision: str = "auto",
-    seed: int = 0,
-    config: BigGANConfig | None = None,
-    progress: ProgressCallback | None = None,
-) -> BenchResult:
-    """Time ours vs the eager reference on ``frames`` frames each (plus one warm-up batch).
-
-    ``config`` replaces ``model``'s published architecture (tests use a narrow one).
-    """
-    target = resolve_device(device)
-    config = config or BigGANConfig.for_model(model)
-    report(progress, "bench", 0, None, "step", "building random weights")
-    state = _random_state_dict(config, seed)
-    ours = load_state_dict_published(BigGANDeep(config, hf_compatible=True), state, "random")
-    ours = prepare_for_inference(ours, target, precision=precision)
-    precision_used = str(ours.gen_z.weight.dtype).removeprefix("torch.")
-    reference, reference_name = _reference(config, state, target)
-    del state
-    gen = torch.Generator().manual_seed(seed)
-    z = (torch.randn(batch_size, config.z_dim, generator=gen).clamp(-2, 2) * 0.4).to(target)
-    y = F.one_hot(torch.randint(1000, (batch_size,), generator=gen), 1000).float().to(target)
-    t = torch.full((batch_size,), 0.4)
-    run_ours = lambda: ours(z, y, t)  # noqa: E731
-    run_ref = lambda: reference(z, y, 0.4)  # noqa: E731
-    batches = max(1, math.ceil(frames / batch_size))
-    times: dict[str, list[float]] = {"ours": [], "ref": []}
-    with torch.inference_mode():
-        out_ours, out_ref = run_ours(), run_ref()  # warm-up
-        for i in range(batches):
-            times["ours"].append(_timed(run_ours, target))
-            times["ref"].append(_timed(run_ref, target))
-            report(progress, "bench", (i + 1) * batch_size, batches * batch_size, "frame", model)
-    diff = (out_ours.float() - out_ref.float()).abs().max().item()
-    return BenchResult(
-        model=model,
-        device=device_description(target),
-        precision=precision_used,
-        batch_size=batch_size,
-        frames=batches * batch_size,
-        ours_s_per_frame=statistics.median(times["ours"]) / batch_size,
-        reference_s_per_frame=statistics.median(times["ref"]) / batch_size,
-        reference_name=reference_name,
-        max_abs_diff=diff,
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Precision sweep (issue 7): fps, achieved TFLOP/s against a matmul peak, ratio to the reference
 
 SWEEP_PRECISIONS = ("fp32", "fp16", "bf16")

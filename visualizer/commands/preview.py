@@ -40,14 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fractions import Fraction
-
-    from visualizer.errors import AudioError, RenderError
-    from visualizer.pipeline import RenderOptions, load_generator, make_timeline
+    from visualizer.commands.render import options_from_args
+    from visualizer.errors import AudioError
+    from visualizer.pipeline import load_generator, make_timeline
     from visualizer.storyboard import render_storyboard, save_image
 
-    if args.duration is not None and args.duration <= 0:
-        raise RenderError(f"invalid --duration {args.duration}: expected seconds > 0")
     output = Path(args.output)
     if output.exists() and not args.overwrite:
         from visualizer.errors import OutputError
@@ -55,18 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
     if not Path(args.track).is_file():
         raise AudioError(f"audio file not found: {args.track}")
-    options = RenderOptions(
-        model=args.model,
-        weights=args.weights,
-        device=args.device,
-        preset=args.preset,
-        overrides=tuple(args.overrides),
-        seed=args.seed,
-        fps=Fraction(args.fps) if args.fps is not None else None,
-        start=args.start,
-        duration=args.duration,
-        timeline=args.timeline,
-    )
+    options = options_from_args(args)
     bars = ProgressBars(quiet=args.quiet)
     try:
         timeline = make_timeline(args.track, options, bars)

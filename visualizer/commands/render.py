@@ -127,7 +127,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace):
-    """RenderOptions from parsed `render` (or `batch`) arguments."""
+    """RenderOptions from parsed `render`, `batch` or `preview` arguments.
+
+    Every RenderOptions field whose name the command defines is taken from ``args``; the others
+    keep their defaults, so each command only declares the options it offers.
+    """
+    import dataclasses
     from fractions import Fraction
 
     from visualizer.pipeline import DEFAULT_FPS, RenderOptions
@@ -136,35 +141,17 @@ def options_from_args(args: argparse.Namespace):
         from visualizer.errors import RenderError
 
         raise RenderError(f"invalid --duration {args.duration}: expected seconds > 0")
-    frame_step = 1
+    values = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(RenderOptions)
+        if getattr(args, field.name, None) is not None
+    }
+    values["overrides"] = tuple(args.overrides)
+    if args.fps is not None:
+        values["fps"] = Fraction(args.fps)
     if getattr(args, "draft", False):
-        fps = args.fps or DEFAULT_FPS
-        frame_step = max(1, round(fps / DRAFT_FPS))
-    return RenderOptions(
-        model=args.model,
-        weights=args.weights,
-        device=args.device,
-        preset=args.preset,
-        overrides=tuple(args.overrides),
-        seed=args.seed,
-        fps=Fraction(args.fps) if args.fps is not None else None,
-        start=args.start,
-        duration=args.duration,
-        batch_size=args.batch_size,
-        size=args.size,
-        fit=args.fit,
-        quality=args.quality,
-        encoder=args.encoder,
-        frames_dir=getattr(args, "frames_dir", None),
-        timeline=getattr(args, "timeline", None),
-        timeline_out=getattr(args, "timeline_out", None),
-        overwrite=args.overwrite,
-        resume=args.resume,
-        segment_frames=args.segment_frames,
-        frame_step=frame_step,
-        precision=args.precision,
-        compile=getattr(args, "compile", "off"),
-    )
+        values["frame_step"] = max(1, round((args.fps or DEFAULT_FPS) / DRAFT_FPS))
+    return RenderOptions(**values)
 
 
 def summary(result) -> str:
