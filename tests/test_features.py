@@ -134,6 +134,21 @@ def test_sections_change_where_the_material_changes():
     assert starts.size <= 4
 
 
+def test_soft_section_changes_are_found_relative_to_the_track():
+    """Produced music changes sections softly (novelty ~0.3, under the 0.4 bar of hard cuts):
+    boundaries are then judged against the track's own strongest change."""
+    from visualizer import rhythm
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(3, 26))
+    blocks = np.concatenate([m[:, None] * 0.7 + rng.normal(size=(26, 48)) for m in means], axis=1)
+    fixed_bar = rhythm.novelty_boundaries(blocks, kernel=16, threshold=0.4, relative=10, floor=0.4)
+    assert fixed_bar.tolist() == [0]  # what a fixed threshold finds
+    assert rhythm.novelty_boundaries(blocks, kernel=16, threshold=0.4).tolist() == [0, 48, 96]
+    noise = rng.normal(size=(26, 144))  # no change at all: still one section
+    assert rhythm.novelty_boundaries(noise, kernel=16, threshold=0.4).tolist() == [0]
+
+
 def test_short_steady_track_has_one_section():
     features = analyze(audio_of(chord_track([[0, 4, 7]], 3.0, SR)), fps=Fraction(30))
     assert features.sections.tolist() == [0]

@@ -21,7 +21,7 @@ from visualizer.progress import ProgressCallback, report
 
 log = logging.getLogger("visualizer")
 
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"  # 2: section threshold relative to the track
 
 
 def default_cache_dir() -> Path:
