@@ -250,3 +250,16 @@ def test_compile_option_reaches_the_generator_and_does_not_block_a_resume(
     assert code == 2 and not (tmp_path / "x.mp4").exists()
     with pytest.raises(RenderError, match="unknown compile mode 'fast'"):
         plan_render(song, tmp_path / "y.mp4", dataclasses.replace(options, compile="fast"))
+
+
+def test_model_auto_is_128_on_a_cpu_and_explicit_names_are_kept():
+    from visualizer.cli import get_parser
+    from visualizer.commands.render import options_from_args
+
+    def options(*extra):
+        return options_from_args(
+            get_parser().parse_args(["render", "t.wav", "-o", "o.mp4", *extra])
+        )
+
+    assert options("--device", "cpu").model == "biggan-deep-128"
+    assert options("--device", "cpu", "--model", "biggan-deep-256").model == "biggan-deep-256"

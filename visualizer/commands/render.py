@@ -14,6 +14,7 @@ from visualizer.commands.common import (
     add_quiet_option,
     parse_seconds,
     positive_int,
+    resolve_model,
 )
 
 log = logging.getLogger("visualizer")
@@ -147,6 +148,7 @@ def options_from_args(args: argparse.Namespace):
         if getattr(args, field.name, None) is not None
     }
     values["overrides"] = tuple(args.overrides)
+    values["model"] = resolve_model(args.model, args.device)
     if args.fps is not None:
         values["fps"] = Fraction(args.fps)
     if getattr(args, "draft", False):

@@ -137,7 +137,10 @@ class LiveSession:
             source = dict(input_source=InputSource(args.input))
         seed = int(control.preset.seed if args.seed is None else args.seed)
         device = _device(args.device)
-        generator = load_generator(args.model, args.weights, device=device, seed=seed)
+        from visualizer.commands.common import resolve_model
+
+        model = resolve_model(args.model, args.device)
+        generator = load_generator(model, args.weights, device=device, seed=seed)
         return cls(
             generator=generator,
             control=control,
