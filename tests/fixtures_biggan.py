@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from visualizer.biggan import BigGANConfig, random_state_dict
+from visualizer.biggan import BigGANConfig
+from visualizer.random_weights import random_state_dict
 
 
 def checkpoint_config(resolution: int = 128, channel_width: int = 128) -> BigGANConfig:

@@ -16,9 +16,9 @@ from visualizer.biggan import (
     BigGANDeep,
     load_state_dict_published,
     published_shapes,
-    random_state_dict,
 )
 from visualizer.errors import VisualizerError, WeightsError
+from visualizer.random_weights import random_state_dict
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from visualizer.biggan import BigGANConfig, BigGANDeep, load_state_dict_published
-from visualizer.biggan import random_state_dict as _random_state_dict
 from visualizer.errors import VisualizerError
 from visualizer.progress import ProgressCallback, report
+from visualizer.random_weights import random_state_dict as _random_state_dict
 from visualizer.weights import prepare_for_inference, resolve_device
 
 

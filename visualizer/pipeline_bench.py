@@ -53,7 +53,8 @@ def tiny_checkpoint(folder: Path, channel_width: int = 8, seed: int = 0) -> Path
     """A random BigGAN-deep-128 checkpoint with ``channel_width`` (8: ~0.1 s/frame on a CPU)."""
     import torch
 
-    from visualizer.biggan import BigGANConfig, random_state_dict
+    from visualizer.biggan import BigGANConfig
+    from visualizer.random_weights import random_state_dict
 
     config = dataclasses.replace(
         BigGANConfig.for_model("biggan-deep-128"), channel_width=channel_width

@@ -241,7 +241,8 @@ def load_generator(
     ``pytorch_model.bin``; or a ``.bin``/``.pt``/``.pth``/``.safetensors`` file (architecture
     from ``model``, unless a folded safetensors file records its own).
     """
-    from visualizer.biggan import BigGANConfig, BigGANDeep, random_state_dict
+    from visualizer.biggan import BigGANConfig, BigGANDeep
+    from visualizer.random_weights import random_state_dict
 
     target = device if not isinstance(device, str) else resolve_device(device)
     model_info(model)
