@@ -9,14 +9,13 @@ the original audio, rename into place).
 The video is encoded as fixed segments of ``segment_frames`` frames in a work folder beside the
 output (``.OUT.mp4.parts/``). Each segment is renamed into place only when complete, so after a
 kill ``resume=True`` continues from the first missing segment and the result is frame-identical
-to an uninterrupted render (same segmentation, same deterministic encoder settings).
+to an uninterrupted render (same segmentation, same deterministic encoder settings). The work
+folder's contents and the resume checks live in `visualizer.workdir`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -32,12 +31,21 @@ from visualizer.errors import AudioError, OutputError, RenderError, TimelineErro
 from visualizer.files import write_text_atomic
 from visualizer.progress import ProgressCallback, report
 from visualizer.timeline import Timeline
+from visualizer.workdir import (
+    check_same_render,
+    manifest_for,
+    preset_path_for,
+    preset_record,
+    read_manifest,
+    resolve_preset,
+    resumed_timeline,
+    start_work_dir,
+    work_dir_for,
+)
 
 log = logging.getLogger("visualizer")
 
 DEFAULT_FPS = Fraction(30)
-MANIFEST = "render.json"
-MANIFEST_VERSION = 1
 # Mirrors visualizer.weights.COMPILE_MODES (not imported: that would load torch here).
 COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
 
@@ -116,15 +124,6 @@ class RenderPlan:
         return [i for i in range(len(self.segments)) if not self.segment_path(i).is_file()]
 
 
-def work_dir_for(output: Path) -> Path:
-    return output.parent / f".{output.name}.parts"
-
-
-def preset_path_for(output: Path) -> Path:
-    """Where the resolved preset is saved beside a finished video: OUT.preset.toml."""
-    return output.with_suffix(".preset.toml")
-
-
 def check_options(output: Path, options: RenderOptions) -> None:
     """Reject bad option values and combinations before any work (errors name the value)."""
     video.check_output_suffix(output)
@@ -186,7 +185,7 @@ def plan_render(
     work_dir = work_dir_for(output)
     cuda = _wants_cuda(options.device)
     encoder = video.resolve_encoder(options.encoder, cuda=cuda)
-    saved = _read_manifest(work_dir)
+    saved = read_manifest(work_dir)
     if saved is not None and not options.resume:
         if not options.overwrite:
             raise OutputError(
@@ -198,7 +197,7 @@ def plan_render(
     if saved is not None and options.encoder == "auto":
         encoder = saved.get("encoder", encoder)  # the same encoder keeps resumed segments alike
 
-    full = _resumed_timeline(work_dir, saved, options) if saved else None
+    full = resumed_timeline(work_dir, saved, options) if saved else None
     if full is None:
         full = make_timeline(track, options, progress)
     if options.timeline_out is not None:
@@ -214,12 +213,12 @@ def plan_render(
     plan = RenderPlan(
         track, output, options, rendered, work_dir, segments, encoder, audio_start, audio_duration
     )
-    manifest = _manifest(plan, full)
+    manifest = manifest_for(plan, full)
     if saved is not None:
-        _check_same_render(saved, manifest, output)
+        check_same_render(saved, manifest, output)
         log.info("resuming: %d of %d segments left", len(plan.pending()), len(segments))
     else:
-        _start_work_dir(work_dir, manifest, full)
+        start_work_dir(work_dir, manifest, full)
     return plan
 
 
@@ -251,7 +250,7 @@ def make_timeline(
     from visualizer.features import analyze_file
     from visualizer.mapping import build_timeline
 
-    preset, seed = _resolve_preset(options)
+    preset, seed = resolve_preset(options)
     fps = options.fps or DEFAULT_FPS
     features = analyze_file(
         track, fps=fps, start=options.start, duration=options.duration, progress=progress
@@ -269,37 +268,6 @@ def make_timeline(
             preset_to_toml(preset),
         )
     return timeline
-
-
-def _resolve_preset(options: RenderOptions) -> tuple[Any, int]:
-    from visualizer.presets import load_preset
-
-    preset = load_preset(options.preset, list(options.overrides))
-    seed = options.seed if options.seed is not None else int(preset.seed)
-    # The saved preset records the seed actually used, so it alone reproduces the video.
-    return preset.replace(seed=seed), seed
-
-
-def _resumed_timeline(work_dir: Path, saved: dict, options: RenderOptions) -> Timeline:
-    """The interrupted render's Timeline, after checking the preset and seed asked for match."""
-    from visualizer import timeline as timeline_io
-
-    if saved.get("source") != _source_key(options):
-        raise OutputError(
-            f"cannot resume in {work_dir}: the preset, seed or timeline differs from the "
-            "interrupted render (use the same --preset/--set/--seed, or --overwrite to start over)"
-        )
-    return timeline_io.load(work_dir / "timeline.npz")
-
-
-def _source_key(options: RenderOptions) -> str:
-    """What decides the Timeline besides the track: the saved timeline, or preset + seed."""
-    if options.timeline is not None:
-        return "timeline:" + hashlib.sha256(Path(options.timeline).read_bytes()).hexdigest()[:16]
-    from visualizer.presets import preset_to_toml
-
-    preset, seed = _resolve_preset(options)
-    return f"preset:{_digest(preset_to_toml(preset))}:seed:{seed}"
 
 
 def _subsample(timeline: Timeline, step: int) -> Timeline:
@@ -323,68 +291,6 @@ def _audio_window(track: Path, options: RenderOptions, timeline: Timeline) -> tu
     wanted = options.duration if options.duration is not None else available
     # The frame count was set from this same duration, so it is the audio that decides.
     return options.start, max(0.0, min(available, wanted))
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _manifest(plan: RenderPlan, full: Timeline) -> dict[str, Any]:
-    options = plan.options
-    stat = plan.track.stat()
-    return {
-        "version": MANIFEST_VERSION,
-        "track": str(plan.track.resolve()),
-        "track_bytes": stat.st_size,
-        "model": options.model,
-        "weights": str(options.weights),
-        "fps": str(full.fps),
-        "frame_step": options.frame_step,
-        "start": options.start,
-        "duration": options.duration,
-        "n_frames": plan.n_frames,
-        "size": list(options.size) if options.size else None,
-        "fit": options.fit,
-        "quality": options.quality,
-        "encoder": plan.encoder,
-        "precision": options.precision,
-        # Not "compile" or "batch_size": a compiled generator or another batch size computes the
-        # same picture up to float rounding, so a resume may change them.
-        "segment_frames": options.segment_frames,
-        "seed": full.seed,
-        "source": _source_key(options),
-    }
-
-
-def _check_same_render(saved: dict, current: dict, output: Path) -> None:
-    for key, value in current.items():
-        if saved.get(key) != value:
-            raise OutputError(
-                f"cannot resume {output.name}: {key} was {saved.get(key)!r}, now {value!r} "
-                "(use the same options, or --overwrite to start over)"
-            )
-
-
-def _read_manifest(work_dir: Path) -> dict | None:
-    path = work_dir / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None  # never completed: the folder holds nothing worth resuming
-
-
-def _start_work_dir(work_dir: Path, manifest: dict, timeline: Timeline) -> None:
-    from visualizer import timeline as timeline_io
-
-    if work_dir.exists():
-        shutil.rmtree(work_dir)
-    work_dir.mkdir(parents=True)
-    timeline_io.save(timeline, work_dir / "timeline.npz")
-    write_text_atomic(work_dir / "preset.toml", timeline.preset)
-    # The manifest is written last: a folder without one is not resumable and is started over.
-    write_text_atomic(work_dir / MANIFEST, json.dumps(manifest, indent=1))
 
 
 def render_segments(
@@ -482,7 +388,7 @@ def finish_render(plan: RenderPlan, *, progress: ProgressCallback | None = None)
         audio_start=plan.audio_start,
         audio_duration=plan.audio_duration,
     )
-    write_text_atomic(preset_path_for(plan.output), _preset_record(plan))
+    write_text_atomic(preset_path_for(plan.output), preset_record(plan))
     shutil.rmtree(plan.work_dir, ignore_errors=True)
     report(progress, "mux", 1, 1, "file", "mux")
     return RenderResult(
@@ -493,16 +399,6 @@ def finish_render(plan: RenderPlan, *, progress: ProgressCallback | None = None)
         wall_seconds=time.perf_counter() - plan.started,
         fps=plan.fps,
     )
-
-
-def _preset_record(plan: RenderPlan) -> str:
-    timeline = plan.timeline
-    header = (
-        f"# Resolved preset of {plan.output.name}, rendered from {plan.track.name}\n"
-        f"# seed = {timeline.seed}, fps = {timeline.fps}, model = {plan.options.model}\n"
-        f"# Reproduce: visualizer render TRACK --preset THIS_FILE --seed {timeline.seed}\n"
-    )
-    return header + timeline.preset
 
 
 def render_track(

@@ -1,0 +1,145 @@
+"""The work folder of a render and what makes a resume safe.
+
+A render encodes its segments in ``.OUT.mp4.parts/`` beside the output (`work_dir_for`). This
+module owns that folder's contents - ``timeline.npz``, ``preset.toml`` and the ``render.json``
+manifest of every setting that changes the picture - and the checks that a resume asks for the
+same render (`check_same_render`, `resumed_timeline`). It also owns the preset record saved
+beside a finished video (`preset_path_for`, `preset_record`) and `resolve_preset`, the preset and
+seed that decide a render's Timeline. `visualizer.pipeline` drives the render and calls in here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from visualizer.errors import OutputError
+from visualizer.files import write_text_atomic
+from visualizer.timeline import Timeline
+
+if TYPE_CHECKING:  # pipeline imports this module; the types are only annotations here
+    from visualizer.pipeline import RenderOptions, RenderPlan
+
+MANIFEST = "render.json"
+MANIFEST_VERSION = 1
+
+
+def work_dir_for(output: Path) -> Path:
+    return output.parent / f".{output.name}.parts"
+
+
+def preset_path_for(output: Path) -> Path:
+    """Where the resolved preset is saved beside a finished video: OUT.preset.toml."""
+    return output.with_suffix(".preset.toml")
+
+
+def resolve_preset(options: RenderOptions) -> tuple[Any, int]:
+    """The preset ``options`` ask for (overrides applied) with the seed used, and that seed."""
+    from visualizer.presets import load_preset
+
+    preset = load_preset(options.preset, list(options.overrides))
+    seed = options.seed if options.seed is not None else int(preset.seed)
+    # The saved preset records the seed actually used, so it alone reproduces the video.
+    return preset.replace(seed=seed), seed
+
+
+def resumed_timeline(work_dir: Path, saved: dict, options: RenderOptions) -> Timeline:
+    """The interrupted render's Timeline, after checking the preset and seed asked for match."""
+    from visualizer import timeline as timeline_io
+
+    if saved.get("source") != source_key(options):
+        raise OutputError(
+            f"cannot resume in {work_dir}: the preset, seed or timeline differs from the "
+            "interrupted render (use the same --preset/--set/--seed, or --overwrite to start over)"
+        )
+    return timeline_io.load(work_dir / "timeline.npz")
+
+
+def source_key(options: RenderOptions) -> str:
+    """What decides the Timeline besides the track: the saved timeline, or preset + seed."""
+    if options.timeline is not None:
+        return "timeline:" + hashlib.sha256(Path(options.timeline).read_bytes()).hexdigest()[:16]
+    from visualizer.presets import preset_to_toml
+
+    preset, seed = resolve_preset(options)
+    return f"preset:{_digest(preset_to_toml(preset))}:seed:{seed}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def manifest_for(plan: RenderPlan, full: Timeline) -> dict[str, Any]:
+    """The ``render.json`` record of ``plan``: every setting a resume must not change."""
+    options = plan.options
+    stat = plan.track.stat()
+    return {
+        "version": MANIFEST_VERSION,
+        "track": str(plan.track.resolve()),
+        "track_bytes": stat.st_size,
+        "model": options.model,
+        "weights": str(options.weights),
+        "fps": str(full.fps),
+        "frame_step": options.frame_step,
+        "start": options.start,
+        "duration": options.duration,
+        "n_frames": plan.n_frames,
+        "size": list(options.size) if options.size else None,
+        "fit": options.fit,
+        "quality": options.quality,
+        "encoder": plan.encoder,
+        "precision": options.precision,
+        # Not "compile" or "batch_size": a compiled generator or another batch size computes the
+        # same picture up to float rounding, so a resume may change them.
+        "segment_frames": options.segment_frames,
+        "seed": full.seed,
+        "source": source_key(options),
+    }
+
+
+def check_same_render(saved: dict, current: dict, output: Path) -> None:
+    """OutputError naming the first setting that differs from the interrupted render."""
+    for key, value in current.items():
+        if saved.get(key) != value:
+            raise OutputError(
+                f"cannot resume {output.name}: {key} was {saved.get(key)!r}, now {value!r} "
+                "(use the same options, or --overwrite to start over)"
+            )
+
+
+def read_manifest(work_dir: Path) -> dict | None:
+    """The saved manifest, or None when the folder holds no completed one."""
+    path = work_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # never completed: the folder holds nothing worth resuming
+
+
+def start_work_dir(work_dir: Path, manifest: dict, timeline: Timeline) -> None:
+    """Create ``work_dir`` afresh with the full-rate Timeline, its preset and the manifest."""
+    from visualizer import timeline as timeline_io
+
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True)
+    timeline_io.save(timeline, work_dir / "timeline.npz")
+    write_text_atomic(work_dir / "preset.toml", timeline.preset)
+    # The manifest is written last: a folder without one is not resumable and is started over.
+    write_text_atomic(work_dir / MANIFEST, json.dumps(manifest, indent=1))
+
+
+def preset_record(plan: RenderPlan) -> str:
+    """The text of OUT.preset.toml: the rendered Timeline's preset under a how-to header."""
+    timeline = plan.timeline
+    header = (
+        f"# Resolved preset of {plan.output.name}, rendered from {plan.track.name}\n"
+        f"# seed = {timeline.seed}, fps = {timeline.fps}, model = {plan.options.model}\n"
+        f"# Reproduce: visualizer render TRACK --preset THIS_FILE --seed {timeline.seed}\n"
+    )
+    return header + timeline.preset
