@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from visualizer.commands.common import (
+    ProgressBars,
     add_model_options,
     add_preset_options,
     add_quiet_option,
@@ -157,40 +158,17 @@ def _fmt(value: object, spec: str) -> str:
         return str(value)
 
 
-class BatchBars:
-    """Progress bars for `batch`: the album (frames, tracks done, ETA) and one per running track."""
+class BatchBars(ProgressBars):
+    """Progress bars for `batch`: the album (frames, tracks done, ETA) stays on the first line;
+    one bar per running track comes and goes below it."""
 
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self._bars: dict[str, object] = {}
+    def _bar_options(self, event) -> dict:
+        album = event.stage == "album"
+        return dict(leave=album, position=0 if album else None)
 
-    def __call__(self, event) -> None:
-        if self.quiet:
-            return
-        from tqdm import tqdm
-
-        bar = self._bars.get(event.stage)
-        if bar is None:
-            bar = tqdm(
-                total=event.total,
-                desc=event.label or event.stage,
-                unit=event.unit,
-                file=sys.stderr,
-                dynamic_ncols=True,
-                leave=event.stage == "album",
-                position=0 if event.stage == "album" else None,
-            )
-            self._bars[event.stage] = bar
-        if event.total is not None and bar.total != event.total:
-            bar.total = round(event.total)
+    def _update(self, bar, event) -> None:
         if event.stage == "album":
             bar.set_description(f"album {event.label}", refresh=False)
-        bar.n = round(event.done)
-        bar.refresh()
-        if event.stage != "album" and event.total is not None and event.done >= event.total:
-            self._bars.pop(event.stage).close()
 
-    def close(self) -> None:
-        for bar in self._bars.values():
-            bar.close()
-        self._bars.clear()
+    def _finished(self, event) -> bool:
+        return event.stage != "album" and super()._finished(event)

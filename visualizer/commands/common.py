@@ -105,7 +105,11 @@ def add_quiet_option(parser: argparse.ArgumentParser) -> None:
 
 
 class ProgressBars:
-    """A `ProgressCallback` drawing one tqdm bar per stage on stderr; silent when quiet."""
+    """A `ProgressCallback` drawing one tqdm bar per stage on stderr; silent when quiet.
+
+    Subclasses adjust the bars through three hooks: `_bar_options` (tqdm arguments at creation),
+    `_update` (after each event) and `_finished` (when a stage's bar closes).
+    """
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
@@ -120,7 +124,7 @@ class ProgressBars:
         if bar is None:
             # The first event may already count finished units (a batch, a resumed segment):
             # `initial` keeps them out of the rate, so the bar never shows a bogus speed.
-            bar = tqdm(
+            options = dict(
                 total=event.total,
                 initial=event.done,
                 desc=event.label or event.stage,
@@ -131,13 +135,23 @@ class ProgressBars:
                 dynamic_ncols=True,
                 leave=True,
             )
-            self._bars[event.stage] = bar
+            bar = self._bars[event.stage] = tqdm(**(options | self._bar_options(event)))
         if event.total is not None and bar.total != event.total:
             bar.total = event.total
         bar.n = event.done
+        self._update(bar, event)
         bar.refresh()
-        if event.total is not None and event.done >= event.total:
+        if self._finished(event):
             self.close(event.stage)
+
+    def _bar_options(self, event: ProgressEvent) -> dict:
+        return {}
+
+    def _update(self, bar, event: ProgressEvent) -> None:
+        pass
+
+    def _finished(self, event: ProgressEvent) -> bool:
+        return event.total is not None and event.done >= event.total
 
     def close(self, stage: str | None = None) -> None:
         stages = [stage] if stage else list(self._bars)
