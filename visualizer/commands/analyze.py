@@ -10,7 +10,11 @@ import argparse
 from fractions import Fraction
 from pathlib import Path
 
-from visualizer.commands.common import add_quiet_option, parse_fps, parse_seconds
+from visualizer.commands.common import (
+    add_quiet_option,
+    add_window_options,
+    parse_fps,
+)
 
 DEFAULT_FPS = Fraction(30)
 
@@ -29,12 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where to write the arrays (default: TRACK_NAME.features.npz in this folder)",
     )
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw a PNG")
-    parser.add_argument(
-        "--start", type=parse_seconds, default=0.0, help="seconds into the track to start"
-    )
-    parser.add_argument(
-        "--duration", type=parse_seconds, default=None, help="seconds to analyse (default: all)"
-    )
+    add_window_options(parser)
     parser.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_quiet_option(parser)

@@ -16,7 +16,7 @@ from visualizer.commands.common import (
     add_model_options,
     add_preset_options,
     add_quiet_option,
-    parse_seconds,
+    add_window_options,
     positive_int,
 )
 from visualizer.commands.render import DRAFT_FPS, add_output_options
@@ -47,12 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_model_options(parser)
     add_preset_options(parser)
-    parser.add_argument(
-        "--start", type=parse_seconds, default=0.0, help="start this many seconds into each track"
-    )
-    parser.add_argument(
-        "--duration", type=parse_seconds, help="render this many seconds of each track"
-    )
+    add_window_options(parser, each_track=True)
     add_output_options(parser)
     parser.add_argument(
         "--draft",

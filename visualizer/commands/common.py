@@ -100,6 +100,17 @@ def add_preset_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_window_options(parser: argparse.ArgumentParser, *, each_track: bool = False) -> None:
+    """--start and --duration: the part of the track (of every track, for batch) to use."""
+    track = "each track" if each_track else "the track"
+    parser.add_argument(
+        "--start", type=parse_seconds, default=0.0, help=f"start this many seconds into {track}"
+    )
+    parser.add_argument(
+        "--duration", type=parse_seconds, help=f"use this many seconds of {track} (default: all)"
+    )
+
+
 def add_quiet_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
 

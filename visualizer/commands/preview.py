@@ -16,7 +16,7 @@ from visualizer.commands.common import (
     add_model_options,
     add_preset_options,
     add_quiet_option,
-    parse_seconds,
+    add_window_options,
     positive_int,
 )
 
@@ -30,8 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--columns", type=positive_int, help="frames per row (default: ~16:9)")
     add_model_options(parser)
     add_preset_options(parser)
-    parser.add_argument("--start", type=parse_seconds, default=0.0, help="start (seconds)")
-    parser.add_argument("--duration", type=parse_seconds, help="seconds to cover (default: all)")
+    add_window_options(parser)
     parser.add_argument(
         "--timeline", type=Path, metavar="T.npz", help="sample a saved Timeline instead"
     )

@@ -12,7 +12,7 @@ from visualizer.commands.common import (
     add_model_options,
     add_preset_options,
     add_quiet_option,
-    parse_seconds,
+    add_window_options,
     positive_int,
     resolve_model,
 )
@@ -107,12 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="video file to write (.mp4)")
     add_model_options(parser)
     add_preset_options(parser)
-    parser.add_argument(
-        "--start", type=parse_seconds, default=0.0, help="start this many seconds into the track"
-    )
-    parser.add_argument(
-        "--duration", type=parse_seconds, help="render this many seconds (default: to the end)"
-    )
+    add_window_options(parser)
     add_output_options(parser)
     parser.add_argument(
         "--timeline", type=Path, metavar="T.npz", help="render a saved Timeline instead"
