@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 ANALYZE = """
 import time
 t0 = time.perf_counter()
-from visualizer.features import analyze_file
+from visualizer.analysis.track import analyze_file
 f = analyze_file({path!r}, fps={fps!r})
 print(f"{{time.perf_counter() - t0:.3f}} {{f.n_frames}} {{f.tempo:.2f}} {{f.beats.size}} "
       f"{{f.onsets.size}} {{f.sections.size}}")

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fixtures_*
 
 from tests.fixtures_audio import music_like, write_wav  # noqa: E402
 from tests.fixtures_biggan import write_checkpoint  # noqa: E402
-from visualizer.batch import BatchOptions, run_batch  # noqa: E402
+from visualizer.batch.runner import BatchOptions, run_batch  # noqa: E402
 from visualizer.pipeline import RenderOptions, load_generator  # noqa: E402
 
 

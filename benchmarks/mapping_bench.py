@@ -16,9 +16,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from visualizer.features import Features, frame_features
+from visualizer.analysis.features import Features, frame_features
 from visualizer.mapping import CausalMapper, build_timeline
-from visualizer.presets import list_presets, load_preset
+from visualizer.mapping.presets import list_presets, load_preset
 
 
 def synthetic(n: int, fps: Fraction, tempo: float = 124.0) -> Features:

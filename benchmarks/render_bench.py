@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from visualizer.pipeline_bench import run_end_to_end_bench
+from visualizer.bench.end_to_end import run_end_to_end_bench
 
 
 def main(argv: list[str] | None = None) -> int:

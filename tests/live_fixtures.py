@@ -10,8 +10,8 @@ import torch
 
 from tests.fixtures_audio import SR, music_like, write_wav
 from tests.fixtures_biggan import checkpoint_config
-from visualizer.biggan import BigGANDeep, load_state_dict_published
-from visualizer.random_weights import random_state_dict
+from visualizer.model.network import BigGANDeep, load_state_dict_published
+from visualizer.model.random_weights import random_state_dict
 
 PRESET_TOML = """description = "live test"
 seed = 7

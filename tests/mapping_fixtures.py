@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from visualizer.features import Features
+from visualizer.analysis.features import Features
 
 
 def synthetic_features(

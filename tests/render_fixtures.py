@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from visualizer.timeline import Timeline
+from visualizer.mapping.timeline import Timeline
 
 
 class ToyGenerator(torch.nn.Module):

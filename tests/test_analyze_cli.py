@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import music_like, write_with_ffmpeg
+from visualizer.analysis.features import load_features
 from visualizer.cli import main
-from visualizer.features import load_features
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import chord_track, click_track, write_wav, write_with_ffmpeg
-from visualizer.audio import Audio, load_audio, probe_duration
+from visualizer.analysis.decode import Audio, load_audio, probe_duration
 from visualizer.errors import AudioError
 
 SECONDS = 1.5

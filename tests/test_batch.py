@@ -13,9 +13,8 @@ import pytest
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
-from visualizer.batch import AlbumProgress, BatchOptions, prepare_batch, run_batch
-from visualizer.batch_manifest import Manifest
-from visualizer.batch_plan import (
+from visualizer.batch.manifest import Manifest
+from visualizer.batch.plan import (
     AlbumError,
     collect_tracks,
     file_digest,
@@ -23,10 +22,11 @@ from visualizer.batch_plan import (
     output_names,
     settings_hash,
 )
+from visualizer.batch.runner import AlbumProgress, BatchOptions, prepare_batch, run_batch
 from visualizer.cli import main
 from visualizer.errors import Cancelled, OutputError
 from visualizer.pipeline import RenderOptions
-from visualizer.video import read_frames
+from visualizer.render.video import read_frames
 
 # ------------------------------------------------------------------------------ inputs
 

@@ -20,10 +20,10 @@ import pytest
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
-from visualizer.batch import BatchOptions, run_batch
+from visualizer.batch.runner import BatchOptions, run_batch
 from visualizer.cli import main
 from visualizer.pipeline import RenderOptions, work_dir_for
-from visualizer.video import read_frames
+from visualizer.render.video import read_frames
 
 ray = pytest.importorskip("ray")
 

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from visualizer.bench import flops_per_frame, matmul_peak_tflops, run_precision_sweep
-from visualizer.biggan import BigGANConfig
+from visualizer.bench.generator import flops_per_frame, matmul_peak_tflops, run_precision_sweep
 from visualizer.cli import main
 from visualizer.errors import VisualizerError
+from visualizer.model.network import BigGANConfig
 
 TINY = dataclasses.replace(BigGANConfig.for_model("biggan-deep-128"), channel_width=8)
 
@@ -52,7 +52,7 @@ def test_matmul_peak_is_positive_and_bad_precisions_are_refused():
 
 
 def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys, monkeypatch):
-    import visualizer.bench as bench
+    import visualizer.bench.generator as bench
 
     # The CLI has no --config: run the real sweep on the tiny network instead of 128 channels.
     real = bench.run_precision_sweep

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from visualizer.classes import class_name, resolve_class, resolve_classes, search_classes
 from visualizer.errors import ClassNameError
+from visualizer.mapping.classes import class_name, resolve_class, resolve_classes, search_classes
 
 
 @pytest.mark.parametrize(

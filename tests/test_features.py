@@ -15,12 +15,9 @@ from tests.fixtures_audio import (
     music_like,
     write_wav,
 )
-from visualizer.audio import Audio, load_audio
-from visualizer.errors import FeaturesError
-from visualizer.features import (
+from visualizer.analysis.decode import Audio, load_audio
+from visualizer.analysis.features import (
     Features,
-    analyze,
-    analyze_file,
     frame_features,
     frame_times,
     load_features,
@@ -28,6 +25,8 @@ from visualizer.features import (
     save_features,
     validate_features,
 )
+from visualizer.analysis.track import analyze, analyze_file
+from visualizer.errors import FeaturesError
 
 SR = 22050
 FPS_VALUES = [Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(60)]
@@ -137,7 +136,7 @@ def test_sections_change_where_the_material_changes():
 def test_soft_section_changes_are_found_relative_to_the_track():
     """Produced music changes sections softly (novelty ~0.3, under the 0.4 bar of hard cuts):
     boundaries are then judged against the track's own strongest change."""
-    from visualizer import rhythm
+    from visualizer.analysis import rhythm
 
     rng = np.random.default_rng(0)
     means = rng.normal(size=(3, 26))
@@ -239,7 +238,7 @@ def test_load_errors_name_the_file(tmp_path, small_features):
 
 
 def test_cache_hit_skips_the_analysis(tmp_path, monkeypatch):
-    from visualizer.analysis_cache import cache_key, cache_path, default_cache_dir
+    from visualizer.analysis.cache import cache_key, cache_path, default_cache_dir
 
     monkeypatch.setenv("VISUALIZER_CACHE", str(tmp_path / "cache"))
     assert default_cache_dir() == tmp_path / "cache"
@@ -262,7 +261,7 @@ def test_cache_hit_skips_the_analysis(tmp_path, monkeypatch):
 
 
 def test_damaged_cache_entry_is_replaced(tmp_path, monkeypatch):
-    from visualizer.analysis_cache import cache_key, cache_path
+    from visualizer.analysis.cache import cache_key, cache_path
 
     monkeypatch.setenv("VISUALIZER_CACHE", str(tmp_path / "cache"))
     track = write_wav(tmp_path / "song.wav", chord_track([[0, 4, 7]], 2.0))
@@ -296,7 +295,7 @@ def test_cache_hit_in_a_fresh_process_imports_no_dsp(tmp_path, monkeypatch):
     track = write_wav(tmp_path / "song.wav", chord_track([[0, 4, 7]], 1.0))
     expected = analyze_file(track, fps=30)
     code = (
-        "import sys; from visualizer.features import analyze_file; "
+        "import sys; from visualizer.analysis.track import analyze_file; "
         f"f = analyze_file({str(track)!r}, fps=30); "
         "print(f.n_frames, 'librosa' in sys.modules, 'scipy' in sys.modules)"
     )

@@ -17,8 +17,8 @@ import pytest
 
 from tests.fixtures_audio import SR, click_track, music_like
 from tests.live_fixtures import FPS, tiny_generator, write_preset, write_track
+from visualizer.analysis.causal import analyze_causal, frame_count
 from visualizer.errors import PresetError, VisualizerError
-from visualizer.live.analysis import analyze_causal, frame_count
 from visualizer.live.control import LiveControl, TapTempo
 from visualizer.live.engine import FileSource, LiveEngine, PageClock, causal_timeline
 from visualizer.live.session import LiveSession

@@ -18,7 +18,7 @@ import pytest
 
 from tests.fixtures_audio import SR
 from tests.live_fixtures import FPS, tiny_generator, write_preset, write_track
-from visualizer.live.analysis import analyze_causal
+from visualizer.analysis.causal import analyze_causal
 from visualizer.live.control import LiveControl
 from visualizer.live.engine import causal_timeline
 from visualizer.live.session import LiveSession

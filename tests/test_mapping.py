@@ -7,20 +7,20 @@ import numpy as np
 import pytest
 
 from tests.mapping_fixtures import synthetic_features
-from visualizer import timeline as timeline_io
-from visualizer.classes import resolve_class
+from visualizer.analysis.features import frame_features
 from visualizer.errors import PresetError
-from visualizer.features import frame_features
 from visualizer.mapping import CausalMapper, build_timeline
+from visualizer.mapping import timeline as timeline_io
+from visualizer.mapping.classes import resolve_class
 from visualizer.mapping.interpolate import boundaries, mix_weights, segments_offline, slerp
 from visualizer.mapping.palette import chroma_matrix, chroma_weights
+from visualizer.mapping.presets import Preset, WalkOptions, list_presets, load_preset
+from visualizer.mapping.presets import preset_from_toml as load_preset_text
 from visualizer.mapping.pulse import Pulse
 from visualizer.mapping.signals import zero_phase
 from visualizer.mapping.truncation import truncated_normal
 from visualizer.mapping.walk import NoiseWalk
 from visualizer.mapping.warp import hallucinate, zoom
-from visualizer.presets import Preset, WalkOptions, list_presets, load_preset
-from visualizer.presets import preset_from_toml as load_preset_text
 
 PRESETS = [name for name, _ in list_presets()]
 TIGER, VOLCANO = 292, 980

@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
-from visualizer import weights
 from visualizer.cli import main
+from visualizer.model import weights
 
 
 @pytest.fixture
@@ -79,8 +79,8 @@ def test_models_list_as_a_real_subprocess(tmp_path):
 def test_bench_runs_and_reports_the_ratio(capsys):
     import dataclasses
 
-    from visualizer.bench import run_precision_sweep
-    from visualizer.biggan import BigGANConfig
+    from visualizer.bench.generator import run_precision_sweep
+    from visualizer.model.network import BigGANConfig
 
     tiny = dataclasses.replace(BigGANConfig.for_model("biggan-deep-128"), channel_width=8)
     result = run_precision_sweep(

@@ -14,9 +14,10 @@ import pytest
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.render_fixtures import ToyGenerator, random_timeline
-from visualizer import pipeline, video
-from visualizer import timeline as timeline_io
+from visualizer import pipeline
 from visualizer.errors import Cancelled, OutputError, RenderError
+from visualizer.mapping import timeline as timeline_io
+from visualizer.render import video
 
 FPS = Fraction(12)
 SECONDS = 2.5

@@ -8,7 +8,7 @@ import pytest
 
 from visualizer.cli import main
 from visualizer.errors import PresetError
-from visualizer.presets import (
+from visualizer.mapping.presets import (
     Preset,
     TruncationOptions,
     list_presets,
@@ -199,9 +199,9 @@ def test_wheel_ships_the_presets(tmp_path):
     wheel = next(wheels.glob("visualizer-*.whl"))
     subprocess.run([python, "-m", "pip", "-q", "install", "--no-deps", str(wheel)], check=True)
     code = (
-        "import visualizer, visualizer.presets as p; print(visualizer.__file__);"
+        "import visualizer, visualizer.mapping.presets as p; print(visualizer.__file__);"
         "print(sorted(n for n, _ in p.list_presets())); print(p.load_preset('dreamy').seed);"
-        "from visualizer.classes import resolve_class; print(resolve_class('tiger'))"
+        "from visualizer.mapping.classes import resolve_class; print(resolve_class('tiger'))"
     )
     out = subprocess.run(
         [python, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True

@@ -18,9 +18,9 @@ from PIL import Image
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
-from visualizer import video
 from visualizer.cli import main
 from visualizer.errors import RenderError
+from visualizer.render import video
 
 SR = 22050
 FPS = 10

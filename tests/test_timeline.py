@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from visualizer.errors import TimelineError
-from visualizer.timeline import Timeline, load, save
+from visualizer.mapping.timeline import Timeline, load, save
 
 
 def _timeline(n=5, fps=Fraction(30000, 1001)):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import write_wav
-from visualizer import video
 from visualizer.errors import OutputError, RenderError
+from visualizer.render import video
 
 
 def _frames(n: int, size: int = 32, seed: int = 0) -> np.ndarray:

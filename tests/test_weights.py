@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
-from visualizer import weights
 from visualizer.errors import DownloadError, VisualizerError, WeightsError
-from visualizer.weights import ModelInfo, cache_dir, download, load_generator, resolve_device
+from visualizer.model import weights
+from visualizer.model.weights import ModelInfo, cache_dir, download, load_generator, resolve_device
 
 
 @pytest.fixture(scope="module")

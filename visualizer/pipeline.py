@@ -10,7 +10,7 @@ The video is encoded as fixed segments of ``segment_frames`` frames in a work fo
 output (``.OUT.mp4.parts/``). Each segment is renamed into place only when complete, so after a
 kill ``resume=True`` continues from the first missing segment and the result is frame-identical
 to an uninterrupted render (same segmentation, same deterministic encoder settings). The work
-folder's contents and the resume checks live in `visualizer.workdir`.
+folder's contents and the resume checks live in `visualizer.render.workdir`.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from visualizer import video
 from visualizer.errors import AudioError, OutputError, RenderError, TimelineError, WeightsError
 from visualizer.files import write_text_atomic
+from visualizer.mapping.timeline import Timeline
 from visualizer.progress import ProgressCallback, report
-from visualizer.timeline import Timeline
-from visualizer.workdir import (
+from visualizer.render import video
+from visualizer.render.workdir import (
     check_same_render,
     manifest_for,
     preset_path_for,
@@ -46,7 +46,7 @@ from visualizer.workdir import (
 log = logging.getLogger("visualizer")
 
 DEFAULT_FPS = Fraction(30)
-# Mirrors visualizer.weights.COMPILE_MODES (not imported: that would load torch here).
+# Mirrors visualizer.model.weights.COMPILE_MODES (not imported: that would load torch here).
 COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
 
 
@@ -161,7 +161,7 @@ def check_options(output: Path, options: RenderOptions) -> None:
         raise WeightsError(f"weights not found: {options.weights}")
     if options.timeline is None:
         # A bad preset or --set value fails now, before the model loads (seconds at 512 px).
-        from visualizer.presets import load_preset
+        from visualizer.mapping.presets import load_preset
 
         load_preset(options.preset, list(options.overrides))
 
@@ -201,7 +201,7 @@ def plan_render(
     if full is None:
         full = make_timeline(track, options, progress)
     if options.timeline_out is not None:
-        from visualizer import timeline as timeline_io
+        from visualizer.mapping import timeline as timeline_io
 
         timeline_io.save(full, options.timeline_out)
     rendered = _subsample(full, options.frame_step)
@@ -239,7 +239,7 @@ def make_timeline(
     """
     track = Path(track)
     if options.timeline is not None:
-        from visualizer import timeline as timeline_io
+        from visualizer.mapping import timeline as timeline_io
 
         loaded = timeline_io.load(options.timeline)
         if options.fps is not None and options.fps != loaded.fps:
@@ -247,7 +247,7 @@ def make_timeline(
                 f"--fps {options.fps} differs from the timeline's {loaded.fps}: leave --fps out"
             )
         return loaded
-    from visualizer.features import analyze_file
+    from visualizer.analysis.track import analyze_file
     from visualizer.mapping import build_timeline
 
     preset, seed = resolve_preset(options)
@@ -257,7 +257,7 @@ def make_timeline(
     )
     timeline = build_timeline(features, preset, seed=seed)
     if not timeline.preset:
-        from visualizer.presets import preset_to_toml
+        from visualizer.mapping.presets import preset_to_toml
 
         timeline = Timeline(
             timeline.class_vectors,
@@ -285,7 +285,7 @@ def _subsample(timeline: Timeline, step: int) -> Timeline:
 
 def _audio_window(track: Path, options: RenderOptions, timeline: Timeline) -> tuple[float, float]:
     """[start, start + duration) of the soundtrack that goes with ``timeline``'s frames."""
-    from visualizer.audio import probe_duration
+    from visualizer.analysis.decode import probe_duration
 
     available = max(0.0, probe_duration(track) - options.start)
     wanted = options.duration if options.duration is not None else available
@@ -304,7 +304,7 @@ def render_segments(
 
     Complete segments are skipped, so calling this again after an interruption continues.
     """
-    from visualizer import render
+    from visualizer.render import frames as render
 
     wanted = plan.pending() if segment_ids is None else segment_ids
     for index in wanted:
@@ -463,8 +463,8 @@ class _Loader:
 
 def load_generator(options: RenderOptions, *, progress: ProgressCallback | None = None) -> Any:
     """The generator ``options`` ask for (model, weights, device), in eval mode on its device."""
-    from visualizer.weights import load_generator as load
-    from visualizer.weights import prepare_for_inference
+    from visualizer.model.weights import load_generator as load
+    from visualizer.model.weights import prepare_for_inference
 
     # seed 0: "random" weights are one fixed network; the render's seed moves the Timeline.
     model = load(options.model, options.weights, device=options.device, seed=0, progress=progress)
@@ -483,7 +483,7 @@ def warm_up(
     """
     import torch
 
-    from visualizer import render
+    from visualizer.render import frames as render
 
     device = _device_of(generator)
     batch = options.batch_size or render.auto_batch_size(

@@ -40,9 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from visualizer.analysis.features import save_features
+    from visualizer.analysis.track import analyze_file
     from visualizer.commands.common import ProgressBars
     from visualizer.errors import OutputError
-    from visualizer.features import analyze_file, save_features
 
     output = args.output or Path(f"{args.track.stem}.features.npz")
     outputs = [output] + ([args.plot] if args.plot else [])
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         bars.close()
     save_features(features, output)
     if args.plot:
-        from visualizer.plot import plot_features
+        from visualizer.analysis.plot import plot_features
 
         plot_features(features, args.plot, title=args.track.name)
     if not args.quiet:

@@ -81,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from visualizer.batch import BatchOptions, run_batch
+    from visualizer.batch.runner import BatchOptions, run_batch
     from visualizer.commands.render import options_from_args
     from visualizer.errors import VisualizerError
 

@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from visualizer.bench import run_precision_sweep
+    from visualizer.bench.generator import run_precision_sweep
     from visualizer.errors import VisualizerError
 
     if args.seconds <= 0:
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(sweep.lines()))
     numbers: dict = {"generator": sweep.to_dict()}
     if args.end_to_end:
-        from visualizer.pipeline_bench import end_to_end_lines, run_end_to_end_bench
+        from visualizer.bench.end_to_end import end_to_end_lines, run_end_to_end_bench
 
         numbers["end_to_end"] = run_end_to_end_bench(_end_to_end_args(args))
         print("\n".join(end_to_end_lines(numbers["end_to_end"])))

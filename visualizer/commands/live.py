@@ -34,7 +34,7 @@ def _port(text: str) -> int:
 
 def _size(text: str) -> tuple[int, int]:
     from visualizer.errors import VisualizerError
-    from visualizer.video import parse_size
+    from visualizer.render.video import parse_size
 
     try:
         return parse_size(text)
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
             args.host,
         )
     if args.record:
-        from visualizer.video import check_output_suffix
+        from visualizer.render.video import check_output_suffix
 
         check_output_suffix(Path(args.record))
         if Path(args.record).exists() and not args.overwrite:

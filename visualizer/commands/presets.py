@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from visualizer import presets
+    from visualizer.mapping import presets
 
     if args.action == "list":
         entries = presets.list_presets()
@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _classes(text: str, limit: int) -> int:
-    from visualizer.classes import class_name, search_classes
     from visualizer.errors import ClassNameError
+    from visualizer.mapping.classes import class_name, search_classes
 
     if text.strip().isdigit():
         print(f"{int(text):>3}  {class_name(int(text))}")

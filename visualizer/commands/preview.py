@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from visualizer.commands.render import options_from_args
     from visualizer.errors import AudioError
     from visualizer.pipeline import load_generator, make_timeline
-    from visualizer.storyboard import render_storyboard, save_image
+    from visualizer.render.storyboard import render_storyboard, save_image
 
     output = Path(args.output)
     if output.exists() and not args.overwrite:

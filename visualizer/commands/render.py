@@ -25,7 +25,7 @@ DRAFT_FPS = 10  # a draft shows about this many frames per second of the full-ra
 def parse_size_arg(text: str) -> tuple[int, int]:
     """'1920x1080' -> (1920, 1080) for argparse (even sides; a bad value exits with status 2)."""
     from visualizer.errors import RenderError
-    from visualizer.video import parse_size
+    from visualizer.render.video import parse_size
 
     try:
         return parse_size(text)

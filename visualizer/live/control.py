@@ -65,13 +65,13 @@ class TapTempo:
 
 
 def _load(source: str, overrides: list[str]):
-    from visualizer.presets import load_preset
+    from visualizer.mapping.presets import load_preset
 
     return load_preset(source, overrides)
 
 
 def _to_toml(preset) -> str:
-    from visualizer.presets import preset_to_toml
+    from visualizer.mapping.presets import preset_to_toml
 
     return preset_to_toml(preset)
 
@@ -180,7 +180,7 @@ class LiveControl:
 
     def load(self, name: str) -> None:
         """Switch to another preset: a built-in name or a preset saved in ``save_dir``."""
-        from visualizer.presets import list_presets
+        from visualizer.mapping.presets import list_presets
 
         if not isinstance(name, str):
             raise PresetError(f"invalid preset name {name!r}")

@@ -26,10 +26,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from visualizer.features import FrameFeatures
-from visualizer.live.analysis import CausalAnalyzer
+from visualizer.analysis.causal import CausalAnalyzer
+from visualizer.analysis.features import FrameFeatures
 from visualizer.live.control import LiveControl
-from visualizer.timeline import Timeline
+from visualizer.mapping.timeline import Timeline
 
 log = logging.getLogger("visualizer")
 
@@ -84,7 +84,7 @@ def causal_timeline(rows: list[FrameFeatures], preset, *, seed: int, fps: Fracti
 
 
 def _timeline(outputs: list, preset, seed: int, fps: Fraction) -> Timeline:
-    from visualizer.presets import preset_to_toml
+    from visualizer.mapping.presets import preset_to_toml
 
     n = len(outputs)
     return Timeline(

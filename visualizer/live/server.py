@@ -257,7 +257,7 @@ class LiveServer:
             path = self.control.save(str(data["name"]))
             return {"type": "saved", "path": str(path)}
         if kind == "search":
-            from visualizer.classes import search_classes
+            from visualizer.mapping.classes import search_classes
 
             results = search_classes(str(data["text"])[:100])
             return {"type": "classes", "results": [list(r) for r in results]}

@@ -119,7 +119,7 @@ class LiveSession:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LiveSession:
-        from visualizer.weights import load_generator
+        from visualizer.model.weights import load_generator
 
         # cheap checks first: a typo in the preset or the track fails before the model loads
         control = LiveControl(
@@ -127,7 +127,7 @@ class LiveSession:
         )
         source: dict = {}
         if args.audio:
-            from visualizer.audio import load_audio
+            from visualizer.analysis.decode import load_audio
 
             audio = load_audio(args.audio)
             source = dict(audio_path=Path(args.audio), samples=audio.samples, sr=audio.sr)

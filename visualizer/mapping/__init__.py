@@ -1,4 +1,8 @@
-"""The mapping stage: features + preset + seed -> Timeline, offline or frame by frame.
+"""The mapping stage: Features + preset + seed -> Timeline, offline or frame by frame.
+
+- `classes`: the 1000 ImageNet names, lookup with suggestions
+- `presets`: TOML presets loaded into frozen dataclasses, `--set` overrides, the preset writer
+- `timeline`: the `Timeline` type (what the generator receives per frame) and its `.npz` file
 
 Techniques, one module each (all pure numpy, seeded):
 
@@ -16,6 +20,16 @@ Techniques, one module each (all pure numpy, seeded):
 `mapper` composes them: `CausalMapper` (live) and `build_timeline` (offline) share its code.
 """
 
-from visualizer.mapping.mapper import CausalMapper, build_timeline
+from visualizer.lazy import lazy_exports
 
-__all__ = ["CausalMapper", "build_timeline"]
+_EXPORTS = {
+    "CausalMapper": "mapper",
+    "build_timeline": "mapper",
+    "Preset": "presets",
+    "load_preset": "presets",
+    "preset_to_toml": "presets",
+    "resolve_classes": "classes",
+    "Timeline": "timeline",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

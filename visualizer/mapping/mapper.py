@@ -20,9 +20,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from visualizer.classes import resolve_classes
-from visualizer.features import Features, FrameFeatures
+from visualizer.analysis.features import Features, FrameFeatures
 from visualizer.mapping.breed import breed_weight
+from visualizer.mapping.classes import resolve_classes
 from visualizer.mapping.interpolate import (
     Segmenter,
     boundaries,
@@ -31,15 +31,15 @@ from visualizer.mapping.interpolate import (
     segments_offline,
 )
 from visualizer.mapping.palette import chroma_matrix, chroma_weights, palette_for_section
+from visualizer.mapping.presets import Preset, check_seed, preset_to_toml
 from visualizer.mapping.pulse import Pulse
 from visualizer.mapping.rotary import Rotary, period_frames, random_plane
 from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, frame_signal, zero_phase
+from visualizer.mapping.timeline import N_CLASSES, Z_DIM, Timeline
 from visualizer.mapping.truncation import truncated_normal, truncation_value
 from visualizer.mapping.walk import NoiseWalk, walk_distance
 from visualizer.mapping.warp import hallucinate, zoom
-from visualizer.presets import Preset, check_seed, preset_to_toml
 from visualizer.progress import ProgressCallback, report
-from visualizer.timeline import N_CLASSES, Z_DIM, Timeline
 
 # Signals smoothed per technique: (preset section, smoothing key of that section)
 SMOOTHED = ("breed", "truncation", "hallucinate", "zoom")

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from scipy.signal import lfilter
 
-from visualizer.features import Features
+from visualizer.analysis.features import Features
 
 
 def ema_alpha(seconds: float, fps: float) -> float:
@@ -50,7 +50,7 @@ def zero_phase(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def feature_rows(features: Features) -> dict[str, np.ndarray]:
-    """Each named signal of `visualizer.presets.FEATURES` as a (T,) array in [0, 1]."""
+    """Each named signal of `visualizer.mapping.presets.FEATURES` as a (T,) array in [0, 1]."""
     n = features.n_frames
     return {
         "energy": features.energy,

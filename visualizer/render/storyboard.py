@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from visualizer.errors import OutputError
+from visualizer.mapping.timeline import Timeline
 from visualizer.progress import ProgressCallback, report
-from visualizer.timeline import Timeline
 
 LABEL_HEIGHT = 18  # pixels of caption strip under each frame
 
@@ -47,8 +47,8 @@ def render_storyboard(
 
     ``columns`` defaults to about a 16:9 sheet. Frames are generated one batch at a time.
     """
-    from visualizer import render
     from visualizer.pipeline import _device_of
+    from visualizer.render import frames as render
 
     indices = sample_indices(timeline.n_frames, count)
     if not indices:

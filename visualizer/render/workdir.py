@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from visualizer.errors import OutputError
 from visualizer.files import write_text_atomic
-from visualizer.timeline import Timeline
+from visualizer.mapping.timeline import Timeline
 
 if TYPE_CHECKING:  # pipeline imports this module; the types are only annotations here
     from visualizer.pipeline import RenderOptions, RenderPlan
@@ -38,7 +38,7 @@ def preset_path_for(output: Path) -> Path:
 
 def resolve_preset(options: RenderOptions) -> tuple[Any, int]:
     """The preset ``options`` ask for (overrides applied) with the seed used, and that seed."""
-    from visualizer.presets import load_preset
+    from visualizer.mapping.presets import load_preset
 
     preset = load_preset(options.preset, list(options.overrides))
     seed = options.seed if options.seed is not None else int(preset.seed)
@@ -48,7 +48,7 @@ def resolve_preset(options: RenderOptions) -> tuple[Any, int]:
 
 def resumed_timeline(work_dir: Path, saved: dict, options: RenderOptions) -> Timeline:
     """The interrupted render's Timeline, after checking the preset and seed asked for match."""
-    from visualizer import timeline as timeline_io
+    from visualizer.mapping import timeline as timeline_io
 
     if saved.get("source") != source_key(options):
         raise OutputError(
@@ -62,7 +62,7 @@ def source_key(options: RenderOptions) -> str:
     """What decides the Timeline besides the track: the saved timeline, or preset + seed."""
     if options.timeline is not None:
         return "timeline:" + hashlib.sha256(Path(options.timeline).read_bytes()).hexdigest()[:16]
-    from visualizer.presets import preset_to_toml
+    from visualizer.mapping.presets import preset_to_toml
 
     preset, seed = resolve_preset(options)
     return f"preset:{_digest(preset_to_toml(preset))}:seed:{seed}"
@@ -123,7 +123,7 @@ def read_manifest(work_dir: Path) -> dict | None:
 
 def start_work_dir(work_dir: Path, manifest: dict, timeline: Timeline) -> None:
     """Create ``work_dir`` afresh with the full-rate Timeline, its preset and the manifest."""
-    from visualizer import timeline as timeline_io
+    from visualizer.mapping import timeline as timeline_io
 
     if work_dir.exists():
         shutil.rmtree(work_dir)

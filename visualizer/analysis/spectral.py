@@ -1,9 +1,9 @@
-"""The analysis itself: samples -> `Features` on the frame clock (see `visualizer.features`).
+"""The analysis itself: samples -> `Features` on the frame clock (see `visualizer.analysis.features`).
 
 Budget: a 4-minute track in a few seconds on 2 CPU cores, in a fresh process. Hence one STFT,
 computed in chunks and reduced on the fly to the few small matrices the features need (the full
 spectrogram is never held), median-filter HPSS on reduced grids, and numpy beat tracking in
-`visualizer.rhythm` instead of librosa's numba-compiled tracker.
+`visualizer.analysis.rhythm` instead of librosa's numba-compiled tracker.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from fractions import Fraction
 import numpy as np
 from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
 
-from visualizer import rhythm
-from visualizer.features import Features, n_frames_for, times_to_frames
+from visualizer.analysis import rhythm
+from visualizer.analysis.features import Features, n_frames_for, times_to_frames
 from visualizer.progress import ProgressCallback, report
 
 N_FFT = 2048  # 93 ms at 22050 Hz: enough frequency resolution for chroma

@@ -15,9 +15,8 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
+from visualizer.analysis.features import Features, load_features, save_features
 from visualizer.errors import FeaturesError
-from visualizer.features import Features, load_features, save_features
-from visualizer.progress import ProgressCallback, report
 
 log = logging.getLogger("visualizer")
 
@@ -61,54 +60,22 @@ def cache_path(key: str) -> Path:
     return default_cache_dir() / "features" / f"{key}.npz"
 
 
-def analyze_file_cached(
-    path: str | os.PathLike,
-    *,
-    fps: Fraction,
-    start: float = 0.0,
-    duration: float | None = None,
-    progress: ProgressCallback | None = None,
-    cache: bool = True,
-) -> Features:
-    """`visualizer.features.analyze_file`: load + analyse ``path``, through the cache.
-
-    A cache hit reports one "analyze" progress event labelled "cached". A cache entry that
-    cannot be read is replaced; a cache folder that cannot be written only logs a warning.
-    """
-    from visualizer.audio import DEFAULT_SR, _check_file
-
-    path = Path(path)
-    _check_file(path)  # a missing file is an AudioError before anything is hashed
-    key = cache_key(path, fps=fps, start=start, duration=duration, sr=DEFAULT_SR) if cache else ""
-    if cache:
-        entry = cache_path(key)
-        if entry.is_file():
-            try:
-                features = load_features(entry)
-            except FeaturesError as error:
-                log.warning("ignoring a damaged analysis cache entry (%s)", error)
-            else:
-                report(progress, "analyze", 1, 1, "step", "analyze (cached)")
-                return features
-    features = _analyze_uncached(path, fps=fps, start=start, duration=duration, progress=progress)
-    if cache:
-        try:
-            save_features(features, cache_path(key))
-        except OSError as error:
-            log.warning("could not write the analysis cache in %s (%s)", default_cache_dir(), error)
-    return features
+def read_cached(key: str) -> Features | None:
+    """The cached Features for ``key``, or None when there is no readable entry (a damaged entry
+    is logged and will be replaced)."""
+    entry = cache_path(key)
+    if not entry.is_file():
+        return None
+    try:
+        return load_features(entry)
+    except FeaturesError as error:
+        log.warning("ignoring a damaged analysis cache entry (%s)", error)
+        return None
 
 
-def _analyze_uncached(
-    path: Path,
-    *,
-    fps: Fraction,
-    start: float,
-    duration: float | None,
-    progress: ProgressCallback | None,
-) -> Features:
-    from visualizer.audio import load_audio
-    from visualizer.features import analyze
-
-    audio = load_audio(path, start=start, duration=duration)
-    return analyze(audio, fps=fps, progress=progress)
+def write_cached(key: str, features: Features) -> None:
+    """Store ``features`` under ``key``; a cache folder that cannot be written only logs."""
+    try:
+        save_features(features, cache_path(key))
+    except OSError as error:
+        log.warning("could not write the analysis cache in %s (%s)", default_cache_dir(), error)

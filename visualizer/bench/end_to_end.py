@@ -32,7 +32,7 @@ def _demo_track(folder: Path, seconds: float, seed: int = 0) -> Path:
     import numpy as np
     import soundfile as sf
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "samples"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "samples"))
     try:
         from make_demo import make  # the demo generator, at any length
     except ImportError:  # an installed package without samples/: a plain chord pulse
@@ -53,8 +53,8 @@ def tiny_checkpoint(folder: Path, channel_width: int = 8, seed: int = 0) -> Path
     """A random BigGAN-deep-128 checkpoint with ``channel_width`` (8: ~0.1 s/frame on a CPU)."""
     import torch
 
-    from visualizer.biggan import BigGANConfig
-    from visualizer.random_weights import random_state_dict
+    from visualizer.model.network import BigGANConfig
+    from visualizer.model.random_weights import random_state_dict
 
     config = dataclasses.replace(
         BigGANConfig.for_model("biggan-deep-128"), channel_width=channel_width
@@ -67,8 +67,8 @@ def tiny_checkpoint(folder: Path, channel_width: int = 8, seed: int = 0) -> Path
 
 def generator_only_seconds(generator: Any, timeline: Any, batch_size: int) -> float:
     """Seconds to generate every frame of ``timeline`` (uint8 on the host), nothing else."""
-    from visualizer import render
     from visualizer.pipeline import _device_of
+    from visualizer.render import frames as render
 
     device = _device_of(generator)
     start = time.perf_counter()
@@ -124,8 +124,8 @@ def _bench(args: argparse.Namespace, options: Any, seconds: float) -> dict[str, 
         generator = load_generator(options)
         result["load_seconds"] = time.perf_counter() - started
         timeline = make_timeline(track, options)
-        from visualizer import render
         from visualizer.pipeline import _device_of, _resolution
+        from visualizer.render import frames as render
 
         batch = options.batch_size or render.auto_batch_size(
             _device_of(generator), _resolution(generator, options.model)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visualizer.batch_manifest import Manifest
-from visualizer.batch_plan import (
+from visualizer.batch.manifest import Manifest
+from visualizer.batch.plan import (
     AlbumError,
     TrackOverrides,
     check_outdir,
@@ -194,7 +194,7 @@ def track_options(base: Any, extra: TrackOverrides) -> Any:
     ``classes`` set the palette of the class technique the track's preset uses (chroma,
     keyframes or breed). Raises `PresetError` for an unknown preset or a bad override.
     """
-    from visualizer.presets import load_preset
+    from visualizer.mapping.presets import load_preset
 
     preset = extra.preset if extra.preset is not None else base.preset
     overrides = tuple(base.overrides)
@@ -215,7 +215,7 @@ def track_options(base: Any, extra: TrackOverrides) -> Any:
 def resolved_preset(options: Any) -> dict[str, object]:
     """The preset and seed a track renders with, resolved (so editing a preset file, or a
     built-in preset changing, changes the settings hash). Raises `PresetError`."""
-    from visualizer.presets import load_preset, preset_to_toml
+    from visualizer.mapping.presets import load_preset, preset_to_toml
 
     preset = load_preset(options.preset, list(options.overrides))
     seed = options.seed if options.seed is not None else int(preset.seed)

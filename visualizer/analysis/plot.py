@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visualizer.features import Features, frame_times
+from visualizer.analysis.features import Features, frame_times
 from visualizer.files import atomic_output
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from visualizer.batch import (
+from visualizer.batch.manifest import Manifest
+from visualizer.batch.runner import (
     AlbumProgress,
     BatchOptions,
     TrackJob,
@@ -37,7 +38,6 @@ from visualizer.batch import (
     start_attempt,
     worker_id,
 )
-from visualizer.batch_manifest import Manifest
 from visualizer.errors import VisualizerError
 from visualizer.progress import ProgressCallback, ProgressEvent
 

@@ -2,7 +2,7 @@
 
 This module owns `random_state_dict` and its helpers: the stand-in checkpoint that tests,
 benchmarks and ``--weights random`` load through the same path as the real published files
-(`visualizer.biggan.load_state_dict_published`). It imports the network from `visualizer.biggan`;
+(`visualizer.model.network.load_state_dict_published`). It imports the network from `visualizer.model.network`;
 `biggan` does not import it back.
 """
 
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from visualizer.biggan import (
+from visualizer.model.network import (
     BigGANConfig,
     BigGANDeep,
     GenBlock,

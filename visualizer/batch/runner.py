@@ -8,7 +8,7 @@
    render (new, failed, or changed settings). Bad inputs raise before any work starts.
 2. The jobs run either here (`run_local`: one `TrackWorker`, its generator loaded once, the next
    track's analysis and mapping overlapping the current track's render on a second thread) or on
-   a Ray cluster (`visualizer.batch_ray`: one worker actor per GPU or CPU slot).
+   a Ray cluster (`visualizer.batch.ray_runner`: one worker actor per GPU or CPU slot).
 3. Every state change is written to OUTDIR/manifest.json at once; a failed track records its
    reason and the others go on.
 
@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from visualizer.batch_jobs import (
+from visualizer.batch.jobs import (
     BatchOptions,
     BatchResult,
     PreparedBatch,
@@ -36,7 +36,7 @@ from visualizer.batch_jobs import (
     prepare_batch,
     worker_id,
 )
-from visualizer.batch_manifest import Manifest
+from visualizer.batch.manifest import Manifest
 from visualizer.errors import Cancelled, OutputError, VisualizerError
 from visualizer.progress import ProgressCallback, ProgressEvent, report
 
@@ -303,7 +303,7 @@ def run_batch(
     """
     prepared = prepare_batch(inputs, base, batch)
     if batch.ray is not None:
-        from visualizer.batch_ray import run_ray
+        from visualizer.batch.ray_runner import run_ray
 
         run_ray(prepared.jobs, prepared.manifest, base, batch, progress=progress)
     else:

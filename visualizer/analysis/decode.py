@@ -59,7 +59,8 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """Raise AudioError unless ``path`` is a non-empty regular file."""
     if not path.exists():
         raise AudioError(f"{path}: file not found")
     if not path.is_file():
@@ -91,7 +92,7 @@ def load_audio(
     truncated, holds no samples, or ``start`` lies at or beyond its end.
     """
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     _check_window(path, start, duration)
     if not isinstance(sr, int) or sr <= 0:
         raise AudioError(f"invalid sample rate {sr!r}: expected a positive integer")
@@ -266,7 +267,7 @@ def probe_duration(path: str | os.PathLike) -> float:
     import soundfile as sf
 
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     try:
         info = sf.info(str(path))
         if info.frames > 0:

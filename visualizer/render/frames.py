@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from visualizer.errors import RenderError
+from visualizer.mapping.timeline import Timeline
 from visualizer.progress import ProgressCallback, report
-from visualizer.timeline import Timeline
 
 log = logging.getLogger("visualizer")
 
@@ -295,7 +295,7 @@ class SegmentSink:
         start = self.plan.segments[self.current][0]
         if start != index:
             raise RenderError(f"internal: segment {self.current} starts at {start}, got {index}")
-        from visualizer import video
+        from visualizer.render import video
 
         options = self.plan.options
         self.writer = video.SegmentWriter(

@@ -33,10 +33,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from visualizer.classes import resolve_class
 from visualizer.errors import ClassNameError, PresetError
+from visualizer.mapping.classes import resolve_class
 
-# Per-frame signals a technique can follow, all in [0, 1] (see visualizer.features.Features).
+# Per-frame signals a technique can follow, all in [0, 1] (see visualizer.analysis.features.Features).
 FEATURES = ("energy", "rise", "onset", "low", "mid", "high", "constant")
 
 
@@ -220,7 +220,7 @@ def _builtin_dirs() -> list[Any]:
     places: list[Any] = []
     with contextlib.suppress(ModuleNotFoundError):
         places.append(resources.files("visualizer.builtin_presets"))
-    places.append(Path(__file__).resolve().parent.parent / "presets")
+    places.append(Path(__file__).resolve().parents[2] / "presets")
     return places
 
 

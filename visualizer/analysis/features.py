@@ -7,11 +7,11 @@ frames: frame ``i`` gathers the analysis frames whose centres lie in ``[t_i - P/
 onset is never lost between frames; steady ones (energy, bands, chroma) are averaged. Event
 times (onsets, beats, section starts) become frame ``round(t * fps)``.
 
-One STFT (`visualizer.analysis`) feeds everything: RMS and three band energies from its power;
+One STFT (`visualizer.analysis.spectral`) feeds everything: RMS and three band energies from its power;
 median-filter HPSS on its mel spectrogram gives the percussive part, whose log-power flux is the
 onset envelope (onsets, tempo, beats), and a harmonic mask that, applied to the linear spectrum
 below 4 kHz, gives chroma. Sections come from a checkerboard novelty over beat-synchronous
-chroma + MFCC (`visualizer.rhythm`). `analyze_file` caches results (`visualizer.analysis_cache`).
+chroma + MFCC (`visualizer.analysis.rhythm`). `visualizer.analysis.track` analyses files.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from visualizer.files import atomic_output
-from visualizer.progress import ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -105,20 +104,6 @@ def times_to_frames(times: np.ndarray, fps: Fraction, n_frames: int) -> np.ndarr
     return np.unique(frames[(frames >= 0) & (frames < n_frames)])
 
 
-def analyze(
-    audio, *, fps: Fraction | int | str, progress: ProgressCallback | None = None
-) -> Features:
-    """Features of ``audio`` (a `visualizer.audio.Audio`) on the frame clock of ``fps``.
-
-    ``n_frames = n_frames_for(audio.duration, fps)``. Silence gives zero arrays, no onsets, no
-    beats, tempo 0 and one section. See `Features` for every array's shape and range.
-    """
-    from visualizer.analysis import analyze_samples
-
-    fps = parse_fps_value(fps)
-    return analyze_samples(audio.samples, audio.sr, fps=fps, progress=progress)
-
-
 def parse_fps_value(fps: Fraction | int | float | str) -> Fraction:
     """``fps`` as an exact positive Fraction; raises FeaturesError naming the bad value."""
     from visualizer.errors import FeaturesError
@@ -132,32 +117,6 @@ def parse_fps_value(fps: Fraction | int | float | str) -> Fraction:
     if value <= 0:
         raise FeaturesError(f"invalid fps {fps!r}: expected a positive number")
     return value
-
-
-def analyze_file(
-    path: str | os.PathLike,
-    *,
-    fps: Fraction | int | str,
-    start: float = 0.0,
-    duration: float | None = None,
-    progress: ProgressCallback | None = None,
-    cache: bool = True,
-) -> Features:
-    """Load and analyse ``path`` (see `analyze`), reusing a cached result when there is one.
-
-    The cache key is a hash of the file's bytes, ``fps``, ``start``, ``duration`` and the
-    analysis version, so a re-render with another preset skips the analysis.
-    """
-    from visualizer.analysis_cache import analyze_file_cached
-
-    return analyze_file_cached(
-        path,
-        fps=parse_fps_value(fps),
-        start=start,
-        duration=duration,
-        progress=progress,
-        cache=cache,
-    )
 
 
 # ---------------------------------------------------------------------------------------------

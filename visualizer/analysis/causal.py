@@ -1,10 +1,10 @@
 """Causal audio analysis: FrameFeatures from a stream of audio blocks, one frame at a time.
 
 The offline analysis sees the whole track; live mode only sees the past. `CausalAnalyzer` keeps
-the offline definitions and ranges (`visualizer.features.FrameFeatures`) but computes every value
+the offline definitions and ranges (`visualizer.analysis.features.FrameFeatures`) but computes every value
 from samples that have already arrived:
 
-- the stream is cut into the offline analysis's hops (`visualizer.analysis.HOP` = 256 samples,
+- the stream is cut into the offline analysis's hops (`visualizer.analysis.spectral.HOP` = 256 samples,
   N_FFT = 2048) and each hop looks at the window that ENDS at the hop (a Hann-windowed STFT
   column), where the offline analysis centres it;
 - chroma uses the offline pitch-class filter bank (`chroma_basis`, bins below 4 kHz), the bands
@@ -31,7 +31,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from visualizer.analysis import (
+from visualizer.analysis.features import FrameFeatures
+from visualizer.analysis.spectral import (
     BAND_EDGES,
     CHROMA_FMAX,
     HOP,
@@ -40,7 +41,6 @@ from visualizer.analysis import (
     SILENCE_RMS,
     chroma_basis,
 )
-from visualizer.features import FrameFeatures
 
 PEAK_HALF_LIFE_S = 20.0  # running-peak normaliser forgets a loud passage over ~20 s
 RISE_SMOOTH_S, RISE_LAG_S = 0.05, 0.1  # energy rise: smoothed energy minus its value 0.1 s ago

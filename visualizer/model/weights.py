@@ -29,7 +29,7 @@ from visualizer.progress import ProgressCallback, report
 if TYPE_CHECKING:
     import torch
 
-    from visualizer.biggan import BigGANDeep
+    from visualizer.model.network import BigGANDeep
 
 log = logging.getLogger("visualizer")
 
@@ -121,7 +121,7 @@ def download(
         partial = folder / (CONFIG_NAME + ".partial")
         partial.unlink(missing_ok=True)  # small: never resumed
         _fetch(config_url, partial, info.config_sha256, None, f"{name} config")
-        from visualizer.biggan import BigGANConfig
+        from visualizer.model.network import BigGANConfig
 
         try:
             BigGANConfig.from_json(partial)
@@ -241,8 +241,8 @@ def load_generator(
     ``pytorch_model.bin``; or a ``.bin``/``.pt``/``.pth``/``.safetensors`` file (architecture
     from ``model``, unless a folded safetensors file records its own).
     """
-    from visualizer.biggan import BigGANConfig, BigGANDeep
-    from visualizer.random_weights import random_state_dict
+    from visualizer.model.network import BigGANConfig, BigGANDeep
+    from visualizer.model.random_weights import random_state_dict
 
     target = device if not isinstance(device, str) else resolve_device(device)
     model_info(model)
@@ -263,13 +263,13 @@ def load_generator(
 
 
 def _from_published(generator: BigGANDeep, state: dict, source: str = "random weights"):
-    from visualizer.biggan import load_state_dict_published
+    from visualizer.model.network import load_state_dict_published
 
     return load_state_dict_published(generator, state, source)
 
 
 def _load_path(path: Path, model: str, hf_compatible: bool) -> BigGANDeep:
-    from visualizer.biggan import BigGANConfig
+    from visualizer.model.network import BigGANConfig
 
     if path.is_dir():
         config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
@@ -296,7 +296,7 @@ def _load_path(path: Path, model: str, hf_compatible: bool) -> BigGANDeep:
 
 def _load_pickle_cached(path: Path, config, hf_compatible: bool) -> BigGANDeep:
     """Load a published ``.bin`` through the folded safetensors cache (written on first load)."""
-    from visualizer.biggan import BigGANDeep
+    from visualizer.model.network import BigGANDeep
 
     config_json = json.dumps(config.to_dict(), sort_keys=True)
     digest = _hash_file(path).hexdigest()
@@ -340,7 +340,7 @@ def _load_safetensors(path: Path, config, hf_compatible: bool) -> BigGANDeep:
     """A folded (our format, config in its metadata) or published-format safetensors file."""
     from safetensors import safe_open
 
-    from visualizer.biggan import BigGANConfig, BigGANDeep, load_state_dict_folded
+    from visualizer.model.network import BigGANConfig, BigGANDeep, load_state_dict_folded
 
     try:
         with safe_open(str(path), framework="pt") as f:

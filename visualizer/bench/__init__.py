@@ -1,0 +1,15 @@
+"""Benchmarks behind BENCHMARKS.md.
+
+- `generator`: the precision sweep (fps, FLOPs, TFLOP/s, half-precision error) against the eager
+  reference
+- `end_to_end`: render fps over generator-only fps, peak RSS by track length
+"""
+
+from visualizer.lazy import lazy_exports
+
+_EXPORTS = {
+    "run_precision_sweep": "generator",
+    "run_end_to_end_bench": "end_to_end",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

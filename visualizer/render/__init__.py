@@ -1,0 +1,19 @@
+"""The render stage: Timeline -> frames -> video.
+
+- `frames`: batches of Timeline rows through the generator on its device, streamed to a sink
+- `video`: the ffmpeg encoder, segments, concatenation and the audio mux
+- `workdir`: the resumable work folder beside an output
+- `storyboard`: a contact sheet of frames sampled over the song
+"""
+
+from visualizer.lazy import lazy_exports
+
+_EXPORTS = {
+    "generate": "frames",
+    "stream": "frames",
+    "SegmentWriter": "video",
+    "concat_and_mux": "video",
+    "render_storyboard": "storyboard",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
