@@ -14,7 +14,8 @@ from visualizer.mapping import timeline as timeline_io
 from visualizer.mapping.classes import resolve_class
 from visualizer.mapping.interpolate import boundaries, mix_weights, segments_offline, slerp
 from visualizer.mapping.palette import chroma_matrix, chroma_weights
-from visualizer.mapping.presets import Preset, WalkOptions, list_presets, load_preset
+from visualizer.mapping.preset_schema import Preset, WalkOptions
+from visualizer.mapping.presets import list_presets, load_preset
 from visualizer.mapping.presets import preset_from_toml as load_preset_text
 from visualizer.mapping.pulse import Pulse
 from visualizer.mapping.signals import zero_phase

@@ -8,9 +8,8 @@ import pytest
 
 from visualizer.cli import main
 from visualizer.errors import PresetError
+from visualizer.mapping.preset_schema import Preset, TruncationOptions
 from visualizer.mapping.presets import (
-    Preset,
-    TruncationOptions,
     list_presets,
     load_preset,
     preset_from_toml,
@@ -209,3 +208,11 @@ def test_wheel_ships_the_presets(tmp_path):
     assert str(env) in out[0]  # the installed copy, not the repository
     assert "dreamy" in out[1] and "default" in out[1]
     assert out[2] == "2" and out[3] == "292"  # class names ship in the wheel too
+
+
+@pytest.mark.parametrize(
+    "description", ['quote " and \\ backslash', "delete \x7f and nul \x00", "tab\tnew\nline", "✓ 😀"]
+)
+def test_saved_preset_loads_back_for_any_description(description):
+    preset = load_preset("default").replace(description=description)
+    assert preset_from_toml(preset_to_toml(preset)) == preset

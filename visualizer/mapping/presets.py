@@ -23,194 +23,25 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import json
-import operator
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from visualizer.errors import ClassNameError, PresetError
-from visualizer.mapping.classes import resolve_class
+from visualizer.errors import PresetError
+from visualizer.mapping.preset_schema import (
+    SECTIONS,
+    TOP_KEYS,
+    Preset,
+    build_preset,
+    check_seed,
+    unknown_key_error,
+    validate,
+)
 
-# Per-frame signals a technique can follow, all in [0, 1] (see visualizer.analysis.features.Features).
-FEATURES = ("energy", "rise", "onset", "low", "mid", "high", "constant")
-
-
-def _opt(default: Any, lo: float | None = None, hi: float | None = None, **meta: Any) -> Any:
-    """A dataclass field with its allowed range / choices / list kind kept as metadata."""
-    return field(default=default, metadata={"lo": lo, "hi": hi, **meta})
-
-
-@dataclass(frozen=True)
-class ClassesOptions:
-    # How the class mix is made: "chroma" blend over a palette (a), "keyframes" interpolation (b),
-    # or "breed" two classes (c).
-    mode: str = _opt("chroma", choices=("chroma", "keyframes", "breed"))
-    # Palette for "chroma": class names or indices 0-999, any count; empty = a seeded random
-    # palette of `count` classes. Also the keyframes / breed pair when those leave names empty,
-    # so `--set classes.names=...` works with every mode.
-    names: tuple = _opt((), kind="classes")
-    # Size of a random palette (and of each random section palette), 1-1000.
-    count: int = _opt(12, 1, 1000)
-    # Exponent on the per-class chroma weights, 0-20: 0 = an even mix of the whole palette,
-    # 1 = proportional to chroma, higher = the strongest pitch class dominates.
-    sensitivity: float = _opt(3.0, 0.0, 20.0)
-    # Time constant of the chroma smoothing in seconds, 0-10 (0 = follow every frame).
-    smoothing: float = _opt(0.3, 0.0, 10.0)
-    # "sections": every new section switches to the next palette (j); "none": one palette.
-    switch: str = _opt("none", choices=("none", "sections"))
-    # Further palettes used in turn at section starts (after `names`); empty = seeded random
-    # palettes of `count` classes.
-    palettes: tuple = _opt((), kind="palettes")
-
-
-@dataclass(frozen=True)
-class KeyframesOptions:
-    # Keyframe classes visited in order and cycled (names or indices); empty = a seeded random
-    # sequence. Used when classes.mode = "keyframes".
-    names: tuple = _opt((), kind="classes")
-    # What starts a new segment: "sections", every `every` "beats", or the given "times".
-    key: str = _opt("sections", choices=("sections", "beats", "times"))
-    # Beats per segment when key = "beats", 1-256.
-    every: int = _opt(8, 1, 256)
-    # Segment start times in seconds when key = "times", increasing, >= 0 (0 is implied).
-    times: tuple = _opt((), kind="times")
-    # "linear" or "slerp" (spherical, constant-speed) between consecutive keyframes.
-    interpolation: str = _opt("slerp", choices=("linear", "slerp"))
-    # Smoothstep the progress (slow in, slow out); segment endpoints stay exact.
-    ease: bool = _opt(True)
-    # Seconds assumed for a segment whose end is not known yet (live mode), 0.5-600.
-    guess: float = _opt(16.0, 0.5, 600.0)
-
-
-@dataclass(frozen=True)
-class BreedOptions:
-    # The two classes y1, y2 of `a*y1 + (1-a)*y2`; empty = a seeded random pair.
-    names: tuple = _opt((), kind="classes")
-    # Signal that drives `a`.
-    feature: str = _opt("energy", choices=FEATURES)
-    # `a` when the signal is 0 and when it is 1, each 0-1 (min > max inverts).
-    min: float = _opt(0.0, 0.0, 1.0)
-    max: float = _opt(1.0, 0.0, 1.0)
-    # Time constant of the signal smoothing in seconds, 0-10.
-    smoothing: float = _opt(0.5, 0.0, 10.0)
-
-
-@dataclass(frozen=True)
-class LatentOptions:
-    # Truncation bound a, 0.1-4: base latents are a truncated normal in [-a, a], the walk turns
-    # back at +-a, and every noise value satisfies |z| <= 2 * a * truncation.
-    bound: float = _opt(2.0, 0.1, 4.0)
-
-
-@dataclass(frozen=True)
-class WalkOptions:
-    # Latent units per second at full drive, 0-20 (each unit also gets a random factor 0.5-1).
-    speed: float = _opt(0.6, 0.0, 20.0)
-    # Extra speed per unit of energy rise (attacks push harder), 0-20.
-    rise: float = _opt(2.0, 0.0, 20.0)
-    # Latent units per second even in silence, 0-5.
-    idle: float = _opt(0.05, 0.0, 5.0)
-    # Signal that sets the step.
-    feature: str = _opt("energy", choices=FEATURES)
-
-
-@dataclass(frozen=True)
-class PulseOptions:
-    # What kicks the latent: "onsets" (scaled by onset strength), "beats", or "none".
-    trigger: str = _opt("onsets", choices=("none", "onsets", "beats"))
-    # Kick size in latent units, 0-4.
-    amount: float = _opt(0.4, 0.0, 4.0)
-    # Seconds for a kick to fall to 1/e, 0.01-10.
-    decay: float = _opt(0.2, 0.01, 10.0)
-
-
-@dataclass(frozen=True)
-class TruncationOptions:
-    # Truncation when the signal is 0 and when it is 1, each 0.02-1 (min <= max); lower =
-    # cleaner, more typical images, higher = more varied ones.
-    min: float = _opt(0.4, 0.02, 1.0)
-    max: float = _opt(0.7, 0.02, 1.0)
-    # Signal that moves the truncation ("constant" holds it at max).
-    feature: str = _opt("energy", choices=FEATURES)
-    # Loud = low truncation instead of high.
-    invert: bool = _opt(False)
-    # Time constant of the signal smoothing in seconds, 0-10.
-    smoothing: float = _opt(0.5, 0.0, 10.0)
-
-
-@dataclass(frozen=True)
-class HallucinateOptions:
-    # Strength of the sin(z) resampling at full signal, 0-1 (0 = off).
-    amount: float = _opt(0.0, 0.0, 1.0)
-    # Frequency of the fold z -> a*sin(frequency*z), 0.25-8.
-    frequency: float = _opt(2.0, 0.25, 8.0)
-    # Signal that sets the strength.
-    feature: str = _opt("high", choices=FEATURES)
-    # Time constant of the signal smoothing in seconds, 0-10.
-    smoothing: float = _opt(0.5, 0.0, 10.0)
-
-
-@dataclass(frozen=True)
-class ZoomOptions:
-    # How far the latent is pushed towards -a*sign(z) at full signal, 0-1 (0 = off).
-    amount: float = _opt(0.0, 0.0, 1.0)
-    # Signal that sets the push.
-    feature: str = _opt("low", choices=FEATURES)
-    # Time constant of the signal smoothing in seconds, 0-10.
-    smoothing: float = _opt(0.3, 0.0, 10.0)
-
-
-@dataclass(frozen=True)
-class RotaryOptions:
-    # Radius of the circle in latent units per component, 0-2 (0 = off).
-    radius: float = _opt(0.0, 0.0, 2.0)
-    # Beats per turn, 0.25-64: the period is locked to the tempo.
-    beats: float = _opt(4.0, 0.25, 64.0)
-    # Seconds per turn while the tempo is unknown, 0.1-600.
-    seconds: float = _opt(2.0, 0.1, 600.0)
-
-
-SECTIONS: dict[str, type] = {
-    "classes": ClassesOptions,
-    "keyframes": KeyframesOptions,
-    "breed": BreedOptions,
-    "latent": LatentOptions,
-    "walk": WalkOptions,
-    "pulse": PulseOptions,
-    "truncation": TruncationOptions,
-    "hallucinate": HallucinateOptions,
-    "zoom": ZoomOptions,
-    "rotary": RotaryOptions,
-}
-TOP_KEYS = ("description", "seed", "base")
-
-
-@dataclass(frozen=True)
-class Preset:
-    description: str = ""  # one line shown by `visualizer presets list`
-    seed: int = 0  # default seed, 0 to 2**63-1 (--seed overrides it)
-    classes: ClassesOptions = ClassesOptions()
-    keyframes: KeyframesOptions = KeyframesOptions()
-    breed: BreedOptions = BreedOptions()
-    latent: LatentOptions = LatentOptions()
-    walk: WalkOptions = WalkOptions()
-    pulse: PulseOptions = PulseOptions()
-    truncation: TruncationOptions = TruncationOptions()
-    hallucinate: HallucinateOptions = HallucinateOptions()
-    zoom: ZoomOptions = ZoomOptions()
-    rotary: RotaryOptions = RotaryOptions()
-
-    def replace(self, **sections: Any) -> Preset:
-        """A copy with whole sections or top-level values replaced (validated)."""
-        preset = dataclasses.replace(self, **sections)
-        validate(preset)
-        return preset
-
+__all__ = ["Preset", "check_seed", "validate", "load_preset", "preset_from_toml", "preset_to_toml"]
 
 # ---------------------------------------------------------------------------------- finding
 
@@ -312,145 +143,6 @@ def _merge(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- building
 
 
-def _check_value(key: str, spec: dataclasses.Field, value: Any) -> Any:
-    """``value`` converted to the field's type, or a PresetError naming ``key`` and the range."""
-    default, meta = spec.default, spec.metadata
-    lo, hi = meta.get("lo"), meta.get("hi")
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise PresetError(f"{key} must be true or false, got {value!r}")
-        return value
-    if isinstance(default, int | float):
-        numeric = isinstance(value, int | float) and not isinstance(value, bool)
-        if not numeric or (isinstance(default, int) and not isinstance(value, int)):
-            kind = "an integer" if isinstance(default, int) else "a number"
-            raise PresetError(f"{key} must be {kind}, got {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi) or value != value:
-            raise PresetError(f"{key} = {value!r} is out of range: allowed {lo} to {hi}")
-        return float(value) if isinstance(default, float) else int(value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise PresetError(f"{key} must be a string, got {value!r}")
-        choices = meta.get("choices")
-        if choices and value not in choices:
-            raise PresetError(
-                f"{key} = {value!r} is not allowed: choose one of {', '.join(choices)}"
-            )
-        return value
-    return _check_list(key, meta["kind"], value)
-
-
-def _check_list(key: str, kind: str, value: Any) -> tuple:
-    if not isinstance(value, list | tuple):
-        raise PresetError(f"{key} must be a list, got {value!r}")
-    if kind == "palettes":
-        return tuple(_check_list(f"{key}[{i}]", "classes", item) for i, item in enumerate(value))
-    if kind == "times":
-        if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in value):
-            raise PresetError(f"{key} must be a list of seconds, got {value!r}")
-        times = tuple(float(t) for t in value)
-        if any(t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:], strict=False)):
-            raise PresetError(f"{key} = {list(times)} must be increasing seconds >= 0")
-        return times
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, str | int):
-            raise PresetError(f"{key} must list class names or indices 0-999, got {item!r}")
-        try:
-            resolve_class(item)
-        except ClassNameError as error:
-            raise PresetError(f"{key}: {error}") from None
-    return tuple(value)
-
-
-def _unknown(key: str, valid: Sequence[str], what: str) -> PresetError:
-    probe = key.rsplit(".", 1)[-1] if what == "key" else key.split(".", 1)[0]
-    close = difflib.get_close_matches(probe, valid, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return PresetError(f"unknown preset {what} '{key}'{hint}; valid: {', '.join(valid)}")
-
-
-def _build(raw: dict[str, Any]) -> Preset:
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in SECTIONS:
-            if not isinstance(value, dict):
-                raise PresetError(f"[{key}] must be a table of keys, got {value!r}")
-            values[key] = _build_section(key, value)
-        elif key in ("description", "seed"):
-            spec = {f.name: f for f in dataclasses.fields(Preset)}[key]
-            values[key] = _check_value(key, spec, value) if key == "seed" else value
-            if key == "description" and not isinstance(value, str):
-                raise PresetError(f"description must be a string, got {value!r}")
-        else:
-            raise _unknown(key, [*TOP_KEYS, *SECTIONS], "section or key")
-    preset = Preset(**values)
-    validate(preset)
-    return preset
-
-
-def _build_section(name: str, table: dict[str, Any]) -> Any:
-    cls = SECTIONS[name]
-    specs = {f.name: f for f in dataclasses.fields(cls)}
-    values = {}
-    for key, value in table.items():
-        if key not in specs:
-            raise _unknown(f"{name}.{key}", list(specs), "key")
-        values[key] = _check_value(f"{name}.{key}", specs[key], value)
-    return cls(**values)
-
-
-def validate(preset: Preset) -> None:
-    """Check every value's type and range, then reject bad combinations (PresetError)."""
-    for name in SECTIONS:
-        section = getattr(preset, name)
-        for spec in dataclasses.fields(section):
-            _check_value(f"{name}.{spec.name}", spec, getattr(section, spec.name))
-    check_seed(preset.seed)
-    if not isinstance(preset.description, str):
-        raise PresetError(f"description must be a string, got {preset.description!r}")
-    if preset.truncation.min > preset.truncation.max:
-        raise PresetError(
-            f"truncation.min = {preset.truncation.min} must not exceed "
-            f"truncation.max = {preset.truncation.max}"
-        )
-    keyframes, mode, names = preset.keyframes, preset.classes.mode, preset.classes.names
-    if mode == "keyframes" and len(keyframes.names or names) == 1:
-        key = "keyframes.names" if keyframes.names else "classes.names (used as keyframes)"
-        raise PresetError(f"{key} needs at least 2 classes (or none for random ones)")
-    if mode == "breed" and not preset.breed.names and len(names) not in (0, 2):
-        raise PresetError(
-            f"classes.names (used as breed.names) needs exactly 2 classes, got {len(names)}"
-        )
-    if preset.classes.mode == "keyframes" and keyframes.key == "times" and not keyframes.times:
-        raise PresetError('keyframes.times must list segment start seconds when key = "times"')
-    if len(preset.breed.names) not in (0, 2):
-        raise PresetError(
-            f"breed.names needs exactly 2 classes (or none for a random pair), "
-            f"got {len(preset.breed.names)}"
-        )
-    if preset.classes.palettes and preset.classes.switch != "sections":
-        raise PresetError('classes.palettes is only used with classes.switch = "sections"')
-    for key, names in [("classes.names", preset.classes.names)] + [
-        (f"classes.palettes[{i}]", p) for i, p in enumerate(preset.classes.palettes)
-    ]:
-        indices = [resolve_class(n) for n in names]
-        if len(set(indices)) != len(indices):
-            raise PresetError(f"{key} lists a class twice: {list(names)}")
-        if key != "classes.names" and not names:
-            raise PresetError(f"{key} is empty: list at least one class")
-
-
-def check_seed(seed: object) -> int:
-    """``seed`` as an int in 0 to 2**63-1, else PresetError."""
-    try:
-        value = operator.index(seed)  # ints and numpy integers, not floats or strings
-    except TypeError:
-        value = None
-    if isinstance(seed, bool) or value is None or not 0 <= value < 2**63:
-        raise PresetError(f"seed = {seed!r} is out of range: allowed integers 0 to 2**63-1")
-    return int(value)
-
-
 # ---------------------------------------------------------------------------------- overrides
 
 
@@ -464,12 +156,12 @@ def _parse_override(text: str) -> tuple[str, str | None, Any]:
     if section in SECTIONS:
         specs = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
         if key not in specs:
-            raise _unknown(path, list(specs), "key")
+            raise unknown_key_error(path, list(specs), "key")
         kind = specs[key].metadata.get("kind")
     elif section in ("description", "seed") and not key:
         kind = None
     else:
-        raise _unknown(path, [*TOP_KEYS[:2], *SECTIONS], "section or key")
+        raise unknown_key_error(path, [*TOP_KEYS[:2], *SECTIONS], "section or key")
     return section, key or None, _parse_value(value_text.strip(), kind)
 
 
@@ -521,7 +213,7 @@ def load_preset(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pres
     ``overrides`` are "section.key=value" strings; values parse as TOML when they can
     ("0.5", "true", '["tiger", 3]'), list keys also take "tiger,volcano". Raises PresetError.
     """
-    return _build(apply_overrides(_raw_with_bases(name_or_path), overrides))
+    return build_preset(apply_overrides(_raw_with_bases(name_or_path), overrides))
 
 
 def preset_from_toml(text: str, overrides: Sequence[str] = ()) -> Preset:
@@ -532,7 +224,21 @@ def preset_from_toml(text: str, overrides: Sequence[str] = ()) -> Preset:
         raise PresetError(f"malformed preset TOML ({error})") from None
     if "base" in raw:
         raw = _merge(_raw_with_bases(raw.pop("base")), raw)
-    return _build(apply_overrides(raw, overrides))
+    return build_preset(apply_overrides(raw, overrides))
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string for any ``text``: quotes, backslashes and every control character
+    (U+0000-U+001F, U+007F) escaped, so what is saved always loads back."""
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 def _toml_value(value: Any) -> str:
@@ -541,7 +247,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _toml_string(value)
     return "[" + ", ".join(_toml_value(item) for item in value) + "]"
 
 
