@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,25 +36,47 @@ from visualizer.mapping.palette import chroma_matrix, chroma_weights, palette_fo
 from visualizer.mapping.presets import Preset, check_seed, preset_to_toml
 from visualizer.mapping.pulse import Pulse
 from visualizer.mapping.rotary import Rotary, period_frames, random_plane
-from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, frame_signal, zero_phase
+from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, signal_of, zero_phase
 from visualizer.mapping.timeline import N_CLASSES, Z_DIM, Timeline
 from visualizer.mapping.truncation import truncated_normal, truncation_value
 from visualizer.mapping.walk import NoiseWalk, walk_distance
 from visualizer.mapping.warp import hallucinate, zoom
 from visualizer.progress import ProgressCallback, report
 
-# Signals smoothed per technique: (preset section, smoothing key of that section)
+# Signals smoothed per technique (each preset section's `feature`, smoothed with its `smoothing`)
 SMOOTHED = ("breed", "truncation", "hallucinate", "zoom")
 
-Step = tuple[np.ndarray, np.ndarray, float]
+
+class Step(NamedTuple):
+    """One frame's generator inputs (unpacks as ``classes, noise, truncation``)."""
+
+    classes: np.ndarray  # float32 (1000,) >= 0
+    noise: np.ndarray  # float32 (128,)
+    truncation: float  # in [truncation.min, truncation.max]
+
+
+@dataclass(frozen=True)
+class Drives:
+    """The smoothed signals, each in [0, 1], that set a technique's strength on one frame."""
+
+    breed: float
+    truncation: float
+    hallucinate: float
+    zoom: float
+
+
+@dataclass(frozen=True)
+class SegmentPosition:
+    """Where a frame lies between keyframes: segment ``index`` and ``progress`` in [0, 1)."""
+
+    index: int = 0
+    progress: float = 0.0
 
 
 class CausalMapper:
-    """Frame-by-frame mapping with state; `step` returns (class vector, noise, truncation).
+    """Frame-by-frame mapping with state; `step` returns a `Step`.
 
-    ``class vector`` is float32 (1000,) >= 0; ``noise`` float32 (128,) with
-    ``|z| <= 2 * preset.latent.bound * truncation``; ``truncation`` a float in
-    [truncation.min, truncation.max].
+    ``noise`` satisfies ``|z| <= 2 * preset.latent.bound * truncation``.
     """
 
     def __init__(self, preset: Preset, *, seed: int | None = None, fps: Fraction | float) -> None:
@@ -93,85 +117,78 @@ class CausalMapper:
         self._palette_key = None  # recompute the palette on the next frame
 
     def step(self, frame: FrameFeatures) -> Step:
-        """Map one frame (frames must come in order, one call per frame)."""
-        return self._step(
-            frame.index,
-            frame.chroma,
-            frame.onset_strength,
-            frame.is_onset,
-            frame.energy,
-            frame.energy_rise,
-            frame.bands,
-            frame.is_beat,
-            frame.is_section_start,
-            frame.tempo,
-        )
-
-    def _step(self, index, chroma, onset, is_onset, energy, rise, bands, is_beat, section, tempo):
+        """Map one frame (frames must come in order, one call per frame), causally."""
         p = self.preset
+        chroma = frame.chroma
         if p.classes.mode == "chroma":
             chroma = self._chroma.step(chroma, self._alpha_chroma)
-        drives = [
-            self._emas[name].step(
-                frame_signal(getattr(p, name).feature, energy, rise, onset, bands),
-                self._alphas[name],
-            )
-            for name in SMOOTHED
-        ]
-        segment, progress = 0, 0.0
+        values = {}
+        for name in SMOOTHED:
+            signal = signal_of(getattr(p, name).feature, frame)
+            values[name] = self._emas[name].step(signal, self._alphas[name])
+        segment = SegmentPosition()
         if p.classes.mode == "keyframes":
             k = p.keyframes
-            segment, progress = self._segmenter.step(
-                index,
+            index, progress = self._segmenter.step(
+                frame.index,
                 key=k.key,
-                is_section_start=section,
-                is_beat=is_beat,
+                is_section_start=frame.is_section_start,
+                is_beat=frame.is_beat,
                 every=k.every,
                 time_starts=self._time_starts,
-                tempo=tempo,
+                tempo=frame.tempo,
                 fps=self._fps,
                 guess=k.guess,
             )
-        walk = frame_signal(p.walk.feature, energy, rise, onset, bands)
-        return self._advance(
-            index, chroma, drives, walk, rise, onset, is_onset, is_beat, section, tempo,
-            segment, progress,
-        )  # fmt: skip
+            segment = SegmentPosition(index, progress)
+        walk = signal_of(p.walk.feature, frame)
+        return self.advance(frame, chroma, Drives(**values), walk, segment)
 
-    def _advance(
-        self, index, chroma, drives, walk, rise, onset, is_onset, is_beat, section, tempo,
-        segment, progress,
-    ) -> Step:  # fmt: skip
-        """The shared per-frame core: signals already smoothed, segment progress known."""
+    def advance(
+        self,
+        frame: FrameFeatures,
+        chroma: np.ndarray,
+        drives: Drives,
+        walk: float,
+        segment: SegmentPosition,
+    ) -> Step:
+        """The shared per-frame core: ``chroma`` and ``drives`` already smoothed, ``walk`` the
+        walk's signal in [0, 1], ``segment`` known (causally or with look-ahead)."""
         p = self.preset
-        if section and index > 0:
+        if frame.is_section_start and frame.index > 0:
             self._section += 1
-        y = self._classes(chroma, drives[0], segment, progress)
+        y = self._classes(chroma, drives.breed, segment)
         bound = p.latent.bound
         distance = walk_distance(
-            walk, rise, speed=p.walk.speed, rise_gain=p.walk.rise, idle=p.walk.idle, fps=self._fps
+            walk,
+            frame.energy_rise,
+            speed=p.walk.speed,
+            rise_gain=p.walk.rise,
+            idle=p.walk.idle,
+            fps=self._fps,
         )
         z = self._walk.step(distance, bound)
-        z = zoom(z, p.zoom.amount * drives[3], bound)
-        z = hallucinate(z, p.hallucinate.amount * drives[2], bound, p.hallucinate.frequency)
+        z = zoom(z, p.zoom.amount * drives.zoom, bound)
+        h = p.hallucinate
+        z = hallucinate(z, h.amount * drives.hallucinate, bound, h.frequency)
         kick = 0.0
-        if p.pulse.trigger == "onsets" and is_onset:
-            kick = p.pulse.amount * (0.5 + 0.5 * onset)
-        elif p.pulse.trigger == "beats" and is_beat:
+        if p.pulse.trigger == "onsets" and frame.is_onset:
+            kick = p.pulse.amount * (0.5 + 0.5 * frame.onset_strength)
+        elif p.pulse.trigger == "beats" and frame.is_beat:
             kick = p.pulse.amount
         amount = self._pulse.step(kick, decay=p.pulse.decay, fps=self._fps)
         if amount > 0:
             z = z + amount * self._kick
         r = p.rotary
-        cos, sin = self._rotary.step(period_frames(tempo, r.beats, r.seconds, self._fps))
+        cos, sin = self._rotary.step(period_frames(frame.tempo, r.beats, r.seconds, self._fps))
         if r.radius > 0:
             z = z + r.radius * (cos * self._plane[0] + sin * self._plane[1])
         t = p.truncation
-        truncation = truncation_value(drives[1], t.min, t.max, t.invert)
+        truncation = truncation_value(drives.truncation, t.min, t.max, t.invert)
         noise = np.clip(z, -2.0 * bound, 2.0 * bound) * truncation
-        return y, noise.astype(np.float32), truncation
+        return Step(y, noise.astype(np.float32), truncation)
 
-    def _classes(self, chroma, breed, segment: int, progress: float) -> np.ndarray:
+    def _classes(self, chroma, breed: float, segment: SegmentPosition) -> np.ndarray:
         p = self.preset
         y = np.zeros(N_CLASSES, dtype=np.float32)
         if p.classes.mode == "chroma":
@@ -186,8 +203,9 @@ class CausalMapper:
             y[self._palette] = chroma_weights(chroma, self._matrix, p.classes.sensitivity)
         elif p.classes.mode == "keyframes":
             keys = self._keyframes or self._order
-            a, b = int(keys[segment % len(keys)]), int(keys[(segment + 1) % len(keys)])
-            u = ease(progress) if p.keyframes.ease else progress
+            i = segment.index
+            a, b = int(keys[i % len(keys)]), int(keys[(i + 1) % len(keys)])
+            u = ease(segment.progress) if p.keyframes.ease else segment.progress
             wa, wb = mix_weights(u, p.keyframes.interpolation) if a != b else (1.0, 0.0)
             y[a] = wa
             y[b] += wb
@@ -199,7 +217,7 @@ class CausalMapper:
 
 
 class _Rows:
-    """The features as per-frame Python values, the same ones `frame_features` gives."""
+    """The features as per-frame rows, equal to what `frame_features` gives, built at once."""
 
     def __init__(self, features: Features) -> None:
         n = features.n_frames
@@ -211,6 +229,21 @@ class _Rows:
         self.is_onset = _mask(features.onsets, n)
         self.is_beat = _mask(features.beats, n)
         self.is_section = _mask(features.sections, n)
+        self.tempo = float(features.tempo)
+
+    def frame(self, i: int) -> FrameFeatures:
+        return FrameFeatures(
+            index=i,
+            chroma=self.chroma[i],
+            onset_strength=self.onset[i],
+            is_onset=self.is_onset[i],
+            energy=self.energy[i],
+            energy_rise=self.rise[i],
+            bands=self.bands[i],
+            is_beat=self.is_beat[i],
+            is_section_start=self.is_section[i],
+            tempo=self.tempo,
+        )
 
 
 def _mask(frames: np.ndarray, n: int) -> list[bool]:
@@ -240,45 +273,38 @@ def build_timeline(
     classes = np.zeros((n, N_CLASSES), dtype=np.float32)
     noise = np.zeros((n, Z_DIM), dtype=np.float32)
     truncation = np.zeros(n, dtype=np.float32)
-    tempo = float(features.tempo)
     if causal:
         for i in range(n):
-            classes[i], noise[i], truncation[i] = mapper._step(
-                i, rows.chroma[i], rows.onset[i], rows.is_onset[i], rows.energy[i], rows.rise[i],
-                rows.bands[i], rows.is_beat[i], rows.is_section[i], tempo,
-            )  # fmt: skip
+            classes[i], noise[i], truncation[i] = mapper.step(rows.frame(i))
     else:
-        chroma, drives, segment, fraction = _look_ahead(mapper, features, preset)
-        walk = _walk_signal(features, preset)
+        chroma, drives, segments = _look_ahead(mapper, features, preset)
+        walk = feature_rows(features)[preset.walk.feature].tolist()
         for i in range(n):
-            classes[i], noise[i], truncation[i] = mapper._advance(
-                i, chroma[i], [d[i] for d in drives], walk[i], rows.rise[i], rows.onset[i],
-                rows.is_onset[i], rows.is_beat[i], rows.is_section[i], tempo,
-                segment[i], fraction[i],
-            )  # fmt: skip
+            step = mapper.advance(rows.frame(i), chroma[i], drives[i], walk[i], segments[i])
+            classes[i], noise[i], truncation[i] = step
     report(progress, "map", n, n, "frame")
     # The saved preset carries the seed actually used, so it alone reproduces the Timeline.
     used = preset_to_toml(dataclasses.replace(preset, seed=mapper.seed))
     return Timeline(classes, noise, truncation, features.fps, mapper.seed, used)
 
 
-def _walk_signal(features: Features, preset: Preset) -> list[float]:
-    return feature_rows(features)[preset.walk.feature].tolist()
-
-
 def _look_ahead(mapper: CausalMapper, features: Features, preset: Preset):
-    """Zero-phase smoothed chroma and drives, and exact keyframe segments, for every frame."""
+    """Zero-phase smoothed chroma (T, 12), `Drives` and exact `SegmentPosition` per frame."""
     n = features.n_frames
     signals = feature_rows(features)
     chroma = zero_phase(features.chroma, mapper._alpha_chroma).T
-    drives = [
-        zero_phase(signals[getattr(preset, name).feature], mapper._alphas[name]).tolist()
+    smoothed = {
+        name: zero_phase(signals[getattr(preset, name).feature], mapper._alphas[name]).tolist()
         for name in SMOOTHED
-    ]
+    }
+    columns = (smoothed[name] for name in SMOOTHED)
+    drives = [Drives(*values) for values in zip(*columns, strict=True)]
     k = preset.keyframes
     starts = boundaries(
         k.key, n, sections=features.sections, beats=features.beats, every=k.every,
         times=k.times, fps=mapper._fps,
     )  # fmt: skip
     segment, fraction = segments_offline(starts, n)
-    return chroma, drives, segment.tolist(), fraction.tolist()
+    pairs = zip(segment.tolist(), fraction.tolist(), strict=True)
+    segments = [SegmentPosition(i, f) for i, f in pairs]
+    return chroma, drives, segments

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from scipy.signal import lfilter
 
-from visualizer.analysis.features import Features
+from visualizer.analysis.features import Features, FrameFeatures
 
 
 def ema_alpha(seconds: float, fps: float) -> float:
@@ -63,14 +63,14 @@ def feature_rows(features: Features) -> dict[str, np.ndarray]:
     }
 
 
-def frame_signal(name: str, energy: float, rise: float, onset: float, bands) -> float:
+def signal_of(name: str, frame: FrameFeatures) -> float:
     """One frame's value of the signal ``name`` (same definitions as `feature_rows`)."""
     if name == "energy":
-        return energy
+        return frame.energy
     if name == "rise":
-        return rise
+        return frame.energy_rise
     if name == "onset":
-        return onset
+        return frame.onset_strength
     if name == "constant":
         return 1.0
-    return float(bands[("low", "mid", "high").index(name)])
+    return float(frame.bands[("low", "mid", "high").index(name)])
