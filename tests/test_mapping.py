@@ -215,10 +215,14 @@ def test_rotary_period_follows_the_beat(tempo, beats, period):
     assert np.allclose(radius, 0.5 * math.sqrt(128), rtol=1e-4)  # a circle, not an ellipse
 
 
+HARD_CUT = ["classes.names=", "classes.palettes=", "classes.crossfade=0"]
+
+
 def test_section_switch_changes_the_palette_at_the_section_frame():
     features = synthetic_features(300, sections=[0, 100, 200])
     preset = load_preset(
-        "sections", ["classes.names=tiger,volcano", "classes.palettes=goldfish,tench"]
+        "sections",
+        ["classes.names=tiger,volcano", "classes.palettes=goldfish,tench", "classes.crossfade=0"],
     )
     for causal in (False, True):
         y = build_timeline(features, preset, causal=causal).class_vectors
@@ -226,10 +230,10 @@ def test_section_switch_changes_the_palette_at_the_section_frame():
         assert set(np.flatnonzero(y[100])) == {0, 1}
         assert set(np.flatnonzero(y[199])) == {0, 1}
         assert set(np.flatnonzero(y[200])) == {TIGER, VOLCANO}
-    random = build_timeline(features, load_preset("sections")).class_vectors
+    random = build_timeline(features, load_preset("sections", HARD_CUT)).class_vectors
     before, after = set(np.flatnonzero(random[99])), set(np.flatnonzero(random[100]))
     assert len(before) == len(after) == 8 and not before & after
-    still = load_preset("sections", ["classes.switch=none"])
+    still = load_preset("sections", ["classes.switch=none", *HARD_CUT])
     y = build_timeline(features, still).class_vectors
     assert set(np.flatnonzero(y[99])) == set(np.flatnonzero(y[100]))
 

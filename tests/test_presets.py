@@ -116,7 +116,10 @@ def test_overrides():
         ("classes.mode=cubist", r"classes.mode = 'cubist' is not allowed: choose one of chroma"),
         ("classes.names=tigre", r"classes.names: unknown class 'tigre' \(did you mean 'tiger'"),
         ("classes.names=crane", r"classes.names: ambiguous class 'crane'"),
-        ("classes.names=tiger,292", r"classes.names lists a class twice"),
+        (
+            "classes.names=big-cat",
+            r"classes.names: unknown class 'big-cat' \(did you mean 'big-cats'",
+        ),
         ("breed.names=tiger", r"breed.names needs exactly 2 classes"),
         ("keyframes.times=[3, 1]", r"keyframes.times = \[3.0, 1.0\] must be increasing"),
         ("seed=-1", r"seed = -1 is out of range"),
@@ -200,7 +203,8 @@ def test_wheel_ships_the_presets(tmp_path):
     code = (
         "import visualizer, visualizer.mapping.presets as p; print(visualizer.__file__);"
         "print(sorted(n for n, _ in p.list_presets())); print(p.load_preset('dreamy').seed);"
-        "from visualizer.mapping.classes import resolve_class; print(resolve_class('tiger'))"
+        "from visualizer.mapping.classes import resolve_class, themes;"
+        "print(resolve_class('tiger')); print(len(themes()))"
     )
     out = subprocess.run(
         [python, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
@@ -208,10 +212,12 @@ def test_wheel_ships_the_presets(tmp_path):
     assert str(env) in out[0]  # the installed copy, not the repository
     assert "dreamy" in out[1] and "default" in out[1]
     assert out[2] == "2" and out[3] == "292"  # class names ship in the wheel too
+    assert int(out[4]) >= 16  # and the themes
 
 
 @pytest.mark.parametrize(
-    "description", ['quote " and \\ backslash', "delete \x7f and nul \x00", "tab\tnew\nline", "✓ 😀"]
+    "description",
+    ['quote " and \\ backslash', "delete \x7f and nul \x00", "tab\tnew\nline", "✓ 😀"],
 )
 def test_saved_preset_loads_back_for_any_description(description):
     preset = load_preset("default").replace(description=description)

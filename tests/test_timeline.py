@@ -58,7 +58,7 @@ def _write(path, **overrides):
         (dict(noise=np.zeros((5, 64), np.float32)), r"noise must have shape \(5, 128\)"),
         (dict(truncation=np.full(5, 1.5, np.float32)), r"truncation must lie in \(0, 1\]"),
         (dict(truncation=np.full(5, np.nan, np.float32)), "NaN"),
-        (dict(class_vectors=-np.ones((5, 1000), np.float32)), "non-negative"),
+        (dict(class_vectors=-2 * np.ones((5, 1000), np.float32)), ">= -1"),
         (dict(noise=np.zeros((5, 128), np.float64)), "float32"),
         (dict(fps_den=np.int64(0)), "corrupt timeline"),
     ],

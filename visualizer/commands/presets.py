@@ -1,8 +1,10 @@
-"""`visualizer presets`: list the built-in presets, show one resolved, search class names."""
+"""`visualizer presets`: list the built-in presets, show one resolved, search classes and themes."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import textwrap
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,9 +20,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECTION.KEY=VALUE",
         help="override one value (repeatable), e.g. --set classes.names=tiger,volcano",
     )
-    classes = sub.add_parser("classes", help="search the 1000 ImageNet class names")
-    classes.add_argument("text", help="part of a class name, or an index 0-999")
+    classes = sub.add_parser(
+        "classes", help="search the 1000 ImageNet class names, or list the curated themes"
+    )
+    classes.add_argument(
+        "text", nargs="?", help="part of a class name, an index 0-999, or (with --themes) a theme"
+    )
     classes.add_argument("-n", "--limit", type=int, default=20, help="at most this many")
+    classes.add_argument(
+        "--themes",
+        action="store_true",
+        help="list the themes (named sets of classes usable wherever classes are) with their "
+        "classes; TEXT keeps the themes whose name or classes contain it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +48,32 @@ def run(args: argparse.Namespace) -> int:
         preset = presets.load_preset(args.preset, args.overrides)
         print(presets.preset_to_toml(preset), end="")
         return 0
+    if args.themes:
+        return _themes(args.text or "")
+    if args.text is None:
+        print(
+            "visualizer presets classes: error: give TEXT to search, or --themes", file=sys.stderr
+        )
+        return 2
     return _classes(args.text, args.limit)
+
+
+def _themes(text: str) -> int:
+    from visualizer.errors import ClassNameError
+    from visualizer.mapping.classes import class_name, themes
+
+    key = text.strip().lower()
+    shown = 0
+    for theme in themes():
+        names = [class_name(index) for index in theme.classes]
+        if key and key not in theme.name and not any(key in name.lower() for name in names):
+            continue
+        print(f"{theme.name}  ({len(names)})  {theme.description}")
+        print(textwrap.fill(", ".join(names), 96, initial_indent="    ", subsequent_indent="    "))
+        shown += 1
+    if not shown:
+        raise ClassNameError(f"no theme matches '{text}'; list them all with --themes")
+    return 0
 
 
 def _classes(text: str, limit: int) -> int:

@@ -1,6 +1,7 @@
 """The mapping stage: Features + preset + seed -> Timeline, offline or frame by frame.
 
-- `classes`: the 1000 ImageNet names, lookup with suggestions
+- `classes`: the 1000 ImageNet names and the curated themes, lookup with suggestions
+- `arithmetic`: class items (a class, a theme's classes, "tiger + 0.5 volcano") as class vectors
 - `presets`: TOML presets loaded into frozen dataclasses, `--set` overrides, the preset writer
 - `timeline`: the `Timeline` type (what the generator receives per frame) and its `.npz` file
 
@@ -16,8 +17,12 @@ Techniques, one module each (all pure numpy, seeded):
 - h `warp.zoom`: latent pushed towards ``-a * sign(z)`` driven by a signal
 - i `rotary`: latent circles in a random plane, one turn per N beats
 - j `palette.palette_for_section`: sections switch the class palette
+- k `arithmetic`: weighted sums and differences of classes in one class vector
+- l `classmix` "morph": the class glides through a list while the latent holds still
+- n `crossfade`: a change of classes glides over `classes.crossfade` beats, never a jump
 
-`mapper` composes them: `CausalMapper` (live) and `build_timeline` (offline) share its code.
+`classmix` makes each frame's class vector (a, b, c, j, k, l, then n); `mapper` composes it with
+the latent techniques: `CausalMapper` (live) and `build_timeline` (offline) share its code.
 """
 
 from visualizer.lazy import lazy_exports

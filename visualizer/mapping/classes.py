@@ -8,13 +8,19 @@ independent of that package's internal file layout. Each class has one unique di
 
 Matching is case-insensitive and ignores extra spaces, ``_`` and ``-``. Display names win over
 synonyms, so "crane bird" is exact while "crane" (a synonym of two classes) is ambiguous.
+
+Themes are curated, named sets of classes that belong together on screen ("big-cats",
+"landscapes", ...), kept in ``visualizer/data/themes.toml``. `resolve_classes` expands a theme
+name into its classes wherever a list of classes is accepted; no theme name is also a class name.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import tomllib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -84,7 +90,13 @@ def resolve_class(spec: str | int) -> int:
             f"ambiguous class '{spec}': it may mean {_describe(candidates)}; "
             "use a full name or an index"
         )
-    close = [name for _, name in search_classes(spec, limit=3)]
+    if key in _themes_by_key():
+        raise ClassNameError(
+            f"'{spec}' is a theme of {len(find_theme(spec).classes)} classes, not one class: "
+            "use it in a list of classes"
+        )
+    close = _close_themes(key) + [name for _, name in search_classes(spec, limit=3)]
+    close = close[:3]
     if close:
         hint = f" (did you mean {' or '.join(repr(name) for name in close)}?)"
     else:
@@ -93,8 +105,56 @@ def resolve_class(spec: str | int) -> int:
 
 
 def resolve_classes(specs: Iterable[str | int]) -> list[int]:
-    """`resolve_class` of each item, in order."""
-    return [resolve_class(spec) for spec in specs]
+    """`resolve_class` of each item, in order, with each theme name replaced by its classes."""
+    return [resolve_class(spec) for spec in expand_themes(specs)]
+
+
+def expand_themes(specs: Iterable[str | int]) -> list[str | int]:
+    """``specs`` with every theme name replaced by its class indices, in the theme's order."""
+    expanded: list[str | int] = []
+    for spec in specs:
+        theme = find_theme(spec)
+        expanded.extend(theme.classes if theme else [spec])
+    return expanded
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A curated set of classes: ``name`` ("big-cats"), a one-line ``description``, and the
+    class indices 0-999 in the order keyframes and morphs visit them."""
+
+    name: str
+    description: str
+    classes: tuple[int, ...]
+
+
+@cache
+def themes() -> tuple[Theme, ...]:
+    """Every built-in theme, in the order of ``visualizer/data/themes.toml``."""
+    text = resources.files("visualizer").joinpath("data/themes.toml").read_text("utf-8")
+    _, by_name, by_synonym = _tables()
+    found = []
+    for name, table in tomllib.loads(text).items():
+        if _normalise(name) in by_name or _normalise(name) in by_synonym:
+            raise ClassNameError(f"theme '{name}' has the name of a class: rename the theme")
+        classes = tuple(resolve_class(spec) for spec in table["classes"])
+        found.append(Theme(name, table["description"], classes))
+    return tuple(found)
+
+
+@cache
+def _themes_by_key() -> dict[str, Theme]:
+    return {_normalise(theme.name): theme for theme in themes()}
+
+
+def find_theme(spec: object) -> Theme | None:
+    """The theme called ``spec`` (case, spaces, ``_`` and ``-`` ignored), else None."""
+    return _themes_by_key().get(_normalise(spec)) if isinstance(spec, str) else None
+
+
+def _close_themes(key: str) -> list[str]:
+    close = difflib.get_close_matches(key, list(_themes_by_key()), n=2, cutoff=0.75)
+    return [_themes_by_key()[name].name for name in close]
 
 
 def search_classes(text: str, limit: int = 10) -> list[tuple[int, str]]:

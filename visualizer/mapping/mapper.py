@@ -23,16 +23,8 @@ from typing import NamedTuple
 import numpy as np
 
 from visualizer.analysis.features import Features, FrameFeatures
-from visualizer.mapping.breed import breed_weight
-from visualizer.mapping.classes import resolve_classes
-from visualizer.mapping.interpolate import (
-    Segmenter,
-    boundaries,
-    ease,
-    mix_weights,
-    segments_offline,
-)
-from visualizer.mapping.palette import chroma_matrix, chroma_weights, palette_for_section
+from visualizer.mapping.classmix import ClassMixer
+from visualizer.mapping.interpolate import Segmenter, boundaries, segments_offline
 from visualizer.mapping.presets import Preset, check_seed, preset_to_toml
 from visualizer.mapping.pulse import Pulse
 from visualizer.mapping.rotary import Rotary, period_frames, random_plane
@@ -97,24 +89,17 @@ class CausalMapper:
         self._segmenter = Segmenter()
         self._chroma = Ema()
         self._emas = {name: Ema() for name in SMOOTHED}
-        self._section = 0
-        self._palette_key: tuple | None = None
+        self._classes = ClassMixer(preset, order=self._order, fps=self._fps)
         self.set_preset(preset)
 
     def set_preset(self, preset: Preset) -> None:
         """Use ``preset``'s values from the next frame on, keeping every piece of state."""
         self.preset = preset
-        self._names = np.array(resolve_classes(preset.classes.names), dtype=np.int64)
-        self._palettes = [np.array(resolve_classes(p), np.int64) for p in preset.classes.palettes]
-        names = preset.classes.names  # fallback for keyframes and breed (see ClassesOptions)
-        self._keyframes = resolve_classes(preset.keyframes.names or names)
-        bred = resolve_classes(preset.breed.names or names)
-        self._bred = bred or [int(i) for i in self._order[:2]]
+        self._classes.set_preset(preset)
         self._alpha_chroma = ema_alpha(preset.classes.smoothing, self._fps)
         self._alphas = {n: ema_alpha(getattr(preset, n).smoothing, self._fps) for n in SMOOTHED}
         times = [round(t * self._fps) for t in preset.keyframes.times]
         self._time_starts = np.array(sorted({0, *times}), dtype=np.int64)
-        self._palette_key = None  # recompute the palette on the next frame
 
     def step(self, frame: FrameFeatures) -> Step:
         """Map one frame (frames must come in order, one call per frame), causally."""
@@ -155,9 +140,7 @@ class CausalMapper:
         """The shared per-frame core: ``chroma`` and ``drives`` already smoothed, ``walk`` the
         walk's signal in [0, 1], ``segment`` known (causally or with look-ahead)."""
         p = self.preset
-        if frame.is_section_start and frame.index > 0:
-            self._section += 1
-        y = self._classes(chroma, drives.breed, segment)
+        y = self._classes.step(frame, chroma, drives.breed, segment, tempo=frame.tempo)
         bound = p.latent.bound
         distance = walk_distance(
             walk,
@@ -187,33 +170,6 @@ class CausalMapper:
         truncation = truncation_value(drives.truncation, t.min, t.max, t.invert)
         noise = np.clip(z, -2.0 * bound, 2.0 * bound) * truncation
         return Step(y, noise.astype(np.float32), truncation)
-
-    def _classes(self, chroma, breed: float, segment: SegmentPosition) -> np.ndarray:
-        p = self.preset
-        y = np.zeros(N_CLASSES, dtype=np.float32)
-        if p.classes.mode == "chroma":
-            key = (self._section, p.classes.switch)
-            if key != self._palette_key:
-                switch = p.classes.switch == "sections"
-                self._palette = palette_for_section(
-                    self._section, self._names, self._palettes, self._order, p.classes.count, switch
-                )
-                self._matrix = chroma_matrix(len(self._palette))
-                self._palette_key = key
-            y[self._palette] = chroma_weights(chroma, self._matrix, p.classes.sensitivity)
-        elif p.classes.mode == "keyframes":
-            keys = self._keyframes or self._order
-            i = segment.index
-            a, b = int(keys[i % len(keys)]), int(keys[(i + 1) % len(keys)])
-            u = ease(segment.progress) if p.keyframes.ease else segment.progress
-            wa, wb = mix_weights(u, p.keyframes.interpolation) if a != b else (1.0, 0.0)
-            y[a] = wa
-            y[b] += wb
-        else:
-            a = breed_weight(breed, p.breed.min, p.breed.max)
-            y[self._bred[0]] = a
-            y[self._bred[1]] += 1.0 - a
-        return y
 
 
 class _Rows:

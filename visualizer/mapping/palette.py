@@ -7,6 +7,7 @@ neighbouring pitches; with more, pitches share classes between them (a triangula
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -38,7 +39,7 @@ def chroma_weights(chroma: np.ndarray, matrix: np.ndarray, sensitivity: float) -
 
 
 def random_palette(order: np.ndarray, number: int, count: int) -> np.ndarray:
-    """Palette ``number`` of ``count`` distinct classes, taken in turn from a seeded permutation."""
+    """Palette ``number``: ``count`` distinct class indices in turn from a seeded permutation."""
     start = number * count
     return order[(start + np.arange(min(count, N_CLASSES))) % N_CLASSES]
 
@@ -47,19 +48,19 @@ def palette_for_section(
     section: int,
     names: np.ndarray,
     palettes: list[np.ndarray],
-    order: np.ndarray,
-    count: int,
+    random: Callable[[int], np.ndarray],
     switch: bool,
 ) -> np.ndarray:
-    """The class indices in use during ``section`` (0 = the first section).
+    """The palette rows (n, 1000) in use during ``section`` (0 = the first section).
 
-    Section 0 uses ``names`` (or seeded random palette 0 when empty). With ``switch``, later
-    sections cycle through ``[names, *palettes]`` when palettes are given, else each takes the
-    next seeded random palette. Without ``switch`` every section uses section 0's palette.
+    Section 0 uses ``names`` (or ``random(0)``, seeded random palette 0, when empty). With
+    ``switch``, later sections cycle through ``[names, *palettes]`` when palettes are given,
+    else each takes the next seeded random palette. Without ``switch`` every section uses
+    section 0's palette.
     """
     if not switch:
         section = 0
-    first = names if len(names) else random_palette(order, 0, count)
+    first = names if len(names) else random(0)
     if palettes:
         return [first, *palettes][section % (len(palettes) + 1)]
-    return first if section == 0 else random_palette(order, section, count)
+    return first if section == 0 else random(section)

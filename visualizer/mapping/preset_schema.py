@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visualizer.errors import ClassNameError, PresetError
-from visualizer.mapping.classes import resolve_class
+from visualizer.mapping.arithmetic import check_spec, spec_vectors
 
 # Per-frame signals a technique can follow, all in [0, 1] (see analysis.features.Features).
 FEATURES = ("energy", "rise", "onset", "low", "mid", "high", "constant")
@@ -30,11 +30,13 @@ def _opt(default: Any, lo: float | None = None, hi: float | None = None, **meta:
 @dataclass(frozen=True)
 class ClassesOptions:
     # How the class mix is made: "chroma" blend over a palette (a), "keyframes" interpolation (b),
-    # or "breed" two classes (c).
-    mode: str = _opt("chroma", choices=("chroma", "keyframes", "breed"))
-    # Palette for "chroma": class names or indices 0-999, any count; empty = a seeded random
-    # palette of `count` classes. Also the keyframes / breed pair when those leave names empty,
-    # so `--set classes.names=...` works with every mode.
+    # "breed" two classes (c), or "morph" a steady glide through a list (l).
+    mode: str = _opt("chroma", choices=("chroma", "keyframes", "breed", "morph"))
+    # Palette for "chroma": class names, indices 0-999, themes ("big-cats") or class arithmetic
+    # ("tiger + 0.5 volcano"), any count; empty = a seeded random palette of `count` classes
+    # (an explicit choice: the built-in presets all name their classes). Also the keyframes /
+    # breed / morph classes when those leave names empty, so `--set classes.names=...` works
+    # with every mode. A palette is a set: a class listed twice is used once.
     names: tuple = _opt((), kind="classes")
     # Size of a random palette (and of each random section palette), 1-1000.
     count: int = _opt(12, 1, 1000)
@@ -48,6 +50,9 @@ class ClassesOptions:
     # Further palettes used in turn at section starts (after `names`); empty = seeded random
     # palettes of `count` classes.
     palettes: tuple = _opt((), kind="palettes")
+    # Beats over which a change of classes (a section's palette, a keyframe, a live preset
+    # change) crossfades, 0-16 (0 = a hard cut); 120 BPM is assumed while the tempo is unknown.
+    crossfade: float = _opt(1.0, 0.0, 16.0)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,49 @@ class BreedOptions:
     max: float = _opt(1.0, 0.0, 1.0)
     # Time constant of the signal smoothing in seconds, 0-10.
     smoothing: float = _opt(0.5, 0.0, 10.0)
+
+
+@dataclass(frozen=True)
+class MorphOptions:
+    # Classes the morph glides through in order and cycles (empty = classes.names, else a
+    # seeded random sequence). Used when classes.mode = "morph".
+    names: tuple = _opt((), kind="classes")
+    # Beats from one class to the next, 0.25-256: the glide is locked to the tempo.
+    beats: float = _opt(4.0, 0.25, 256.0)
+    # Seconds from one class to the next while the tempo is unknown, 0.1-600.
+    seconds: float = _opt(2.0, 0.1, 600.0)
+    # Share of each step that rests on its class before gliding on, 0-0.9.
+    hold: float = _opt(0.25, 0.0, 0.9)
+    # Hold the latent still (the seed's pose) so the same pose changes species.
+    still: bool = _opt(True)
+
+
+@dataclass(frozen=True)
+class PosesOptions:
+    # Latent keyframes (m): seeds (integers) or saved latents ("pose.npy" holding 128 values
+    # before truncation, or "clip.npz@120" for frame 120 of a saved Timeline); the latent glides
+    # from pose to pose (slerp) while the classes do what classes.mode says. Empty = off.
+    seeds: tuple = _opt((), kind="poses")
+    # What starts the glide to the next pose: "sections", every `every` "beats", or "times".
+    key: str = _opt("sections", choices=("sections", "beats", "times"))
+    # Beats per pose when key = "beats", 1-256.
+    every: int = _opt(8, 1, 256)
+    # Pose start times in seconds when key = "times", increasing, >= 0 (0 is implied).
+    times: tuple = _opt((), kind="times")
+    # Share of the music-driven motion (walk, pulse, ...) kept around the poses, 0-1 (0 = the
+    # latent follows the poses alone). Mixed so the latent keeps its statistics.
+    motion: float = _opt(0.3, 0.0, 1.0)
+    # Seconds assumed for a segment whose end is not known yet (live mode), 0.5-600.
+    guess: float = _opt(16.0, 0.5, 600.0)
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    # Close the clip into a seamless loop: the last frame flows back into the first (`--loop`).
+    enabled: bool = _opt(False)
+    # Seconds over which the end is bent back to the start, 0-30 (0 = a quarter of the clip,
+    # at most 2 seconds).
+    seconds: float = _opt(0.0, 0.0, 30.0)
 
 
 @dataclass(frozen=True)
@@ -168,6 +216,9 @@ SECTIONS: dict[str, type] = {
     "hallucinate": HallucinateOptions,
     "zoom": ZoomOptions,
     "rotary": RotaryOptions,
+    "morph": MorphOptions,
+    "poses": PosesOptions,
+    "loop": LoopOptions,
 }
 TOP_KEYS = ("description", "seed", "base")
 
@@ -186,6 +237,9 @@ class Preset:
     hallucinate: HallucinateOptions = HallucinateOptions()
     zoom: ZoomOptions = ZoomOptions()
     rotary: RotaryOptions = RotaryOptions()
+    morph: MorphOptions = MorphOptions()
+    poses: PosesOptions = PosesOptions()
+    loop: LoopOptions = LoopOptions()
 
     def replace(self, **sections: Any) -> Preset:
         """A copy with whole sections or top-level values replaced (validated)."""
@@ -227,6 +281,8 @@ def _check_list(key: str, kind: str, value: Any) -> tuple:
         raise PresetError(f"{key} must be a list, got {value!r}")
     if kind == "palettes":
         return tuple(_check_list(f"{key}[{i}]", "classes", item) for i, item in enumerate(value))
+    if kind == "poses":
+        return tuple(_check_pose(key, item) for item in value)
     if kind == "times":
         if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in value):
             raise PresetError(f"{key} must be a list of seconds, got {value!r}")
@@ -236,12 +292,25 @@ def _check_list(key: str, kind: str, value: Any) -> tuple:
         return times
     for item in value:
         if isinstance(item, bool) or not isinstance(item, str | int):
-            raise PresetError(f"{key} must list class names or indices 0-999, got {item!r}")
+            raise PresetError(f"{key} must list class names, themes or indices 0-999, got {item!r}")
         try:
-            resolve_class(item)
+            check_spec(item)
         except ClassNameError as error:
             raise PresetError(f"{key}: {error}") from None
     return tuple(value)
+
+
+def _check_pose(key: str, item: Any) -> int | str:
+    """A seed (0 to 2**63-1) or a saved latent reference ("pose.npy", "clip.npz@FRAME")."""
+    if isinstance(item, int) and not isinstance(item, bool):
+        return check_seed(item)
+    if isinstance(item, str) and item.endswith(".npy"):
+        return item
+    if isinstance(item, str) and ".npz@" in item and item.rpartition("@")[2].isdigit():
+        return item
+    raise PresetError(
+        f"{key} must list seeds or saved latents ('pose.npy', 'clip.npz@FRAME'), got {item!r}"
+    )
 
 
 def unknown_key_error(key: str, valid: Sequence[str], what: str) -> PresetError:
@@ -295,31 +364,37 @@ def validate(preset: Preset) -> None:
             f"truncation.min = {preset.truncation.min} must not exceed "
             f"truncation.max = {preset.truncation.max}"
         )
-    keyframes, mode, names = preset.keyframes, preset.classes.mode, preset.classes.names
-    if mode == "keyframes" and len(keyframes.names or names) == 1:
-        key = "keyframes.names" if keyframes.names else "classes.names (used as keyframes)"
-        raise PresetError(f"{key} needs at least 2 classes (or none for random ones)")
-    if mode == "breed" and not preset.breed.names and len(names) not in (0, 2):
-        raise PresetError(
-            f"classes.names (used as breed.names) needs exactly 2 classes, got {len(names)}"
-        )
-    if preset.classes.mode == "keyframes" and keyframes.key == "times" and not keyframes.times:
-        raise PresetError('keyframes.times must list segment start seconds when key = "times"')
-    if len(preset.breed.names) not in (0, 2):
-        raise PresetError(
-            f"breed.names needs exactly 2 classes (or none for a random pair), "
-            f"got {len(preset.breed.names)}"
-        )
+    _validate_class_lists(preset)
+    for name in ("keyframes", "poses"):
+        section = getattr(preset, name)
+        used = name == "poses" and section.seeds or preset.classes.mode == name
+        if used and section.key == "times" and not section.times:
+            raise PresetError(f'{name}.times must list segment start seconds when key = "times"')
     if preset.classes.palettes and preset.classes.switch != "sections":
         raise PresetError('classes.palettes is only used with classes.switch = "sections"')
-    for key, names in [("classes.names", preset.classes.names)] + [
-        (f"classes.palettes[{i}]", p) for i, p in enumerate(preset.classes.palettes)
-    ]:
-        indices = [resolve_class(n) for n in names]
-        if len(set(indices)) != len(indices):
-            raise PresetError(f"{key} lists a class twice: {list(names)}")
-        if key != "classes.names" and not names:
-            raise PresetError(f"{key} is empty: list at least one class")
+
+
+def _validate_class_lists(preset: Preset) -> None:
+    """Counts of classes after themes are expanded: 2+ keyframes, a pair to breed, ..."""
+    mode, names = preset.classes.mode, preset.classes.names
+    for section in ("keyframes", "morph"):
+        own = getattr(preset, section).names
+        if mode == section and len(spec_vectors(own or names)) == 1:
+            key = f"{section}.names" if own else f"classes.names (used as {section})"
+            raise PresetError(f"{key} needs at least 2 classes (or none for random ones)")
+    count = len(spec_vectors(preset.breed.names))
+    if preset.breed.names and count != 2:
+        raise PresetError(
+            f"breed.names needs exactly 2 classes (or none for a random pair), got {count}"
+        )
+    count = len(spec_vectors(names))
+    if mode == "breed" and not preset.breed.names and count not in (0, 2):
+        raise PresetError(
+            f"classes.names (used as breed.names) needs exactly 2 classes, got {count}"
+        )
+    for i, palette in enumerate(preset.classes.palettes):
+        if not palette:
+            raise PresetError(f"classes.palettes[{i}] is empty: list at least one class")
 
 
 def check_seed(seed: object) -> int:

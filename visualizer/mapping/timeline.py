@@ -3,7 +3,8 @@
 Rendering reads only the Timeline, so batch size, device and chunking never change the picture.
 Saved as `.npz` with these keys (documented in README.md):
 
-- ``class_vectors`` float32 (T, 1000): class mix per frame, rows non-negative (usually sum to 1)
+- ``class_vectors`` float32 (T, 1000): class mix per frame, rows usually summing to 1; entries
+  are >= 0 except the subtracted classes of class arithmetic ("tiger - 0.3 tabby cat"), >= -1
 - ``noise``         float32 (T, 128): latent z per frame, |z| <= 2 * truncation bound
 - ``truncation``    float32 (T,): BigGAN truncation per frame, in (0, 1]
 - ``fps_num``, ``fps_den`` int64 scalars: the exact frame rate fps_num / fps_den
@@ -30,7 +31,7 @@ REQUIRED_KEYS = ("class_vectors", "noise", "truncation", "fps_num", "fps_den", "
 
 @dataclass(frozen=True)
 class Timeline:
-    class_vectors: np.ndarray  # float32 (T, 1000), >= 0
+    class_vectors: np.ndarray  # float32 (T, 1000), >= -1 (negative only from class arithmetic)
     noise: np.ndarray  # float32 (T, 128)
     truncation: np.ndarray  # float32 (T,), in (0, 1]
     fps: Fraction
@@ -81,8 +82,8 @@ def validate(timeline: Timeline) -> None:
             raise TimelineError(f"{name} holds NaN or infinite values")
     if n and (t.min() <= 0 or t.max() > 1):
         raise TimelineError(f"truncation must lie in (0, 1], got [{t.min():.4g}, {t.max():.4g}]")
-    if n and timeline.class_vectors.min() < 0:
-        raise TimelineError("class_vectors must be non-negative")
+    if n and timeline.class_vectors.min() < -1:
+        raise TimelineError("class_vectors must be >= -1 (class arithmetic subtracts at most 1)")
     if not isinstance(timeline.fps, Fraction) or timeline.fps <= 0:
         raise TimelineError(f"fps must be a positive Fraction, got {timeline.fps!r}")
 
