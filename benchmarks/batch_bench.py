@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fixtures_*
 from tests.fixtures_audio import music_like, write_wav  # noqa: E402
 from tests.fixtures_biggan import write_checkpoint  # noqa: E402
 from visualizer.batch.runner import BatchOptions, run_batch  # noqa: E402
-from visualizer.pipeline import RenderOptions, load_generator  # noqa: E402
+from visualizer.model.inference import load_generator  # noqa: E402
+from visualizer.render.plan import RenderOptions  # noqa: E402
 
 
 def make_album(folder: Path, tracks: int, seconds: float, seed: int) -> Path:

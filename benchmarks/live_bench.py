@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.fixtures_audio import SR, music_like
     from visualizer.live.control import LiveControl
     from visualizer.live.session import LiveSession
-    from visualizer.model.weights import load_generator
+    from visualizer.model.loading import load_generator
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -25,7 +25,7 @@ from visualizer.batch.plan import (
 from visualizer.batch.runner import AlbumProgress, BatchOptions, prepare_batch, run_batch
 from visualizer.cli import main
 from visualizer.errors import Cancelled, OutputError
-from visualizer.pipeline import RenderOptions
+from visualizer.render.plan import RenderOptions
 from visualizer.render.video import read_frames
 
 # ------------------------------------------------------------------------------ inputs

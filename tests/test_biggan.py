@@ -159,7 +159,7 @@ def test_random_weights_are_seeded(tiny_state):
 
 
 def test_bf16_on_cpu_stays_finite_and_close(tiny_state):
-    from visualizer.model.weights import prepare_for_inference
+    from visualizer.model.loading import prepare_for_inference
 
     z, y = _inputs(2, seed=6)
     fp32 = _model(tiny_state)
@@ -176,7 +176,7 @@ def test_bf16_on_cpu_stays_finite_and_close(tiny_state):
 
 
 def test_prepare_without_device_keeps_the_models_device(tiny_state):
-    from visualizer.model.weights import prepare_for_inference
+    from visualizer.model.loading import prepare_for_inference
 
     model = prepare_for_inference(_model(tiny_state), precision="fp32")
     assert model.device.type == "cpu" and model.gen_z.weight.dtype == torch.float32
@@ -208,7 +208,7 @@ def test_eager_reference_matches(tiny_state):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_fp16_matches_cpu_fp32_over_a_sweep(tiny_state):
     """Tolerance: fp16 vs fp32 on random weights measured mean |d| ~0.007, max ~0.06."""
-    from visualizer.model.weights import prepare_for_inference
+    from visualizer.model.loading import prepare_for_inference
 
     cpu = _model(tiny_state)
     gpu = prepare_for_inference(_model(tiny_state), "cuda", precision="fp16")
@@ -263,7 +263,7 @@ def test_compile_modes_resolve_per_device_and_set_the_kernel_cache(
 ):
     import os
 
-    from visualizer.model.weights import prepare_for_inference, resolve_compile
+    from visualizer.model.loading import prepare_for_inference, resolve_compile
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_compile("auto", cpu) is None and resolve_compile("off", cuda) is None

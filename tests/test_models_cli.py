@@ -12,7 +12,7 @@ import pytest
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer.cli import main
-from visualizer.model import weights
+from visualizer.model import registry as weights
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from visualizer import pipeline
 from visualizer.errors import Cancelled, OutputError, RenderError
 from visualizer.mapping import timeline as timeline_io
 from visualizer.render import video
+from visualizer.render.plan import RenderOptions
 
 FPS = Fraction(12)
 SECONDS = 2.5
@@ -32,7 +33,7 @@ def setup(tmp_path):
 
 
 def _options(saved, **kwargs):
-    return pipeline.RenderOptions(timeline=saved, device="cpu", segment_frames=8, **kwargs)
+    return RenderOptions(timeline=saved, device="cpu", segment_frames=8, **kwargs)
 
 
 def _render(track, out, options, generator=None):

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from tests.fixtures_biggan import write_checkpoint
+from visualizer.model.loading import load_generator
 from visualizer.model.network import BigGANDeep
-from visualizer.model.weights import load_generator
 
 reference = pytest.importorskip("pytorch_pretrained_biggan")
 

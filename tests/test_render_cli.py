@@ -238,7 +238,9 @@ def test_compiled_render_equals_eager_render(song, weights, tmp_path, capsys, mo
 def test_compile_option_reaches_the_generator_and_does_not_block_a_resume(
     song, weights, tmp_path, capsys
 ):
-    from visualizer.pipeline import RenderOptions, load_generator, plan_render
+    from visualizer.model.inference import load_generator
+    from visualizer.pipeline import plan_render
+    from visualizer.render.plan import RenderOptions
 
     options = RenderOptions(weights=weights, device="cpu", fps=Fraction(FPS), compile="auto")
     assert load_generator(options).compile_mode is None  # auto = eager on a CPU

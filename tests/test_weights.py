@@ -14,8 +14,9 @@ import torch
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer.errors import DownloadError, VisualizerError, WeightsError
-from visualizer.model import weights
-from visualizer.model.weights import ModelInfo, cache_dir, download, load_generator, resolve_device
+from visualizer.model import registry
+from visualizer.model.loading import load_generator, resolve_device
+from visualizer.model.registry import ModelInfo, cache_dir, download
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def served(tiny_dir, monkeypatch):
         sha["biggan-deep-128-pytorch_model.bin"],
         sha["biggan-deep-128-config.json"],
     )
-    monkeypatch.setitem(weights.MODELS, "biggan-deep-128", info)
+    monkeypatch.setitem(registry.MODELS, "biggan-deep-128", info)
     with WeightsServer(files) as server:
         monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
         yield server
@@ -83,7 +84,7 @@ def test_cut_off_transfer_then_resume_with_range(served):
     partial = cache_dir() / "biggan-deep-128" / "pytorch_model.bin.partial"
     size = len(served.files[name])
     assert partial.is_file() and 0 < partial.stat().st_size < size
-    assert weights.cached_model_dir("biggan-deep-128") is None
+    assert registry.cached_model_dir("biggan-deep-128") is None
     half = partial.stat().st_size
     folder = download("biggan-deep-128")
     assert (name, f"bytes={half}-") in served.requests  # resumed, not restarted
@@ -95,7 +96,7 @@ def test_http_error_and_unknown_model(served):
     del served.files["biggan-deep-128-config.json"]
     with pytest.raises(DownloadError, match="HTTP 404"):
         download("biggan-deep-128")
-    assert weights.cached_model_dir("biggan-deep-128") is None
+    assert registry.cached_model_dir("biggan-deep-128") is None
     with pytest.raises(WeightsError, match="biggan-deep-128, biggan-deep-256, biggan-deep-512"):
         download("biggan-deep-1024")
 

@@ -19,18 +19,23 @@ import contextlib
 import logging
 import os
 import shutil
-import threading
 import time
-from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from visualizer.errors import AudioError, OutputError, RenderError, TimelineError, WeightsError
+from visualizer.errors import AudioError, OutputError, RenderError, TimelineError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
+from visualizer.model.inference import BackgroundLoader, device_of, resolution_of
 from visualizer.progress import ProgressCallback, report
 from visualizer.render import video
+from visualizer.render.plan import (
+    DEFAULT_FPS,
+    RenderOptions,
+    RenderPlan,
+    RenderResult,
+    check_options,
+)
 from visualizer.render.workdir import (
     check_same_render,
     manifest_for,
@@ -45,131 +50,13 @@ from visualizer.render.workdir import (
 
 log = logging.getLogger("visualizer")
 
-DEFAULT_FPS = Fraction(30)
-# Mirrors visualizer.model.weights.COMPILE_MODES (not imported: that would load torch here).
-COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """Everything that decides a render. Fields that change the picture are checked on resume."""
-
-    model: str = "biggan-deep-128"  # biggan-deep-128 | -256 | -512
-    weights: str | None = None  # folder or file, "random" (seeded untrained), None = cached
-    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
-    preset: str = "default"  # built-in preset name or TOML path
-    overrides: tuple[str, ...] = ()  # "section.key=value" preset overrides, applied in order
-    seed: int | None = None  # None = the preset's seed
-    fps: Fraction | None = None  # frames per second, any rational > 0; None = 30 (or --timeline's)
-    start: float = 0.0  # seconds into the track where the video starts, >= 0
-    duration: float | None = None  # seconds of track to render, > 0; None = to the end
-    batch_size: int | None = None  # frames per generator call, >= 1; None = automatic
-    size: tuple[int, int] | None = None  # output (width, height), even; None = square model size
-    fit: str = "pad"  # how square frames fill --size: pad | crop | mirror
-    quality: int = 18  # H.264 constant quality (crf / cq), 0 (lossless) - 51 (worst)
-    encoder: str = (
-        "auto"  # auto (NVENC on CUDA when available, else libx264) | libx264 | h264_nvenc
-    )
-    frames_dir: Path | None = None  # also write every frame as PNG here (square, model size)
-    timeline: Path | None = None  # render this saved Timeline .npz instead of analysing the track
-    timeline_out: Path | None = None  # save the Timeline used to this .npz
-    overwrite: bool = False  # replace an existing output / discard an interrupted render
-    resume: bool = False  # continue an interrupted render of the same output
-    segment_frames: int = 256  # frames per video segment (resume and split granularity), >= 1
-    frame_step: int = 1  # render every Nth Timeline frame at fps / N (draft videos), >= 1
-    precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
-    # torch.compile of the generator: off | auto (reduce-overhead on CUDA, off on CPU) | default |
-    # max-autotune | reduce-overhead. Not checked on resume: it changes rounding only.
-    compile: str = "off"
-
-
-@dataclass(frozen=True)
-class RenderResult:
-    output: Path  # the finished video
-    n_frames: int  # video frames written
-    video_seconds: float  # n_frames / fps
-    audio_seconds: float  # seconds of soundtrack muxed
-    wall_seconds: float  # wall-clock time of the whole call
-    fps: Fraction  # the video's exact frame rate
-
-
-@dataclass
-class RenderPlan:
-    """What `plan_render` decided; picklable, so workers can receive it."""
-
-    track: Path
-    output: Path
-    options: RenderOptions
-    timeline: Timeline  # the Timeline actually rendered (after frame_step)
-    work_dir: Path
-    segments: list[tuple[int, int]]  # [start, stop) frame ranges, in order
-    encoder: str  # resolved encoder name
-    audio_start: float
-    audio_duration: float
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def fps(self) -> Fraction:
-        return self.timeline.fps
-
-    @property
-    def n_frames(self) -> int:
-        return self.timeline.n_frames
-
-    def segment_path(self, index: int) -> Path:
-        return self.work_dir / f"segment-{index:05d}.mp4"
-
-    def pending(self) -> list[int]:
-        """Indices of segments not yet complete."""
-        return [i for i in range(len(self.segments)) if not self.segment_path(i).is_file()]
-
-
-def check_options(output: Path, options: RenderOptions) -> None:
-    """Reject bad option values and combinations before any work (errors name the value)."""
-    video.check_output_suffix(output)
-    if options.size is not None:
-        video.check_size(options.size)
-    if options.fit not in video.FITS:
-        raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(video.FITS)}")
-    if options.encoder not in video.ENCODERS:
-        raise RenderError(
-            f"unknown encoder {options.encoder!r}: expected one of {', '.join(video.ENCODERS)}"
-        )
-    if not 0 <= options.quality <= 51:
-        raise RenderError(f"invalid quality {options.quality}: expected 0 (best) to 51")
-    if options.batch_size is not None and options.batch_size < 1:
-        raise RenderError(f"invalid batch size {options.batch_size}: expected >= 1")
-    if options.precision not in ("auto", "fp32", "fp16", "bf16"):
-        raise RenderError(
-            f"unknown precision {options.precision!r}: expected auto, fp32, fp16, bf16"
-        )
-    if options.compile not in COMPILE_MODES:
-        raise RenderError(
-            f"unknown compile mode {options.compile!r}: expected {', '.join(COMPILE_MODES)}"
-        )
-    if options.segment_frames < 1 or options.frame_step < 1:
-        raise RenderError("segment_frames and frame_step must be >= 1")
-    if options.fps is not None and not 0 < options.fps <= 240:
-        raise RenderError(f"invalid fps {options.fps}: expected a value in (0, 240]")
-    if options.start < 0 or (options.duration is not None and options.duration <= 0):
-        raise RenderError("start must be >= 0 and duration > 0 seconds")
-    if output.exists() and not options.overwrite:
-        raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
-    if not output.parent.is_dir():
-        raise OutputError(f"output folder does not exist: {output.parent}")
-    if options.weights not in (None, "random") and not Path(options.weights).exists():
-        raise WeightsError(f"weights not found: {options.weights}")
-    if options.timeline is None:
-        # A bad preset or --set value fails now, before the model loads (seconds at 512 px).
-        from visualizer.mapping.presets import load_preset
-
-        load_preset(options.preset, list(options.overrides))
+DEFAULT_OPTIONS = RenderOptions()
 
 
 def plan_render(
     track: str | os.PathLike,
     output: str | os.PathLike,
-    options: RenderOptions = RenderOptions(),
+    options: RenderOptions = DEFAULT_OPTIONS,
     *,
     progress: ProgressCallback | None = None,
 ) -> RenderPlan:
@@ -313,12 +200,12 @@ def render_segments(
     todo = sorted(i for i in set(wanted) if not plan.segment_path(i).is_file())
     if not todo:
         return
-    device = _device_of(generator)
+    device = device_of(generator)
     # A warmed-up compiled generator keeps the batch size it was compiled for (no recompile).
     batch_size = (
         plan.options.batch_size
         or getattr(generator, "warm_batch_size", None)
-        or render.auto_batch_size(device, _resolution(generator, plan.options.model))
+        or render.auto_batch_size(device, resolution_of(generator, plan.options.model))
     )
     log.info("rendering on %s, batch size %d, encoder %s", device, batch_size, plan.encoder)
     done = plan.n_frames - sum(plan.segments[i][1] - plan.segments[i][0] for i in plan.pending())
@@ -346,24 +233,6 @@ def _runs(indices: list[int]) -> list[list[int]]:
         else:
             runs.append([index])
     return runs
-
-
-def _device_of(generator: Any) -> Any:
-    import torch
-
-    if isinstance(getattr(generator, "device", None), torch.device):
-        return generator.device
-    try:
-        return next(generator.parameters()).device
-    except (AttributeError, StopIteration):
-        return torch.device("cpu")
-
-
-def _resolution(generator: Any, model: str) -> int:
-    value = getattr(generator, "resolution", None)
-    if value is None:
-        value = getattr(getattr(generator, "config", None), "output_dim", None)
-    return int(value or model.rsplit("-", 1)[-1])
 
 
 def finish_render(plan: RenderPlan, *, progress: ProgressCallback | None = None) -> RenderResult:
@@ -404,7 +273,7 @@ def finish_render(plan: RenderPlan, *, progress: ProgressCallback | None = None)
 def render_track(
     track: str | os.PathLike,
     output: str | os.PathLike,
-    options: RenderOptions = RenderOptions(),
+    options: RenderOptions = DEFAULT_OPTIONS,
     *,
     generator: Any = None,
     progress: ProgressCallback | None = None,
@@ -418,7 +287,7 @@ def render_track(
     check_options(Path(output), options)
     if not Path(track).is_file():
         raise AudioError(f"audio file not found: {track}")
-    loader = None if generator is not None else _Loader(options, progress)
+    loader = None if generator is not None else BackgroundLoader(options, progress)
     try:
         plan = plan_render(track, output, options, progress=progress)
     except Exception:
@@ -432,82 +301,3 @@ def render_track(
             generator = loader.join()
         render_segments(plan, None, generator, progress=progress)
     return finish_render(plan, progress=progress)
-
-
-class _Loader:
-    """Loads the generator on a thread, so that model loading overlaps analysis and mapping."""
-
-    def __init__(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(
-            target=self._load, args=(options, progress), name="visualizer-load", daemon=True
-        )
-        self.thread.start()
-
-    def _load(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
-        try:
-            generator = load_generator(options, progress=progress)
-            if getattr(generator, "compile_mode", None) is not None:
-                warm_up(generator, options, progress)
-            self.result = generator
-        except BaseException as error:  # noqa: BLE001 (re-raised by join)
-            self.error = error
-
-    def join(self) -> Any:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-def load_generator(options: RenderOptions, *, progress: ProgressCallback | None = None) -> Any:
-    """The generator ``options`` ask for (model, weights, device), in eval mode on its device."""
-    from visualizer.model.weights import load_generator as load
-    from visualizer.model.weights import prepare_for_inference
-
-    # seed 0: "random" weights are one fixed network; the render's seed moves the Timeline.
-    model = load(options.model, options.weights, device=options.device, seed=0, progress=progress)
-    return prepare_for_inference(
-        model, model.device, precision=options.precision, compile=options.compile
-    )
-
-
-def warm_up(
-    generator: Any, options: RenderOptions, progress: ProgressCallback | None = None
-) -> int:
-    """Compile ``generator`` for the render's batch size by running dummy batches; returns it.
-
-    The batch size is stored in ``generator.warm_batch_size`` so that the render uses the shape
-    that was compiled. Called on the loader thread: the compile overlaps analysis and mapping.
-    """
-    import torch
-
-    from visualizer.render import frames as render
-
-    device = _device_of(generator)
-    batch = options.batch_size or render.auto_batch_size(
-        device, _resolution(generator, options.model)
-    )
-    label = f"compiling the generator (batch {batch})"
-    report(progress, "compile", 0, 1, "step", label)
-    config = generator.config
-    z = torch.zeros(batch, config.z_dim, device=device)
-    y = torch.zeros(batch, config.num_classes, device=device)
-    y[:, 0] = 1.0
-    truncation = torch.full((batch,), 0.5, device=device)
-    # reduce-overhead: the first call compiles and warms up, the second records the CUDA graph.
-    try:
-        for _ in range(2 if generator.compile_mode == "reduce-overhead" else 1):
-            generator.frames_uint8(z, y, truncation)
-    except Exception as error:  # no C++ compiler, an unsupported GPU, ...: render eagerly
-        if render.is_out_of_memory(error):
-            raise
-        log.warning(f"torch.compile failed, rendering without it: {str(error).splitlines()[0]}")
-        del generator.synthesize  # back to the class's eager method
-        generator.compile_mode = None
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    generator.warm_batch_size = batch
-    report(progress, "compile", 1, 1, "step", label)
-    return batch

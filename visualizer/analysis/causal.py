@@ -1,12 +1,12 @@
 """Causal audio analysis: FrameFeatures from a stream of audio blocks, one frame at a time.
 
 The offline analysis sees the whole track; live mode only sees the past. `CausalAnalyzer` keeps
-the offline definitions and ranges (`visualizer.analysis.features.FrameFeatures`) but computes every value
-from samples that have already arrived:
+the offline definitions and ranges (`visualizer.analysis.features.FrameFeatures`) but computes
+every value from samples that have already arrived:
 
-- the stream is cut into the offline analysis's hops (`visualizer.analysis.spectral.HOP` = 256 samples,
-  N_FFT = 2048) and each hop looks at the window that ENDS at the hop (a Hann-windowed STFT
-  column), where the offline analysis centres it;
+- the stream is cut into the offline analysis's hops (`visualizer.analysis.spectral.HOP` =
+  256 samples, N_FFT = 2048) and each hop looks at the window that ENDS at the hop (a
+  Hann-windowed STFT column), where the offline analysis centres it;
 - chroma uses the offline pitch-class filter bank (`chroma_basis`, bins below 4 kHz), the bands
   and energy the same edges and RMS; onsets the same SuperFlux-style log-mel flux (each mel
   band against the previous hop's 3-band maximum) - without the offline HPSS masks and the

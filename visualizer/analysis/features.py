@@ -7,10 +7,10 @@ frames: frame ``i`` gathers the analysis frames whose centres lie in ``[t_i - P/
 onset is never lost between frames; steady ones (energy, bands, chroma) are averaged. Event
 times (onsets, beats, section starts) become frame ``round(t * fps)``.
 
-One STFT (`visualizer.analysis.spectral`) feeds everything: RMS and three band energies from its power;
-median-filter HPSS on its mel spectrogram gives the percussive part, whose log-power flux is the
-onset envelope (onsets, tempo, beats), and a harmonic mask that, applied to the linear spectrum
-below 4 kHz, gives chroma. Sections come from a checkerboard novelty over beat-synchronous
+One STFT (`visualizer.analysis.spectral`) feeds everything: RMS and three band energies from its
+power; median-filter HPSS on its mel spectrogram gives the percussive part, whose log-power flux
+is the onset envelope (onsets, tempo, beats), and a harmonic mask that, applied to the linear
+spectrum below 4 kHz, gives chroma. Sections come from a checkerboard novelty over beat-synchronous
 chroma + MFCC (`visualizer.analysis.rhythm`). `visualizer.analysis.track` analyses files.
 """
 

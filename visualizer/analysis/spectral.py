@@ -1,4 +1,4 @@
-"""The analysis itself: samples -> `Features` on the frame clock (see `visualizer.analysis.features`).
+"""The analysis itself: samples -> `Features` on the frame clock (see `analysis.features`).
 
 Budget: a 4-minute track in a few seconds on 2 CPU cores, in a fresh process. Hence one STFT,
 computed in chunks and reduced on the fly to the few small matrices the features need (the full

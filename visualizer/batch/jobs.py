@@ -169,7 +169,7 @@ def prepare_batch(
 
 def check_base_options(base: Any) -> None:
     """Reject render options that cannot apply to a whole album, and bad values, up front."""
-    from visualizer.pipeline import check_options
+    from visualizer.render.plan import check_options
 
     if base.timeline is not None:
         raise AlbumError("a saved --timeline belongs to one track; batch analyses every track")

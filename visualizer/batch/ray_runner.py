@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 import uuid
 from collections import Counter, deque
@@ -23,126 +22,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from visualizer.batch.jobs import BatchOptions, TrackJob, TrackOutcome
 from visualizer.batch.manifest import Manifest
-from visualizer.batch.runner import (
+from visualizer.batch.ray_worker import ProgressHub, RayTrackWorker, import_ray
+from visualizer.batch.tracks import (
     AlbumProgress,
-    BatchOptions,
-    TrackJob,
-    TrackOutcome,
-    TrackWorker,
     failed_outcome,
-    outcome_from_result,
-    plan_track,
     record_outcome,
     reused_segments,
     start_attempt,
-    worker_id,
 )
 from visualizer.errors import VisualizerError
-from visualizer.progress import ProgressCallback, ProgressEvent
+from visualizer.progress import ProgressCallback
 
 log = logging.getLogger("visualizer")
 
 PER_ACTOR = 2  # tracks in flight per actor: one renders while the next is analysed
 POLL_SECONDS = 0.2  # how often the driver drains progress events
 MAX_UNAVAILABLE = 600  # probes (POLL_SECONDS apart) a restarting actor may refuse: 2 minutes
-PUSH_SECONDS = 0.25  # how often a worker sends a track's progress (plus its last event)
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise VisualizerError(
-            "--ray needs Ray: install the extra with pip install 'visualizer[ray]'"
-        ) from None
-    return ray
-
-
-# ----------------------------------------------------------------------------- remote side
-
-
-class ProgressHub:
-    """A tiny actor holding the latest progress of every running track (or track part)."""
-
-    def __init__(self) -> None:
-        self.events: dict[tuple[str, object], tuple[float, float | None]] = {}
-
-    def push(self, name: str, part: object, done: float, total: float | None) -> None:
-        self.events[(name, part)] = (done, total)
-
-    def drain(self) -> dict[tuple[str, object], tuple[float, float | None]]:
-        events, self.events = self.events, {}
-        return events
-
-
-class _HubProgress:
-    """A worker-side `ProgressCallback` forwarding "render" events to the hub, throttled."""
-
-    def __init__(self, hub: Any, name: str, part: object = None, offset: float = 0) -> None:
-        self.hub, self.name, self.part, self.offset = hub, name, part, offset
-        self.last = 0.0
-
-    def __call__(self, event: ProgressEvent) -> None:
-        if event.stage != "render":
-            return
-        now = time.monotonic()
-        if now - self.last >= PUSH_SECONDS or (event.total and event.done >= event.total):
-            self.last = now
-            self.hub.push.remote(self.name, self.part, event.done - self.offset, event.total)
-
-
-class RayTrackWorker:
-    """The worker actor: a `TrackWorker` (generator loaded once) plus the split-render steps."""
-
-    def __init__(self, options: Any, hub_name: str) -> None:
-        import ray
-
-        # The hub is passed by name: an actor handle as a constructor argument would make Ray
-        # warn that a restart might not find its arguments.
-        self.hub = ray.get_actor(hub_name)
-        self.worker = TrackWorker(options)
-
-    def info(self) -> str:
-        return worker_id()
-
-    def run(self, job: TrackJob) -> TrackOutcome:
-        return self.worker.run(job, _HubProgress(self.hub, job.name))
-
-    def plan(self, job: TrackJob) -> Any:
-        """The track's `RenderPlan`, or a failed `TrackOutcome` (a corrupt track, say)."""
-        try:
-            return plan_track(job)
-        except Exception as error:  # noqa: BLE001 - reported as the track's failure
-            return failed_outcome(job, error, 0.0)
-
-    def render(self, plan: Any, segment_ids: list[int], name: str, part: int) -> int:
-        """Render some segments of a planned track; returns how many frames that was."""
-        from visualizer.pipeline import render_segments
-
-        todo = [i for i in segment_ids if i in set(plan.pending())]
-        frames = sum(plan.segments[i][1] - plan.segments[i][0] for i in todo)
-        # render_segments counts every frame already complete; this part's bar starts at 0.
-        offset = plan.n_frames - sum(
-            plan.segments[i][1] - plan.segments[i][0] for i in plan.pending()
-        )
-        with self.worker._render_lock:
-            render_segments(
-                plan,
-                todo,
-                self.worker.generator,
-                progress=_HubProgress(self.hub, name, part, offset),
-            )
-        return frames
-
-    def finish(self, plan: Any, job: TrackJob, wall_start: float, resumed: bool) -> TrackOutcome:
-        from visualizer.pipeline import finish_render
-
-        try:
-            result = finish_render(plan)
-        except Exception as error:  # noqa: BLE001 - reported as the track's failure
-            return failed_outcome(job, error, time.time() - wall_start)
-        return outcome_from_result(job, result, time.time() - wall_start, resumed)
 
 
 # ------------------------------------------------------------------------------ driver side
@@ -234,7 +131,7 @@ def run_ray(
     """
     if not jobs:
         return
-    ray = _ray()
+    ray = import_ray()
     owns = not ray.is_initialized()
     if owns:
         _connect(ray, batch.ray)
@@ -442,14 +339,3 @@ def _split_one(
     if slot is None:
         return _gave_up(job, NO_WORKERS), workers
     return ray.get(slot.actor.finish.remote(plan_obj, job, started, resumed)), workers
-
-
-def cluster_summary() -> str:
-    """One line describing the connected cluster (for logs and benchmarks)."""
-    ray = _ray()
-    resources = ray.cluster_resources()
-    nodes = len([n for n in ray.nodes() if n.get("Alive")])
-    return (
-        f"{nodes} node(s), {int(resources.get('CPU', 0))} CPU, {int(resources.get('GPU', 0))} GPU, "
-        f"pid {os.getpid()}"
-    )

@@ -67,10 +67,10 @@ def tiny_checkpoint(folder: Path, channel_width: int = 8, seed: int = 0) -> Path
 
 def generator_only_seconds(generator: Any, timeline: Any, batch_size: int) -> float:
     """Seconds to generate every frame of ``timeline`` (uint8 on the host), nothing else."""
-    from visualizer.pipeline import _device_of
+    from visualizer.model.inference import device_of
     from visualizer.render import frames as render
 
-    device = _device_of(generator)
+    device = device_of(generator)
     start = time.perf_counter()
     for _first, frames in render.generate(
         generator, timeline, 0, timeline.n_frames, device=device, batch_size=batch_size
@@ -91,7 +91,7 @@ def run_end_to_end_bench(args: argparse.Namespace) -> dict[str, Any]:
     device ("auto"), batch_size (None = automatic), precision ("auto"), compile ("off"),
     repeats (2), rss (False), rss_fps (4).
     """
-    from visualizer.pipeline import RenderOptions
+    from visualizer.render.plan import RenderOptions
 
     seconds = float(getattr(args, "seconds", 4.0))
     fps = Fraction(getattr(args, "fps", None) or 10)
@@ -115,7 +115,8 @@ def run_end_to_end_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _bench(args: argparse.Namespace, options: Any, seconds: float) -> dict[str, Any]:
-    from visualizer.pipeline import load_generator, make_timeline, render_track
+    from visualizer.model.inference import load_generator
+    from visualizer.pipeline import make_timeline, render_track
 
     result: dict[str, Any] = {"machine": machine(), "model": options.model, "fps": str(options.fps)}
     with tempfile.TemporaryDirectory(prefix="visualizer-bench-") as folder:
@@ -124,11 +125,11 @@ def _bench(args: argparse.Namespace, options: Any, seconds: float) -> dict[str, 
         generator = load_generator(options)
         result["load_seconds"] = time.perf_counter() - started
         timeline = make_timeline(track, options)
-        from visualizer.pipeline import _device_of, _resolution
+        from visualizer.model.inference import device_of, resolution_of
         from visualizer.render import frames as render
 
         batch = options.batch_size or render.auto_batch_size(
-            _device_of(generator), _resolution(generator, options.model)
+            device_of(generator), resolution_of(generator, options.model)
         )
         # Warm-up (and, with compile, the compilation) for the batch shape the render uses.
         generator.warm_batch_size = batch
@@ -146,7 +147,7 @@ def _bench(args: argparse.Namespace, options: Any, seconds: float) -> dict[str, 
         result.update(
             frames=timeline.n_frames,
             batch_size=batch,
-            device=str(_device_of(generator)),
+            device=str(device_of(generator)),
             generator_only_seconds=[round(x, 3) for x in gens],
             end_to_end_seconds=[round(x, 3) for x in ends],
             ratio=round(end / gen, 3),

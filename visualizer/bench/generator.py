@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from visualizer.errors import VisualizerError
+from visualizer.model.loading import prepare_for_inference, resolve_device
 from visualizer.model.network import BigGANConfig, BigGANDeep, load_state_dict_published
 from visualizer.model.random_weights import random_state_dict as _random_state_dict
-from visualizer.model.weights import prepare_for_inference, resolve_device
 from visualizer.progress import ProgressCallback, report
 
 
@@ -163,7 +163,7 @@ def run_precision_sweep(
     compiles, with ``compile``), then ``frames`` frames each, implementations alternating
     batch by batch so that machine noise hits all alike. Medians are reported.
     """
-    from visualizer.model.weights import resolve_compile
+    from visualizer.model.loading import resolve_compile
 
     target = resolve_device(device)
     precisions = tuple(precisions or default_precisions(target))

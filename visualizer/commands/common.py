@@ -74,7 +74,7 @@ def resolve_model(model: str, device: str) -> str:
     """The model name ``--model`` means: 'auto' depends on where ``device`` resolves."""
     if model != "auto":
         return model
-    from visualizer.model.weights import resolve_device
+    from visualizer.model.loading import resolve_device
 
     return "biggan-deep-512" if resolve_device(device).type == "cuda" else "biggan-deep-128"
 

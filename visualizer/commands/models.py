@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from visualizer.model import weights
+    from visualizer.model import registry as weights
 
     if args.action == "list":
         print(f"{'NAME':<17} {'RES':>4}  {'SIZE':>8}  CACHED")

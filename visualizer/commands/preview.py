@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from visualizer.commands.render import options_from_args
     from visualizer.errors import AudioError
-    from visualizer.pipeline import load_generator, make_timeline
+    from visualizer.model.inference import load_generator
+    from visualizer.pipeline import make_timeline
     from visualizer.render.storyboard import render_storyboard, save_image
 
     output = Path(args.output)

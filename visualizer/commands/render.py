@@ -131,7 +131,7 @@ def options_from_args(args: argparse.Namespace):
     import dataclasses
     from fractions import Fraction
 
-    from visualizer.pipeline import DEFAULT_FPS, RenderOptions
+    from visualizer.render.plan import DEFAULT_FPS, RenderOptions
 
     if args.duration is not None and args.duration <= 0:
         from visualizer.errors import RenderError

@@ -119,7 +119,7 @@ class LiveSession:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LiveSession:
-        from visualizer.model.weights import load_generator
+        from visualizer.model.loading import load_generator
 
         # cheap checks first: a typo in the preset or the track fails before the model loads
         control = LiveControl(

@@ -50,7 +50,7 @@ def zero_phase(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def feature_rows(features: Features) -> dict[str, np.ndarray]:
-    """Each named signal of `visualizer.mapping.preset_schema.FEATURES` as a (T,) array in [0, 1]."""
+    """Each named signal of `preset_schema.FEATURES` as a (T,) array in [0, 1]."""
     n = features.n_frames
     return {
         "energy": features.energy,

@@ -1,21 +1,23 @@
 """The network: BigGAN-deep, its weights and how it is made ready to run.
 
+- `config`: the architecture as data (`BigGANConfig` from config.json), torch-free
 - `network`: the BigGAN-deep module and loading of the published checkpoint format
 - `random_weights`: seeded untrained weights in the published format (no download)
-- `weights`: the model registry, cache, download, `--weights` resolution and loading
+- `registry`: the model registry, the weights cache and verified downloads
+- `loading`: device resolution, `--weights` (folder, file, random), preparing a module to run
 """
 
 from visualizer.lazy import lazy_exports
 
 _EXPORTS = {
-    "BigGANConfig": "network",
+    "BigGANConfig": "config",
     "BigGANDeep": "network",
     "random_state_dict": "random_weights",
-    "ModelInfo": "weights",
-    "model_info": "weights",
-    "download": "weights",
-    "load_generator": "weights",
-    "resolve_device": "weights",
+    "ModelInfo": "registry",
+    "model_info": "registry",
+    "download": "registry",
+    "load_generator": "loading",
+    "resolve_device": "loading",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

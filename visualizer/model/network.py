@@ -15,12 +15,9 @@ or run in half precision). Truncation reaches the heavy part only as tensors, so
 
 from __future__ import annotations
 
-import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,145 +25,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from visualizer.errors import VisualizerError, WeightsError
-
-_L128 = ((0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 4), (0, 4, 4))
-_L128 = _L128 + ((1, 4, 2), (0, 2, 2), (1, 2, 1))
-_L256 = ((0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 8), (0, 8, 8))
-_L256 = _L256 + ((1, 8, 4), (0, 4, 4), (1, 4, 2), (0, 2, 2), (1, 2, 1))
-PUBLISHED_LAYERS = {128: _L128, 256: _L256, 512: _L256 + ((0, 1, 1), (1, 1, 1))}
-
-
-@dataclass(frozen=True)
-class BigGANConfig:
-    """The architecture, as in the published ``config.json`` (see the checkpoint reference)."""
-
-    output_dim: int = 128  # resolution in px; must equal 4 * 2**(number of upsampling layers)
-    z_dim: int = 128  # noise size; the class embedding has the same size
-    class_embed_dim: int = 128  # informational (the package ignores it too)
-    channel_width: int = 128  # `ch`: block channels are ch * multiplier
-    num_classes: int = 1000
-    layers: tuple[tuple[bool, int, int], ...] = tuple((bool(u), i, o) for u, i, o in _L128)
-    attention_layer_position: int = 8  # attention inserted before this block index
-    eps: float = 1e-4  # batch-norm variance epsilon
-    n_stats: int = 51  # rows of the truncation statistics tables (truncation k / (n_stats-1))
-
-    @classmethod
-    def for_model(cls, name: str) -> BigGANConfig:
-        """The published config of ``biggan-deep-128`` / ``-256`` / ``-512``."""
-        sizes = {f"biggan-deep-{r}": r for r in PUBLISHED_LAYERS}
-        if name not in sizes:
-            raise WeightsError(f"unknown model {name!r} (available: {', '.join(sizes)})")
-        res = sizes[name]
-        layers = tuple((bool(u), i, o) for u, i, o in PUBLISHED_LAYERS[res])
-        return cls(output_dim=res, layers=layers)
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> BigGANConfig:
-        """Parse and validate a ``config.json``; a problem is a WeightsError naming file and key."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise WeightsError(f"{path}: config file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise WeightsError(f"{path}: not a readable JSON config ({error})") from None
-        return cls.from_dict(data, source=str(path))
-
-    @classmethod
-    def from_dict(cls, data: object, source: str = "config") -> BigGANConfig:
-        if not isinstance(data, dict):
-            raise WeightsError(f"{source}: expected a JSON object, got {type(data).__name__}")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise WeightsError(
-                f"{source}: unknown key {unknown[0]!r} (not a BigGAN-deep config; "
-                f"expected keys: {', '.join(sorted(known))})"
-            )
-        kwargs: dict[str, object] = {}
-        for key in known - {"layers", "eps"}:
-            if key in data:
-                value = data[key]
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise WeightsError(
-                        f"{source}: key {key!r} must be an integer >= 0, got {value!r}"
-                    )
-                kwargs[key] = value
-        if "eps" in data:
-            eps = data["eps"]
-            if not isinstance(eps, int | float) or isinstance(eps, bool) or not 0 < eps < 1:
-                raise WeightsError(f"{source}: key 'eps' must be a number in (0, 1), got {eps!r}")
-            kwargs["eps"] = float(eps)
-        if "layers" in data:
-            kwargs["layers"] = _parse_layers(data["layers"], source)
-        config = cls(**kwargs)
-        config.validate(source)
-        return config
-
-    def validate(self, source: str = "config") -> None:
-        """Reject architectures this generator cannot build (WeightsError naming the key)."""
-        if not self.layers:
-            raise WeightsError(f"{source}: key 'layers' is empty")
-        ch = self.channel_width
-        for name in ("z_dim", "channel_width", "num_classes", "n_stats"):
-            if getattr(self, name) < (2 if name == "n_stats" else 1):
-                raise WeightsError(f"{source}: key {name!r} is too small: {getattr(self, name)}")
-        if not 0 <= self.attention_layer_position < len(self.layers):
-            raise WeightsError(
-                f"{source}: key 'attention_layer_position' must be in [0, {len(self.layers) - 1}],"
-                f" got {self.attention_layer_position}"
-            )
-        for index, (_, c_in, c_out) in enumerate(self.layers):
-            if c_out != c_in and c_out * 2 != c_in:
-                raise WeightsError(
-                    f"{source}: key 'layers'[{index}]: out multiplier must equal in or in/2, "
-                    f"got {c_in} -> {c_out}"
-                )
-            if (ch * c_in) % 4:
-                raise WeightsError(f"{source}: key 'layers'[{index}]: channels not divisible by 4")
-        if (ch * self.layers[self.attention_layer_position][1]) % 8:
-            raise WeightsError(
-                f"{source}: key 'attention_layer_position': channels not divisible by 8"
-            )
-        if self.layers[-1][2] != 1:
-            raise WeightsError(f"{source}: key 'layers': the last block must end at multiplier 1")
-        if self.output_dim != self.resolution:
-            raise WeightsError(
-                f"{source}: key 'output_dim' is {self.output_dim} but 'layers' upsample to "
-                f"{self.resolution} px"
-            )
-
-    @property
-    def resolution(self) -> int:
-        return 4 * 2 ** sum(1 for up, _, _ in self.layers if up)
-
-    def to_dict(self) -> dict[str, object]:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        data["layers"] = [list(layer) for layer in self.layers]
-        return data
-
-
-def _parse_layers(value: object, source: str) -> tuple[tuple[bool, int, int], ...]:
-    if not isinstance(value, list):
-        raise WeightsError(f"{source}: key 'layers' must be a list, got {value!r}")
-    layers = []
-    for index, item in enumerate(value):
-        ok = isinstance(item, list | tuple) and len(item) == 3 and isinstance(item[0], bool | int)
-        ok = ok and all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in item[1:])
-        if not ok:
-            raise WeightsError(
-                f"{source}: key 'layers'[{index}] must be [upsample, in_mult, out_mult], "
-                f"got {item!r}"
-            )
-        layers.append((bool(item[0]), int(item[1]), int(item[2])))
-    return tuple(layers)
-
+from visualizer.model.config import BigGANConfig
 
 # --------------------------------------------------------------------------------------------
 # The network
 
 
-def _bn_relu(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
+def bn_relu(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """Fused batch norm + ReLU: relu(x * a + b), a/b (N, C) broadcast over H, W."""
     return torch.relu(torch.addcmul(b[:, :, None, None], x, a[:, :, None, None]))
 
@@ -191,7 +56,7 @@ class GenBlock(nn.Module):
         return (self.c_in, self.mid, self.mid, self.mid)
 
     def forward(self, x: Tensor, a: Sequence[Tensor], b: Sequence[Tensor]) -> Tensor:
-        return self.run(x, lambda h, k: _bn_relu(h, a[k], b[k]))
+        return self.run(x, lambda h, k: bn_relu(h, a[k], b[k]))
 
     def run(self, x: Tensor, norm: Norm) -> Tensor:
         h = self.conv_0(norm(x, 0))
@@ -349,7 +214,7 @@ class BigGANDeep(nn.Module):
                 k += 4
             else:
                 h = layer(h)
-        h = _bn_relu(h, a_parts[-1], b_parts[-1])
+        h = bn_relu(h, a_parts[-1], b_parts[-1])
         return torch.tanh(self.conv_to_rgb(h))
 
     def forward(self, z: Tensor, class_vectors: Tensor, truncation: Tensor | float) -> Tensor:

@@ -2,8 +2,8 @@
 
 This module owns `random_state_dict` and its helpers: the stand-in checkpoint that tests,
 benchmarks and ``--weights random`` load through the same path as the real published files
-(`visualizer.model.network.load_state_dict_published`). It imports the network from `visualizer.model.network`;
-`biggan` does not import it back.
+(`visualizer.model.network.load_state_dict_published`). It imports the network module;
+the network does not import it back.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from visualizer.model.network import (
     BigGANConfig,
     BigGANDeep,
     GenBlock,
-    _bn_relu,
+    bn_relu,
     load_state_dict_published,
     published_shapes,
 )
@@ -99,7 +99,7 @@ def _calibrate_statistics(
         start = sum(m.numel() for m, _ in measured)
         measured.append((mean, var))
         a = (1 + scale[:, start : start + h.shape[1]]) * torch.rsqrt(var + config.eps)
-        return _bn_relu(h, a, offset[:, start : start + h.shape[1]] - mean * a)
+        return bn_relu(h, a, offset[:, start : start + h.shape[1]] - mean * a)
 
     h = model.gen_z(cond).view(n, 4, 4, -1).permute(0, 3, 1, 2)
     for layer in model.layers:

@@ -47,7 +47,7 @@ def render_storyboard(
 
     ``columns`` defaults to about a 16:9 sheet. Frames are generated one batch at a time.
     """
-    from visualizer.pipeline import _device_of
+    from visualizer.model.inference import device_of
     from visualizer.render import frames as render
 
     indices = sample_indices(timeline.n_frames, count)
@@ -61,7 +61,7 @@ def render_storyboard(
         timeline.seed,
         timeline.preset,
     )
-    device = _device_of(generator)
+    device = device_of(generator)
     tiles: list[np.ndarray] = []
     batches = render.generate(generator, picked, 0, len(indices), device=device, batch_size=4)
     for _first, frames in batches:

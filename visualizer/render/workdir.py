@@ -20,8 +20,8 @@ from visualizer.errors import OutputError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
 
-if TYPE_CHECKING:  # pipeline imports this module; the types are only annotations here
-    from visualizer.pipeline import RenderOptions, RenderPlan
+if TYPE_CHECKING:
+    from visualizer.render.plan import RenderOptions, RenderPlan
 
 MANIFEST = "render.json"
 MANIFEST_VERSION = 1

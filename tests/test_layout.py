@@ -1,0 +1,97 @@
+"""The package's shape: no import cycles (not even inside functions), no private names imported
+across modules, modules of a readable size, and an import of the CLI that loads no heavy library."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "visualizer"
+MAX_LINES = 420
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imported(path: Path, known: dict[str, Path]) -> list[tuple[str, list[str]]]:
+    """(module, names) for every visualizer import in the file, at any depth."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(a.name, []) for a in node.names if a.name.startswith("visualizer")]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("visualizer"):
+            names = [a.name for a in node.names]
+            # `from visualizer.pkg import module` imports a module, not a name
+            subs = [n for n in names if f"{node.module}.{n}" in known]
+            found += [(f"{node.module}.{n}", []) for n in subs]
+            found.append((node.module, [n for n in names if n not in subs]))
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {
+        name: {m for m, _ in imported(path, known) if m in known and m != name}
+        for name, path in known.items()
+    }
+
+
+def test_no_import_cycles():
+    edges = graph()
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt) :] + [nxt] if nxt in stack else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_private_names_across_modules():
+    known = modules()
+    bad = [
+        f"{module_name(path)} imports {mod}.{n}"
+        for path in known.values()
+        for mod, names in imported(path, known)
+        for n in names
+        if n.startswith("_") and n != "__version__"
+    ]
+    assert bad == []
+
+
+def test_modules_stay_readable():
+    long = {
+        module_name(p): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_cli_import_loads_no_heavy_library():
+    code = (
+        "import sys, visualizer, visualizer.cli, visualizer.analysis, visualizer.model, "
+        "visualizer.render, visualizer.mapping, visualizer.batch\n"
+        "print(sorted(m for m in ('torch', 'librosa', 'scipy', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"

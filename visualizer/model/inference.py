@@ -1,0 +1,113 @@
+"""The generator as the render path uses it: load it for a render's options (on a thread, so
+loading overlaps analysis), its device and resolution, and the compile warm-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from visualizer.progress import ProgressCallback, report
+from visualizer.render.plan import RenderOptions
+
+log = logging.getLogger("visualizer")
+
+
+def device_of(generator: Any) -> Any:
+    """The torch.device ``generator`` runs on (its parameters' device; CPU when it has none)."""
+    import torch
+
+    if isinstance(getattr(generator, "device", None), torch.device):
+        return generator.device
+    try:
+        return next(generator.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")
+
+
+def resolution_of(generator: Any, model: str) -> int:
+    """Output size in pixels: the generator's own, else the number in the model name."""
+    value = getattr(generator, "resolution", None)
+    if value is None:
+        value = getattr(getattr(generator, "config", None), "output_dim", None)
+    return int(value or model.rsplit("-", 1)[-1])
+
+
+class BackgroundLoader:
+    """Loads the generator on a thread, so that model loading overlaps analysis and mapping."""
+
+    def __init__(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._load, args=(options, progress), name="visualizer-load", daemon=True
+        )
+        self.thread.start()
+
+    def _load(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
+        try:
+            generator = load_generator(options, progress=progress)
+            if getattr(generator, "compile_mode", None) is not None:
+                warm_up(generator, options, progress)
+            self.result = generator
+        except BaseException as error:  # noqa: BLE001 (re-raised by join)
+            self.error = error
+
+    def join(self) -> Any:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def load_generator(options: RenderOptions, *, progress: ProgressCallback | None = None) -> Any:
+    """The generator ``options`` ask for (model, weights, device), in eval mode on its device."""
+    from visualizer.model.loading import load_generator as load
+    from visualizer.model.loading import prepare_for_inference
+
+    # seed 0: "random" weights are one fixed network; the render's seed moves the Timeline.
+    model = load(options.model, options.weights, device=options.device, seed=0, progress=progress)
+    return prepare_for_inference(
+        model, model.device, precision=options.precision, compile=options.compile
+    )
+
+
+def warm_up(
+    generator: Any, options: RenderOptions, progress: ProgressCallback | None = None
+) -> int:
+    """Compile ``generator`` for the render's batch size by running dummy batches; returns it.
+
+    The batch size is stored in ``generator.warm_batch_size`` so that the render uses the shape
+    that was compiled. Called on the loader thread: the compile overlaps analysis and mapping.
+    """
+    import torch
+
+    from visualizer.render import frames as render
+
+    device = device_of(generator)
+    batch = options.batch_size or render.auto_batch_size(
+        device, resolution_of(generator, options.model)
+    )
+    label = f"compiling the generator (batch {batch})"
+    report(progress, "compile", 0, 1, "step", label)
+    config = generator.config
+    z = torch.zeros(batch, config.z_dim, device=device)
+    y = torch.zeros(batch, config.num_classes, device=device)
+    y[:, 0] = 1.0
+    truncation = torch.full((batch,), 0.5, device=device)
+    # reduce-overhead: the first call compiles and warms up, the second records the CUDA graph.
+    try:
+        for _ in range(2 if generator.compile_mode == "reduce-overhead" else 1):
+            generator.frames_uint8(z, y, truncation)
+    except Exception as error:  # no C++ compiler, an unsupported GPU, ...: render eagerly
+        if render.is_out_of_memory(error):
+            raise
+        log.warning(f"torch.compile failed, rendering without it: {str(error).splitlines()[0]}")
+        del generator.synthesize  # back to the class's eager method
+        generator.compile_mode = None
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    generator.warm_batch_size = batch
+    report(progress, "compile", 1, 1, "step", label)
+    return batch

@@ -1,0 +1,136 @@
+"""What a render is: its options (`RenderOptions`), the checks run before any work
+(`check_options`), the plan `visualizer.pipeline.plan_render` makes (`RenderPlan`) and its result.
+
+Torch-free: the CLI, batch and the work folder read these without loading the model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from visualizer.errors import OutputError, RenderError, WeightsError
+from visualizer.mapping.timeline import Timeline
+from visualizer.render import video
+
+DEFAULT_FPS = Fraction(30)
+# Mirrors visualizer.model.loading.COMPILE_MODES (not imported: that would load torch here).
+COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Everything that decides a render. Fields that change the picture are checked on resume."""
+
+    model: str = "biggan-deep-128"  # biggan-deep-128 | -256 | -512
+    weights: str | None = None  # folder or file, "random" (seeded untrained), None = cached
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    preset: str = "default"  # built-in preset name or TOML path
+    overrides: tuple[str, ...] = ()  # "section.key=value" preset overrides, applied in order
+    seed: int | None = None  # None = the preset's seed
+    fps: Fraction | None = None  # frames per second, any rational > 0; None = 30 (or --timeline's)
+    start: float = 0.0  # seconds into the track where the video starts, >= 0
+    duration: float | None = None  # seconds of track to render, > 0; None = to the end
+    batch_size: int | None = None  # frames per generator call, >= 1; None = automatic
+    size: tuple[int, int] | None = None  # output (width, height), even; None = square model size
+    fit: str = "pad"  # how square frames fill --size: pad | crop | mirror
+    quality: int = 18  # H.264 constant quality (crf / cq), 0 (lossless) - 51 (worst)
+    encoder: str = (
+        "auto"  # auto (NVENC on CUDA when available, else libx264) | libx264 | h264_nvenc
+    )
+    frames_dir: Path | None = None  # also write every frame as PNG here (square, model size)
+    timeline: Path | None = None  # render this saved Timeline .npz instead of analysing the track
+    timeline_out: Path | None = None  # save the Timeline used to this .npz
+    overwrite: bool = False  # replace an existing output / discard an interrupted render
+    resume: bool = False  # continue an interrupted render of the same output
+    segment_frames: int = 256  # frames per video segment (resume and split granularity), >= 1
+    frame_step: int = 1  # render every Nth Timeline frame at fps / N (draft videos), >= 1
+    precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
+    # torch.compile of the generator: off | auto (reduce-overhead on CUDA, off on CPU) | default |
+    # max-autotune | reduce-overhead. Not checked on resume: it changes rounding only.
+    compile: str = "off"
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    output: Path  # the finished video
+    n_frames: int  # video frames written
+    video_seconds: float  # n_frames / fps
+    audio_seconds: float  # seconds of soundtrack muxed
+    wall_seconds: float  # wall-clock time of the whole call
+    fps: Fraction  # the video's exact frame rate
+
+
+@dataclass
+class RenderPlan:
+    """What `plan_render` decided; picklable, so workers can receive it."""
+
+    track: Path
+    output: Path
+    options: RenderOptions
+    timeline: Timeline  # the Timeline actually rendered (after frame_step)
+    work_dir: Path
+    segments: list[tuple[int, int]]  # [start, stop) frame ranges, in order
+    encoder: str  # resolved encoder name
+    audio_start: float
+    audio_duration: float
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def fps(self) -> Fraction:
+        return self.timeline.fps
+
+    @property
+    def n_frames(self) -> int:
+        return self.timeline.n_frames
+
+    def segment_path(self, index: int) -> Path:
+        return self.work_dir / f"segment-{index:05d}.mp4"
+
+    def pending(self) -> list[int]:
+        """Indices of segments not yet complete."""
+        return [i for i in range(len(self.segments)) if not self.segment_path(i).is_file()]
+
+
+def check_options(output: Path, options: RenderOptions) -> None:
+    """Reject bad option values and combinations before any work (errors name the value)."""
+    video.check_output_suffix(output)
+    if options.size is not None:
+        video.check_size(options.size)
+    if options.fit not in video.FITS:
+        raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(video.FITS)}")
+    if options.encoder not in video.ENCODERS:
+        raise RenderError(
+            f"unknown encoder {options.encoder!r}: expected one of {', '.join(video.ENCODERS)}"
+        )
+    if not 0 <= options.quality <= 51:
+        raise RenderError(f"invalid quality {options.quality}: expected 0 (best) to 51")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise RenderError(f"invalid batch size {options.batch_size}: expected >= 1")
+    if options.precision not in ("auto", "fp32", "fp16", "bf16"):
+        raise RenderError(
+            f"unknown precision {options.precision!r}: expected auto, fp32, fp16, bf16"
+        )
+    if options.compile not in COMPILE_MODES:
+        raise RenderError(
+            f"unknown compile mode {options.compile!r}: expected {', '.join(COMPILE_MODES)}"
+        )
+    if options.segment_frames < 1 or options.frame_step < 1:
+        raise RenderError("segment_frames and frame_step must be >= 1")
+    if options.fps is not None and not 0 < options.fps <= 240:
+        raise RenderError(f"invalid fps {options.fps}: expected a value in (0, 240]")
+    if options.start < 0 or (options.duration is not None and options.duration <= 0):
+        raise RenderError("start must be >= 0 and duration > 0 seconds")
+    if output.exists() and not options.overwrite:
+        raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
+    if not output.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {output.parent}")
+    if options.weights not in (None, "random") and not Path(options.weights).exists():
+        raise WeightsError(f"weights not found: {options.weights}")
+    if options.timeline is None:
+        # A bad preset or --set value fails now, before the model loads (seconds at 512 px).
+        from visualizer.mapping.presets import load_preset
+
+        load_preset(options.preset, list(options.overrides))
