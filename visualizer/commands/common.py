@@ -100,6 +100,15 @@ def add_preset_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_loop_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--loop",
+        action="store_true",
+        help="make a seamless loop: the last frame flows back into the first, for VJ clips "
+        "(with --duration, a loop of that length; same as --set loop.enabled=true)",
+    )
+
+
 def add_window_options(parser: argparse.ArgumentParser, *, each_track: bool = False) -> None:
     """--start and --duration: the part of the track (of every track, for batch) to use."""
     track = "each track" if each_track else "the track"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from visualizer.commands.common import (
     ProgressBars,
+    add_loop_option,
     add_model_options,
     add_preset_options,
     add_quiet_option,
@@ -31,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_options(parser)
     add_preset_options(parser)
     add_window_options(parser)
+    add_loop_option(parser)
     parser.add_argument(
         "--timeline", type=Path, metavar="T.npz", help="sample a saved Timeline instead"
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from visualizer.commands.common import (
     ProgressBars,
+    add_loop_option,
     add_model_options,
     add_preset_options,
     add_quiet_option,
@@ -108,6 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_options(parser)
     add_preset_options(parser)
     add_window_options(parser)
+    add_loop_option(parser)
     add_output_options(parser)
     parser.add_argument(
         "--timeline", type=Path, metavar="T.npz", help="render a saved Timeline instead"
@@ -142,13 +144,18 @@ def options_from_args(args: argparse.Namespace):
         for field in dataclasses.fields(RenderOptions)
         if getattr(args, field.name, None) is not None
     }
-    values["overrides"] = tuple(args.overrides)
+    values["overrides"] = (*args.overrides, *loop_override(args))
     values["model"] = resolve_model(args.model, args.device)
     if args.fps is not None:
         values["fps"] = Fraction(args.fps)
     if getattr(args, "draft", False):
         values["frame_step"] = max(1, round((args.fps or DEFAULT_FPS) / DRAFT_FPS))
     return RenderOptions(**values)
+
+
+def loop_override(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--loop`` as the preset override it stands for, so the saved preset records it."""
+    return ("loop.enabled=true",) if getattr(args, "loop", False) else ()
 
 
 def summary(result) -> str:

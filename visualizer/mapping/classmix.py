@@ -15,15 +15,13 @@ change) becomes a crossfade of `classes.crossfade` beats (`visualizer.mapping.cr
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from visualizer.analysis.features import FrameFeatures
 from visualizer.mapping.arithmetic import spec_vectors
 from visualizer.mapping.breed import breed_weight
 from visualizer.mapping.crossfade import Crossfade, fade_frames
-from visualizer.mapping.interpolate import ease, mix_weights
+from visualizer.mapping.interpolate import ease, slerp
 from visualizer.mapping.palette import (
     chroma_matrix,
     chroma_weights,
@@ -48,9 +46,7 @@ def glide(a: np.ndarray, b: np.ndarray, u: float, kind: str) -> np.ndarray:
     """Row ``a`` at u = 0 to row ``b`` at u = 1 (exactly), "linear" or "slerp" in between."""
     if np.array_equal(a, b):
         return a
-    cos = float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12)
-    wa, wb = mix_weights(u, kind, math.acos(min(1.0, max(-1.0, cos))))
-    return wa * a + wb * b
+    return slerp(a, b, u) if kind == "slerp" else (1.0 - u) * a + u * b
 
 
 class ClassMixer:

@@ -31,7 +31,7 @@ def mix_weights(u: float, kind: str, omega: float = math.pi / 2) -> tuple[float,
 
 
 def slerp(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
-    """Spherical interpolation between two non-negative vectors (exact at u = 0 and 1)."""
+    """Spherical interpolation between two vectors that are not opposite (exact at u = 0, 1)."""
     cos = float(a @ b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12)
     wa, wb = mix_weights(u, "slerp", math.acos(min(1.0, max(-1.0, cos))))
     return wa * a + wb * b

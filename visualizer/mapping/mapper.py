@@ -25,6 +25,8 @@ import numpy as np
 from visualizer.analysis.features import Features, FrameFeatures
 from visualizer.mapping.classmix import ClassMixer
 from visualizer.mapping.interpolate import Segmenter, boundaries, segments_offline
+from visualizer.mapping.loop import close_loop
+from visualizer.mapping.poses import PoseTrack
 from visualizer.mapping.presets import Preset, check_seed, preset_to_toml
 from visualizer.mapping.pulse import Pulse
 from visualizer.mapping.rotary import Rotary, period_frames, random_plane
@@ -90,12 +92,14 @@ class CausalMapper:
         self._chroma = Ema()
         self._emas = {name: Ema() for name in SMOOTHED}
         self._classes = ClassMixer(preset, order=self._order, fps=self._fps)
+        self._poses = PoseTrack(preset, home=start.copy(), fps=self._fps)
         self.set_preset(preset)
 
     def set_preset(self, preset: Preset) -> None:
         """Use ``preset``'s values from the next frame on, keeping every piece of state."""
         self.preset = preset
         self._classes.set_preset(preset)
+        self._poses.set_preset(preset)
         self._alpha_chroma = ema_alpha(preset.classes.smoothing, self._fps)
         self._alphas = {n: ema_alpha(getattr(preset, n).smoothing, self._fps) for n in SMOOTHED}
         times = [round(t * self._fps) for t in preset.keyframes.times]
@@ -166,6 +170,7 @@ class CausalMapper:
         cos, sin = self._rotary.step(period_frames(frame.tempo, r.beats, r.seconds, self._fps))
         if r.radius > 0:
             z = z + r.radius * (cos * self._plane[0] + sin * self._plane[1])
+        z = self._poses.step(frame, z)
         t = p.truncation
         truncation = truncation_value(drives.truncation, t.min, t.max, t.invert)
         noise = np.clip(z, -2.0 * bound, 2.0 * bound) * truncation
@@ -234,6 +239,7 @@ def build_timeline(
             classes[i], noise[i], truncation[i] = mapper.step(rows.frame(i))
     else:
         chroma, drives, segments = _look_ahead(mapper, features, preset)
+        mapper._poses.plan(features)
         walk = feature_rows(features)[preset.walk.feature].tolist()
         for i in range(n):
             step = mapper.advance(rows.frame(i), chroma[i], drives[i], walk[i], segments[i])
@@ -241,7 +247,8 @@ def build_timeline(
     report(progress, "map", n, n, "frame")
     # The saved preset carries the seed actually used, so it alone reproduces the Timeline.
     used = preset_to_toml(dataclasses.replace(preset, seed=mapper.seed))
-    return Timeline(classes, noise, truncation, features.fps, mapper.seed, used)
+    timeline = Timeline(classes, noise, truncation, features.fps, mapper.seed, used)
+    return close_loop(timeline, preset.loop.seconds) if preset.loop.enabled else timeline
 
 
 def _look_ahead(mapper: CausalMapper, features: Features, preset: Preset):
