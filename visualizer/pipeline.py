@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shutil
 import time
@@ -134,15 +135,18 @@ def make_timeline(
                 f"--fps {options.fps} differs from the timeline's {loaded.fps}: leave --fps out"
             )
         return loaded
-    from visualizer.analysis.track import analyze_file
+    from visualizer.analysis.track import analyze_file, excerpt_window
     from visualizer.mapping import build_timeline
 
     preset, seed = resolve_preset(options)
     fps = options.fps or DEFAULT_FPS
-    features = analyze_file(
-        track, fps=fps, start=options.start, duration=options.duration, progress=progress
-    )
+    # An excerpt is the same video as those seconds of the full render: map the whole track
+    # (its walk, pulses and sections run from its start) and keep the excerpt's frames.
+    features = analyze_file(track, fps=fps, progress=progress)
     timeline = build_timeline(features, preset, seed=seed)
+    if options.start or options.duration is not None:
+        first, count = excerpt_window(track, features, options.start, options.duration)
+        timeline = timeline.slice(first, first + count)
     if not timeline.preset:
         from visualizer.mapping.presets import preset_to_toml
 
@@ -174,10 +178,15 @@ def _audio_window(track: Path, options: RenderOptions, timeline: Timeline) -> tu
     """[start, start + duration) of the soundtrack that goes with ``timeline``'s frames."""
     from visualizer.analysis.decode import probe_duration
 
-    available = max(0.0, probe_duration(track) - options.start)
+    start = options.start
+    if options.timeline is None:
+        # The excerpt's frames start on the track's frame round(start * fps): so does its sound.
+        fps = Fraction(timeline.fps)
+        start = float(math.floor(Fraction(start) * fps + Fraction(1, 2)) / fps)
+    available = max(0.0, probe_duration(track) - start)
     wanted = options.duration if options.duration is not None else available
     # The frame count was set from this same duration, so it is the audio that decides.
-    return options.start, max(0.0, min(available, wanted))
+    return start, max(0.0, min(available, wanted))
 
 
 def render_segments(

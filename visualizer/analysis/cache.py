@@ -2,7 +2,7 @@
 
 An entry is ``<cache_dir>/features/<key>.npz`` (a `save_features` file). The key hashes the audio
 file's bytes (not its name or date: a renamed copy hits, an edited file misses), the analysis
-parameters (fps, start, duration, sample rate) and `ANALYSIS_VERSION`, which changes whenever
+parameters (fps, sample rate) and `ANALYSIS_VERSION`, which changes whenever
 the analysis would produce different numbers. A cache hit imports neither librosa nor scipy.
 """
 
@@ -20,7 +20,7 @@ from visualizer.errors import FeaturesError
 
 log = logging.getLogger("visualizer")
 
-ANALYSIS_VERSION = "2"  # 2: section threshold relative to the track
+ANALYSIS_VERSION = "3"  # 2: section threshold relative to the track; 3: no edge onsets
 
 
 def default_cache_dir() -> Path:
@@ -42,13 +42,14 @@ def file_digest(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def cache_key(path: Path, *, fps: Fraction, start: float, duration: float | None, sr: int) -> str:
-    """The cache entry name for analysing ``path`` with these parameters."""
+def cache_key(path: Path, *, fps: Fraction, sr: int) -> str:
+    """The cache entry name for analysing the whole of ``path`` with these parameters.
+
+    Excerpts are windows of the whole track's analysis, so they share its entry.
+    """
     params = {
         "audio": file_digest(path),
         "fps": f"{fps.numerator}/{fps.denominator}",
-        "start": round(float(start), 6),
-        "duration": None if duration is None else round(float(duration), 6),
         "sr": sr,
         "version": ANALYSIS_VERSION,
     }

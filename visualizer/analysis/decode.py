@@ -69,7 +69,8 @@ def check_file(path: Path) -> None:
         raise AudioError(f"{path}: empty file (0 bytes)")
 
 
-def _check_window(path: Path, start: float, duration: float | None) -> None:
+def check_window(path: Path, start: float, duration: float | None) -> None:
+    """Raise AudioError unless ``start`` >= 0 and ``duration`` (when given) > 0, finite."""
     if not np.isfinite(start) or start < 0:
         raise AudioError(f"{path}: invalid start {start!r}: expected seconds >= 0")
     if duration is not None and (not np.isfinite(duration) or duration <= 0):
@@ -93,7 +94,7 @@ def load_audio(
     """
     path = Path(path)
     check_file(path)
-    _check_window(path, start, duration)
+    check_window(path, start, duration)
     if not isinstance(sr, int) or sr <= 0:
         raise AudioError(f"invalid sample rate {sr!r}: expected a positive integer")
     decoded = _read_soundfile(path, start, duration)

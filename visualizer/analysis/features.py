@@ -104,6 +104,56 @@ def times_to_frames(times: np.ndarray, fps: Fraction, n_frames: int) -> np.ndarr
     return np.unique(frames[(frames >= 0) & (frames < n_frames)])
 
 
+def excerpt_frames(
+    start: float, duration: float | None, fps: Fraction, n_total: int
+) -> tuple[int, int]:
+    """(first frame, frame count) of the excerpt [start, start + duration) of a T-frame track.
+
+    The excerpt starts on the track's frame ``round(start * fps)`` (so its frame ``j`` is the
+    track's frame ``first + j``, shown up to half a frame period from ``start + j / fps``) and
+    holds ``n_frames_for(duration, fps)`` frames, cut at the end of the track. ``start`` must lie
+    before the last frame: the caller checks it against the audio's length first.
+    """
+    fps = Fraction(fps)
+    first = min(max(0, math.floor(Fraction(start) * fps + Fraction(1, 2))), n_total - 1)
+    left = n_total - first
+    count = left if duration is None else min(left, n_frames_for(duration, fps))
+    return first, max(1, count)
+
+
+def excerpt(features: Features, first: int, count: int) -> Features:
+    """Frames ``[first, first + count)`` of ``features``, with the track's context.
+
+    Every array is the matching slice of the whole track's (same normalisation); events inside
+    the window keep their frames, shifted by ``first``; ``tempo`` is the track's; ``sections``
+    starts with 0 as everywhere (the excerpt's first frame opens the section it falls in).
+    """
+    stop = first + count
+
+    def events(frames: np.ndarray) -> np.ndarray:
+        inside = frames[(frames >= first) & (frames < stop)]
+        return (inside - first).astype(np.int64)
+
+    sections = events(features.sections)
+    if sections.size == 0 or sections[0] != 0:
+        sections = np.concatenate([[0], sections]).astype(np.int64)
+    fps = Fraction(features.fps)
+    return Features(
+        fps=fps,
+        n_frames=count,
+        duration=min(float(Fraction(count) / fps), features.duration - float(first / fps)),
+        chroma=features.chroma[:, first:stop],
+        onset_strength=features.onset_strength[first:stop],
+        onsets=events(features.onsets),
+        energy=features.energy[first:stop],
+        energy_rise=features.energy_rise[first:stop],
+        bands=features.bands[:, first:stop],
+        beats=events(features.beats),
+        tempo=features.tempo,
+        sections=sections,
+    )
+
+
 def parse_fps_value(fps: Fraction | int | float | str) -> Fraction:
     """``fps`` as an exact positive Fraction; raises FeaturesError naming the bad value."""
     from visualizer.errors import FeaturesError

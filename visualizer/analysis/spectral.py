@@ -24,6 +24,8 @@ CHROMA_FMAX = 4000.0  # Hz; above this a spectrum holds overtones and noise, not
 N_MELS = 128
 BAND_EDGES = (200.0, 2000.0)  # Hz: low < 200 <= mid < 2000 <= high
 SILENCE_RMS = 1e-4  # -80 dBFS: quieter analysis frames count as silence
+MIN_ONSET_DB = 4.0  # mean log-mel flux of a clear onset (music peaks at 15-50, a held chord < 0.3)
+ATTACK_HOPS = 13  # hops (0.15 s): a sound at t = 0 that decays within them is an onset there
 ONSET_SHIFT = 3  # hops: the log-flux peak leads the true attack (measured on click tracks)
 SECTION_KERNEL = 16  # blocks (beats, or 0.5 s without beats) each side of a section boundary
 SECTION_THRESHOLD = 0.4  # novelty in [0, 1]; 0.5+ where texture and key both change
@@ -50,11 +52,12 @@ def analyze_samples(
     energy, rise, bands = _energy_features(spec, rate)
     report(progress, "analyze", 2, STEPS, "step", "analyze")
     percussive_mask, harmonic_mask = _hpss_masks(spec["mel"])
-    envelope = _onset_envelope(spec["mel"], percussive_mask)
-    onset_strength = _normalise(_pool(envelope, lo, np.maximum))
+    envelope = _onset_envelope(_hold_end(spec["mel"], y.shape[0]), percussive_mask)
+    onset_strength = _pool(envelope, lo, np.maximum)  # already in [0, 1], on the track's scale
     peaks = rhythm.peak_pick(envelope, rate=rate)
     report(progress, "analyze", 3, STEPS, "step", "analyze")
-    tempo = 0.0 if silent else rhythm.estimate_tempo(envelope, rate=rate)
+    # no tempo without onsets: steady audio only has noise in its envelope
+    tempo = 0.0 if silent or peaks.size < 2 else rhythm.estimate_tempo(envelope, rate=rate)
     beat_idx = rhythm.track_beats(envelope, rate=rate, bpm=tempo)
     if beat_idx.size < 2:
         beat_idx, tempo = np.zeros(0, np.int64), 0.0
@@ -242,15 +245,47 @@ def _onset_envelope(mel: np.ndarray, percussive_mask: np.ndarray) -> np.ndarray:
         return np.zeros(n, np.float32)
     db = 10.0 * np.log10(np.maximum(mel * percussive_mask, 1e-10))
     db = np.maximum(db, db.max() - 80.0)
-    floor = float(db.min())
     reference = maximum_filter1d(db, 3, axis=1)
     flux = np.maximum(db[1:] - reference[:-1], 0.0).mean(axis=1)
     flux = np.concatenate([np.zeros(1 + ONSET_SHIFT), flux])[:n]  # align to the attack
-    # sound already present in the first frame started at t = 0 (nothing came before it)
-    # (capped at the strongest later onset, so a loud first frame cannot squash the envelope)
-    start = float(np.maximum(db[0] - floor, 0.0).mean())
-    flux[0] = max(flux[0], min(start, float(flux[1:].max(initial=start))))
-    return _normalise(flux)
+    flux[0] = max(flux[0], min(_attack_at_start(db), float(flux[1:].max(initial=0.0))))
+    # Normalised to the strongest onset, but never to less than a real onset's flux: steady
+    # audio (a held chord) has only noise-level flux, which must not become full-strength onsets.
+    return np.clip(flux / max(float(flux.max()), MIN_ONSET_DB), 0.0, 1.0).astype(np.float32)
+
+
+def _hold_end(mel: np.ndarray, n_samples: int) -> np.ndarray:
+    """``mel`` (N, 128) with the hops whose window runs past the end of the audio replaced by
+    the last hop whose window lies inside it.
+
+    Those windows are partly silence: the end of a file (or of a note cut by it) would make a
+    broadband click there, and so an onset. Holding the spectrum says "the sound went on as it
+    was", which is all the audio tells. (The start needs no such care: `_attack_at_start`.)
+    """
+    last = (n_samples - N_FFT // 2) // HOP  # the last hop whose window ends at or before the end
+    if last < 0 or last + 1 >= mel.shape[0]:
+        return mel
+    held = mel.copy()
+    held[last + 1 :] = mel[last]
+    return held
+
+
+def _attack_at_start(db: np.ndarray) -> float:
+    """Onset strength at t = 0 from percussive log-mel power ``db`` (N, 128), in dB.
+
+    Nothing comes before the first hop to compare it with. A sound that starts at t = 0 is an
+    attack: the first hop (centred on t = 0) holds its peak and the level falls within the next
+    ``ATTACK_HOPS`` hops; it then counts as rising from the track's floor, like any onset. Audio
+    cut mid-note (a file that starts inside a held sound) keeps or gains level as the first
+    windows fill: the cut is not an onset.
+    """
+    after = db[1 : 1 + ATTACK_HOPS]
+    if after.shape[0] == 0:
+        return 0.0
+    drop = float(np.maximum(db[0] - after.min(axis=0), 0.0).mean())
+    if drop < MIN_ONSET_DB:
+        return drop
+    return float(np.maximum(db[0] - db.min(), 0.0).mean())
 
 
 def chroma_basis(sr: int, n_bins: int) -> np.ndarray:

@@ -11,8 +11,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from visualizer.analysis.cache import cache_key, read_cached, write_cached
-from visualizer.analysis.decode import DEFAULT_SR, Audio, check_file, load_audio
-from visualizer.analysis.features import Features, parse_fps_value
+from visualizer.analysis.decode import DEFAULT_SR, Audio, check_file, check_window, load_audio
+from visualizer.analysis.features import Features, excerpt, excerpt_frames, parse_fps_value
+from visualizer.errors import AudioError
 from visualizer.progress import ProgressCallback, report
 
 
@@ -39,21 +40,51 @@ def analyze_file(
     progress: ProgressCallback | None = None,
     cache: bool = True,
 ) -> Features:
-    """Load and analyse ``path`` (see `analyze`), reusing a cached result when there is one.
+    """Features of ``path`` (see `analyze`), or of its excerpt [start, start + duration).
 
-    The cache key is a hash of the file's bytes, ``fps``, ``start``, ``duration`` and the
-    analysis version, so a re-render with another preset skips the analysis. A cache hit reports
-    one "analyze" progress event labelled "cached".
+    An excerpt is a window of the whole track's analysis (`excerpt`): its rows equal the full
+    track's rows for the same frames, with the track's normalisation, tempo, beats and sections,
+    and the window's edges are not onsets. So a 30-second try-out shows what the full render
+    shows for those seconds.
+
+    The whole track's analysis is cached under a hash of the file's bytes, ``fps`` and the
+    analysis version, so a re-render with another preset, or another excerpt, skips the
+    analysis. A cache hit reports one "analyze" progress event labelled "cached".
     """
     path = Path(path)
     fps = parse_fps_value(fps)
     check_file(path)  # a missing file is an AudioError before anything is hashed
-    key = cache_key(path, fps=fps, start=start, duration=duration, sr=DEFAULT_SR) if cache else ""
+    check_window(path, start, duration)
+    features = _analyze_track(path, fps, progress, cache)
+    if start == 0 and duration is None:
+        return features
+    first, count = excerpt_window(path, features, start, duration)
+    return excerpt(features, first, count)
+
+
+def excerpt_window(
+    path: str | os.PathLike, features: Features, start: float, duration: float | None
+) -> tuple[int, int]:
+    """(first frame, frame count) of ``path``'s excerpt in its whole-track ``features``.
+
+    See `visualizer.analysis.features.excerpt_frames`; raises AudioError naming the file when
+    ``start`` lies at or beyond the end of the audio.
+    """
+    if start >= features.duration:
+        raise AudioError(
+            f"{path}: start {start:g} s is beyond the end of the audio ({features.duration:.3f} s)"
+        )
+    return excerpt_frames(start, duration, features.fps, features.n_frames)
+
+
+def _analyze_track(
+    path: Path, fps: Fraction, progress: ProgressCallback | None, cache: bool
+) -> Features:
+    key = cache_key(path, fps=fps, sr=DEFAULT_SR) if cache else ""
     if cache and (features := read_cached(key)) is not None:
         report(progress, "analyze", 1, 1, "step", "analyze (cached)")
         return features
-    audio = load_audio(path, start=start, duration=duration)
-    features = analyze(audio, fps=fps, progress=progress)
+    features = analyze(load_audio(path), fps=fps, progress=progress)
     if cache:
         write_cached(key, features)
     return features
