@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
