@@ -45,6 +45,7 @@ from visualizer.render.workdir import (
     preset_record,
     read_manifest,
     resolve_preset,
+    restart_segments,
     resumed_timeline,
     start_work_dir,
     work_dir_for,
@@ -73,7 +74,8 @@ def plan_render(
         raise AudioError(f"audio file not found: {track}")
     work_dir = work_dir_for(output)
     cuda = _wants_cuda(options.device)
-    encoder = video.resolve_encoder(options.encoder, cuda=cuda)
+    size = options.size or (model_resolution(options.model),) * 2
+    encoder = video.resolve_encoder(options.encoder, cuda=cuda, size=size)
     saved = read_manifest(work_dir)
     if saved is not None and not options.resume:
         if not options.overwrite:
@@ -84,7 +86,8 @@ def plan_render(
         shutil.rmtree(work_dir)
         saved = None
     if saved is not None and options.encoder == "auto":
-        encoder = saved.get("encoder", encoder)  # the same encoder keeps resumed segments alike
+        # The same encoder keeps resumed segments alike, unless it cannot run here any more.
+        encoder = video.resolve_encoder("auto", cuda=cuda, size=size, saved=saved.get("encoder"))
 
     full = resumed_timeline(work_dir, saved, options) if saved else None
     if full is None:
@@ -104,11 +107,19 @@ def plan_render(
     )
     manifest = manifest_for(plan, full)
     if saved is not None:
+        if saved.get("encoder") != encoder:
+            restart_segments(plan, saved, encoder)
         check_same_render(saved, manifest, output)
         log.info("resuming: %d of %d segments left", len(plan.pending()), len(segments))
     else:
         start_work_dir(work_dir, manifest, full)
     return plan
+
+
+def model_resolution(model: str) -> int:
+    """Output size in pixels of a model name such as biggan-deep-256 (128 when it has none)."""
+    tail = model.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 128
 
 
 def _wants_cuda(device: str) -> bool:

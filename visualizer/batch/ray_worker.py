@@ -4,7 +4,10 @@ the steps of a split render) and the progress hub actor the driver drains.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from visualizer.batch.jobs import TrackJob, TrackOutcome, worker_id
@@ -13,6 +16,24 @@ from visualizer.errors import VisualizerError
 from visualizer.progress import ProgressEvent
 
 PUSH_SECONDS = 0.25  # how often a worker sends a track's progress (plus its last event)
+NOSET_VISIBLE = "RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES"
+
+
+def actor_device(device: str, gpu_ids: Sequence[object], environ: Mapping[str, str]) -> str:
+    """The device a worker actor renders on, given Ray's GPU ids for it and its environment.
+
+    Ray normally sets CUDA_VISIBLE_DEVICES to the actor's own GPU, so "cuda" is that GPU. With
+    RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES set it does not: every actor sees every GPU and
+    "cuda" would put them all on the first. Then the actor's GPU id (a physical index, or an
+    entry of a CUDA_VISIBLE_DEVICES set before Ray started) picks ``cuda:N``.
+    """
+    if device not in ("cuda", "auto") or not gpu_ids or not environ.get(NOSET_VISIBLE):
+        return device
+    gpu = str(gpu_ids[0])
+    visible = [entry.strip() for entry in environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+    visible = [entry for entry in visible if entry]
+    index = visible.index(gpu) if gpu in visible else int(gpu)
+    return f"cuda:{index}"
 
 
 def import_ray() -> Any:
@@ -68,7 +89,8 @@ class RayTrackWorker:
         # The hub is passed by name: an actor handle as a constructor argument would make Ray
         # warn that a restart might not find its arguments.
         self.hub = ray.get_actor(hub_name)
-        self.worker = TrackWorker(options)
+        device = actor_device(options.device, ray.get_gpu_ids(), os.environ)
+        self.worker = TrackWorker(dataclasses.replace(options, device=device))
 
     def info(self) -> str:
         return worker_id()

@@ -43,6 +43,19 @@ class BigGANConfig:
         layers = tuple((bool(u), i, o) for u, i, o in PUBLISHED_LAYERS[res])
         return cls(output_dim=res, layers=layers)
 
+    def largest_activation(self) -> int:
+        """Elements per frame of the biggest activation of a forward pass.
+
+        A block takes ch * in channels at side r and returns ch * out channels at 2r (r when it
+        does not upsample); its internal tensors are smaller (a quarter of the channels).
+        """
+        side, largest = 4, 0
+        for up, c_in, c_out in self.layers:
+            largest = max(largest, self.channel_width * c_in * side * side)
+            side *= 2 if up else 1
+            largest = max(largest, self.channel_width * c_out * side * side)
+        return largest
+
     @classmethod
     def from_json(cls, path: str | Path) -> BigGANConfig:
         """Parse and validate a ``config.json``; a problem is a WeightsError naming file and key."""

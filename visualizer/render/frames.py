@@ -29,6 +29,10 @@ MAX_AUTO_BATCH = 64
 # Rough activation memory per frame in bytes for the automatic CUDA batch size (fp32, eval);
 # the out-of-memory retry corrects an estimate that is too optimistic.
 _BYTES_PER_FRAME = {128: 48 << 20, 256: 160 << 20, 512: 600 << 20}
+# Kernels index tensors with 32-bit integers in places (upsampling among them): no intermediate
+# of a batch may reach 2**31 elements. At 512 px the last block's skip upsample holds 128 x 512
+# x 512 = 2**25 elements per frame, so a batch of 64 would be exactly 2**31.
+MAX_TENSOR_ELEMENTS = 2**31 - 1
 
 Consumer = Callable[[int, np.ndarray], None]  # (index of the first frame, uint8 (B, R, R, 3))
 
@@ -41,13 +45,38 @@ def auto_batch_size(device: Any, resolution: int) -> int:
 
     free, _total = torch.cuda.mem_get_info(device)
     per_frame = _BYTES_PER_FRAME.get(resolution, _BYTES_PER_FRAME[512])
-    return int(max(1, min(MAX_AUTO_BATCH, (free // 2) // per_frame)))
+    return int(max(1, min(batch_cap(resolution), (free // 2) // per_frame)))
+
+
+def batch_cap(resolution: int) -> int:
+    """Largest automatic batch (<= MAX_AUTO_BATCH) whose biggest activation stays < 2**31
+    elements, for the published BigGAN-deep of ``resolution`` px (512 -> 63)."""
+    from visualizer.model.config import BigGANConfig
+
+    per_frame = BigGANConfig.for_model(f"biggan-deep-{resolution}").largest_activation()
+    return max(1, min(MAX_AUTO_BATCH, MAX_TENSOR_ELEMENTS // per_frame))
 
 
 def is_out_of_memory(error: BaseException) -> bool:
+    """True for a CUDA allocation failure: torch's OutOfMemoryError, or the plain RuntimeError
+    cuBLAS/cuDNN raise when they cannot allocate their workspace."""
     import torch
 
-    return isinstance(error, torch.OutOfMemoryError)
+    # torch.OutOfMemoryError is 2.4+; torch.cuda's name for the same class is older.
+    out_of_memory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+    if isinstance(error, out_of_memory):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and any(mark in text for mark in _ALLOC_MESSAGES)
+
+
+_ALLOC_MESSAGES = (
+    "CUBLAS_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_NOT_ENOUGH_WORKSPACE",
+    "CUDA out of memory",
+    "cuFFT error: CUFFT_ALLOC_FAILED",
+)
 
 
 def generate(
@@ -249,10 +278,14 @@ def _to_host(
     if frames.device.type == "cuda":
         import torch
 
-        buffer, view = buffers.take(frames, stop)
+        # The copy and its event on the frames' own device: with --device cuda:1 the current
+        # device is still cuda:0, whose stream knows nothing of the copy, and an event recorded
+        # there would let the writer read the pinned buffer before the frames arrive.
+        with torch.cuda.device(frames.device):
+            buffer, view = buffers.take(frames, stop)
+            event = torch.cuda.Event()
+            event.record(torch.cuda.current_stream(frames.device))
         owners[first] = buffer
-        event = torch.cuda.Event()
-        event.record()
         return _Batch(first, view, event)
     return _Batch(first, frames.numpy())
 

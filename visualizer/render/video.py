@@ -53,18 +53,61 @@ def available_encoders() -> frozenset[str]:
     return frozenset(names)
 
 
-def resolve_encoder(name: str, *, cuda: bool) -> str:
-    """'auto' -> h264_nvenc when CUDA is present and ffmpeg lists it, else libx264.
+def resolve_encoder(
+    name: str, *, cuda: bool, size: tuple[int, int] = (128, 128), saved: str | None = None
+) -> str:
+    """The encoder a render of ``size`` (width, height) frames uses.
 
-    Raises RenderError for an unknown name or an encoder this ffmpeg build lacks.
+    'auto' -> h264_nvenc when CUDA is present, ffmpeg lists it and it encodes a probe frame of
+    this size here (no NVENC engine on A100/H100/H200, no encode library in a container without
+    the driver's video capability, a minimum frame width), else libx264 with an info line.
+    ``saved`` (the encoder an interrupted 'auto' render used) is kept when it still opens, so
+    resumed segments match the finished ones. RenderError for an unknown name, or an explicit
+    encoder this ffmpeg build lacks or that cannot encode ``size`` here.
     """
     if name not in ENCODERS:
         raise RenderError(f"unknown encoder {name!r}: expected one of {', '.join(ENCODERS)}")
-    if name == "auto":
-        name = "h264_nvenc" if cuda and "h264_nvenc" in available_encoders() else "libx264"
-    elif name not in available_encoders():
-        raise RenderError(f"encoder {name!r} is not available in this ffmpeg build")
-    return name
+    if name != "auto":
+        if name not in available_encoders():
+            raise RenderError(f"encoder {name!r} is not available in this ffmpeg build")
+        problem = encoder_problem(name, *size)
+        if problem:
+            raise RenderError(
+                f"encoder {name!r} cannot encode {size[0]}x{size[1]} video here ({problem}): "
+                "use --encoder libx264 or auto"
+            )
+        return name
+    wanted = saved or ("h264_nvenc" if cuda else "libx264")
+    if wanted == "libx264" or wanted not in available_encoders():
+        return "libx264"
+    problem = encoder_problem(wanted, *size)
+    if problem:
+        log.info("%s cannot encode here (%s): using libx264", wanted, problem)
+        return "libx264"
+    return wanted
+
+
+@functools.cache
+def encoder_problem(encoder: str, width: int, height: int) -> str | None:
+    """None when ``encoder`` encodes one black ``width`` x ``height`` frame here, else why not.
+
+    The probe runs the render's own codec arguments at the real output size (NVENC refuses
+    some sizes a GPU could otherwise encode), once per encoder and size in a process.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error"]
+    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-i", "pipe:0"]
+    cmd += [*encoder_args(encoder, 18), "-pix_fmt", "yuv420p", "-f", "null", "-"]
+    try:
+        result = subprocess.run(
+            cmd, input=bytes(width * height * 3), capture_output=True, timeout=60, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return "the probe encode did not finish in 60 s"
+    if result.returncode == 0:
+        return None
+    lines = [line.strip() for line in result.stderr.decode(errors="replace").splitlines()]
+    lines = [line for line in lines if line]
+    return lines[0] if lines else f"ffmpeg exited with status {result.returncode}"
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -147,9 +190,17 @@ def _mirror_filter(width: int, height: int) -> str:
 
 
 def encoder_args(encoder: str, quality: int) -> list[str]:
-    """Codec arguments for a segment: H.264 yuv420p at constant quality ``quality`` (0-51)."""
+    """Codec arguments for a segment: H.264 yuv420p at constant quality ``quality`` (0-51).
+
+    Quality 0 is lossless with both encoders: x264's CRF 0, NVENC's lossless tuning (its
+    ``-cq 0`` means "automatic" and would leave the 2 Mb/s default bitrate in charge).
+    """
     if encoder == "h264_nvenc":
-        return ["-c:v", "h264_nvenc", "-preset", "p5", "-rc", "vbr", "-cq", str(quality)]
+        if quality == 0:
+            return ["-c:v", "h264_nvenc", "-preset", "p5", "-tune", "lossless"]
+        # -b:v 0: no bitrate target, so constant quality alone decides (else 2 Mb/s caps it).
+        rate = ["-rc", "vbr", "-cq", str(quality), "-b:v", "0"]
+        return ["-c:v", "h264_nvenc", "-preset", "p5", *rate]
     # threads 0 = all cores; x264's output is deterministic for identical input and settings,
     # which is what makes a resumed render frame-identical to an uninterrupted one.
     return ["-c:v", "libx264", "-preset", "medium", "-crf", str(quality), "-threads", "0"]

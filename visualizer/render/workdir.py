@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from visualizer.errors import OutputError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
+
+log = logging.getLogger("visualizer")
 
 if TYPE_CHECKING:
     from visualizer.render.plan import RenderOptions, RenderPlan
@@ -132,6 +135,25 @@ def start_work_dir(work_dir: Path, manifest: dict, timeline: Timeline) -> None:
     write_text_atomic(work_dir / "preset.toml", timeline.preset)
     # The manifest is written last: a folder without one is not resumable and is started over.
     write_text_atomic(work_dir / MANIFEST, json.dumps(manifest, indent=1))
+
+
+def restart_segments(plan: RenderPlan, saved: dict, encoder: str) -> None:
+    """Delete the finished segments and record ``encoder`` in ``saved`` and its manifest.
+
+    For a resume whose saved encoder no longer opens here: segments of two H.264 encoders have
+    different parameter sets, which a join without re-encoding cannot mix.
+    """
+    finished = [i for i in range(len(plan.segments)) if plan.segment_path(i).is_file()]
+    log.info(
+        "%s cannot run here: rendering %d finished segment(s) again with %s",
+        saved.get("encoder"),
+        len(finished),
+        encoder,
+    )
+    for index in finished:
+        plan.segment_path(index).unlink()
+    saved["encoder"] = encoder
+    write_text_atomic(plan.work_dir / MANIFEST, json.dumps(saved, indent=1))
 
 
 def preset_record(plan: RenderPlan) -> str:

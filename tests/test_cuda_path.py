@@ -1,0 +1,134 @@
+"""The CUDA-only code paths, exercised where a CPU can show them: the encoder probe and its
+fallbacks, NVENC's lossless mode, the batch cap, out-of-memory recognition, the benchmark's
+copy of CUDA-graph outputs and the Ray actor's device choice."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from tests.render_fixtures import ToyGenerator
+from tests.test_pipeline import _options, _render, setup  # noqa: F401 (fixture)
+from visualizer import pipeline
+from visualizer.batch.ray_worker import NOSET_VISIBLE, actor_device
+from visualizer.bench.generator import warm_up_outputs
+from visualizer.errors import RenderError
+from visualizer.model.config import BigGANConfig
+from visualizer.render import frames as render
+from visualizer.render import video
+
+no_nvenc_here = pytest.mark.skipif(
+    torch.cuda.is_available(), reason="shows the fallback where NVENC cannot open"
+)
+
+
+@no_nvenc_here
+def test_probe_finds_that_nvenc_cannot_encode_here_and_libx264_can():
+    assert "h264_nvenc" in video.available_encoders()  # listed, yet it cannot run here
+    assert video.encoder_problem("h264_nvenc", 128, 128)
+    assert video.encoder_problem("libx264", 128, 128) is None
+
+
+@no_nvenc_here
+def test_auto_falls_back_to_libx264_with_an_info_line(caplog):
+    with caplog.at_level(logging.INFO, logger="visualizer"):
+        assert video.resolve_encoder("auto", cuda=True, size=(1920, 1080)) == "libx264"
+    assert "h264_nvenc cannot encode here" in caplog.text
+    with pytest.raises(RenderError, match=r"'h264_nvenc' cannot encode 128x128 .*libx264"):
+        video.resolve_encoder("h264_nvenc", cuda=True, size=(128, 128))
+
+
+@no_nvenc_here
+def test_resume_whose_saved_encoder_cannot_open_renders_again_with_libx264(setup, tmp_path):  # noqa: F811
+    track, saved, n = setup
+    out = tmp_path / "out.mp4"
+    plan = pipeline.plan_render(track, out, _options(saved))
+    pipeline.render_segments(plan, [0, 1], ToyGenerator())
+    manifest_path = plan.work_dir / "render.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["encoder"] = "h264_nvenc"  # as if started on a machine with NVENC
+    manifest_path.write_text(json.dumps(manifest))
+    resumed = pipeline.plan_render(track, out, _options(saved, resume=True))
+    assert resumed.encoder == "libx264"
+    assert resumed.pending() == list(range(len(resumed.segments)))  # nvenc segments are gone
+    assert json.loads(manifest_path.read_text())["encoder"] == "libx264"
+    _render(track, out, _options(saved, resume=True))
+    uninterrupted = tmp_path / "whole.mp4"
+    _render(track, uninterrupted, _options(saved))
+    assert np.array_equal(video.read_frames(out), video.read_frames(uninterrupted))
+
+
+def test_quality_zero_is_lossless_with_both_encoders():
+    assert video.encoder_args("h264_nvenc", 0)[-2:] == ["-tune", "lossless"]
+    assert "-cq" not in video.encoder_args("h264_nvenc", 0)
+    assert video.encoder_args("h264_nvenc", 23)[-2:] == ["-b:v", "0"]
+    assert video.encoder_args("libx264", 0)[4:6] == ["-crf", "0"]
+    # The bundled ffmpeg's NVENC accepts the value (an unknown one would fail at open).
+    help_text = subprocess.run(
+        [video.ffmpeg_exe(), "-hide_banner", "-h", "encoder=h264_nvenc"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert re.search(r"^\s+lossless\s+\d+\s", help_text, flags=re.MULTILINE)
+
+
+def test_batch_cap_keeps_every_activation_under_2_31_elements():
+    assert BigGANConfig.for_model("biggan-deep-512").largest_activation() == 128 * 512 * 512
+    for resolution in (128, 256, 512):
+        cap = render.batch_cap(resolution)
+        largest = BigGANConfig.for_model(f"biggan-deep-{resolution}").largest_activation()
+        assert cap * largest < 2**31 <= (cap + 1) * largest or cap == render.MAX_AUTO_BATCH
+    assert render.batch_cap(512) == 63
+    assert render.auto_batch_size(torch.device("cpu"), 512) == 1
+
+
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (torch.OutOfMemoryError("CUDA out of memory (injected)"), True),
+        (torch.OutOfMemoryError(""), True),
+        (RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate"), True),
+        (RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"), True),
+        (RuntimeError(""), False),
+        (RuntimeError("CUBLAS_STATUS_EXECUTION_FAILED"), False),
+        (ValueError("CUDA out of memory"), False),
+    ],
+)
+def test_out_of_memory_recognises_cublas_and_cudnn_allocation_failures(error, expected):
+    assert render.is_out_of_memory(error) is expected
+
+
+def test_bench_warm_up_keeps_a_copy_of_a_reused_output_buffer():
+    static = torch.zeros(2, 3)  # like a CUDA graph's output: one buffer, rewritten each replay
+
+    def replay(value: float):
+        def run():
+            static.fill_(value)
+            return static
+
+        return run
+
+    outputs = warm_up_outputs({"fp32": replay(1.0), "reference": replay(2.0)})
+    assert outputs["fp32"].eq(1.0).all() and outputs["reference"].eq(2.0).all()
+    assert outputs["fp32"].data_ptr() != static.data_ptr()
+
+
+@pytest.mark.parametrize(
+    "device, ids, env, expected",
+    [
+        ("cuda", [3], {}, "cuda"),  # Ray set CUDA_VISIBLE_DEVICES=3: "cuda" is that GPU
+        ("cuda", [3], {NOSET_VISIBLE: "1"}, "cuda:3"),
+        ("auto", ["1"], {NOSET_VISIBLE: "1"}, "cuda:1"),
+        ("cuda", ["6"], {NOSET_VISIBLE: "1", "CUDA_VISIBLE_DEVICES": "4, 6,7"}, "cuda:1"),
+        ("cuda", [], {NOSET_VISIBLE: "1"}, "cuda"),  # a CPU actor
+        ("cpu", [2], {NOSET_VISIBLE: "1"}, "cpu"),
+        ("cuda:1", [2], {NOSET_VISIBLE: "1"}, "cuda:1"),
+    ],
+)
+def test_ray_actor_device_under_noset_visible_devices(device, ids, env, expected):
+    assert actor_device(device, ids, env) == expected
