@@ -8,6 +8,8 @@ import pytest
 
 from visualizer.cli import main
 from visualizer.errors import PresetError
+from visualizer.mapping.arithmetic import is_mix
+from visualizer.mapping.classes import find_theme
 from visualizer.mapping.preset_schema import Preset, TruncationOptions
 from visualizer.mapping.presets import (
     list_presets,
@@ -52,9 +54,18 @@ def test_builtins_differ_and_cover_every_technique():
         used |= {"switch"} if p.classes.switch == "sections" else set()
         if p.classes.mode == "keyframes":
             used.add(f"interp-{p.keyframes.interpolation}")
+        used |= {"poses"} if p.poses.seeds else set()  # m latent keyframes
+        used |= {"still"} if p.classes.mode == "morph" and p.morph.still else set()  # l
+        used |= {"loop"} if p.loop.enabled else set()
+        used |= {"crossfade"} if p.classes.crossfade > 0 else set()
+        lists = [p.classes.names, p.keyframes.names, p.breed.names, *p.classes.palettes]
+        items = [item for names in lists for item in names]
+        used |= {"arithmetic"} if any(is_mix(item) for item in items) else set()  # k
+        used |= {"themes"} if any(find_theme(item) for item in items) else set()
     for technique in [
         "chroma", "keyframes", "breed", "walk", "pulse-onsets", "pulse-beats", "truncation",
-        "hallucinate", "zoom", "rotary", "switch", "interp-linear", "interp-slerp",
+        "hallucinate", "zoom", "rotary", "switch", "interp-linear", "interp-slerp", "morph",
+        "poses", "still", "loop", "crossfade", "arithmetic", "themes",
     ]:  # fmt: skip
         assert technique in used
 
@@ -179,6 +190,7 @@ def test_cli_list_show_and_errors(capsys):
     assert main(["presets", "list"]) == 0
     out = capsys.readouterr().out
     assert "default" in out and "dreamy" in out
+    assert "harmony -> classes" in out and "tempo -> a class every 4 beats" in out  # reacts to
     assert main(["presets", "show", "zoom", "--set", "classes.names=tiger,volcano"]) == 0
     shown = capsys.readouterr().out
     assert preset_from_toml(shown).classes.names == ("tiger", "volcano")

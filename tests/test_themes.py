@@ -17,7 +17,7 @@ from visualizer.mapping.classes import (
     search_classes,
     themes,
 )
-from visualizer.mapping.presets import load_preset
+from visualizer.mapping.presets import list_presets, load_preset
 
 TIGER, VOLCANO, TABBY = 292, 980, 281
 
@@ -142,3 +142,23 @@ def test_class_differences_reach_the_timeline_as_negative_weights():
     preset = load_preset("default", ["classes.names=tiger - 0.3 tabby cat,volcano"])
     y = build_timeline(synthetic_features(30), preset).class_vectors
     assert y[:, TABBY].min() < 0 and np.allclose(y[:, TABBY], -0.3 * y[:, TIGER], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [name for name, _ in list_presets()])
+def test_every_builtin_preset_shows_curated_classes(name):
+    """No built-in preset draws random classes: each names its classes, themes or mixes, and
+    every class that reaches its Timeline is one of them."""
+    preset = load_preset(name)
+    mode = preset.classes.mode
+    own = {"keyframes": preset.keyframes.names, "breed": preset.breed.names}
+    own["morph"] = preset.morph.names
+    lists = [own.get(mode) or preset.classes.names, *preset.classes.palettes]
+    assert all(lists), f"{name} leaves a class list empty (a random draw)"
+    if preset.classes.switch == "sections":
+        assert preset.classes.palettes, f"{name} switches to random palettes"
+    allowed = set()
+    for names in lists:
+        allowed |= set(np.flatnonzero(spec_vectors(names).any(axis=0)).tolist())
+    features = synthetic_features(300, sections=[0, 60, 120, 180, 240])
+    shown = np.flatnonzero(np.abs(build_timeline(features, preset).class_vectors).sum(axis=0))
+    assert set(shown.tolist()) <= allowed

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         width = max((len(name) for name, _ in entries), default=0)
         for name, description in entries:
             print(f"{name:<{width}}  {description}")
+            print(f"{'':<{width}}  reacts to: {reacts_to(presets.load_preset(name))}")
         return 0
     if args.action == "show":
         preset = presets.load_preset(args.preset, args.overrides)
@@ -56,6 +57,49 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     return _classes(args.text, args.limit)
+
+
+SIGNALS = {"energy": "energy", "rise": "energy rise", "onset": "onset strength", "low": "bass"}
+SIGNALS |= {"mid": "mids", "high": "highs"}
+
+
+def reacts_to(preset) -> str:
+    """What in the music moves what in the picture, e.g. 'harmony -> classes; energy -> walk'."""
+    links: dict[str, list[str]] = {}
+
+    def link(music: str, picture: str) -> None:
+        if music != "constant":
+            links.setdefault(SIGNALS.get(music, music), []).append(picture)
+
+    c, mode = preset.classes, preset.classes.mode
+    if mode == "chroma":
+        link("harmony", "classes")
+    elif mode == "keyframes":
+        key = preset.keyframes.key
+        link(f"every {preset.keyframes.every} beats" if key == "beats" else key, "classes")
+    elif mode == "breed":
+        link(preset.breed.feature, "class mix")
+    else:
+        link("tempo", f"a class every {preset.morph.beats:g} beats")
+    if c.switch == "sections":
+        link("sections", "palette")
+    if preset.poses.seeds:
+        p = preset.poses
+        link(f"every {p.every} beats" if p.key == "beats" else p.key, "poses")
+    still = mode == "morph" and preset.morph.still and not preset.poses.seeds
+    if not still:
+        if preset.walk.speed > 0:
+            link(preset.walk.feature, "walk")
+        if preset.pulse.trigger != "none" and preset.pulse.amount > 0:
+            link(preset.pulse.trigger, "kicks")
+        if preset.rotary.radius > 0:
+            link("tempo", f"a turn every {preset.rotary.beats:g} beats")
+        for name in ("zoom", "hallucinate"):
+            if getattr(preset, name).amount > 0:
+                link(getattr(preset, name).feature, name)
+    if preset.truncation.min < preset.truncation.max:
+        link(preset.truncation.feature, "truncation")
+    return "; ".join(f"{music} -> {', '.join(what)}" for music, what in links.items()) or "-"
 
 
 def _themes(text: str) -> int:

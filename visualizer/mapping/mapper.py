@@ -226,7 +226,8 @@ def build_timeline(
 
     ``seed`` defaults to ``preset.seed``. ``causal=True`` gives exactly what stepping a
     `CausalMapper` over the rows gives; the default smooths with zero phase and uses the exact
-    keyframe segment ends (look-ahead), which is what an offline render wants.
+    keyframe segment ends (look-ahead), which is what an offline render wants, and closes the
+    clip into a seamless loop when ``preset.loop.enabled``.
     """
     mapper = CausalMapper(preset, seed=seed, fps=features.fps)
     n = features.n_frames
@@ -248,7 +249,9 @@ def build_timeline(
     # The saved preset carries the seed actually used, so it alone reproduces the Timeline.
     used = preset_to_toml(dataclasses.replace(preset, seed=mapper.seed))
     timeline = Timeline(classes, noise, truncation, features.fps, mapper.seed, used)
-    return close_loop(timeline, preset.loop.seconds) if preset.loop.enabled else timeline
+    if preset.loop.enabled and not causal:  # a loop needs the whole clip: never live
+        return close_loop(timeline, preset.loop.seconds)
+    return timeline
 
 
 def _look_ahead(mapper: CausalMapper, features: Features, preset: Preset):
