@@ -74,3 +74,19 @@ def test_offline_keyframes_keep_exact_endpoints():
     y = build_timeline(features, preset).class_vectors
     for frame, index in [(0, TIGER), (99, VOLCANO), (100, VOLCANO), (199, TIGER)]:
         assert y[frame, index] == pytest.approx(1.0), frame
+
+
+def test_live_preset_change_of_classes_crossfades():
+    from visualizer.analysis.features import frame_features
+    from visualizer.mapping import CausalMapper
+
+    features = synthetic_features(120, tempo=120.0)
+    mapper = CausalMapper(load_preset("default", ["classes.names=tiger"]), fps=features.fps)
+    shown = [mapper.step(frame_features(features, i)).classes for i in range(40)]
+    mapper.set_preset(load_preset("default", ["classes.names=volcano"]))  # e.g. from the page
+    shown += [mapper.step(frame_features(features, i)).classes for i in range(40, 80)]
+    y = np.array(shown)
+    assert y[39, TIGER] == 1.0
+    assert 0.0 < y[40, VOLCANO] < 0.1 and 0.5 < y[47, VOLCANO] < 0.6  # one beat = 15 frames
+    assert y[54, VOLCANO] == 1.0 and y[54, TIGER] == 0.0
+    assert np.abs(np.diff(y, axis=0)).sum(axis=1).max() < 0.25
