@@ -48,3 +48,11 @@ class RenderError(VisualizerError):
 
 class Cancelled(VisualizerError):
     """Work was cancelled by a progress callback or by the user (Ctrl-C)."""
+
+
+class DeviceError(VisualizerError):
+    """A MIDI port or video output is missing, busy, or not supported on this machine."""
+
+
+class MidiMapError(VisualizerError):
+    """A MIDI map file or one of its bindings is malformed."""

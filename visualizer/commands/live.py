@@ -3,6 +3,8 @@
     visualizer live --audio track.mp3 --preset default        # then open http://127.0.0.1:8765/
     visualizer live --input 2 --preset my.toml --osc-port 9000
     visualizer live --list-devices
+    visualizer live --audio track.mp3 --midi nanoKONTROL --output ndi   # a controller, a feed
+    visualizer live --list-midi
 
 With ``--audio`` the track plays in the page and the visuals follow the page's playback clock.
 """
@@ -18,6 +20,7 @@ from visualizer.commands.common import (
     add_quiet_option,
     positive_int,
 )
+from visualizer.live.outputs import OUTPUTS
 
 log = logging.getLogger("visualizer")
 
@@ -51,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--list-devices", action="store_true", help="list audio input devices and exit"
     )
+    source.add_argument("--list-midi", action="store_true", help="list MIDI input ports and exit")
     add_preset_options(parser)
     add_model_options(parser)
     parser.add_argument(
@@ -63,6 +67,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=_port, default=8765, help="HTTP/WebSocket port (8765)")
     parser.add_argument(
         "--osc-port", type=_port, default=None, help="listen for OSC on this UDP port (off)"
+    )
+    parser.add_argument(
+        "--midi",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PORT",
+        help="play with a MIDI controller: the first input port, or the first whose name "
+        "contains PORT ('virtual': a port named visualizer for other software)",
+    )
+    parser.add_argument(
+        "--midi-map",
+        metavar="FILE.toml",
+        default=None,
+        help="MIDI bindings to load, and where learn mode saves them (default: SAVE_DIR/midi.toml)",
+    )
+    parser.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        choices=OUTPUTS,
+        help="also send the frames as a video feed: ndi (NDI source) or camera (virtual "
+        "camera); repeatable",
+    )
+    parser.add_argument(
+        "--ndi-name", default="visualizer", help="name of the NDI source (%(default)s)"
     )
     parser.add_argument(
         "--save-dir",
@@ -85,6 +115,15 @@ def run(args: argparse.Namespace) -> int:
 
     from visualizer.errors import VisualizerError
 
+    if args.list_midi:
+        from visualizer.live.midi import list_ports
+
+        ports = list_ports()
+        for name in ports:
+            print(name)
+        if not ports:
+            print("no MIDI input ports found")
+        return 0
     if args.list_devices:
         from visualizer.live.inputs import list_devices
 

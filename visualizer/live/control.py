@@ -1,5 +1,6 @@
-"""Live parameter state: the preset being played, changes from the page or OSC, tap tempo,
-saving the current look, and watching the preset file.
+"""Live parameter state: the preset being played, changes from the page, MIDI or OSC, tap
+tempo, master faders, scenes and their crossfade, freeze and blackout, saving the current look,
+and watching the preset file.
 
 Every change goes through `load_preset(source, overrides)`, so a live change is validated
 exactly like ``--set section.key=value`` on the command line and a bad value is refused with the
@@ -16,7 +17,6 @@ import dataclasses
 import logging
 import math
 import os
-import re
 import threading
 import time
 from pathlib import Path
@@ -24,13 +24,24 @@ from typing import Any
 
 from visualizer.errors import PresetError, VisualizerError
 from visualizer.files import write_text_atomic
+from visualizer.live.show import (
+    MASTERS,
+    SAVE_NAME,
+    apply_masters,
+    check_master,
+    next_palette_overrides,
+    scene_after,
+    scene_names,
+)
 
 log = logging.getLogger("visualizer")
 
-SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 BEAT_SNAP_TIMEOUT_S = 4.0  # a snapped class change applies anyway when no beat comes
 TAP_RESET_S = 2.0  # a pause longer than this starts a new tap sequence
 SNAPPED_FIELDS = ("names", "palettes", "mode")  # which classes are shown: these wait for a beat
+MAX_CROSSFADE_S = 60.0
+# what a MIDI note, a key on the page or an OSC message can trigger (see LiveControl.perform)
+ACTIONS = ("tap", "next_scene", "previous_scene", "next_palette", "freeze", "blackout")
 
 
 class TapTempo:
@@ -153,7 +164,13 @@ class LiveControl:
             self.overrides[key.strip()] = value
         self.save_dir = Path(save_dir)
         self.snap_classes = snap_classes
-        self.preset = _load(source, self._override_list())
+        self.masters = dict.fromkeys(MASTERS, 1.0)  # master faders, 1 = the scene as designed
+        self.crossfade_s = 0.0  # scene changes blend the generator inputs over this many seconds
+        self.frozen = False  # hold the picture (the music is still analysed and mapped)
+        self.blackout = False  # show black
+        self._fade: float | None = None  # crossfade of the scene change not yet taken
+        self.base = _load(source, self._override_list())  # the preset before the masters
+        self.preset = self.base
         self.version = 0  # bumps on every applied change (the page and tests watch it)
         self._pending: tuple[Any, float] | None = None  # (preset, deadline) waiting for a beat
         self.tap_tempo = TapTempo()
@@ -167,19 +184,26 @@ class LiveControl:
     # -- changes ---------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> None:
         """Set ``section.key`` to ``value``; raises PresetError (named key) when it is refused."""
-        if not isinstance(key, str) or key.count(".") != 1:
-            raise PresetError(f"invalid parameter {key!r}: expected section.key")
+        self.set_many({key: value})
+
+    def set_many(self, changes: dict[str, Any]) -> None:
+        """Set several ``section.key`` values at once: all are applied or none."""
+        for key in changes:
+            if not isinstance(key, str) or key.count(".") != 1:
+                raise PresetError(f"invalid parameter {key!r}: expected section.key")
         with self._lock:
-            overrides = {**self.overrides, key: _format(value)}
+            overrides = {**self.overrides, **{k: _format(v) for k, v in changes.items()}}
             preset = _load(self.source, [f"{k}={v}" for k, v in overrides.items()])
             self.overrides = overrides
-            if self.snap_classes and key.rpartition(".")[2] in SNAPPED_FIELDS:
+            snapped = any(key.rpartition(".")[2] in SNAPPED_FIELDS for key in changes)
+            if self.snap_classes and snapped:
                 self._pending = (preset, time.monotonic() + BEAT_SNAP_TIMEOUT_S)
             else:
                 self._apply(preset)
 
-    def load(self, name: str) -> None:
-        """Switch to another preset: a built-in name or a preset saved in ``save_dir``."""
+    def load(self, name: str, *, fade: float | None = None) -> None:
+        """Switch to another scene: a built-in preset or one saved in ``save_dir``. The
+        generator inputs crossfade over ``fade`` seconds (default: ``crossfade_s``)."""
         from visualizer.mapping.presets import list_presets
 
         if not isinstance(name, str):
@@ -195,12 +219,51 @@ class LiveControl:
                 f"unknown preset {name!r} (built-in: {', '.join(map(str, builtin))}, "
                 f"or a name saved in {self.save_dir})"
             )
+        seconds = self.crossfade_s if fade is None else _check_crossfade(fade)
         with self._lock:
             preset = _load(source, [])
             self.source, self.overrides = source, {}
             self._watch_path = Path(source) if source.endswith(".toml") else None
             self._mtime = self._stat()
             self._apply(preset)
+            self._fade = seconds
+
+    def set_master(self, name: str, value: Any) -> None:
+        """Set a master fader (see `visualizer.live.show.MASTERS`) to ``value`` in 0-2."""
+        number = check_master(name, value)
+        with self._lock:
+            masters = {**self.masters, name: number}
+            self.preset = apply_masters(self.base, masters)
+            self.masters = masters
+            self.version += 1
+
+    def set_crossfade(self, seconds: Any) -> None:
+        self.crossfade_s = _check_crossfade(seconds)
+
+    def take_fade(self) -> float:
+        """Seconds to crossfade the change just taken (0: cut); read once by the render loop."""
+        with self._lock:
+            fade, self._fade = self._fade, None
+            return fade or 0.0
+
+    def perform(self, action: str, now: float) -> None:
+        """One of ACTIONS; ``now`` is the audio clock in seconds (for tap)."""
+        if action == "tap":
+            self.tap(now)
+        elif action in ("next_scene", "previous_scene"):
+            step = 1 if action == "next_scene" else -1
+            self.load(scene_after(scene_names(self.save_dir), self.source, step))
+        elif action == "next_palette":
+            with self._lock:
+                self.set_many(next_palette_overrides(self.base))
+        elif action == "freeze":
+            self.frozen = not self.frozen
+        elif action == "blackout":
+            self.blackout = not self.blackout
+        else:
+            raise PresetError(f"unknown action {action!r} (valid: {', '.join(ACTIONS)})")
+        with self._lock:
+            self.version += 1
 
     def tap(self, t: float) -> None:
         with self._lock:
@@ -223,8 +286,10 @@ class LiveControl:
             self.messages = [*self.messages[-4:], message]
 
     def _apply(self, preset) -> None:
-        self.preset = preset
+        self.base = preset
+        self.preset = apply_masters(preset, self.masters)
         self._pending = None
+        self._fade = None
         self.version += 1
 
     # -- polled by the render loop --------------------------------------------------------
@@ -268,9 +333,25 @@ class LiveControl:
             return {
                 "source": self.source,
                 "version": self.version,
-                "params": parameter_specs(self.preset),
+                "params": parameter_specs(self.base),  # as set: the masters scale on top
                 "overrides": dict(self.overrides),
                 "pending": self._pending is not None,
                 "tap_bpm": self.tap_tempo.bpm,
                 "messages": list(self.messages),
+                "masters": dict(self.masters),
+                "crossfade_s": self.crossfade_s,
+                "frozen": self.frozen,
+                "blackout": self.blackout,
+                "scenes": scene_names(self.save_dir),
+                "actions": list(ACTIONS),
             }
+
+
+def _check_crossfade(seconds: Any) -> float:
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 <= value <= MAX_CROSSFADE_S:
+        raise PresetError(f"crossfade must be 0-{MAX_CROSSFADE_S:g} seconds, got {seconds!r}")
+    return value

@@ -29,6 +29,7 @@ import numpy as np
 from visualizer.analysis.causal import CausalAnalyzer
 from visualizer.analysis.features import FrameFeatures
 from visualizer.live.control import LiveControl
+from visualizer.live.crossfade import Crossfade
 from visualizer.mapping.timeline import Timeline
 
 log = logging.getLogger("visualizer")
@@ -106,6 +107,8 @@ class Stats:
     render_ms: float = 0.0  # generator + JPEG time of the last frame
     latency_ms: float = 0.0  # audio clock minus the frame's time when the frame was published
     restarts: int = 0  # seeks back in the track (analysis restarted from 0)
+    beats: int = 0  # beats mapped so far (the page's beat indicator flashes on a change)
+    onsets: int = 0  # onsets mapped so far
 
 
 class LiveEngine:
@@ -151,6 +154,7 @@ class LiveEngine:
         self._latest: tuple[int, np.ndarray, np.ndarray, float] | None = None
         self._rendered_index = -1
         self.outputs: list[tuple[np.ndarray, np.ndarray, float]] = []
+        self.crossfade = Crossfade()
 
     def subscribe(self, fn: Callable[[int, float, bytes, np.ndarray], None]) -> None:
         self._subscribers.append(fn)
@@ -192,9 +196,12 @@ class LiveEngine:
             row = dataclasses.replace(row, is_beat=beat, tempo=tap.bpm)
         preset = self.control.take_change(row.is_beat)
         if preset is not self._preset:
+            self.crossfade.start(self.mapper, round(self.control.take_fade() * self.fps))
             self.mapper.set_preset(preset)
             self._preset = preset
-        class_vector, noise, truncation = self.mapper.step(row)
+        self.stats.beats += bool(row.is_beat)
+        self.stats.onsets += bool(row.is_onset)
+        class_vector, noise, truncation = self.crossfade.blend(row, self.mapper.step(row))
         if self.keep_timeline:
             self.outputs.append((class_vector, noise, truncation))
         self._latest = (row.index, class_vector, noise, float(truncation))
@@ -204,22 +211,17 @@ class LiveEngine:
     def render_latest(self) -> bool:
         """Render the newest mapped frame if it was not rendered yet; True when one was."""
         latest = self._latest
-        if latest is None or latest[0] <= self._rendered_index:
-            return False
-        import torch
+        if latest is None or latest[0] <= self._rendered_index or self.control.frozen:
+            return False  # frozen: the outputs keep the last picture
         from PIL import Image
 
         index, class_vector, noise, truncation = latest
         started = time.perf_counter()
-        with torch.inference_mode():
-            frames = self.generator.frames_uint8(
-                torch.as_tensor(np.asarray(noise, dtype=np.float32)[None], device=self.device),
-                torch.as_tensor(
-                    np.asarray(class_vector, dtype=np.float32)[None], device=self.device
-                ),
-                torch.tensor([truncation], dtype=torch.float32, device=self.device),
-            )
-        frame = frames[0].cpu().numpy()
+        if self.control.blackout:
+            side = self.generator.config.resolution
+            frame = np.zeros((side, side, 3), dtype=np.uint8)
+        else:
+            frame = self._generate(class_vector, noise, truncation)
         buffer = io.BytesIO()
         Image.fromarray(frame).save(buffer, format="JPEG", quality=self.jpeg_quality)
         elapsed = time.perf_counter() - started
@@ -241,6 +243,20 @@ class LiveEngine:
             except Exception:  # a broken subscriber must not stop the show
                 log.exception("frame subscriber failed")
         return True
+
+    def _generate(self, class_vector, noise, truncation: float) -> np.ndarray:
+        """One frame, uint8 (R, R, 3), from the generator."""
+        import torch
+
+        with torch.inference_mode():
+            frames = self.generator.frames_uint8(
+                torch.as_tensor(np.asarray(noise, dtype=np.float32)[None], device=self.device),
+                torch.as_tensor(
+                    np.asarray(class_vector, dtype=np.float32)[None], device=self.device
+                ),
+                torch.tensor([truncation], dtype=torch.float32, device=self.device),
+            )
+        return frames[0].cpu().numpy()
 
     def _clock_now(self) -> float | None:
         clock = getattr(self.source, "clock", None)

@@ -81,6 +81,7 @@ class LiveServer:
         self._stopped: asyncio.Event | None = None
         self._error: BaseException | None = None
         self.bad_messages = 0  # malformed page messages seen (ignored)
+        self.midi = None  # a `visualizer.live.midi.MidiInput` when --midi is on (learn, state)
         engine.subscribe(self._on_frame)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -152,6 +153,7 @@ class LiveServer:
             "track": self.track is not None,
             "bad_messages": self.bad_messages,
             "clients": len(self._clients),
+            "midi": self.midi.snapshot() if self.midi is not None else None,
         }
 
     # -- frames ----------------------------------------------------------------------------
@@ -168,6 +170,8 @@ class LiveServer:
             "render_ms": round(s.render_ms, 1),
             "latency_ms": round(s.latency_ms, 1),
             "version": self.control.version,
+            "beats": s.beats,
+            "onsets": s.onsets,
         }
         self._loop.call_soon_threadsafe(self._publish, meta, jpeg)
 
@@ -212,6 +216,11 @@ class LiveServer:
         ``{"type": "clock", "t": seconds, "playing": bool}`` the <audio> position;
         ``{"type": "set", "key": "section.key", "value": v}``; ``{"type": "preset", "name": n}``;
         ``{"type": "tap"}``, ``{"type": "tap_clear"}``; ``{"type": "save", "name": n}``;
+        ``{"type": "preset", "name": n, "fade": seconds}`` a scene with its own crossfade;
+        ``{"type": "master", "name": m, "value": 0-2}``; ``{"type": "crossfade", "seconds": s}``;
+        ``{"type": "action", "action": a}`` one of `visualizer.live.control.ACTIONS`;
+        ``{"type": "learn", "target": t}`` bind the next MIDI control or note to ``t`` (a key,
+        ``master.NAME`` or an action), ``{"type": "learn", "target": null}`` cancels;
         ``{"type": "search", "text": s}`` -> ``{"type": "classes", "results": [[i, name]]}``;
         ``{"type": "state"}`` -> the state.
         """
@@ -242,13 +251,13 @@ class LiveServer:
             self.control.set(str(data["key"]), data["value"])
             return {"type": "state", **self.state()}
         if kind == "preset":
-            self.control.load(str(data["name"]))
+            self.control.load(str(data["name"]), fade=data.get("fade"))
             return {"type": "state", **self.state()}
         if kind == "tap":
-            now = self.clock.now() if self.clock is not None else None
-            self.control.tap(
-                now if now is not None else self.engine.stats.frame / float(self.engine.fps)
-            )
+            self.control.tap(self.now())
+            return {"type": "state", **self.state()}
+        if kind in ("master", "crossfade", "action", "learn"):
+            self._perform(kind, data)
             return {"type": "state", **self.state()}
         if kind == "tap_clear":
             self.control.tap_tempo.clear()
@@ -264,6 +273,25 @@ class LiveServer:
         if kind == "state":
             return {"type": "state", **self.state()}
         raise ValueError(f"unknown message type {kind!r}")
+
+    def _perform(self, kind: str, data: dict[str, Any]) -> None:
+        """The performing surface's messages (see `handle_message`)."""
+        if kind == "master":
+            self.control.set_master(str(data["name"]), data["value"])
+        elif kind == "crossfade":
+            self.control.set_crossfade(data["seconds"])
+        elif kind == "action":
+            self.control.perform(str(data["action"]), self.now())
+        elif self.midi is None:
+            raise VisualizerError("MIDI is off: start live mode with --midi to learn controls")
+        else:
+            target = data.get("target")
+            self.midi.learn(None if target is None else str(target))
+
+    def now(self) -> float:
+        """The audio clock in seconds (the page's, else the newest mapped frame's time)."""
+        now = self.clock.now() if self.clock is not None else None
+        return now if now is not None else self.engine.stats.frame / float(self.engine.fps)
 
 
 def _mime(name: str) -> str:

@@ -1,8 +1,8 @@
 """One live session: the pieces of live mode wired together (and taken apart in order).
 
 `LiveSession` owns the audio source, the `LiveControl`, the `LiveEngine` render thread, the
-`LiveServer`, the optional OSC input and recorder. The CLI builds it with `from_args`; tests
-build it directly with a tiny generator.
+`LiveServer`, the optional OSC and MIDI inputs, video outputs and recorder. The CLI builds it
+with `from_args`; tests build it directly with a tiny generator.
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ class LiveSession:
         jpeg_quality: int = 85,
         keep_timeline: bool = False,
         device: str = "cpu",
+        midi_port: str | None = None,
+        midi_map: Path | None = None,
+        outputs: tuple[str, ...] = (),
+        ndi_name: str = "visualizer",
     ) -> None:
         self.control = control
         self.clock = PageClock() if input_source is None else None
@@ -72,6 +76,24 @@ class LiveSession:
             from visualizer.live.osc import OscInput
 
             self.osc = OscInput(control, host=host, port=osc_port, now=self.now)
+        self.midi = None
+        if midi_port is not None:
+            self.midi = _midi_input(control, midi_map, self.now)
+            self.midi.open(midi_port)
+            self.server.midi = self.midi
+        self.outputs = []
+        try:
+            for kind in dict.fromkeys(outputs):
+                from visualizer.live.outputs import open_output
+
+                output = open_output(
+                    kind, resolution=generator.config.resolution, fps=fps, ndi_name=ndi_name
+                )
+                self.outputs.append(output)
+                self.engine.subscribe(output.add)
+        except BaseException:
+            self._close_inputs_and_outputs()
+            raise
         self.recorder = None
         if record is not None:
             from visualizer.live.recorder import Recorder
@@ -95,6 +117,8 @@ class LiveSession:
         self.server.start()
         if self.osc is not None:
             self.osc.start()
+        for output in self.outputs:
+            output.start()
         if hasattr(self.source, "start"):
             self.source.start()
         self.engine.start()
@@ -110,12 +134,19 @@ class LiveSession:
             self.source.stop()
         if self.osc is not None:
             self.osc.stop()
+        self._close_inputs_and_outputs()
         self.server.stop()
         if self.recorder is None:
             return None
         if self.clock is not None:
             return self.recorder.close(audio=self.audio_path)
         return self.recorder.close(samples=self.source.captured(), sr=self.source.sr)
+
+    def _close_inputs_and_outputs(self) -> None:
+        if self.midi is not None:
+            self.midi.close()
+        for output in self.outputs:
+            output.close()
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LiveSession:
@@ -135,6 +166,9 @@ class LiveSession:
             from visualizer.live.inputs import InputSource
 
             source = dict(input_source=InputSource(args.input))
+        midi_map = _midi_map_path(args)
+        if args.midi is not None:
+            _check_midi(args.midi, midi_map)  # before the model loads: a typo fails at once
         seed = int(control.preset.seed if args.seed is None else args.seed)
         device = _device(args.device)
         from visualizer.commands.common import resolve_model
@@ -154,8 +188,36 @@ class LiveSession:
             overwrite=args.overwrite,
             jpeg_quality=min(100, args.quality),
             device=device,
+            midi_port=args.midi,
+            midi_map=midi_map,
+            outputs=tuple(args.output),
+            ndi_name=args.ndi_name,
             **source,
         )
+
+
+def _midi_map_path(args: argparse.Namespace) -> Path:
+    """--midi-map, or midi.toml in the save folder (learn mode writes it there)."""
+    return Path(args.midi_map) if args.midi_map else Path(args.save_dir) / "midi.toml"
+
+
+def _check_midi(port: str, map_path: Path) -> None:
+    from visualizer.live.midi import VIRTUAL, choose_port, list_ports
+    from visualizer.live.midi_map import MidiMap
+
+    if map_path.exists():
+        MidiMap.load(map_path)
+    if port != VIRTUAL:
+        choose_port(port, list_ports())
+
+
+def _midi_input(control: LiveControl, map_path: Path | None, now):
+    """The MIDI input with the map at ``map_path`` (loaded when the file exists)."""
+    from visualizer.live.midi import MidiInput
+    from visualizer.live.midi_map import MidiMap
+
+    midi_map = MidiMap.load(map_path) if map_path is not None and map_path.exists() else None
+    return MidiInput(control, midi_map=midi_map, map_path=map_path, now=now)
 
 
 def _device(name: str) -> str:
