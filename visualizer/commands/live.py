@@ -151,6 +151,11 @@ def run(args: argparse.Namespace) -> int:
         session.start()
         if not args.quiet:
             print(f"live: open {session.server.url} (Ctrl-C to stop)", flush=True)
+            for output in session.outputs:
+                print(f"live: sending {output.describe()}", flush=True)
+            if session.midi is not None:
+                midi = session.midi
+                print(f"live: MIDI from {midi.port_name!r}, map {midi.map_path}", flush=True)
         session.wait()
     except KeyboardInterrupt:
         pass

@@ -1,0 +1,160 @@
+"""Performing controls without a browser: master faders, scenes and their crossfade, freeze,
+blackout, and the page messages that reach them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.fixtures_audio import SR, music_like
+from tests.live_fixtures import FPS, tiny_generator, write_preset
+from visualizer.errors import PresetError
+from visualizer.live.control import LiveControl
+from visualizer.live.engine import FileSource, LiveEngine, PageClock
+from visualizer.live.show import MASTERS, apply_masters, scene_after, scene_names
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return tiny_generator()
+
+
+@pytest.fixture(scope="module")
+def music() -> np.ndarray:
+    return music_like(6.0, SR, seed=2).astype(np.float32)
+
+
+def _engine(control, generator, music) -> tuple[LiveEngine, PageClock]:
+    clock = PageClock()
+    engine = LiveEngine(
+        generator=generator, control=control, source=FileSource(music, SR, clock),
+        fps=FPS, seed=7, keep_timeline=True,
+    )  # fmt: skip
+    return engine, clock
+
+
+def _play_to(engine: LiveEngine, clock: PageClock, seconds: float) -> None:
+    clock.update(seconds, playing=False)
+    engine.advance()
+
+
+def test_each_master_scales_its_keys_and_clips_to_their_range(tmp_path):
+    control = LiveControl("default", save_dir=tmp_path)
+    base = control.base
+    for name, keys in MASTERS.items():
+        doubled = apply_masters(base, {name: 2.0})
+        changed = [k for k in keys if _get(doubled, k) != _get(base, k)]
+        assert changed, f"master {name} changes nothing in the default preset"
+        for key in changed:
+            assert _get(doubled, key) == pytest.approx(min(2 * _get(base, key), _hi(key)))
+    assert apply_masters(base, dict.fromkeys(MASTERS, 1.0)) is base
+    control.set_master("truncation", 0.5)
+    assert control.preset.truncation.max == pytest.approx(base.truncation.max / 2)
+    assert control.base.truncation.max == base.truncation.max  # the scene itself is kept
+    control.set("truncation.max", 0.8)  # a key set under a master is scaled too
+    assert control.preset.truncation.max == pytest.approx(0.4)
+    for bad in (("motion", 2.5), ("motion", "fast"), ("volume", 1.0)):
+        with pytest.raises(PresetError, match="master"):
+            control.set_master(*bad)
+    assert control.snapshot()["masters"] == {"reactivity": 1.0, "motion": 1.0, "truncation": 0.5}
+
+
+def _get(preset, key):
+    section, _, name = key.partition(".")
+    return getattr(getattr(preset, section), name)
+
+
+def _hi(key):
+    import dataclasses
+
+    from visualizer.mapping.presets import load_preset
+
+    section, _, name = key.partition(".")
+    block = getattr(load_preset("default"), section)
+    spec = next(f for f in dataclasses.fields(block) if f.name == name)
+    return spec.metadata.get("hi") or float("inf")
+
+
+def test_scenes_are_builtins_then_saved_looks(tmp_path):
+    control = LiveControl("default", save_dir=tmp_path)
+    control.save("my-look")
+    (tmp_path / "not a name.toml").write_text("")
+    names = scene_names(tmp_path)
+    assert names[-1] == "my-look" and "default" in names and "not a name" not in names
+    assert scene_after(names, "my-look", 1) == names[0]
+    assert scene_after(names, str(tmp_path / "elsewhere.toml"), -1) == names[-1]
+    control.perform("next_scene", 0.0)
+    assert control.source == names[names.index("default") + 1]
+    control.perform("previous_scene", 0.0)
+    assert control.source == "default"
+    with pytest.raises(PresetError, match="one palette"):
+        control.perform("next_palette", 0.0)
+    with pytest.raises(PresetError, match="unknown action 'explode'"):
+        control.perform("explode", 0.0)
+    with pytest.raises(PresetError, match="crossfade must be 0-60"):
+        control.load("minimal", fade=-1)
+
+
+def test_a_scene_change_crossfades_the_generator_inputs(tmp_path, generator, music):
+    steps = {}
+    for fade in (0.0, 1.0):
+        control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path, snap_classes=False)
+        engine, clock = _engine(control, generator, music)
+        _play_to(engine, clock, 2.0)
+        start = len(engine.outputs)
+        control.load("minimal", fade=fade)
+        _play_to(engine, clock, 4.0)
+        classes = np.stack([o[0] for o in engine.outputs])
+        steps[fade] = np.abs(np.diff(classes[start - 1 :], axis=0)).sum(axis=1)
+        if fade:
+            assert not engine.crossfade.active  # 2 s later the fade is over
+    # a cut jumps the class vector in one frame; a 1 s fade spreads it over 24 frames
+    assert steps[0.0][0] > 1.0
+    assert steps[1.0][:24].max() < steps[0.0][0] / 8
+    assert abs(steps[1.0][:24].sum() - steps[0.0][0]) < 0.6 * steps[0.0][0]
+
+
+def test_freeze_holds_and_blackout_blacks_the_picture(tmp_path, generator, music):
+    control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path)
+    engine, clock = _engine(control, generator, music)
+    frames = []
+    engine.subscribe(lambda index, t, jpeg, frame: frames.append((index, frame)))
+    _play_to(engine, clock, 1.0)
+    assert engine.render_latest() and frames[-1][1].max() > 0
+    control.perform("freeze", 0.0)
+    _play_to(engine, clock, 1.5)
+    assert not engine.render_latest() and len(frames) == 1  # nothing new is sent
+    control.perform("freeze", 0.0)
+    control.perform("blackout", 0.0)
+    assert engine.render_latest()
+    index, frame = frames[-1]
+    assert index == engine.stats.frame and frame.shape == frames[0][1].shape and frame.max() == 0
+    control.perform("blackout", 0.0)
+    _play_to(engine, clock, 5.0)  # long enough for the causal beat tracker to lock
+    assert engine.render_latest() and frames[-1][1].max() > 0
+    assert engine.stats.beats >= 1 and engine.stats.onsets >= 1
+
+
+def test_page_messages_reach_masters_actions_and_crossfade(tmp_path, generator, music):
+    from visualizer.live.server import LiveServer
+
+    control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path)
+    engine, clock = _engine(control, generator, music)
+    server = LiveServer(engine, control, clock=clock)
+
+    def send(message: dict) -> dict:
+        return server.handle_message(json.dumps(message))
+
+    assert send({"type": "master", "name": "motion", "value": 0})["masters"]["motion"] == 0.0
+    assert send({"type": "crossfade", "seconds": 2.5})["crossfade_s"] == 2.5
+    assert send({"type": "action", "action": "blackout"})["blackout"] is True
+    state = send({"type": "preset", "name": "minimal", "fade": 0.5})
+    assert state["source"] == "minimal" and "minimal" in state["scenes"]
+    assert control.take_fade() == 0.5
+    assert (
+        "master fader 'volume'" in send({"type": "master", "name": "volume", "value": 1})["message"]
+    )
+    assert "MIDI is off" in send({"type": "learn", "target": "tap"})["message"]
+    assert send({"type": "action"})["type"] == "error" and server.bad_messages == 1
