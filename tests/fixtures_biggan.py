@@ -53,10 +53,12 @@ def write_checkpoint(
 class WeightsServer:
     """A real HTTP server on 127.0.0.1 (a thread) serving ``files`` (name -> bytes) under
     ``self.url``, with Range support. Names added to ``cut`` are sent half only (once), with the
-    full Content-Length, as a dropped connection would. ``requests`` logs (name, Range header)."""
+    full Content-Length, as a dropped connection would. A name in ``hold`` (name -> Event) is sent
+    half, then the rest once the event is set. ``requests`` logs (name, Range header)."""
 
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files, self.cut, self.requests = files, set(), []
+        self.hold: dict[str, threading.Event] = {}
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -84,6 +86,11 @@ class WeightsServer:
                     server.cut.discard(name)
                     body = body[: len(body) // 2]  # then close the connection early
                     self.close_connection = True
+                if name in server.hold:
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    server.hold[name].wait(timeout=120)
+                    body = body[len(body) // 2 :]
                 self.wfile.write(body)
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -46,7 +46,7 @@ def test_list_shows_every_model_and_cache_state(capsys, served):
 def test_download_progress_and_already_cached(capsys, served):
     assert main(["models", "download", "biggan-deep-128", "--base-url", served.url]) == 0
     captured = capsys.readouterr()
-    assert "downloaded to" in captured.out and "sha256 verified" in captured.out
+    assert "downloaded to" in captured.out and "sha256 where published" in captured.out
     assert "biggan-deep-128 weights" in captured.err  # the byte progress bar
     assert main(["models", "download", "biggan-deep-128", "--base-url", served.url]) == 0
     assert "already cached" in capsys.readouterr().out

@@ -15,8 +15,8 @@ import torch
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer.errors import DownloadError, VisualizerError, WeightsError
 from visualizer.model import registry
-from visualizer.model.loading import load_generator, resolve_device
-from visualizer.model.registry import ModelInfo, cache_dir, download
+from visualizer.model.loading import download, load_generator, resolve_device
+from visualizer.model.registry import ModelInfo, cache_dir
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +45,21 @@ def served(tiny_dir, monkeypatch):
 
 
 def _cache_files():
+    """Every file in the cache but the lock files (which stay, empty)."""
     return sorted(
-        p.relative_to(cache_dir()).as_posix() for p in cache_dir().rglob("*") if p.is_file()
+        p.relative_to(cache_dir()).as_posix()
+        for p in cache_dir().rglob("*")
+        if p.is_file() and p.suffix != ".lock"
     )
 
 
 def test_download_verifies_reports_progress_and_loads(served):
     events = []
     folder = download("biggan-deep-128", progress=events.append)
-    assert _cache_files() == ["biggan-deep-128/config.json", "biggan-deep-128/pytorch_model.bin"]
+    files = _cache_files()
+    assert files[:2] == ["biggan-deep-128/config.json", "biggan-deep-128/pytorch_model.bin"]
+    # The verifying load left the folded copy the next load reads, and nothing else.
+    assert len(files) == 3 and files[2].startswith("folded/")
     size = len(served.files["biggan-deep-128-pytorch_model.bin"])
     assert events[-1].done == size and events[-1].total == size and events[-1].unit == "B"
     assert (folder / "pytorch_model.bin").read_bytes() == served.files[

@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     download.add_argument(
         "--base-url",
         default=None,
-        help="download from this mirror instead of the default (or set VISUALIZER_WEIGHTS_URL)",
+        help="a mirror (BASE/NAME-pytorch_model.bin) tried before $VISUALIZER_WEIGHTS_URL's "
+        "and the built-in sources",
     )
     add_quiet_option(download)
 
@@ -38,12 +39,13 @@ def run(args: argparse.Namespace) -> int:
     info = weights.model_info(args.name)
     already = weights.cached_model_dir(info.name)
     bars = ProgressBars(quiet=args.quiet)
+    from visualizer.model.loading import download
+
     try:
-        folder = weights.download(info.name, progress=bars, base_url=args.base_url)
+        folder = download(info.name, progress=bars, base_url=args.base_url)
     finally:
         bars.close()
     if not args.quiet:
         verb = "already cached in" if already else "downloaded to"
-        check = "sha256 verified" if info.sha256 else "no published checksum: length checked"
-        print(f"{info.name}: {verb} {folder} ({check})")
+        print(f"{info.name}: {verb} {folder} (verified: size, sha256 where published, full load)")
     return 0

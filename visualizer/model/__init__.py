@@ -15,7 +15,8 @@ _EXPORTS = {
     "random_state_dict": "random_weights",
     "ModelInfo": "registry",
     "model_info": "registry",
-    "download": "registry",
+    "download": "loading",
+    "check_weights": "loading",
     "load_generator": "loading",
     "resolve_device": "loading",
 }

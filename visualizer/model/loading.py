@@ -22,7 +22,7 @@ from visualizer.model.registry import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     cache_dir,
-    download,
+    fetch_model,
     file_sha256,
     model_info,
 )
@@ -98,10 +98,42 @@ def load_generator(
             BigGANDeep(config, hf_compatible), random_state_dict(config, seed)
         )
     else:
-        path = Path(download(model, progress=progress)) if weights is None else Path(weights)
+        path = download(model, progress=progress) if weights is None else Path(weights)
         generator = _load_path(path, model, hf_compatible)
     # fp32 keeps the picture exact; callers choose half precision with prepare_for_inference.
     return prepare_for_inference(generator, target, precision="fp32")
+
+
+def download(
+    model: str, *, progress: ProgressCallback | None = None, base_url: str | None = None
+) -> Path:
+    """The cache folder of ``model``, downloaded and verified (`check_weights`) if missing.
+
+    Sources, locking and resuming: `visualizer.model.registry.fetch_model`. ``base_url`` is a
+    mirror tried before the others. Raises DownloadError naming every source that failed.
+    """
+    return fetch_model(
+        model,
+        verify=lambda folder: check_weights(folder, model),
+        progress=progress,
+        base_url=base_url,
+    )
+
+
+def check_weights(folder: Path, model: str) -> None:
+    """Load ``folder``'s config.json + pytorch_model.bin fully (every key, shape and value check
+    the loader makes); WeightsError if they do not make a generator of ``model``'s resolution.
+
+    The load also writes the folded safetensors copy, so the first render after a download
+    starts without unpickling again.
+    """
+    generator = _load_path(folder, model, hf_compatible=False)
+    expected = model_info(model).resolution
+    if generator.config.resolution != expected:
+        raise WeightsError(
+            f"{folder / CONFIG_NAME}: a {generator.config.resolution} px model, expected "
+            f"{expected} px for {model}"
+        )
 
 
 def _from_published(generator: BigGANDeep, state: dict, source: str = "random weights"):

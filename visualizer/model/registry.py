@@ -1,35 +1,66 @@
-"""The model registry, the weights cache and verified downloads.
+"""The model registry, the weights cache and verified downloads from several sources.
 
 The published BigGAN-deep checkpoints are not redistributed here: users download them into the
-cache (`download`, ``visualizer models download NAME``) or point at files they already have
-(``--weights PATH``); `visualizer.model.loading` turns either into a generator.
+cache (``visualizer models download NAME``, or the first render) or point at files they already
+have (``--weights PATH``); `visualizer.model.loading` turns either into a generator.
+
+A download cannot corrupt the cache, even when several processes (renders, Ray workers) start it at
+once: one process holds the model's lock file and downloads into a folder of its own, the others
+wait for the lock and then find the finished files. A file takes its final name only after its
+size, its sha256 (where known) and a full load of both files have been checked, so a model folder
+holding ``config.json`` and ``pytorch_model.bin`` is always a finished, verified download.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import logging
 import os
+import shutil
+import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from visualizer import __version__
 from visualizer.errors import DownloadError, WeightsError
+from visualizer.files import publish
 from visualizer.progress import ProgressCallback, report
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("visualizer")
 
-DEFAULT_BASE_URL = "https://s3.amazonaws.com/models.huggingface.co/biggan/"
-BASE_URL_ENV = "VISUALIZER_WEIGHTS_URL"  # overrides DEFAULT_BASE_URL (mirrors, tests)
+LEGACY_BASE_URL = "https://s3.amazonaws.com/models.huggingface.co/biggan/"
+BASE_URL_ENV = (
+    "VISUALIZER_WEIGHTS_URL"  # comma-separated mirrors, tried before the built-in sources
+)
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "pytorch_model.bin"
+PARTIAL_NAME = WEIGHTS_NAME + ".partial"  # an interrupted download, resumed by the next one
 _CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place that serves a model's two files."""
+
+    weights_url: str
+    config_url: str
+    weights_sha256: str | None = None  # of the file this source serves, when it is published
+
+    @classmethod
+    def legacy(cls, base_url: str, name: str) -> Source:
+        """The 2019 bucket layout, also the layout of mirrors: BASE/NAME-pytorch_model.bin."""
+        base = base_url if base_url.endswith("/") else base_url + "/"
+        return cls(f"{base}{name}-{WEIGHTS_NAME}", f"{base}{name}-{CONFIG_NAME}")
+
+    @classmethod
+    def hub(cls, repo: str, weights_sha256: str | None = None) -> Source:
+        """A public Hugging Face Hub repository holding config.json + pytorch_model.bin."""
+        base = f"https://huggingface.co/{repo}/resolve/main/"
+        return cls(f"{base}{WEIGHTS_NAME}", f"{base}{CONFIG_NAME}", weights_sha256)
 
 
 @dataclass(frozen=True)
@@ -37,31 +68,49 @@ class ModelInfo:
     name: str
     resolution: int
     download_size: int  # bytes of pytorch_model.bin; exact when sha256 is known, else approximate
-    sha256: str | None  # of pytorch_model.bin; None: not published, the size is not checked either
+    sha256: str | None  # of pytorch_model.bin from every source; None: not published
     config_sha256: str | None = None
+    # Where the files are published, tried in order after $VISUALIZER_WEIGHTS_URL's mirrors.
+    hub_repos: tuple[tuple[str, str | None], ...] = ()  # (repo, sha256 of its weights file)
+    legacy: bool = False  # whether the 2019 bucket serves it
 
-    def urls(self, base_url: str | None = None) -> tuple[str, str]:
-        """(weights URL, config URL) under ``base_url``, else $VISUALIZER_WEIGHTS_URL, else S3."""
-        base = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        base = base if base.endswith("/") else base + "/"
-        return f"{base}{self.name}-pytorch_model.bin", f"{base}{self.name}-config.json"
+    def sources(self, base_url: str | None = None) -> list[Source]:
+        """``base_url``, then each $VISUALIZER_WEIGHTS_URL mirror, then the built-in sources."""
+        bases = [base_url] if base_url else []
+        bases += [b.strip() for b in os.environ.get(BASE_URL_ENV, "").split(",") if b.strip()]
+        bases += [LEGACY_BASE_URL] if self.legacy else []
+        found = [Source.legacy(base, self.name) for base in bases]
+        return found + [Source.hub(repo, sha) for repo, sha in self.hub_repos]
 
 
-# The checksums of the 256 files come from a third-party install catalog; nobody has published
-# them for 128 and 512, whose downloads are checked for completeness (Content-Length) and then
-# by loading them (every key and shape).
+# The checksums of the 256 files come from a third-party install catalog, the 128 Hub file's from
+# the Hub's own listing; other files are checked for completeness (Content-Length) and then by
+# loading them (every key and shape).
 MODELS: dict[str, ModelInfo] = {
     m.name: m
     for m in (
-        ModelInfo("biggan-deep-128", 128, 210_900_000, None),
+        ModelInfo(
+            "biggan-deep-128",
+            128,
+            210_900_000,
+            None,
+            hub_repos=(
+                (
+                    "osanseviero/BigGAN-deep-128",
+                    "b86146a8cfcde4cda135adba4b2806f78b3abe2dac9d0fd090cc3ab318604ad9",
+                ),
+            ),
+            legacy=True,
+        ),
         ModelInfo(
             "biggan-deep-256",
             256,
             234_411_737,
             "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5",
             "edd106f65ff28ee1638491a978cfa6bc50dfa0344aab70749a7b8eb08bbec677",
+            legacy=True,
         ),
-        ModelInfo("biggan-deep-512", 512, 235_700_000, None),
+        ModelInfo("biggan-deep-512", 512, 235_700_000, None, legacy=True),
     )
 }
 
@@ -90,16 +139,29 @@ def cached_model_dir(name: str) -> Path | None:
 # --------------------------------------------------------------------------------------------
 # Download
 
+Verify = Callable[[Path], None]  # checks a folder of config.json + weights; raises WeightsError
 
-def download(
-    name: str, *, progress: ProgressCallback | None = None, base_url: str | None = None
+WHAT_TO_DO = (
+    "use --weights PATH with a folder holding config.json + pytorch_model.bin, set "
+    f"{BASE_URL_ENV} to a mirror (comma-separated base URLs), or try the tool offline with "
+    "--weights random"
+)
+
+
+def fetch_model(
+    name: str,
+    *,
+    verify: Verify,
+    progress: ProgressCallback | None = None,
+    base_url: str | None = None,
 ) -> Path:
-    """Download model ``name`` into the cache (resuming a ``.partial``), verify, return its folder.
+    """Download model ``name`` into the cache unless it is there; return its folder.
 
-    Files only take their final names once complete and verified, so a folder holding both
-    ``config.json`` and ``pytorch_model.bin`` is a finished download. Raises DownloadError on HTTP
-    errors, a transfer cut off (the ``.partial`` is kept for resuming) or a checksum mismatch (the
-    bad file is deleted).
+    The sources (`ModelInfo.sources`) are tried in order; an interrupted transfer is resumed from
+    the next source or by the next call. ``verify(folder)`` loads the downloaded pair fully
+    before it takes its final names (`visualizer.model.loading.check_weights`). Concurrent calls
+    for one model, in any processes: one downloads, the others wait and return its folder.
+    Raises DownloadError naming every source tried and its failure.
     """
     info = model_info(name)
     done = cached_model_dir(name)
@@ -107,32 +169,118 @@ def download(
         return done
     folder = cache_dir() / info.name
     folder.mkdir(parents=True, exist_ok=True)
-    weights_url, config_url = info.urls(base_url)
-    if not (folder / WEIGHTS_NAME).is_file():
-        _fetch(weights_url, folder / WEIGHTS_NAME, info.sha256, progress, f"{name} weights")
-    if not (folder / CONFIG_NAME).is_file():
-        partial = folder / (CONFIG_NAME + ".partial")
-        partial.unlink(missing_ok=True)  # small: never resumed
-        _fetch(config_url, partial, info.config_sha256, None, f"{name} config")
-        from visualizer.model.network import BigGANConfig
+    with _model_lock(folder):
+        done = cached_model_dir(name)  # another process finished it while this one waited
+        if done is not None:
+            return done
+        failures = []
+        with _staging(folder) as staging:
+            for source in info.sources(base_url):
+                try:
+                    _fetch_source(source, info, staging, verify, progress)
+                except WeightsError as error:  # DownloadError included
+                    failures.append(str(error))
+                    continue
+                _install(staging, folder)
+                return folder
+    if not failures:
+        raise DownloadError(f"{name}: no download source is known; {WHAT_TO_DO}")
+    tried = "; ".join(failures)
+    raise DownloadError(f"could not download {name}: {tried}. Instead, {WHAT_TO_DO}")
 
-        try:
-            BigGANConfig.from_json(partial)
-        except WeightsError as error:
-            partial.unlink(missing_ok=True)
-            raise DownloadError(
-                f"{config_url}: the downloaded config is invalid ({error})"
-            ) from None
-        os.replace(partial, folder / CONFIG_NAME)
-    return folder
+
+@contextlib.contextmanager
+def _model_lock(folder: Path) -> Iterator[None]:
+    """Hold the model's inter-process lock (released by the OS if the holder dies)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder.with_name(folder.name + ".lock")))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info(f"another process is downloading {folder.name}; waiting for it")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
-def _fetch(
-    url: str, dest: Path, sha256: str | None, progress: ProgressCallback | None, label: str
+@contextlib.contextmanager
+def _staging(folder: Path) -> Iterator[Path]:
+    """A folder of this process's own inside ``folder``, holding the resumable partial file.
+
+    The partial weights of an earlier attempt are moved in, and whatever remains is moved back
+    (for the next call to resume) when the block ends; the folder itself is always removed.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
+    partial = folder / PARTIAL_NAME
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(partial, staging / WEIGHTS_NAME)
+    try:
+        yield staging
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(staging / WEIGHTS_NAME, partial)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fetch_source(
+    source: Source,
+    info: ModelInfo,
+    staging: Path,
+    verify: Verify,
+    progress: ProgressCallback | None,
 ) -> None:
-    """Stream ``url`` to ``dest`` through ``dest.partial`` (resumed with a Range request)."""
-    partial = dest if dest.name.endswith(".partial") else dest.with_name(dest.name + ".partial")
-    start = partial.stat().st_size if partial.exists() else 0
+    """Fetch both files of ``source`` into ``staging`` and check them; raise WeightsError if not.
+
+    A transfer cut off keeps its bytes (the next source resumes them), and so do complete weights
+    when only the config cannot be fetched; a file that fails a check is deleted.
+    """
+    weights, config = staging / WEIGHTS_NAME, staging / CONFIG_NAME
+    _fetch(source.weights_url, weights, progress, f"{info.name} weights")
+    try:
+        _check_sha256(weights, source.weights_sha256 or info.sha256, source.weights_url)
+    except DownloadError:
+        weights.unlink(missing_ok=True)
+        raise
+    config.unlink(missing_ok=True)  # small: never resumed
+    _fetch(source.config_url, config, None, f"{info.name} config")
+    try:
+        _check_sha256(config, info.config_sha256, source.config_url)
+        verify(staging)
+    except WeightsError as error:
+        weights.unlink(missing_ok=True)
+        config.unlink(missing_ok=True)
+        if isinstance(error, DownloadError):
+            raise
+        raise DownloadError(f"{source.weights_url}: the download does not load ({error})") from None
+
+
+def _install(staging: Path, folder: Path) -> None:
+    """Give the verified files their final names; config.json last (it marks the download done)."""
+    (folder / CONFIG_NAME).unlink(missing_ok=True)
+    publish(staging / WEIGHTS_NAME, folder / WEIGHTS_NAME)
+    publish(staging / CONFIG_NAME, folder / CONFIG_NAME)
+
+
+def _check_sha256(path: Path, expected: str | None, url: str) -> None:
+    if expected is None:
+        return
+    actual = file_sha256(path)
+    if actual != expected:
+        raise DownloadError(
+            f"{url}: checksum mismatch (sha256 {actual}, expected {expected}); the file was deleted"
+        )
+
+
+def _fetch(url: str, dest: Path, progress: ProgressCallback | None, label: str) -> None:
+    """Append ``url``'s bytes to ``dest``, resuming with a Range request when it has some.
+
+    Raises DownloadError on an HTTP or network error, or when fewer bytes arrive than the server
+    announced (``dest`` keeps them for resuming).
+    """
+    start = dest.stat().st_size if dest.exists() else 0
     headers = {"User-Agent": f"visualizer/{__version__}"}
     if start:
         headers["Range"] = f"bytes={start}-"
@@ -140,25 +288,21 @@ def _fetch(
         response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
     except urllib.error.HTTPError as error:
         if error.code == 416 and start:  # the partial file is not a prefix we can extend
-            partial.unlink()
-            return _fetch(url, dest, sha256, progress, label)
+            dest.unlink()
+            return _fetch(url, dest, progress, label)
         raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
-    except (urllib.error.URLError, OSError) as error:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         raise DownloadError(f"{url}: {getattr(error, 'reason', error)}") from None
     with response:
         if start and response.status != 206:  # the server ignored Range: start again
             start = 0
         length = response.headers.get("Content-Length")
         total = start + int(length) if length is not None else None
-        hasher = hashlib.sha256()
-        if start:
-            _hash_file(partial, hasher)
         done = start
-        with open(partial, "ab" if start else "wb") as out:
+        with open(dest, "ab" if start else "wb") as out:
             try:
                 while chunk := response.read(_CHUNK):
                     out.write(chunk)
-                    hasher.update(chunk)
                     done += len(chunk)
                     report(progress, "download", done, total, "B", label)
             except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError):
@@ -168,18 +312,10 @@ def _fetch(
         raise DownloadError(
             f"{url}: transfer cut off after {done}{of} bytes (run the command again to resume)"
         )
-    if sha256 is not None and hasher.hexdigest() != sha256:
-        partial.unlink(missing_ok=True)
-        raise DownloadError(
-            f"{url}: checksum mismatch (sha256 {hasher.hexdigest()}, expected {sha256}); "
-            "the file was deleted, run the command again"
-        )
-    if partial != dest:
-        os.replace(partial, dest)
 
 
-def _hash_file(path: Path, hasher: hashlib._Hash | None = None) -> hashlib._Hash:
-    hasher = hasher or hashlib.sha256()
+def _hash_file(path: Path) -> hashlib._Hash:
+    hasher = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             hasher.update(chunk)
