@@ -295,13 +295,16 @@ class SegmentSink:
 
     ``plan`` is a `visualizer.pipeline.RenderPlan`; ``run`` the consecutive segment indices
     this stream covers. A segment is renamed into place when its last frame is written; `abort`
-    removes a partial one. With ``frames_dir`` every frame is also written as PNG.
+    removes a partial one. With ``frames_dir`` every frame is also written as PNG. The next
+    segment's encoder is started when the current one opens (``ahead``), so its start-up (tens
+    of milliseconds, more for NVENC) overlaps encoding instead of stalling the writer.
     """
 
     def __init__(self, plan: Any, run: list[int]) -> None:
         self.plan = plan
         self.run = list(run)
         self.writer: Any = None
+        self.ahead: Any = None  # the encoder of segment run[0], started before it is needed
         self.current = -1
         options = plan.options
         self.frames_dir = Path(options.frames_dir) if options.frames_dir else None
@@ -328,11 +331,15 @@ class SegmentSink:
         start = self.plan.segments[self.current][0]
         if start != index:
             raise RenderError(f"internal: segment {self.current} starts at {start}, got {index}")
+        self.writer = self.ahead or self._start(self.current, resolution)
+        self.ahead = self._start(self.run[0], resolution) if self.run else None
+
+    def _start(self, segment: int, resolution: int) -> Any:
         from visualizer.render import video
 
         options = self.plan.options
-        self.writer = video.SegmentWriter(
-            self.plan.segment_path(self.current),
+        return video.SegmentWriter(
+            self.plan.segment_path(segment),
             resolution=resolution,
             fps=self.plan.fps,
             encoder=self.plan.encoder,
@@ -357,6 +364,7 @@ class SegmentSink:
             raise RenderError("the generator stopped before the last frame of a segment")
 
     def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.abort()
-            self.writer = None
+        for writer in (self.writer, self.ahead):
+            if writer is not None:
+                writer.abort()
+        self.writer = self.ahead = None
