@@ -83,10 +83,10 @@ class ClassMixer:
         rows = spec_vectors(specs)
         return rows if len(rows) else one_hot(self._order)
 
-    def step(self, frame: FrameFeatures, chroma, breed: float, segment, *, tempo: float):
+    def step(self, frame: FrameFeatures, chroma, breed: float, segment) -> np.ndarray:
         """The class vector of ``frame``: ``chroma`` (12,) and ``breed`` in [0, 1] already
         smoothed, ``segment`` the keyframe `SegmentPosition`. Frames come in order."""
-        p = self.preset
+        p, tempo = self.preset, frame.tempo
         changed, self._changed = self._changed, False
         if frame.is_section_start and frame.index > 0:
             self._section += 1

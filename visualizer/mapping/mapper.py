@@ -144,7 +144,7 @@ class CausalMapper:
         """The shared per-frame core: ``chroma`` and ``drives`` already smoothed, ``walk`` the
         walk's signal in [0, 1], ``segment`` known (causally or with look-ahead)."""
         p = self.preset
-        y = self._classes.step(frame, chroma, drives.breed, segment, tempo=frame.tempo)
+        y = self._classes.step(frame, chroma, drives.breed, segment)
         bound = p.latent.bound
         distance = walk_distance(
             walk,
