@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -89,4 +91,17 @@ def test_live_preset_change_of_classes_crossfades():
     assert y[39, TIGER] == 1.0
     assert 0.0 < y[40, VOLCANO] < 0.1 and 0.5 < y[47, VOLCANO] < 0.6  # one beat = 15 frames
     assert y[54, VOLCANO] == 1.0 and y[54, TIGER] == 0.0
+    assert np.abs(np.diff(y, axis=0)).sum(axis=1).max() < 0.25
+
+
+def test_a_segment_shorter_than_a_crossfade_joins_its_neighbour():
+    from visualizer.mapping.interpolate import boundaries
+
+    assert boundaries("beats", 100, beats=[2, 50, 97]).tolist() == [0, 2, 50, 97]
+    assert boundaries("beats", 100, beats=[2, 50, 97], min_gap=5).tolist() == [0, 50]
+    # A first beat two frames in used to cross a whole keyframe between frames 0 and 1.
+    features = synthetic_features(300, tempo=120.0)
+    features = dataclasses.replace(features, beats=features.beats + 2)
+    preset = load_preset("minimal", ["keyframes.every=4"])
+    y = build_timeline(features, preset).class_vectors
     assert np.abs(np.diff(y, axis=0)).sum(axis=1).max() < 0.25

@@ -22,6 +22,11 @@ def fade_frames(beats: float, tempo: float, fps: float) -> int:
     return max(0, round(beats * 60.0 / bpm * fps))
 
 
+def min_segment(beats: float, tempo: float, fps: float) -> int:
+    """Frames a keyframe or pose segment lasts at least offline: one crossfade, at least 2."""
+    return max(2, fade_frames(beats, tempo, fps))
+
+
 class Crossfade:
     """State: the vector shown last, and the fade in progress (from-vector and frames left)."""
 

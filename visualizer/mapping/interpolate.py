@@ -38,17 +38,35 @@ def slerp(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
 
 
 def boundaries(
-    key: str, n_frames: int, *, sections=(), beats=(), every: int = 1, times=(), fps: float = 30
+    key: str,
+    n_frames: int,
+    *,
+    sections=(),
+    beats=(),
+    every: int = 1,
+    times=(),
+    fps: float = 30,
+    min_gap: int = 1,
 ) -> np.ndarray:
-    """Sorted unique segment start frames in [0, n_frames), always starting with 0."""
+    """Sorted unique segment start frames in [0, n_frames), always starting with 0.
+
+    A segment shorter than ``min_gap`` frames (a first beat two frames into the track, a last
+    one just before its end) joins its neighbour: with exact endpoints it would otherwise
+    cross a whole keyframe in a frame or two, which reads as a cut.
+    """
     if key == "sections":
         starts = np.asarray(sections, dtype=np.int64)
     elif key == "beats":
         starts = np.asarray(beats, dtype=np.int64)[::every]
     else:
         starts = np.array([round(t * fps) for t in times], dtype=np.int64)
-    starts = starts[(starts > 0) & (starts < n_frames)]
-    return np.unique(np.concatenate([[0], starts])) if n_frames else np.zeros(0, np.int64)
+    if not n_frames:
+        return np.zeros(0, np.int64)
+    kept = [0]
+    for start in np.unique(starts[(starts > 0) & (starts < n_frames)]).tolist():
+        if start - kept[-1] >= min_gap and n_frames - start >= min_gap:
+            kept.append(start)
+    return np.array(kept, dtype=np.int64)
 
 
 def segments_offline(starts: np.ndarray, n_frames: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ import numpy as np
 
 from visualizer.analysis.features import Features, FrameFeatures
 from visualizer.mapping.classmix import ClassMixer
+from visualizer.mapping.crossfade import min_segment
 from visualizer.mapping.interpolate import Segmenter, boundaries, segments_offline
 from visualizer.mapping.loop import close_loop
 from visualizer.mapping.poses import PoseTrack
@@ -266,9 +267,10 @@ def _look_ahead(mapper: CausalMapper, features: Features, preset: Preset):
     columns = (smoothed[name] for name in SMOOTHED)
     drives = [Drives(*values) for values in zip(*columns, strict=True)]
     k = preset.keyframes
+    shortest = min_segment(preset.classes.crossfade, features.tempo, mapper._fps)
     starts = boundaries(
         k.key, n, sections=features.sections, beats=features.beats, every=k.every,
-        times=k.times, fps=mapper._fps,
+        times=k.times, fps=mapper._fps, min_gap=shortest,
     )  # fmt: skip
     segment, fraction = segments_offline(starts, n)
     pairs = zip(segment.tolist(), fraction.tolist(), strict=True)

@@ -22,6 +22,7 @@ import numpy as np
 
 from visualizer.analysis.features import Features, FrameFeatures
 from visualizer.errors import PresetError, TimelineError
+from visualizer.mapping.crossfade import min_segment
 from visualizer.mapping.interpolate import Segmenter, boundaries, ease, segments_offline, slerp
 from visualizer.mapping.presets import Preset
 from visualizer.mapping.timeline import Z_DIM
@@ -83,6 +84,7 @@ class PoseTrack:
         starts = boundaries(
             p.key, features.n_frames, sections=features.sections, beats=features.beats,
             every=p.every, times=p.times, fps=self._fps,
+            min_gap=min_segment(self.preset.classes.crossfade, features.tempo, self._fps),
         )  # fmt: skip
         index, progress = segments_offline(starts, features.n_frames)
         self._planned = list(zip(index.tolist(), progress.tolist(), strict=True))
