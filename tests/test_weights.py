@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
-from visualizer.errors import DownloadError, VisualizerError, WeightsError
+from visualizer.errors import DownloadError, WeightsError
 from visualizer.model import registry
-from visualizer.model.loading import download, load_generator, resolve_device
+from visualizer.model.loading import download, load_generator
 from visualizer.model.registry import ModelInfo, cache_dir
 
 
@@ -211,15 +211,3 @@ def test_cache_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_dir() == Path(tmp_path / "home" / ".cache" / "visualizer")
-
-
-def test_resolve_device():
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(VisualizerError, match="unknown device 'tpu'"):
-        resolve_device("tpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(VisualizerError, match="CUDA is not available"):
-            resolve_device("cuda:0")
-    with pytest.raises(VisualizerError, match="does not exist|not available"):
-        resolve_device("cuda:99")

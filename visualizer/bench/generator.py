@@ -111,7 +111,10 @@ class SweepResult:
 
 
 def default_precisions(device: torch.device) -> tuple[str, ...]:
-    """All three on CUDA; fp32 and bf16 on a CPU (fp16 convolutions there are emulated, slow)."""
+    """All three on CUDA; fp32 and fp16 on MPS (no bf16 convolutions before macOS 14); fp32 and
+    bf16 on a CPU (fp16 convolutions there are emulated, slow)."""
+    if device.type == "mps":
+        return ("fp32", "fp16")
     return SWEEP_PRECISIONS if device.type == "cuda" else ("fp32", "bf16")
 
 

@@ -66,7 +66,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
         default="auto",
-        help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N (default: %(default)s)",
+        help="auto (CUDA when present, else Apple MPS, else CPU), cpu, cuda, cuda:N or mps "
+        "(default: %(default)s)",
     )
 
 

@@ -76,7 +76,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=("auto", "fp32", "fp16", "bf16"),
         default="auto",
-        help="generator arithmetic: auto = fp16 on CUDA, fp32 on CPU (default: %(default)s)",
+        help="generator arithmetic: auto = fp16 on CUDA, fp32 on CPU and MPS; MPS has no bf16 "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--compile",

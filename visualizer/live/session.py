@@ -223,6 +223,6 @@ def _midi_input(control: LiveControl, map_path: Path | None, now):
 def _device(name: str) -> str:
     if name != "auto":
         return name
-    import torch
+    from visualizer.model.devices import resolve_device
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(resolve_device(name))

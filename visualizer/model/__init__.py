@@ -4,7 +4,8 @@
 - `network`: the BigGAN-deep module and loading of the published checkpoint format
 - `random_weights`: seeded untrained weights in the published format (no download)
 - `registry`: the model registry, the weights cache and verified downloads
-- `loading`: device resolution, `--weights` (folder, file, random), preparing a module to run
+- `devices`: `--device` (auto = CUDA, else Apple MPS, else CPU) and `--precision`
+- `loading`: `--weights` (folder, file, random), preparing a module to run
 """
 
 from visualizer.lazy import lazy_exports
@@ -18,7 +19,7 @@ _EXPORTS = {
     "download": "loading",
     "check_weights": "loading",
     "load_generator": "loading",
-    "resolve_device": "loading",
+    "resolve_device": "devices",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,4 +1,4 @@
-"""Loading a generator: device resolution, ``--weights`` (folder, file, ``random``), the folded
+"""Loading a generator: ``--weights`` (folder, file, ``random``), the folded
 safetensors copy of a pickle checkpoint, and making a module ready to run (precision, layout,
 compilation).
 
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from visualizer.errors import VisualizerError, WeightsError
 from visualizer.files import atomic_output
+from visualizer.model.devices import choose_precision, resolve_device
 from visualizer.model.registry import (
     CONFIG_NAME,
     WEIGHTS_NAME,
@@ -37,34 +38,6 @@ log = logging.getLogger("visualizer")
 
 # --------------------------------------------------------------------------------------------
 # Devices and loading
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps' -> torch.device."""
-    import torch
-
-    text = str(name).strip().lower()
-    if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if text == "cpu":
-        return torch.device("cpu")
-    if text == "mps":
-        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise VisualizerError("device 'mps' requested but Metal (MPS) is not available")
-        return torch.device("mps")
-    if text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
-        if not torch.cuda.is_available():
-            raise VisualizerError(
-                f"device {name!r} requested but CUDA is not available "
-                f"(torch {torch.__version__}); use --device cpu or auto"
-            )
-        index = int(text[5:]) if ":" in text else 0
-        if index >= torch.cuda.device_count():
-            raise VisualizerError(
-                f"device {name!r} does not exist: {torch.cuda.device_count()} CUDA device(s)"
-            )
-        return torch.device("cuda", index)
-    raise VisualizerError(f"unknown device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
 
 
 def load_generator(
@@ -256,7 +229,6 @@ def _save_folded(generator: BigGANDeep, dest: Path, source: str) -> None:
 # --------------------------------------------------------------------------------------------
 # Inference settings (issue 7)
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
 
 
@@ -285,10 +257,7 @@ def prepare_for_inference(
         target = model.device
     else:
         target = resolve_device(device) if isinstance(device, str) else device
-    if precision not in PRECISIONS:
-        raise VisualizerError(f"unknown precision {precision!r}: expected {', '.join(PRECISIONS)}")
-    if precision == "auto":
-        precision = "fp16" if target.type == "cuda" else "fp32"
+    precision = choose_precision(precision, target.type)
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     model.eval().to(target)
     for part in (model.gen_z, model.layers, model.conv_to_rgb):

@@ -26,7 +26,7 @@ class RenderOptions:
 
     model: str = "biggan-deep-128"  # biggan-deep-128 | -256 | -512
     weights: str | None = None  # folder or file, "random" (seeded untrained), None = cached
-    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    device: str = "auto"  # auto (CUDA, else Apple MPS, else CPU) | cpu | cuda | cuda:N | mps
     preset: str = "default"  # built-in preset name or TOML path
     overrides: tuple[str, ...] = ()  # "section.key=value" preset overrides, applied in order
     seed: int | None = None  # None = the preset's seed
@@ -47,7 +47,7 @@ class RenderOptions:
     resume: bool = False  # continue an interrupted render of the same output
     segment_frames: int = 256  # frames per video segment (resume and split granularity), >= 1
     frame_step: int = 1  # render every Nth Timeline frame at fps / N (draft videos), >= 1
-    precision: str = "auto"  # auto (fp16 on CUDA, fp32 on CPU) | fp32 | fp16 | bf16
+    precision: str = "auto"  # auto (fp16 on CUDA, fp32 elsewhere) | fp32 | fp16 | bf16 (not MPS)
     # torch.compile of the generator: off | auto (reduce-overhead on CUDA, off on CPU) | default |
     # max-autotune | reduce-overhead. Not checked on resume: it changes rounding only.
     compile: str = "off"
