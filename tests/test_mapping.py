@@ -19,9 +19,7 @@ from visualizer.mapping.presets import list_presets, load_preset
 from visualizer.mapping.presets import preset_from_toml as load_preset_text
 from visualizer.mapping.pulse import Pulse
 from visualizer.mapping.signals import zero_phase
-from visualizer.mapping.truncation import truncated_normal
-from visualizer.mapping.walk import NoiseWalk
-from visualizer.mapping.warp import hallucinate, zoom
+from visualizer.mapping.truncation import from_truncated, truncated_normal
 
 PRESETS = [name for name, _ in list_presets()]
 TIGER, VOLCANO = 292, 980
@@ -45,7 +43,7 @@ def assert_valid(tl, preset, n):
     assert (tl.class_vectors.sum(axis=1) > 0).all()
     t = preset.truncation
     assert tl.truncation.min() >= np.float32(t.min) and tl.truncation.max() <= np.float32(t.max)
-    limit = 2 * preset.latent.bound * tl.truncation[:, None] * (1 + 1e-6)
+    limit = preset.latent.bound * tl.truncation[:, None] * (1 + 1e-6)
     assert (np.abs(tl.noise) <= limit).all()
 
 
@@ -211,8 +209,10 @@ def test_rotary_period_follows_the_beat(tempo, beats, period):
     noise = build_timeline(features, preset).noise.astype(np.float64)
     assert np.allclose(noise[period:], noise[:-period], atol=1e-5)
     assert not np.allclose(noise[period // 2 :], noise[: -(period // 2)], atol=1e-2)
-    radius = np.linalg.norm(noise - noise[:period].mean(0), axis=1) / 0.5
-    assert np.allclose(radius, 0.5 * math.sqrt(128), rtol=1e-4)  # a circle, not an ellipse
+    # a circle in the normal domain, blended in at the radius' angle: the law is kept
+    g = from_truncated(noise / 0.5, 2.0)
+    radius = np.linalg.norm(g - g[:period].mean(0), axis=1)
+    assert np.allclose(radius, math.sin(0.5) * math.sqrt(128), rtol=1e-3)
 
 
 HARD_CUT = ["classes.names=", "classes.palettes=", "classes.crossfade=0"]
@@ -269,12 +269,7 @@ def test_breeding_follows_the_feature():
     assert np.allclose(y[:, VOLCANO], 1 - expected, atol=1e-6)
 
 
-def test_walk_turns_back_at_the_bound_and_follows_energy():
-    rng = np.random.default_rng(0)
-    walk = NoiseWalk(np.zeros(128), rng.choice([-1.0, 1.0], 128), rng.uniform(0.5, 1, 128))
-    positions = np.array([walk.step(0.3, 1.0).copy() for _ in range(100)])
-    assert np.abs(positions).max() <= 1.0
-    assert (positions.max(axis=0) == 1.0).any() and (positions.min(axis=0) == -1.0).any()
+def test_walk_follows_energy():
     features = synthetic_features(300)
     preset = load_preset("default", [*STILL, "walk.speed=1.0"])
     noise = build_timeline(features, preset).noise
@@ -295,25 +290,6 @@ def test_truncated_normal_and_truncation_curve():
     inverted = load_preset("default", ["truncation.smoothing=0", "truncation.invert=true"])
     t = build_timeline(features, inverted).truncation
     assert np.allclose(t, 0.7 - 0.3 * features.energy, atol=1e-6)
-
-
-def test_zoom_and_hallucination():
-    z = np.array([-1.5, -0.2, 0.0, 0.3, 1.9])
-    assert np.array_equal(zoom(z, 1.0, 2.0), -2.0 * np.sign(z))
-    assert zoom(z, 0.0, 2.0) is z and hallucinate(z, 0.0, 2.0, 2.0) is z
-    assert np.allclose(hallucinate(z, 1.0, 2.0, 3.0), 2.0 * np.sin(3.0 * z))
-    assert np.abs(zoom(z, 0.4, 2.0)).max() <= 2.0
-    features = synthetic_features(100)
-    full = load_preset(
-        "zoom",
-        [*STILL, "walk.speed=1", "zoom.amount=1", "zoom.feature='constant'", "zoom.smoothing=0"],
-    )
-    noise = build_timeline(features, full).noise
-    assert np.allclose(np.abs(noise), 2.0 * 0.5, atol=1e-6)  # every unit at a, times truncation
-    dream = load_preset("dreamy", ["hallucinate.amount=1", "hallucinate.feature='constant'"])
-    plain = load_preset("dreamy", ["hallucinate.amount=0"])
-    a, b = build_timeline(features, dream).noise, build_timeline(features, plain).noise
-    assert not np.allclose(a, b) and np.abs(a).max() <= 2.0
 
 
 def test_set_preset_keeps_state_and_applies_next_frame():

@@ -10,11 +10,12 @@ Techniques, one module each (all pure numpy, seeded):
 - a `palette`: chroma -> class blend over a palette, with sensitivity and smoothing
 - b `interpolate`: linear / spherical interpolation between keyframe classes, exact endpoints
 - c `breed`: ``a*y1 + (1-a)*y2`` of two classes, ``a`` driven by a signal
-- d `walk`: noise walk whose step follows energy and its rise, turning back at the bound
-- e `pulse`: onsets or beats kick the latent, then decay
+- d `walk`: the latent turns on circles of normal values, as far per frame as energy and its
+  rise ask, so it keeps its law (`motion` composes d-i on that law; `truncation` maps it)
+- e `pulse`: onsets or beats kick the latent towards a seeded direction, then decay
 - f `truncation`: truncation between min and max driven by a signal; truncated-normal latents
-- g `warp.hallucinate`: ``sin(z)`` resampling driven by a signal
-- h `warp.zoom`: latent pushed towards ``-a * sign(z)`` driven by a signal
+- g `warp.hallucinate`: the ``sin(z)`` fold (small values stay, large ones fold back)
+- h `warp.zoom`: a signal scales the latent's magnitude up around its running mean
 - i `rotary`: latent circles in a random plane, one turn per N beats
 - j `palette.palette_for_section`: sections switch the class palette
 - k `arithmetic`: weighted sums and differences of classes in one class vector

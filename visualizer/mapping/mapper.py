@@ -7,15 +7,15 @@ with ``causal=True`` it is exactly the frame-by-frame stepping; by default it fi
 signals with zero phase and uses the exact keyframe segment ends (look-ahead), so the offline
 curves have no smoothing lag and keyframe segments end exactly on their class.
 
-Random draws, all from ``np.random.default_rng(seed)`` at construction and in this order: a class
-permutation (random palettes and keyframes), the base latent (truncated normal in [-a, a]), each
-latent unit's walk speed factor and direction, the pulse direction, the rotation plane.
+Random draws, all from ``np.random.default_rng(seed)``: at construction and in this order a class
+permutation (random palettes and keyframes), then the latent motion's start, speed factors, kick
+direction and rotation plane (`visualizer.mapping.motion`); then, frame by frame, the walk's
+next circles (so a Timeline depends only on the seed, the preset and the frames before it).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import NamedTuple
@@ -27,15 +27,12 @@ from visualizer.mapping.classmix import ClassMixer
 from visualizer.mapping.crossfade import min_segment
 from visualizer.mapping.interpolate import Segmenter, boundaries, segments_offline
 from visualizer.mapping.loop import close_loop
+from visualizer.mapping.motion import LatentMotion
 from visualizer.mapping.poses import PoseTrack
 from visualizer.mapping.presets import Preset, check_seed, preset_to_toml
-from visualizer.mapping.pulse import Pulse
-from visualizer.mapping.rotary import Rotary, period_frames, random_plane
 from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, signal_of, zero_phase
 from visualizer.mapping.timeline import N_CLASSES, Z_DIM, Timeline
-from visualizer.mapping.truncation import truncated_normal, truncation_value
-from visualizer.mapping.walk import NoiseWalk, walk_distance
-from visualizer.mapping.warp import hallucinate, zoom
+from visualizer.mapping.truncation import truncation_value
 from visualizer.progress import ProgressCallback, report
 
 # Signals smoothed per technique (each preset section's `feature`, smoothed with its `smoothing`)
@@ -71,7 +68,8 @@ class SegmentPosition:
 class CausalMapper:
     """Frame-by-frame mapping with state; `step` returns a `Step`.
 
-    ``noise`` satisfies ``|z| <= 2 * preset.latent.bound * truncation``.
+    ``noise / truncation`` follows the truncated normal in [-a, a] (a = ``preset.latent.bound``)
+    at every frame (`visualizer.mapping.motion`).
     """
 
     def __init__(self, preset: Preset, *, seed: int | None = None, fps: Fraction | float) -> None:
@@ -80,15 +78,8 @@ class CausalMapper:
         self.seed = check_seed(preset.seed if seed is None else seed)
         rng = np.random.default_rng(self.seed)
         self._order = rng.permutation(N_CLASSES)
-        start = truncated_normal(rng, Z_DIM, preset.latent.bound)
-        speeds = rng.uniform(0.5, 1.0, Z_DIM)
-        directions = rng.choice([-1.0, 1.0], Z_DIM)
-        kick = rng.standard_normal(Z_DIM)
-        self._kick = kick / math.sqrt(float(kick @ kick) / Z_DIM)
-        self._plane = random_plane(rng, Z_DIM)
-        self._walk = NoiseWalk(start, directions, speeds)
-        self._pulse = Pulse()
-        self._rotary = Rotary()
+        self._motion = LatentMotion(rng, fps=self._fps)
+        start = self._motion.home(preset.latent.bound)
         self._segmenter = Segmenter()
         self._chroma = Ema()
         self._emas = {name: Ema() for name in SMOOTHED}
@@ -146,35 +137,11 @@ class CausalMapper:
         walk's signal in [0, 1], ``segment`` known (causally or with look-ahead)."""
         p = self.preset
         y = self._classes.step(frame, chroma, drives.breed, segment)
-        bound = p.latent.bound
-        distance = walk_distance(
-            walk,
-            frame.energy_rise,
-            speed=p.walk.speed,
-            rise_gain=p.walk.rise,
-            idle=p.walk.idle,
-            fps=self._fps,
-        )
-        z = self._walk.step(distance, bound)
-        z = zoom(z, p.zoom.amount * drives.zoom, bound)
-        h = p.hallucinate
-        z = hallucinate(z, h.amount * drives.hallucinate, bound, h.frequency)
-        kick = 0.0
-        if p.pulse.trigger == "onsets" and frame.is_onset:
-            kick = p.pulse.amount * (0.5 + 0.5 * frame.onset_strength)
-        elif p.pulse.trigger == "beats" and frame.is_beat:
-            kick = p.pulse.amount
-        amount = self._pulse.step(kick, decay=p.pulse.decay, fps=self._fps)
-        if amount > 0:
-            z = z + amount * self._kick
-        r = p.rotary
-        cos, sin = self._rotary.step(period_frames(frame.tempo, r.beats, r.seconds, self._fps))
-        if r.radius > 0:
-            z = z + r.radius * (cos * self._plane[0] + sin * self._plane[1])
+        z = self._motion.step(p, frame, walk, drives.hallucinate, drives.zoom)
         z = self._poses.step(frame, z)
         t = p.truncation
         truncation = truncation_value(drives.truncation, t.min, t.max, t.invert)
-        noise = np.clip(z, -2.0 * bound, 2.0 * bound) * truncation
+        noise = np.clip(z, -p.latent.bound, p.latent.bound) * truncation
         return Step(y, noise.astype(np.float32), truncation)
 
 

@@ -132,14 +132,15 @@ class LoopOptions:
 
 @dataclass(frozen=True)
 class LatentOptions:
-    # Truncation bound a, 0.1-4: base latents are a truncated normal in [-a, a], the walk turns
-    # back at +-a, and every noise value satisfies |z| <= 2 * a * truncation.
+    # Truncation bound a, 0.1-4: at every frame the latent before truncation follows the
+    # truncated normal in [-a, a] that BigGAN-deep is sampled from (|noise| <= a * truncation).
     bound: float = _opt(2.0, 0.1, 4.0)
 
 
 @dataclass(frozen=True)
 class WalkOptions:
-    # Latent units per second at full drive, 0-20 (each unit also gets a random factor 0.5-1).
+    # Latent units per second at full drive, 0-20 (each unit also gets a random factor 0.5-1);
+    # the walk keeps the latent's law at any speed.
     speed: float = _opt(0.6, 0.0, 20.0)
     # Extra speed per unit of energy rise (attacks push harder), 0-20.
     rise: float = _opt(2.0, 0.0, 20.0)
@@ -151,9 +152,11 @@ class WalkOptions:
 
 @dataclass(frozen=True)
 class PulseOptions:
-    # What kicks the latent: "onsets" (scaled by onset strength), "beats", or "none".
+    # What kicks the latent: "onsets", "beats" or "none"; a kick is scaled by the strength of
+    # the onset under it.
     trigger: str = _opt("onsets", choices=("none", "onsets", "beats"))
-    # Kick size in latent units, 0-4.
+    # Kick size in latent units, 0-4: an angle in radians towards a seeded direction (the law is
+    # kept; pi/2 and above replace the latent by that direction for a moment).
     amount: float = _opt(0.4, 0.0, 4.0)
     # Seconds for a kick to fall to 1/e, 0.01-10.
     decay: float = _opt(0.2, 0.01, 10.0)
@@ -175,9 +178,11 @@ class TruncationOptions:
 
 @dataclass(frozen=True)
 class HallucinateOptions:
-    # Strength of the sin(z) resampling at full signal, 0-1 (0 = off).
+    # Strength of the sin(z) fold at full signal, 0-1 (0 = off): small values stay, values
+    # beyond the fold point fold back (the law is kept).
     amount: float = _opt(0.0, 0.0, 1.0)
-    # Frequency of the fold z -> a*sin(frequency*z), 0.25-8.
+    # Frequency of the sine, 0.25-8: at full strength values fold back from where
+    # sin(frequency * z) turns, pi / (2 * frequency).
     frequency: float = _opt(2.0, 0.25, 8.0)
     # Signal that sets the strength.
     feature: str = _opt("high", choices=FEATURES)
@@ -187,9 +192,10 @@ class HallucinateOptions:
 
 @dataclass(frozen=True)
 class ZoomOptions:
-    # How far the latent is pushed towards -a*sign(z) at full signal, 0-1 (0 = off).
+    # How much the signal scales the latent's magnitude up around its 8-second mean, 0-1 (0 =
+    # off): loud bass zooms in on the subject.
     amount: float = _opt(0.0, 0.0, 1.0)
-    # Signal that sets the push.
+    # Signal that sets the zoom.
     feature: str = _opt("low", choices=FEATURES)
     # Time constant of the signal smoothing in seconds, 0-10.
     smoothing: float = _opt(0.3, 0.0, 10.0)
@@ -197,7 +203,8 @@ class ZoomOptions:
 
 @dataclass(frozen=True)
 class RotaryOptions:
-    # Radius of the circle in latent units per component, 0-2 (0 = off).
+    # Radius of the circle in latent units per component, 0-2 (0 = off): an angle in radians,
+    # blended in so the latent keeps its law.
     radius: float = _opt(0.0, 0.0, 2.0)
     # Beats per turn, 0.25-64: the period is locked to the tempo.
     beats: float = _opt(4.0, 0.25, 64.0)

@@ -1,8 +1,17 @@
-"""Truncation over time (technique f) and the truncated normal that base latents come from."""
+"""Truncation over time (technique f), the truncated normal, and the map that keeps latents in it.
+
+BigGAN-deep was trained on z ~ N(0, 1) and is sampled with the truncation trick: z drawn from a
+normal truncated to [-a, a] (a = 2), times the truncation t. The mapping keeps every frame's
+latent before truncation (u = noise / t) in that law: the motion runs on standard normal values
+g (whose law rotations and mixes keep exactly) and `to_truncated` maps each one to the
+truncated normal by its quantile, so u has the truncated normal's statistics at every frame
+(rms 0.88 for a = 2, 9.2 % of values beyond 1.5, none beyond 2).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 
 def truncated_normal(rng: np.random.Generator, size: int, bound: float) -> np.ndarray:
@@ -13,6 +22,24 @@ def truncated_normal(rng: np.random.Generator, size: int, bound: float) -> np.nd
         values[outside] = rng.standard_normal(int(outside.sum()))
         outside = np.abs(values) > bound
     return values
+
+
+def to_truncated(g: np.ndarray, bound: float) -> np.ndarray:
+    """Standard normal values ``g`` -> the truncated normal in [-bound, bound], by quantile.
+
+    Monotonic and odd; close to the identity for small values (slope ``P(|g| < bound)`` at 0,
+    0.95 for bound 2). If ``g`` ~ N(0, 1), the result follows the truncated normal exactly.
+    """
+    low = ndtr(-bound)
+    u = ndtri(low + ndtr(g) * (1.0 - 2.0 * low))
+    return np.clip(u, -bound, bound)
+
+
+def from_truncated(u: np.ndarray, bound: float) -> np.ndarray:
+    """The inverse of `to_truncated`: truncated-normal values in (-bound, bound) -> N(0, 1)."""
+    low = ndtr(-bound)
+    inside = np.clip(u, -bound, bound)
+    return ndtri(np.clip((ndtr(inside) - low) / (1.0 - 2.0 * low), 1e-12, 1.0 - 1e-12))
 
 
 def truncation_value(signal: float, low: float, high: float, invert: bool) -> float:

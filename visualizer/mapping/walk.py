@@ -1,33 +1,50 @@
-"""Energy -> latent motion (technique d): a noise walk whose step follows energy and its rise.
+"""Energy -> latent motion (technique d): a walk whose stationary law is the latent's own.
 
-Every latent unit moves in its own direction (+1 or -1) at its own random speed factor in
-[0.5, 1]; a unit that reaches the truncation bound ``a`` turns back, so the walk stays in
-[-a, a] for ever without drifting to the edges.
+Every latent unit ``i`` turns on a circle spanned by two independent standard normal values:
+``g_i = cos(phi_i) * a_i + sin(phi_i) * b_i``, which is N(0, 1) at every phase. The music sets how
+far the phases turn each frame (``walk_distance``, times each unit's random speed factor in
+[0.5, 1]); a unit that completes a quarter turn (``g_i = b_i``) continues on a fresh circle
+(``a_i <- b_i``, ``b_i <-`` a new draw). So the walk travels as fast as the music asks, never
+reaches an edge to bounce off, and its values keep the normal law for ever: it neither drifts to
+the extremes nor flattens towards a uniform law, as a walk that bounces between bounds does.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+QUARTER = 0.5 * math.pi
 
-class NoiseWalk:
-    """State: position (128,) in [-a, a] and direction (128,) of +-1."""
 
-    def __init__(self, start: np.ndarray, directions: np.ndarray, speeds: np.ndarray) -> None:
-        self.position = start.astype(np.float64)
-        self.direction = directions.astype(np.float64)
-        self.speeds = speeds.astype(np.float64)
+class LatentWalk:
+    """State: each unit's circle (a, b), phase in [0, pi/2), speed factor, and the generator
+    that draws the next circles. ``step`` returns float64 (128,) standard normal values."""
 
-    def step(self, distance: float, bound: float) -> np.ndarray:
-        """Move by ``distance`` latent units (times each unit's speed factor); the position."""
-        position = self.position
-        position += (distance * self.direction) * self.speeds
-        high = position >= bound
-        low = position <= -bound
-        self.direction[high] = -1.0
-        self.direction[low] = 1.0
-        np.clip(position, -bound, bound, out=position)
-        return position
+    def __init__(self, rng: np.random.Generator, start: np.ndarray, speeds: np.ndarray) -> None:
+        self._rng = rng
+        self.a = np.asarray(start, dtype=np.float64).copy()
+        self.b = rng.standard_normal(self.a.shape[0])
+        self.phase = np.zeros(self.a.shape[0])
+        self.speeds = np.asarray(speeds, dtype=np.float64)
+
+    def position(self) -> np.ndarray:
+        return np.cos(self.phase) * self.a + np.sin(self.phase) * self.b
+
+    def step(self, distance: float) -> np.ndarray:
+        """Turn every unit by ``distance`` radians (times its speed factor); the new values.
+
+        Each unit then moves by about ``distance`` latent units (rms over units).
+        """
+        self.phase += distance * self.speeds
+        done = self.phase >= QUARTER
+        while done.any():  # a long step may complete several quarter turns
+            self.a[done] = self.b[done]
+            self.b[done] = self._rng.standard_normal(int(done.sum()))
+            self.phase[done] -= QUARTER
+            done = self.phase >= QUARTER
+        return self.position()
 
 
 def walk_distance(
