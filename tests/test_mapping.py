@@ -43,7 +43,7 @@ def assert_valid(tl, preset, n):
     assert (tl.class_vectors.sum(axis=1) > 0).all()
     t = preset.truncation
     assert tl.truncation.min() >= np.float32(t.min) and tl.truncation.max() <= np.float32(t.max)
-    limit = preset.latent.bound * tl.truncation[:, None] * (1 + 1e-6)
+    limit = 2 * preset.latent.bound * tl.truncation[:, None] * (1 + 1e-6)
     assert (np.abs(tl.noise) <= limit).all()
 
 

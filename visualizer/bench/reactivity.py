@@ -35,20 +35,22 @@ class Reactivity:
     beyond_2: float  # share of |u| > 2
     onset_correlation: float  # speed vs onset strength at lag 0, in [-1, 1]
     energy_correlation: float  # speed vs energy at lag 0
-    driver: str  # "onset" or "energy": what the preset's motion follows
+    driver: str  # "onset", "energy" or "still": what the preset's motion follows
     best_lag: int  # lag (frames) of the strongest correlation with the driver
     classes_mixed: float  # mean number of classes holding >= 5 % of a frame's weight
 
     def meets_goals(self) -> bool:
-        """Inside the goals: rms, shares beyond 1.5 and 2, correlation with the driver, lag 0."""
-        correlation = self.onset_correlation if self.driver == "onset" else self.energy_correlation
-        return (
+        """Inside the goals: rms, shares beyond 1.5 and 2, and (unless the latent holds still)
+        correlation with the driver, at lag 0."""
+        in_law = (
             RMS_GOAL[0] <= self.rms <= RMS_GOAL[1]
             and self.beyond_1_5 <= BEYOND_1_5_GOAL
             and self.beyond_2 <= BEYOND_2_GOAL
-            and correlation >= CORRELATION_GOAL
-            and self.best_lag == 0
         )
+        if self.driver == "still":
+            return in_law
+        correlation = self.onset_correlation if self.driver == "onset" else self.energy_correlation
+        return in_law and correlation >= CORRELATION_GOAL and self.best_lag == 0
 
 
 def latent_speed(timeline: Timeline) -> np.ndarray:
@@ -80,7 +82,8 @@ def reactivity(timeline: Timeline, features: Features, driver: str) -> Reactivit
         "energy": features.energy.astype(np.float64),
     }
     lags = range(-MAX_LAG, MAX_LAG + 1)
-    by_lag = [lagged_correlation(speed, signals[driver], lag) for lag in lags]
+    follows = signals.get(driver, signals["energy"])
+    by_lag = [lagged_correlation(speed, follows, lag) for lag in lags]
     weights = timeline.class_vectors.astype(np.float64)
     shares = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
     return Reactivity(
@@ -96,6 +99,12 @@ def reactivity(timeline: Timeline, features: Features, driver: str) -> Reactivit
 
 
 def driver_of(preset) -> str:
-    """ "onset" for presets that kick the latent (on onsets or on beats, which fall on onsets),
-    else "energy" (the walk's signal)."""
+    """What the preset's latent follows: "still" when it holds a pose (a class morph, or poses
+    with no music-driven motion on top), "onset" when it kicks (on onsets, or on beats, which
+    fall on onsets), else "energy" (the walk's signal)."""
+    poses = preset.poses
+    if (preset.classes.mode == "morph" and preset.morph.still and not poses.seeds) or (
+        poses.seeds and poses.motion == 0
+    ):
+        return "still"
     return "onset" if preset.pulse.trigger != "none" and preset.pulse.amount > 0 else "energy"
