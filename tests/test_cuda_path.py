@@ -8,12 +8,13 @@ import json
 import logging
 import re
 import subprocess
+import weakref
 
 import numpy as np
 import pytest
 import torch
 
-from tests.render_fixtures import ToyGenerator
+from tests.render_fixtures import ToyGenerator, random_timeline
 from tests.test_pipeline import _options, _render, setup  # noqa: F401 (fixture)
 from visualizer import pipeline
 from visualizer.batch.ray_worker import NOSET_VISIBLE, actor_device
@@ -151,3 +152,45 @@ def test_next_segment_encoder_starts_ahead_and_abort_removes_both(setup, tmp_pat
     assert sorted(p.name for p in plan.work_dir.iterdir() if ".mp4" in p.name) == [
         plan.segment_path(0).name
     ]
+
+
+class FailsOnce(ToyGenerator):
+    """Raises ``error`` on the first call with more than ``limit`` frames, holding a tensor."""
+
+    def __init__(self, error: BaseException, limit: int = 2) -> None:
+        super().__init__()
+        self.error, self.limit, self.held = error, limit, None
+
+    def frames_uint8(self, z, class_vectors, truncation):
+        if z.shape[0] > self.limit and self.held is None:
+            batch = torch.empty(z.shape[0], 1 << 16)  # what a failed forward leaves behind
+            self.held = weakref.ref(batch)
+            raise type(self.error)(*self.error.args)  # a fresh one, as torch raises
+        assert self.held is None or self.held() is None  # released before the retry
+        return super().frames_uint8(z, class_vectors, truncation)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.OutOfMemoryError(""),
+        RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"),
+        RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"),
+    ],
+)
+def test_generate_halves_on_every_kind_of_allocation_failure(error):
+    timeline = random_timeline(9)
+    expected = (
+        ToyGenerator()
+        .frames_uint8(
+            *(
+                torch.from_numpy(a)
+                for a in (timeline.noise, timeline.class_vectors, timeline.truncation)
+            )
+        )
+        .numpy()
+    )
+    flaky = FailsOnce(error)
+    got = list(render.generate(flaky, timeline, 0, 9, device=torch.device("cpu"), batch_size=8))
+    assert flaky.calls == [4, 4, 1]  # the batch of 8 failed once
+    assert np.array_equal(np.concatenate([f.numpy() for _, f in got]), expected)

@@ -35,10 +35,12 @@ def test_a_batch_equals_its_frames_one_by_one():
     assert np.array_equal(np.concatenate([f for _, f in batched]), one)
 
 
-def test_generate_covers_exactly_the_requested_range():
+def test_generate_covers_exactly_the_requested_range_in_batches_on_a_grid_from_frame_0():
     timeline = random_timeline(10)
-    batches = _all_frames(ToyGenerator(), timeline, 4, start=3, stop=9)
-    assert [(first, len(f)) for first, f in batches] == [(3, 4), (7, 2)]
+    generator = ToyGenerator()
+    batches = _all_frames(generator, timeline, 4, start=3, stop=9)
+    assert [(first, len(f)) for first, f in batches] == [(3, 1), (4, 4), (8, 1)]
+    assert generator.calls == [4, 4, 2]  # frames 0-3, 4-7, 8-9: the batches of a whole render
 
 
 def test_out_of_memory_halves_the_batch_and_continues():

@@ -90,41 +90,72 @@ def generate(
 ) -> Iterator[tuple[int, Any]]:
     """Yield (first frame index, uint8 tensor (B, R, R, 3) on ``device``) for frames [start, stop).
 
-    A CUDA out-of-memory error halves the batch size and retries the same frames; at batch size
-    1 it becomes a RenderError. ``generator.frames_uint8(z, y, truncation)`` takes float32 z
-    (B, 128), class vectors (B, 1000) and per-frame truncation (B,). A compiled generator
-    (``generator.compile_mode`` set) always gets full batches: the last, partial one is padded
-    with copies of its last frame, whose frames are dropped, so that a new shape never triggers
-    a recompilation (or, with CUDA graphs, a new graph).
+    Batches lie on a grid from frame 0: batch k is always Timeline frames [k * B, (k + 1) * B),
+    whatever range is asked for (the frames of it outside [start, stop) are computed and
+    dropped). So a resumed or split render computes every frame in the same batch, at the same
+    position, as an uninterrupted one. On CUDA and with a compiled generator every call gets
+    a full batch (the track's last one is padded with copies of its last frame, dropped): a
+    new shape would trigger cuDNN autotuning, a recompilation or a new CUDA graph.
+    ``generator.frames_uint8(z, y, truncation)`` takes float32 z (B, 128), class vectors
+    (B, 1000) and per-frame truncation (B,).
+
+    An out-of-memory error (torch's, or cuBLAS/cuDNN failing to allocate) halves the batch size
+    and retries the same frames; at batch size 1 it becomes a RenderError.
+    """
+    fixed = getattr(generator, "compile_mode", None) is not None
+    fixed = fixed or getattr(device, "type", "cpu") == "cuda"
+    index = start - start % batch_size
+    while index < stop:
+        end = min((index // batch_size + 1) * batch_size, timeline.n_frames)
+        size = batch_size if fixed else end - index
+        frames = _frames_or_none(generator, timeline, index, end, size, device)
+        if frames is None:  # out of memory; the failed batch is released by now
+            if size == 1:
+                raise RenderError(
+                    "out of GPU memory even at batch size 1: try a smaller --model or --device cpu"
+                )
+            batch_size = max(1, size // 2)
+            log.warning("out of GPU memory: retrying with batch size %d", batch_size)
+            _release_cached_memory()
+            continue
+        first, last = max(index, start), min(end, stop)
+        yield first, frames[first - index : last - index]
+        index = end
+
+
+def _frames_or_none(
+    generator: Any, timeline: Timeline, index: int, end: int, size: int, device: Any
+) -> Any:
+    """Frames [index, end) padded to ``size`` rows, or None when the device ran out of memory.
+
+    Returning (not raising) means the traceback, which holds the failed batch's tensors, is
+    gone before the caller releases the allocator's cached blocks.
     """
     import torch
 
-    fixed = getattr(generator, "compile_mode", None) is not None
-    index = start
-    while index < stop:
-        count = min(batch_size, stop - index)
-        size = batch_size if fixed else count
-        try:
-            with torch.inference_mode():
-                frames = generator.frames_uint8(
-                    _tensor(_padded(timeline.noise[index : index + count], size), device),
-                    _tensor(_padded(timeline.class_vectors[index : index + count], size), device),
-                    _tensor(_padded(timeline.truncation[index : index + count], size), device),
-                )[:count]
-        except Exception as error:
-            if not is_out_of_memory(error):
-                raise
-            if count == 1:
-                raise RenderError(
-                    "out of GPU memory even at batch size 1: try a smaller --model or --device cpu"
-                ) from None
-            batch_size = max(1, count // 2)
-            log.warning("out of GPU memory: retrying with batch size %d", batch_size)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            continue
-        yield index, frames
-        index += count
+    rows = slice(index, end)
+    try:
+        with torch.inference_mode():
+            return generator.frames_uint8(
+                _tensor(_padded(timeline.noise[rows], size), device),
+                _tensor(_padded(timeline.class_vectors[rows], size), device),
+                _tensor(_padded(timeline.truncation[rows], size), device),
+            )[: end - index]
+    except Exception as error:
+        if not is_out_of_memory(error):
+            raise
+    return None
+
+
+def _release_cached_memory() -> None:
+    """Give the allocator's cached blocks back to the driver (cuDNN/cuBLAS allocate outside)."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _padded(array: np.ndarray, size: int) -> np.ndarray:
