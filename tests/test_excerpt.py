@@ -4,6 +4,7 @@ a window are not onsets: real analysis of generated audio, real mapping, a tiny 
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,43 @@ def test_a_sound_at_t0_is_an_onset_at_frame_0():
     assert features.onsets.tolist() == [0, 30, 60]
     music = analyze(audio_of(music_like(8.0, SR, seed=1)), fps=FPS)  # starts on a kick
     assert music.onsets[0] == 0 and music.beats[0] == 0
+
+
+# --- visualizer timeline ------------------------------------------------------------------------
+
+
+def test_timeline_command_writes_the_renders_timeline_without_a_generator(song, tmp_path):
+    import subprocess
+    import sys
+
+    from visualizer.mapping import timeline as timeline_io
+
+    out = tmp_path / "t.npz"
+    code = (
+        "import sys; from visualizer.cli import main; "
+        f"code = main(['timeline', {str(song)!r}, '-o', {str(out)!r}, '--preset', 'pulse', "
+        "'--seed', '5', '--start', '13.1', '--duration', '7.25', '-q']); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    env = {"VISUALIZER_CACHE": str(tmp_path / "cache"), "PATH": ""}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=Path(__file__).resolve().parents[1], timeout=300)  # fmt: skip
+    assert run.stdout.split() == ["0", "False"], run.stderr  # written, and no torch imported
+    saved = timeline_io.load(out)
+    expected = make_timeline(song, RenderOptions(fps=FPS, preset="pulse", seed=5, start=13.1,
+                                                 duration=7.25))  # fmt: skip
+    np.testing.assert_array_equal(saved.noise, expected.noise)
+    np.testing.assert_array_equal(saved.class_vectors, expected.class_vectors)
+    assert saved.seed == 5 and saved.fps == FPS and saved.preset == expected.preset
+
+
+def test_timeline_command_refuses_to_replace_files(song, tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    out.write_bytes(b"precious")
+    assert main(["timeline", str(song), "-o", str(out)]) == 1
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == b"precious"
+    assert main(["timeline", str(song), "-o", str(song), "--overwrite"]) == 1
+    assert "is the input track" in capsys.readouterr().err
+    assert main(["timeline", str(song), "-o", str(tmp_path / "x.npz"), "--start", "99"]) == 1
+    assert "beyond the end" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "render": "render a music video from a track",
     "preview": "draw a storyboard (contact sheet) or a fast draft video of a track",
     "analyze": "extract the audio features of a track on the video frame clock",
+    "timeline": "write the per-frame generator inputs of a render, without a generator",
     "presets": "list or show the built-in presets",
     "models": "list or download the BigGAN-deep weights",
     "batch": "render a whole album or playlist, locally or on a Ray cluster",
