@@ -194,3 +194,10 @@ def test_generate_halves_on_every_kind_of_allocation_failure(error):
     got = list(render.generate(flaky, timeline, 0, 9, device=torch.device("cpu"), batch_size=8))
     assert flaky.calls == [4, 4, 1]  # the batch of 8 failed once
     assert np.array_equal(np.concatenate([f.numpy() for _, f in got]), expected)
+
+
+def test_automatic_batch_size_is_decided_once_per_render(tmp_path):
+    assert pipeline.shared_batch_size(tmp_path, 48) == 48
+    # A resumed or split run with more (or less) free GPU memory batches as the first did.
+    assert pipeline.shared_batch_size(tmp_path, 63) == 48
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch_size"]

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import shutil
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -223,11 +224,10 @@ def render_segments(
         return
     device = device_of(generator)
     # A warmed-up compiled generator keeps the batch size it was compiled for (no recompile).
-    batch_size = (
-        plan.options.batch_size
-        or getattr(generator, "warm_batch_size", None)
-        or render.auto_batch_size(device, resolution_of(generator, plan.options.model))
+    automatic = getattr(generator, "warm_batch_size", None) or render.auto_batch_size(
+        device, resolution_of(generator, plan.options.model)
     )
+    batch_size = plan.options.batch_size or shared_batch_size(plan.work_dir, automatic)
     log.info("rendering on %s, batch size %d, encoder %s", device, batch_size, plan.encoder)
     done = plan.n_frames - sum(plan.segments[i][1] - plan.segments[i][0] for i in plan.pending())
     for run in _runs(todo):
@@ -243,6 +243,24 @@ def render_segments(
             sink.check_complete()
         finally:
             sink.abort()
+
+
+def shared_batch_size(work_dir: Path, automatic: int) -> int:
+    """The automatic batch size of this render: the first worker's, kept in the work folder.
+
+    A resumed or split render must batch its frames as the first run did to compute them
+    bit for bit alike, and free GPU memory (which the automatic size follows) changes.
+    """
+    path = work_dir / "batch_size"
+    draft = work_dir / f".batch_size.{os.getpid()}.{threading.get_ident()}"
+    draft.write_text(str(automatic))
+    try:
+        os.link(draft, path)  # atomic and exclusive: the first worker decides, whole
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return max(1, int(path.read_text()))
 
 
 def _runs(indices: list[int]) -> list[list[int]]:

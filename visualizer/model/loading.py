@@ -249,7 +249,8 @@ def prepare_for_inference(
     only, so moving truncation never recompiles; "auto" is "reduce-overhead" (CUDA graphs) on CUDA
     and "off" elsewhere. The mode used is kept in ``model.compile_mode`` (None when eager), which
     tells callers to keep the batch shape fixed. Compiled kernels are cached across runs in
-    ``<cache>/inductor`` unless TORCHINDUCTOR_CACHE_DIR is set. On CUDA, cudnn autotuning is on.
+    ``<cache>/inductor`` unless TORCHINDUCTOR_CACHE_DIR is set. On CUDA, cuDNN picks its
+    algorithms deterministically.
     """
     import torch
 
@@ -271,7 +272,11 @@ def prepare_for_inference(
         if isinstance(module, torch.nn.Conv2d):
             module.to(memory_format=model.memory_format)
     if target.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+        # cuDNN's own heuristics, not per-process timing (benchmark mode), pick the convolution
+        # algorithms: a resumed or split render in another process then computes each batch
+        # with the same algorithms, bit for bit (batches have fixed shapes and positions).
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
     mode = resolve_compile(compile, target)
     model.compile_mode = mode
     if mode is not None:
