@@ -120,6 +120,7 @@ def test_frames_arrive_and_follow_the_audio_clock(live, page):
 def test_slider_in_the_page_changes_what_the_renderer_uses(live, page):
     session, _ = live
     page.click("#toggle")
+    page.click("#advanced summary")  # every key of the scene is under "advanced"
     slider = page.locator("input[name='truncation.max']")
     slider.fill("0.55")  # sets the value and fires input
     _wait(lambda: session.engine.mapper.preset.truncation.max == 0.55, what="slider change")

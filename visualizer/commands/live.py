@@ -81,7 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--midi-map",
         metavar="FILE.toml",
         default=None,
-        help="MIDI bindings to load, and where learn mode saves them (default: SAVE_DIR/midi.toml)",
+        help="MIDI bindings to load, and where learn mode saves them "
+        "(default: SAVE_DIR/midi.map.toml)",
     )
     parser.add_argument(
         "--output",

@@ -32,6 +32,7 @@ from visualizer.live.show import (
     next_palette_overrides,
     scene_after,
     scene_names,
+    theme_list,
 )
 
 log = logging.getLogger("visualizer")
@@ -239,6 +240,13 @@ class LiveControl:
 
     def set_crossfade(self, seconds: Any) -> None:
         self.crossfade_s = _check_crossfade(seconds)
+        self.changed()
+
+    def changed(self) -> None:
+        """Something the page shows changed besides the preset (a MIDI binding, the crossfade
+        time): bump the version so the server pushes the state to the pages."""
+        with self._lock:
+            self.version += 1
 
     def take_fade(self) -> float:
         """Seconds to crossfade the change just taken (0: cut); read once by the render loop."""
@@ -262,8 +270,7 @@ class LiveControl:
             self.blackout = not self.blackout
         else:
             raise PresetError(f"unknown action {action!r} (valid: {', '.join(ACTIONS)})")
-        with self._lock:
-            self.version += 1
+        self.changed()
 
     def tap(self, t: float) -> None:
         with self._lock:
@@ -343,6 +350,7 @@ class LiveControl:
                 "frozen": self.frozen,
                 "blackout": self.blackout,
                 "scenes": scene_names(self.save_dir),
+                "themes": theme_list(),
                 "actions": list(ACTIONS),
             }
 

@@ -205,6 +205,7 @@ class MidiInput:
         log.info("MIDI learn: %s", _describe(binding))
         if self.map_path is not None:
             self.map.save(self.map_path)
+        self.control.changed()
         return True
 
     def _fire(self, target: str) -> None:

@@ -18,6 +18,7 @@ the connection nor stop the show. The WebSocket only accepts pages served by thi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import mimetypes
@@ -43,6 +44,7 @@ ASSETS = {
     "/": "index.html",
     "/index.html": "index.html",
     "/app.js": "app.js",
+    "/surface.js": "surface.js",
     "/style.css": "style.css",
 }
 MAX_MESSAGE = 64 * 1024  # control messages are small; refuse anything bigger
@@ -122,7 +124,9 @@ class LiveServer:
         ) as server:
             self.port = next(iter(server.sockets)).getsockname()[1]
             self._ready.set()
+            pusher = asyncio.create_task(self._push_state())
             await self._stopped.wait()
+            pusher.cancel()
 
     # -- HTTP ------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -155,6 +159,20 @@ class LiveServer:
             "clients": len(self._clients),
             "midi": self.midi.snapshot() if self.midi is not None else None,
         }
+
+    async def _push_state(self) -> None:
+        """Send the state to every page when it changed from elsewhere (MIDI, OSC, a reload):
+        the page's faders and lamps follow a knob within a tenth of a second."""
+        seen = self.control.version
+        while True:
+            await asyncio.sleep(0.1)
+            if self.control.version == seen or not self._clients:
+                continue
+            seen = self.control.version
+            text = json.dumps({"type": "state", **self.state()})
+            for client in list(self._clients):
+                with contextlib.suppress(ConnectionClosed):
+                    await client.connection.send(text)
 
     # -- frames ----------------------------------------------------------------------------
     def _on_frame(self, index: int, t: float, jpeg: bytes, frame) -> None:

@@ -22,6 +22,7 @@ from visualizer.live.server import LiveServer
 log = logging.getLogger("visualizer")
 
 DEFAULT_FPS = Fraction(30)
+MAP_NAME = "midi.map.toml"  # beside the saved scenes; not a scene name (it has a dot)
 
 
 class LiveSession:
@@ -197,8 +198,9 @@ class LiveSession:
 
 
 def _midi_map_path(args: argparse.Namespace) -> Path:
-    """--midi-map, or midi.toml in the save folder (learn mode writes it there)."""
-    return Path(args.midi_map) if args.midi_map else Path(args.save_dir) / "midi.toml"
+    """--midi-map, or midi.map.toml in the save folder (learn mode writes it there; the
+    dotted name keeps it out of the scene list)."""
+    return Path(args.midi_map) if args.midi_map else Path(args.save_dir) / MAP_NAME
 
 
 def _check_midi(port: str, map_path: Path) -> None:

@@ -112,3 +112,10 @@ def next_palette_overrides(preset) -> dict[str, str]:
     palettes = [",".join(str(name) for name in palette) for palette in classes.palettes]
     rotated = [*palettes[1:], current] if current else palettes[1:]
     return {"classes.names": palettes[0], "classes.palettes": ";".join(rotated)}
+
+
+def theme_list() -> list[tuple[str, str]]:
+    """The curated class themes as (name, one-line description), for the theme picker."""
+    from visualizer.mapping.classes import themes
+
+    return [(theme.name, theme.description) for theme in themes()]

@@ -58,6 +58,7 @@ async function drawNext() {
     $("fps").textContent = `${header.render_fps.toFixed(1)} fps`;
     $("latency").textContent = `${Math.round(live.latency)} ms`;
     $("dropped").textContent = `${header.dropped} dropped`;
+    surfaceFrame(header);
   }
   drawing = false;
 }
@@ -106,6 +107,7 @@ function showState(state) {
   startTrack();
   $("source").textContent = state.source;
   $("bpm").textContent = state.tap_bpm ? `${state.tap_bpm.toFixed(1)} BPM` : "";
+  surfaceState(state);
   if (state.version === shownVersion) return;
   shownVersion = state.version;
   const form = $("params");
@@ -114,6 +116,7 @@ function showState(state) {
 
 function control(spec) {
   const label = document.createElement("label");
+  label.dataset.target = spec.key; // MIDI learn binds a knob to this key
   label.append(spec.key);
   const input = document.createElement("input");
   input.name = spec.key;
@@ -166,8 +169,7 @@ function showClasses(results) {
   );
 }
 
-// -- buttons and keys -------------------------------------------------------------------------
-$("tap").onclick = () => send({ type: "tap" });
+// -- buttons (the keyboard shortcuts are in surface.js) --------------------------------------
 $("tapclear").onclick = () => send({ type: "tap_clear" });
 $("save").onclick = () => send({ type: "save", name: $("savename").value });
 $("toggle").onclick = () => ($("panel").hidden = !$("panel").hidden);
@@ -175,11 +177,4 @@ $("fullscreen").onclick = () => document.documentElement.requestFullscreen().cat
 document.addEventListener("fullscreenchange", () =>
   document.body.classList.toggle("fullscreen", !!document.fullscreenElement),
 );
-document.addEventListener("keydown", (event) => {
-  if (event.target.tagName === "INPUT") return;
-  if (event.key === "t") send({ type: "tap" });
-  else if (event.key === "f") $("fullscreen").click();
-  else if (event.key === "h") $("toggle").click();
-});
-
 connect();
