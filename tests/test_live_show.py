@@ -4,6 +4,7 @@ blackout, and the page messages that reach them."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -165,3 +166,28 @@ def test_page_messages_reach_masters_actions_and_crossfade(tmp_path, generator, 
     )
     assert "MIDI is off" in send({"type": "learn", "target": "tap"})["message"]
     assert send({"type": "action"})["type"] == "error" and server.bad_messages == 1
+
+
+def test_osc_plays_actions_and_masters(tmp_path):
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from visualizer.live.osc import OscInput
+
+    control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path)
+    osc = OscInput(control, port=0, now=lambda: 1.0)
+    osc.start()
+    try:
+        client = SimpleUDPClient("127.0.0.1", osc.port)
+        client.send_message("/visualizer/action", ["blackout"])
+        client.send_message("/visualizer/master", ["truncation", 0.5])
+        client.send_message("/visualizer/action", ["explode"])  # unknown: refused
+        client.send_message("/visualizer/master", ["motion", 9.0])  # out of range: refused
+        client.send_message("/visualizer/master", ["motion"])  # no value: refused
+        deadline = time.monotonic() + 5
+        while osc.received + osc.ignored < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert control.blackout and control.masters["truncation"] == 0.5
+        assert control.masters["motion"] == 1.0
+        assert osc.received == 2 and osc.ignored == 3
+    finally:
+        osc.stop()

@@ -6,6 +6,9 @@ Addresses:
   (a list value may be given as more arguments or one "a,b" string)
 - ``/visualizer/preset <name>``              a built-in preset or one saved in the save folder
 - ``/visualizer/tap``                        one tap of tap tempo
+- ``/visualizer/action <name>``              freeze, blackout, next_scene, next_palette, ...
+  (`visualizer.live.control.ACTIONS`)
+- ``/visualizer/master <name> <0-2>``        a master fader: reactivity, motion, truncation
 
 Anything else, wrong argument counts or refused values are logged and ignored: a stray packet
 never stops the show. The server binds 127.0.0.1 unless told otherwise.
@@ -44,6 +47,8 @@ class OscInput:
         dispatcher.map("/visualizer/set", self._guard(self._set))
         dispatcher.map("/visualizer/preset", self._guard(self._preset))
         dispatcher.map("/visualizer/tap", self._guard(self._tap))
+        dispatcher.map("/visualizer/action", self._guard(self._action))
+        dispatcher.map("/visualizer/master", self._guard(self._master))
         dispatcher.set_default_handler(self._unknown)
         try:
             self._server = ThreadingOSCUDPServer((host, port), dispatcher)
@@ -89,3 +94,13 @@ class OscInput:
 
     def _tap(self, *args: object) -> None:
         self.control.tap(self.now())
+
+    def _action(self, *args: object) -> None:
+        if len(args) != 1 or not isinstance(args[0], str):
+            raise ValueError("expected /visualizer/action <name>")
+        self.control.perform(args[0], self.now())
+
+    def _master(self, *args: object) -> None:
+        if len(args) != 2 or not isinstance(args[0], str):
+            raise ValueError("expected /visualizer/master <name> <0-2>")
+        self.control.set_master(args[0], args[1])
