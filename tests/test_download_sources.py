@@ -169,8 +169,10 @@ def test_two_processes_download_one_model(files, tmp_path):
                 runs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err))
             # Either it waits for the lock, or (were there none) it starts a second transfer.
             _wait_for(
-                lambda: "waiting for it" in logs[1].read_text()
-                or [name for name, _ in server.requests].count(WEIGHTS) > 1,
+                lambda: (
+                    "waiting for it" in logs[1].read_text()
+                    or [name for name, _ in server.requests].count(WEIGHTS) > 1
+                ),
                 "the second process to reach the download",
             )
             release.set()

@@ -2,8 +2,35 @@
 
 The stages (see DESIGN.md): audio -> Features (analysis on the frame clock) -> Timeline (mapping,
 driven by a preset and a seed) -> frames (BigGAN-deep) -> video (ffmpeg, original soundtrack).
-Heavy libraries (torch, librosa) are imported by the modules that need them, never here, so that
-`visualizer --help` stays instant.
+
+The Python API (`visualizer.api`) is here, loaded on first use: ``render``, ``analyze``,
+``make_timeline`` and ``load_preset``. Heavy libraries (torch, librosa) are imported by the
+modules that need them, never here, so that ``import visualizer`` and ``visualizer --help`` stay
+instant.
 """
 
+import sys
+import types
+
+from visualizer.lazy import lazy_exports
+
 __version__ = "0.1.0"
+
+_EXPORTS = {name: "api" for name in ("render", "analyze", "make_timeline", "load_preset")}
+__all__ = ["__version__", *sorted(_EXPORTS)]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+
+class _Package(types.ModuleType):
+    """The package keeps the API's names: the import system sets every sub-package it loads as an
+    attribute of its parent, which would turn ``visualizer.render`` (the function) into the
+    ``visualizer/render/`` sub-package once anything imported it. Sub-packages stay reachable as
+    imports (``from visualizer.render import video``)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

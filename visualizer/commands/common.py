@@ -6,10 +6,9 @@ One definition per option, so that `render`, `batch` and `live` spell and docume
 from __future__ import annotations
 
 import argparse
-import sys
 from fractions import Fraction
 
-from visualizer.progress import ProgressEvent
+from visualizer.progress import ProgressBars as ProgressBars  # the commands' bars
 
 MODEL_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 
@@ -75,9 +74,9 @@ def resolve_model(model: str, device: str) -> str:
     """The model name ``--model`` means: 'auto' depends on where ``device`` resolves."""
     if model != "auto":
         return model
-    from visualizer.model.loading import resolve_device
+    from visualizer.model.devices import auto_model
 
-    return "biggan-deep-512" if resolve_device(device).type == "cuda" else "biggan-deep-128"
+    return auto_model(device)
 
 
 def add_preset_options(parser: argparse.ArgumentParser) -> None:
@@ -123,60 +122,3 @@ def add_window_options(parser: argparse.ArgumentParser, *, each_track: bool = Fa
 
 def add_quiet_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
-
-
-class ProgressBars:
-    """A `ProgressCallback` drawing one tqdm bar per stage on stderr; silent when quiet.
-
-    Subclasses adjust the bars through three hooks: `_bar_options` (tqdm arguments at creation),
-    `_update` (after each event) and `_finished` (when a stage's bar closes).
-    """
-
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self._bars: dict[str, object] = {}
-
-    def __call__(self, event: ProgressEvent) -> None:
-        if self.quiet:
-            return
-        from tqdm import tqdm
-
-        bar = self._bars.get(event.stage)
-        if bar is None:
-            # The first event may already count finished units (a batch, a resumed segment):
-            # `initial` keeps them out of the rate, so the bar never shows a bogus speed.
-            options = dict(
-                total=event.total,
-                initial=event.done,
-                desc=event.label or event.stage,
-                unit=event.unit,
-                unit_scale=event.unit == "B",
-                unit_divisor=1024 if event.unit == "B" else 1000,
-                file=sys.stderr,
-                dynamic_ncols=True,
-                leave=True,
-            )
-            bar = self._bars[event.stage] = tqdm(**(options | self._bar_options(event)))
-        if event.total is not None and bar.total != event.total:
-            bar.total = event.total
-        bar.n = event.done
-        self._update(bar, event)
-        bar.refresh()
-        if self._finished(event):
-            self.close(event.stage)
-
-    def _bar_options(self, event: ProgressEvent) -> dict:
-        return {}
-
-    def _update(self, bar, event: ProgressEvent) -> None:
-        pass
-
-    def _finished(self, event: ProgressEvent) -> bool:
-        return event.total is not None and event.done >= event.total
-
-    def close(self, stage: str | None = None) -> None:
-        stages = [stage] if stage else list(self._bars)
-        for name in stages:
-            bar = self._bars.pop(name, None)
-            if bar is not None:
-                bar.close()
