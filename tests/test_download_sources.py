@@ -16,9 +16,9 @@ import pytest
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer.cli import main
-from visualizer.errors import DownloadError
+from visualizer.errors import DownloadError, WeightsError
 from visualizer.model import registry
-from visualizer.model.loading import download
+from visualizer.model.loading import download, load_generator
 from visualizer.model.registry import ModelInfo, cache_dir
 
 WEIGHTS, CONFIG = "biggan-deep-128-pytorch_model.bin", "biggan-deep-128-config.json"
@@ -110,6 +110,20 @@ def test_all_sources_failing_one_line_naming_each(files, no_builtin_sources, mon
         assert main(["models", "download", "biggan-deep-128", "-q"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: could not download biggan-deep-128") and err.count("\n") == 1
+
+
+def test_a_damaged_cached_download_says_how_to_replace_it(files):
+    """A cache filled by an older version, which did not verify downloads, may hold a cut file
+    under the final name: loading it names the folder and the command that replaces it."""
+    folder = cache_dir() / "biggan-deep-128"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_bytes(files[CONFIG])
+    (folder / "pytorch_model.bin").write_bytes(files[WEIGHTS][:5000])
+    with pytest.raises(WeightsError, match="truncated or corrupt") as info:
+        load_generator("biggan-deep-128", device="cpu")
+    assert f"delete {folder} and run 'visualizer models download biggan-deep-128'" in str(
+        info.value
+    )
 
 
 def test_builtin_sources_in_order(monkeypatch):

@@ -70,9 +70,16 @@ def load_generator(
         generator = _from_published(
             BigGANDeep(config, hf_compatible), random_state_dict(config, seed)
         )
+    elif weights is None:
+        folder = download(model, progress=progress)
+        try:
+            generator = _load_path(folder, model, hf_compatible)
+        except WeightsError as error:  # a cache filled before downloads were verified
+            raise WeightsError(
+                f"{error}; delete {folder} and run 'visualizer models download {model}' again"
+            ) from None
     else:
-        path = download(model, progress=progress) if weights is None else Path(weights)
-        generator = _load_path(path, model, hf_compatible)
+        generator = _load_path(Path(weights), model, hf_compatible)
     # fp32 keeps the picture exact; callers choose half precision with prepare_for_inference.
     return prepare_for_inference(generator, target, precision="fp32")
 
