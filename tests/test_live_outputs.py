@@ -165,11 +165,15 @@ def test_virtual_camera_opens_or_says_what_is_missing():
     [
         (["--midi-map", "map.toml", "--midi"], "MIDI map map.toml: [[control]] #1: channel"),
         (["--output", "camera"], "cannot open a virtual camera"),
+        (["--midi"], "cannot use MIDI here"),
+        (["--midi", "virtual"], "cannot use MIDI here"),
     ],
 )
 def test_show_option_errors_are_one_line(tmp_path, args, message):
     if "--output" in args and Path("/dev/video0").exists():
         pytest.skip("this machine has a video device: the camera may open")
+    if args[0] == "--midi" and Path("/dev/snd/seq").exists():
+        pytest.skip("this machine has an ALSA sequencer: MIDI may open")
     track, _ = write_track(tmp_path, seconds=1.0)
     (tmp_path / "map.toml").write_text("[[control]]\nchannel = 0\nnumber = 1\ntarget = 'tap'\n")
     weights = write_checkpoint(tmp_path / "ckpt", 128, 8)
