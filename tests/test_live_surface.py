@@ -143,8 +143,10 @@ def test_theme_picker_sets_the_classes(live, page):
 def test_midi_learn_from_the_page(live, page):
     session, mido = live
     page.click("#learn")
-    page.click("label[data-target='master.reactivity']")
+    page.click("input[name='master.reactivity']", position={"x": 5, "y": 5})  # far from x1
     _wait(lambda: session.midi.snapshot()["learning"] == "master.reactivity", what="armed")
+    time.sleep(0.3)
+    assert session.control.masters["reactivity"] == 1.0  # learning touches, it does not set
     session.midi.handle(mido.Message("control_change", channel=3, control=74, value=10))
     _wait(lambda: "CC 74 ch 4 -> master.reactivity" in page.inner_text("#bindings"), what="bound")
     assert "bound" in page.inner_text("#learn-status")

@@ -90,8 +90,11 @@ function buildSurface() {
       return [term, description];
     }),
   );
-  // learn mode: a click on a control arms it instead of acting (capture runs first)
-  document.getElementById("panel").addEventListener("click", onLearnClick, true);
+  // learn mode: a click on a control arms it instead of acting (capture runs first); the press
+  // is stopped too, or a fader would jump to where it was touched
+  const panel = document.getElementById("panel");
+  panel.addEventListener("click", onLearnClick, true);
+  for (const name of ["pointerdown", "mousedown"]) panel.addEventListener(name, holdInLearn, true);
   document.addEventListener("keydown", onKey);
 }
 
@@ -114,6 +117,12 @@ function setLearning(on) {
   document.getElementById("learn").classList.toggle("active", on);
   if (!on) send({ type: "learn", target: null });
   document.getElementById("learn-status").textContent = on ? "click a control on this page" : "";
+}
+
+function holdInLearn(event) {
+  if (surface.learning && event.target.id !== "learn" && event.target.closest("[data-target]")) {
+    event.preventDefault();
+  }
 }
 
 function onLearnClick(event) {
