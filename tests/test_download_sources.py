@@ -112,6 +112,23 @@ def test_all_sources_failing_one_line_naming_each(files, no_builtin_sources, mon
     assert err.startswith("error: could not download biggan-deep-128") and err.count("\n") == 1
 
 
+def test_a_killed_download_is_resumed_and_its_folder_removed(
+    files, no_builtin_sources, monkeypatch
+):
+    """A process killed mid-download leaves its staging folder; the next download (holding the
+    lock, so no other process is staging) resumes its bytes and removes it."""
+    folder = cache_dir() / "biggan-deep-128"
+    stale = folder / ".download-killed"
+    stale.mkdir(parents=True)
+    (stale / "pytorch_model.bin").write_bytes(files[WEIGHTS][:4096])
+    with WeightsServer(dict(files)) as server:
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        download("biggan-deep-128")
+        assert server.requests[0] == (WEIGHTS, "bytes=4096-")
+    assert (folder / "pytorch_model.bin").read_bytes() == files[WEIGHTS]
+    assert _leftovers() == []
+
+
 def test_a_damaged_cached_download_says_how_to_replace_it(files):
     """A cache filled by an older version, which did not verify downloads, may hold a cut file
     under the final name: loading it names the folder and the command that replaces it."""

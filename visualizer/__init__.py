@@ -18,7 +18,12 @@ __version__ = "0.1.0"
 
 _EXPORTS = {name: "api" for name in ("render", "analyze", "make_timeline", "load_preset")}
 __all__ = ["__version__", *sorted(_EXPORTS)]
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, _ = lazy_exports(__name__, _EXPORTS)
+
+
+def __dir__() -> list[str]:
+    """The public names, ``__version__`` included (tab completion)."""
+    return sorted(__all__)
 
 
 class _Package(types.ModuleType):

@@ -213,8 +213,14 @@ def _staging(folder: Path) -> Iterator[Path]:
     The partial weights of an earlier attempt are moved in, and whatever remains is moved back
     (for the next call to resume) when the block ends; the folder itself is always removed.
     """
-    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
     partial = folder / PARTIAL_NAME
+    # Only the lock holder stages, so any other staging folder is a killed process's: its bytes
+    # become the partial file (when there is none) and the folder goes.
+    for stale in folder.glob(".download-*"):
+        if not partial.exists() and (stale / WEIGHTS_NAME).is_file():
+            os.replace(stale / WEIGHTS_NAME, partial)
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
     with contextlib.suppress(FileNotFoundError):
         os.replace(partial, staging / WEIGHTS_NAME)
     try:
