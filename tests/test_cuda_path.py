@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import subprocess
+import threading
 import weakref
 
 import numpy as np
@@ -201,3 +202,23 @@ def test_automatic_batch_size_is_decided_once_per_render(tmp_path):
     # A resumed or split run with more (or less) free GPU memory batches as the first did.
     assert pipeline.shared_batch_size(tmp_path, 63) == 48
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch_size"]
+
+
+def test_generator_thread_runs_every_call_on_one_thread_and_reraises():
+    from visualizer.model.thread import GeneratorThread
+
+    worker = GeneratorThread()
+    seen = set()
+    callers = [
+        threading.Thread(target=lambda: seen.add(worker.call(threading.get_ident)))
+        for _ in range(4)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert seen == {worker.ident} and worker.ident != threading.get_ident()
+    with pytest.raises(ZeroDivisionError):
+        worker.call(lambda: 1 / 0)
+    assert worker.call(lambda a, b=0: a + b, 2, b=3) == 5  # still serving after an error
+    worker.close()
