@@ -222,3 +222,35 @@ def test_generator_thread_runs_every_call_on_one_thread_and_reraises():
         worker.call(lambda: 1 / 0)
     assert worker.call(lambda a, b=0: a + b, 2, b=3) == 5  # still serving after an error
     worker.close()
+
+
+class CompiledToy(ToyGenerator):
+    """A ToyGenerator that says it is compiled and fails its first ``failures`` calls."""
+
+    def __init__(self, failures: list[BaseException]) -> None:
+        super().__init__()
+        self.config = BigGANConfig()
+        self.compile_mode = "default"
+        self.failures = list(failures)
+
+    def frames_uint8(self, z, class_vectors, truncation):
+        if self.failures:
+            error = self.failures.pop(0)
+            raise type(error)(*error.args)
+        return super().frames_uint8(z, class_vectors, truncation)
+
+
+def test_warm_up_halves_on_out_of_memory_and_survives_an_empty_message(caplog):
+    from visualizer.model.inference import warm_up
+    from visualizer.render.plan import RenderOptions
+
+    options = RenderOptions(model="biggan-deep-128", batch_size=8)
+    oom = CompiledToy([torch.OutOfMemoryError(""), RuntimeError("CUBLAS_STATUS_ALLOC_FAILED")])
+    assert warm_up(oom, options) == 2 and oom.warm_batch_size == 2
+    assert oom.calls == [2] and oom.compile_mode == "default"
+    broken = CompiledToy([RuntimeError("")])  # an empty message used to be an IndexError
+    with caplog.at_level(logging.WARNING, logger="visualizer"):
+        assert warm_up(broken, options) == 8
+    assert broken.compile_mode is None and "RuntimeError" in caplog.text
+    with pytest.raises(RenderError, match="batch size 1"):
+        warm_up(CompiledToy([torch.OutOfMemoryError("")] * 4), options)

@@ -29,7 +29,14 @@ from typing import Any
 from visualizer.errors import AudioError, OutputError, RenderError, TimelineError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
-from visualizer.model.inference import BackgroundLoader, device_of, resolution_of
+from visualizer.model.inference import (
+    BackgroundLoader,
+    device_of,
+    is_half,
+    resolution_of,
+    uses_cuda_graphs,
+    warm_up,
+)
 from visualizer.progress import ProgressCallback, report
 from visualizer.render import video
 from visualizer.render.plan import (
@@ -225,7 +232,7 @@ def render_segments(
     device = device_of(generator)
     # A warmed-up compiled generator keeps the batch size it was compiled for (no recompile).
     automatic = getattr(generator, "warm_batch_size", None) or render.auto_batch_size(
-        device, resolution_of(generator, plan.options.model)
+        device, resolution_of(generator, plan.options.model), half=is_half(generator)
     )
     batch_size = plan.options.batch_size or shared_batch_size(plan.work_dir, automatic)
     log.info("rendering on %s, batch size %d, encoder %s", device, batch_size, plan.encoder)
@@ -338,5 +345,7 @@ def render_track(
     if plan.pending():
         if loader is not None:
             generator = loader.join()
+            if uses_cuda_graphs(generator):  # recorded here, on the thread that renders
+                warm_up(generator, options, progress)
         render_segments(plan, None, generator, progress=progress)
     return finish_render(plan, progress=progress)

@@ -107,8 +107,6 @@ class RayTrackWorker:
 
     def render(self, plan: Any, segment_ids: list[int], name: str, part: int) -> int:
         """Render some segments of a planned track; returns how many frames that was."""
-        from visualizer.pipeline import render_segments
-
         todo = [i for i in segment_ids if i in set(plan.pending())]
         frames = sum(plan.segments[i][1] - plan.segments[i][0] for i in todo)
         # render_segments counts every frame already complete; this part's bar starts at 0.
@@ -116,12 +114,7 @@ class RayTrackWorker:
             plan.segments[i][1] - plan.segments[i][0] for i in plan.pending()
         )
         with self.worker.render_lock:
-            render_segments(
-                plan,
-                todo,
-                self.worker.generator,
-                progress=HubProgress(self.hub, name, part, offset),
-            )
+            self.worker.render(plan, todo, HubProgress(self.hub, name, part, offset))
         return frames
 
     def finish(self, plan: Any, job: TrackJob, wall_start: float, resumed: bool) -> TrackOutcome:

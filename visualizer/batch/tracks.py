@@ -33,11 +33,29 @@ class TrackWorker:
     """
 
     def __init__(self, options: Any) -> None:
-        from visualizer.model.inference import load_generator
+        from visualizer.model.inference import load_generator, warm_up
+        from visualizer.model.thread import GeneratorThread
 
         # Per-track overrides never touch model, weights or device: one generator fits all.
+        # Warm-up and every render run on one thread, whichever thread asks for a track: a
+        # compiled generator keeps one batch shape and CUDA graphs are replayed where recorded.
+        self.thread = GeneratorThread("visualizer-render")
         self.generator = load_generator(options)
+        if getattr(self.generator, "compile_mode", None) is not None:
+            self.thread.call(warm_up, self.generator, options)
         self.render_lock = threading.Lock()
+
+    def render(self, plan: Any, segment_ids: list[int] | None, progress: Any = None) -> None:
+        """`render_segments` of ``plan`` on the generator's thread."""
+        from visualizer.pipeline import render_segments
+
+        self.thread.call(
+            render_segments,
+            plan,
+            segment_ids,
+            self.generator,
+            progress=self.thread.progress(progress),
+        )
 
     def run(
         self,
@@ -51,14 +69,14 @@ class TrackWorker:
         """
         start = time.monotonic()
         try:
-            from visualizer.pipeline import finish_render, render_segments
+            from visualizer.pipeline import finish_render
 
             plan = plan_track(job)
             resumed = reused_segments(plan)
             with self.render_lock:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("batch stopped")
-                render_segments(plan, None, self.generator, progress=progress)
+                self.render(plan, None, progress)
             result = finish_render(plan, progress=progress)
         except (Cancelled, KeyboardInterrupt):
             raise

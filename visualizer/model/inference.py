@@ -48,7 +48,9 @@ class BackgroundLoader:
     def _load(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
         try:
             generator = load_generator(options, progress=progress)
-            if getattr(generator, "compile_mode", None) is not None:
+            # Compile here, overlapping analysis, unless it records CUDA graphs: those must be
+            # recorded on the thread that renders (`render_track` warms those up itself).
+            if generator.compile_mode is not None and not uses_cuda_graphs(generator):
                 warm_up(generator, options, progress)
             self.result = generator
         except BaseException as error:  # noqa: BLE001 (re-raised by join)
@@ -79,35 +81,71 @@ def warm_up(
     """Compile ``generator`` for the render's batch size by running dummy batches; returns it.
 
     The batch size is stored in ``generator.warm_batch_size`` so that the render uses the shape
-    that was compiled. Called on the loader thread: the compile overlaps analysis and mapping.
+    that was compiled. Running out of memory halves the batch (RenderError at 1), like a render.
+    With CUDA graphs (`uses_cuda_graphs`) call it on the thread that renders: graphs recorded on
+    one thread are never replayed on another.
+    """
+    from visualizer.errors import RenderError
+    from visualizer.render import frames as render
+
+    device = device_of(generator)
+    batch = options.batch_size or render.auto_batch_size(
+        device, resolution_of(generator, options.model), half=is_half(generator)
+    )
+    label = f"compiling the generator (batch {batch})"
+    report(progress, "compile", 0, 1, "step", label)
+    while not _warmed(generator, batch, device):
+        if batch == 1:
+            raise RenderError("out of GPU memory even at batch size 1: try a smaller --model")
+        batch = max(1, batch // 2)
+        log.warning("out of GPU memory while compiling: retrying with batch size %d", batch)
+        render.release_cached_memory()
+    generator.warm_batch_size = batch
+    report(progress, "compile", 1, 1, "step", label)
+    return batch
+
+
+def _warmed(generator: Any, batch: int, device: Any) -> bool:
+    """Run the compiled generator on a dummy batch; False when the device ran out of memory.
+
+    Any other failure (no C++ compiler, an unsupported GPU, ...) falls back to eager rendering.
     """
     import torch
 
     from visualizer.render import frames as render
 
-    device = device_of(generator)
-    batch = options.batch_size or render.auto_batch_size(
-        device, resolution_of(generator, options.model)
-    )
-    label = f"compiling the generator (batch {batch})"
-    report(progress, "compile", 0, 1, "step", label)
     config = generator.config
     z = torch.zeros(batch, config.z_dim, device=device)
     y = torch.zeros(batch, config.num_classes, device=device)
     y[:, 0] = 1.0
     truncation = torch.full((batch,), 0.5, device=device)
-    # reduce-overhead: the first call compiles and warms up, the second records the CUDA graph.
     try:
-        for _ in range(2 if generator.compile_mode == "reduce-overhead" else 1):
+        # With CUDA graphs the first call compiles and warms up, the second records the graph.
+        for _ in range(2 if uses_cuda_graphs(generator) else 1):
             generator.frames_uint8(z, y, truncation)
-    except Exception as error:  # no C++ compiler, an unsupported GPU, ...: render eagerly
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    except Exception as error:
         if render.is_out_of_memory(error):
-            raise
-        log.warning(f"torch.compile failed, rendering without it: {str(error).splitlines()[0]}")
-        del generator.synthesize  # back to the class's eager method
+            return False
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        log.warning(f"torch.compile failed, rendering without it: {reason}")
+        vars(generator).pop("synthesize", None)  # back to the class's eager method
         generator.compile_mode = None
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    generator.warm_batch_size = batch
-    report(progress, "compile", 1, 1, "step", label)
-    return batch
+    return True
+
+
+def uses_cuda_graphs(generator: Any) -> bool:
+    """True when ``generator`` is compiled in a mode that records CUDA graphs, on CUDA."""
+    mode = getattr(generator, "compile_mode", None)
+    return mode in ("reduce-overhead", "max-autotune") and device_of(generator).type == "cuda"
+
+
+def is_half(generator: Any) -> bool:
+    """True when the generator's convolutions run in fp16 or bf16 (half the activation memory)."""
+    import torch
+
+    dtype = getattr(generator, "dtype", None)
+    if not isinstance(dtype, torch.dtype):
+        dtype = getattr(getattr(getattr(generator, "gen_z", None), "weight", None), "dtype", None)
+    return dtype in (torch.float16, torch.bfloat16)

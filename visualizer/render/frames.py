@@ -37,14 +37,19 @@ MAX_TENSOR_ELEMENTS = 2**31 - 1
 Consumer = Callable[[int, np.ndarray], None]  # (index of the first frame, uint8 (B, R, R, 3))
 
 
-def auto_batch_size(device: Any, resolution: int) -> int:
-    """Frames per generator call: CPU 1-4 by resolution; CUDA from free memory (1-64)."""
+def auto_batch_size(device: Any, resolution: int, *, half: bool = False) -> int:
+    """Frames per generator call: CPU 1-4 by resolution; CUDA from free memory (1-63/64).
+
+    ``half``: the convolutions run in fp16/bf16, whose activations take half the bytes. Blocks
+    the allocator holds but does not use count as free: they serve the next batch first.
+    """
     if getattr(device, "type", str(device)) != "cuda":
         return {128: 4, 256: 2}.get(resolution, 1)
     import torch
 
     free, _total = torch.cuda.mem_get_info(device)
-    per_frame = _BYTES_PER_FRAME.get(resolution, _BYTES_PER_FRAME[512])
+    free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    per_frame = _BYTES_PER_FRAME.get(resolution, _BYTES_PER_FRAME[512]) // (2 if half else 1)
     return int(max(1, min(batch_cap(resolution), (free // 2) // per_frame)))
 
 
@@ -116,7 +121,7 @@ def generate(
                 )
             batch_size = max(1, size // 2)
             log.warning("out of GPU memory: retrying with batch size %d", batch_size)
-            _release_cached_memory()
+            release_cached_memory()
             continue
         first, last = max(index, start), min(end, stop)
         yield first, frames[first - index : last - index]
@@ -147,7 +152,7 @@ def _frames_or_none(
     return None
 
 
-def _release_cached_memory() -> None:
+def release_cached_memory() -> None:
     """Give the allocator's cached blocks back to the driver (cuDNN/cuBLAS allocate outside)."""
     import gc
 
