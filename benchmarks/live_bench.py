@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--fps", default="30")
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--precision", default="auto", help="auto (fp16 on CUDA) | fp32 | fp16 | bf16"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     args = parser.parse_args(argv)
 
@@ -65,13 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     from tests.fixtures_audio import SR, music_like
     from visualizer.live.control import LiveControl
     from visualizer.live.session import LiveSession
-    from visualizer.model.loading import load_generator
+    from visualizer.model.loading import load_generator, prepare_for_inference
 
     if args.threads:
         torch.set_num_threads(args.threads)
     fps = Fraction(args.fps)
     started = time.perf_counter()
     generator = load_generator(args.model, "random", device=args.device, seed=0)
+    generator = prepare_for_inference(generator, args.device, precision=args.precision)
     load_s = time.perf_counter() - started
     samples = music_like(args.seconds + 5, SR, seed=0).astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:

@@ -100,6 +100,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=".",
         help="folder where the page's 'save as preset' writes NAME.toml (default: current)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "fp16", "bf16"),
+        default="auto",
+        help="generator arithmetic: auto = fp16 on CUDA, fp32 on CPU and MPS (default: auto)",
+    )
     parser.add_argument("--record", metavar="OUT.mp4", help="also record frames + audio to a file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --record")
     parser.add_argument(

@@ -151,7 +151,7 @@ class LiveSession:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LiveSession:
-        from visualizer.model.loading import load_generator
+        from visualizer.model.loading import load_generator, prepare_for_inference
 
         # cheap checks first: a typo in the preset or the track fails before the model loads
         control = LiveControl(
@@ -176,6 +176,9 @@ class LiveSession:
 
         model = resolve_model(args.model, args.device)
         generator = load_generator(model, args.weights, device=device, seed=seed)
+        # The same arithmetic as a render (fp16 on CUDA by default): live ran fp32 always.
+        precision = getattr(args, "precision", "auto")
+        generator = prepare_for_inference(generator, device, precision=precision)
         return cls(
             generator=generator,
             control=control,
