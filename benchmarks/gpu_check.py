@@ -144,7 +144,8 @@ def check_batch_cap(args) -> dict:
     from visualizer.render import frames as render
 
     auto = render.auto_batch_size(torch.device("cuda"), 512)
-    return {"ok": auto <= 63, "auto_batch_512": auto, "cap": render.batch_cap(512)}
+    half = render.auto_batch_size(torch.device("cuda"), 512, half=True)  # item 9: fp16 sizing
+    return {"ok": max(auto, half) <= 63, "auto_batch_512": auto, "auto_batch_512_fp16": half}
 
 
 def check_oom_halving(args) -> dict:
