@@ -158,3 +158,24 @@ def test_loop_flag_is_a_preset_override_for_render_and_preview():
         options = options_from_args(parser.parse_args([*command, "--loop", "--duration", "4"]))
         assert options.overrides[-1] == "loop.enabled=true" and options.duration == 4.0
         assert "loop.enabled=true" not in options_from_args(parser.parse_args(command)).overrides
+
+
+def test_timeline_command_loop_of_the_asked_duration(tmp_path, monkeypatch):
+    """`visualizer timeline --loop --duration 4`: a 4-second Timeline whose path is closed."""
+    from tests.fixtures_audio import SR, music_like, write_wav
+    from visualizer.cli import main
+    from visualizer.mapping.presets import preset_from_toml
+
+    monkeypatch.setenv("VISUALIZER_CACHE", str(tmp_path / "cache"))
+    song = write_wav(tmp_path / "song.wav", music_like(12.0, SR, seed=2))
+    common = [str(song), "--preset", "pulse", "--start", "3", "--duration", "4", "-q"]
+    assert main(["timeline", *common, "-o", str(tmp_path / "open.npz")]) == 0
+    assert main(["timeline", *common, "--loop", "-o", str(tmp_path / "loop.npz")]) == 0
+    open_ = timeline_io.load(tmp_path / "open.npz")
+    looped = timeline_io.load(tmp_path / "loop.npz")
+    assert looped.n_frames == open_.n_frames == 120  # a loop of the asked length
+    assert preset_from_toml(looped.preset).loop.enabled  # the saved preset records it
+    u = latent(looped)
+    inside = np.linalg.norm(np.diff(u, axis=0), axis=1)
+    assert np.linalg.norm(u[-1] - u[0]) <= inside.max()
+    assert np.linalg.norm(latent(open_)[-1] - latent(open_)[0]) > 3 * np.linalg.norm(u[-1] - u[0])

@@ -157,16 +157,19 @@ def make_timeline(
         return loaded
     from visualizer.analysis.track import analyze_file, excerpt_window
     from visualizer.mapping import build_timeline
+    from visualizer.mapping.loop import close_loop
 
     preset, seed = resolve_preset(options)
     fps = options.fps or DEFAULT_FPS
     # An excerpt is the same video as those seconds of the full render: map the whole track
     # (its walk, pulses and sections run from its start) and keep the excerpt's frames.
     features = analyze_file(track, fps=fps, progress=progress)
-    timeline = build_timeline(features, preset, seed=seed)
+    timeline = build_timeline(features, preset, seed=seed, loop=False)
     if options.start or options.duration is not None:
         first, count = excerpt_window(track, features, options.start, options.duration)
         timeline = timeline.slice(first, first + count)
+    if preset.loop.enabled:  # close the clip actually rendered, excerpt or whole track
+        timeline = close_loop(timeline, preset.loop.seconds)
     if not timeline.preset:
         from visualizer.mapping.presets import preset_to_toml
 

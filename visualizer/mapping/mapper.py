@@ -188,6 +188,7 @@ def build_timeline(
     *,
     seed: int | None = None,
     causal: bool = False,
+    loop: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Timeline:
     """Map a whole track to a Timeline (T = features.n_frames rows) at features.fps.
@@ -195,7 +196,8 @@ def build_timeline(
     ``seed`` defaults to ``preset.seed``. ``causal=True`` gives exactly what stepping a
     `CausalMapper` over the rows gives; the default smooths with zero phase and uses the exact
     keyframe segment ends (look-ahead), which is what an offline render wants, and closes the
-    clip into a seamless loop when ``preset.loop.enabled``.
+    clip into a seamless loop when ``preset.loop.enabled``. ``loop=False`` leaves that to the
+    caller, who may cut an excerpt first (`visualizer.mapping.loop.close_loop`).
     """
     mapper = CausalMapper(preset, seed=seed, fps=features.fps)
     n = features.n_frames
@@ -217,7 +219,7 @@ def build_timeline(
     # The saved preset carries the seed actually used, so it alone reproduces the Timeline.
     used = preset_to_toml(dataclasses.replace(preset, seed=mapper.seed))
     timeline = Timeline(classes, noise, truncation, features.fps, mapper.seed, used)
-    if preset.loop.enabled and not causal:  # a loop needs the whole clip: never live
+    if loop and preset.loop.enabled and not causal:  # a loop needs the whole clip: never live
         return close_loop(timeline, preset.loop.seconds)
     return timeline
 
