@@ -186,8 +186,9 @@ def test_a_binding_the_scene_cannot_take_is_noted_not_fatal(control):
         Binding("control", 1, 2, "nosuch.key"),
         Binding("control", 1, 3, "classes.sensitivity"),
     ]))  # fmt: skip
-    play(midi, cc(1, 1, 5) + cc(1, 2, 5) + cc(1, 3, 0))
-    assert midi.ignored == 2 and midi.received == 1
+    play(midi, cc(1, 1, 5) + cc(1, 2, 5) + cc(1, 3, 0) + cc(1, 2, 6) + cc(1, 2, 7))
+    assert midi.ignored == 4 and midi.received == 1
+    assert len(control.messages) == 2  # a sweep over a bad binding is reported once
     assert control.base.classes.sensitivity == 0.0
     assert any("classes.names" in m for m in control.messages)
     assert any("nosuch.key" in m for m in control.messages)

@@ -109,7 +109,7 @@ def test_a_scene_change_crossfades_the_generator_inputs(tmp_path, generator, mus
         if fade is not None:
             control.load("minimal", fade=fade)
         _play_to(engine, clock, 4.0)
-        assert not engine.crossfade.active  # 2 s later any fade is over
+        assert not engine.scene_fade.active  # 2 s later any fade is over
         outputs[name] = engine.outputs
     frames = int(FPS)  # 1 s
     for k in range(1, frames + 1):

@@ -84,8 +84,8 @@ def test_scene_buttons_switch_with_the_crossfade_time(live, page):
     _wait(lambda: session.engine.stats.frame > 10, what="frames")
     page.locator("#scenes button", has_text="minimal").click()
     _wait(lambda: session.control.source == "minimal", what="scene change")
-    _wait(lambda: session.engine.crossfade.active, timeout=5, what="the crossfade to start")
-    _wait(lambda: not session.engine.crossfade.active, what="the crossfade to end")
+    _wait(lambda: session.engine.scene_fade.active, timeout=5, what="the crossfade to start")
+    _wait(lambda: not session.engine.scene_fade.active, what="the crossfade to end")
     assert session.engine.mapper.preset.description == session.control.base.description
     button = page.locator("#scenes button", has_text="minimal")
     _wait(lambda: "active" in button.get_attribute("class"), what="the active scene lit")

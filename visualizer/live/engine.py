@@ -29,7 +29,7 @@ import numpy as np
 from visualizer.analysis.causal import CausalAnalyzer
 from visualizer.analysis.features import FrameFeatures
 from visualizer.live.control import LiveControl
-from visualizer.live.crossfade import Crossfade
+from visualizer.live.scene_fade import SceneFade
 from visualizer.mapping.timeline import Timeline
 
 log = logging.getLogger("visualizer")
@@ -154,7 +154,7 @@ class LiveEngine:
         self._latest: tuple[int, np.ndarray, np.ndarray, float] | None = None
         self._rendered_index = -1
         self.outputs: list[tuple[np.ndarray, np.ndarray, float]] = []
-        self.crossfade = Crossfade()
+        self.scene_fade = SceneFade()
 
     def subscribe(self, fn: Callable[[int, float, bytes, np.ndarray], None]) -> None:
         self._subscribers.append(fn)
@@ -196,12 +196,12 @@ class LiveEngine:
             row = dataclasses.replace(row, is_beat=beat, tempo=tap.bpm)
         preset = self.control.take_change(row.is_beat)
         if preset is not self._preset:
-            self.crossfade.start(self.mapper, round(self.control.take_fade() * self.fps))
+            self.scene_fade.start(self.mapper, round(self.control.take_fade() * self.fps))
             self.mapper.set_preset(preset)
             self._preset = preset
         self.stats.beats += bool(row.is_beat)
         self.stats.onsets += bool(row.is_onset)
-        class_vector, noise, truncation = self.crossfade.blend(row, self.mapper.step(row))
+        class_vector, noise, truncation = self.scene_fade.blend(row, self.mapper.step(row))
         if self.keep_timeline:
             self.outputs.append((class_vector, noise, truncation))
         self._latest = (row.index, class_vector, noise, float(truncation))

@@ -91,6 +91,7 @@ class MidiInput:
         self.learned: Binding | None = None  # the last binding learn mode made
         self._learning: str | None = None
         self._last_cc: dict[tuple[int, int], int] = {}  # for buttons that send CC
+        self._last_error = ""
         self._lock = threading.Lock()
         self._port = None
 
@@ -157,7 +158,9 @@ class MidiInput:
             applied = self._handle(message)
         except VisualizerError as error:
             self.ignored += 1
-            self.control.note(f"MIDI {message}: {error}")
+            if str(error) != self._last_error:  # a knob sweeping a bad binding says it once
+                self._last_error = str(error)
+                self.control.note(f"MIDI {message}: {error}")
             return
         except Exception:  # a broken message must not stop the port's thread
             self.ignored += 1

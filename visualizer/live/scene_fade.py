@@ -1,4 +1,5 @@
-"""Scene crossfade: the generator inputs of the old scene blend into the new scene's.
+"""Scene crossfade: the generator inputs of the old scene blend into the new scene's (all of
+them, where `visualizer.mapping`'s crossfades glide the class vector within a scene).
 
 When a scene changes with a crossfade of N frames, a copy of the mapper as it was keeps
 mapping the old scene while the live mapper plays the new one; frame k of the fade shows
@@ -14,7 +15,7 @@ import copy
 import numpy as np
 
 
-class Crossfade:
+class SceneFade:
     """The fade in progress, if any; `blend` is called once per mapped frame."""
 
     def __init__(self) -> None:
