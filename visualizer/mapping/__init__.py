@@ -20,10 +20,13 @@ Techniques, one module each (all pure numpy, seeded):
 - j `palette.palette_for_section`: sections switch the class palette
 - k `arithmetic`: weighted sums and differences of classes in one class vector
 - l `classmix` "morph": the class glides through a list while the latent holds still
+- m `poses`: latent keyframes (seeds or saved latents) glide by slerp while the class holds
 - n `crossfade`: a change of classes glides over `classes.crossfade` beats, never a jump
+- o `loop`: the end of a Timeline bent back into its start, a seamless loop
 
 `classmix` makes each frame's class vector (a, b, c, j, k, l, then n); `mapper` composes it with
-the latent techniques: `CausalMapper` (live) and `build_timeline` (offline) share its code.
+the latent techniques and the poses (m) and closes loops (o): `CausalMapper` (live) and
+`build_timeline` (offline) share its code.
 """
 
 from visualizer.lazy import lazy_exports
