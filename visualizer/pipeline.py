@@ -29,10 +29,13 @@ from typing import Any
 from visualizer.errors import AudioError, OutputError, RenderError, TimelineError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
+from visualizer.memory import release_free_memory
 from visualizer.model.inference import (
     BackgroundLoader,
     device_of,
     is_half,
+    load_for_render,
+    overlaps_analysis,
     resolution_of,
     uses_cuda_graphs,
     warm_up,
@@ -329,14 +332,16 @@ def render_track(
 ) -> RenderResult:
     """Render ``track`` into the video ``output``; the whole pipeline in one call.
 
-    Without ``generator`` the model is loaded on a second thread while the track is analysed.
+    Without ``generator`` the model is loaded: on an accelerator on a second thread while the
+    track is analysed, on a CPU after the analysis (see `overlaps_analysis`).
     On an error or Ctrl-C no output file exists; the work folder stays for ``resume=True``.
     """
     started = time.perf_counter()
     check_options(Path(output), options)
     if not Path(track).is_file():
         raise AudioError(f"audio file not found: {track}")
-    loader = None if generator is not None else BackgroundLoader(options, progress)
+    overlap = generator is None and overlaps_analysis(options)
+    loader = BackgroundLoader(options, progress) if overlap else None
     try:
         plan = plan_render(track, output, options, progress=progress)
     except Exception:
@@ -348,7 +353,10 @@ def render_track(
     if plan.pending():
         if loader is not None:
             generator = loader.join()
-            if uses_cuda_graphs(generator):  # recorded here, on the thread that renders
-                warm_up(generator, options, progress)
+        elif generator is None:
+            release_free_memory()  # the analysis's freed buffers, before the model's peak
+            generator = load_for_render(options, progress)
+        if loader is not None and uses_cuda_graphs(generator):
+            warm_up(generator, options, progress)  # recorded here, on the thread that renders
         render_segments(plan, None, generator, progress=progress)
     return finish_render(plan, progress=progress)

@@ -18,7 +18,6 @@ import dataclasses
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -181,7 +180,7 @@ def end_to_end_lines(result: dict[str, Any]) -> list[str]:
 
 
 def rss_bench(folder: Path, *, fps: Fraction, minutes: tuple[float, float] = (1, 10)) -> dict:
-    """Peak RSS (MiB) of a CLI render of a short and a long track, each in its own process."""
+    """Peak RSS (MiB) of a CLI render of a short and a long track: each process tree's own."""
     weights = tiny_checkpoint(folder / "tiny")
     peaks = {}
     for length in minutes:
@@ -205,31 +204,13 @@ def rss_bench(folder: Path, *, fps: Fraction, minutes: tuple[float, float] = (1,
 
 
 def _child_peak_rss(command: list[str], env: dict[str, str]) -> float:
-    """Peak resident memory (MiB) of ``command`` run as a fresh `python -m visualizer`.
+    """Peak resident memory (MiB) of ``command`` and its children (the ffmpeg encoder)."""
+    from visualizer.bench.memory import run_with_tree_peak
 
-    The child reports VmHWM, the high-water mark of its own address space. ru_maxrss is not
-    used: Linux carries it across exec from the parent that forked, so a child of a big
-    benchmark process would report the parent's peak.
-    """
-    probe = (
-        "import re, runpy, sys; code = 0\n"
-        "try:\n    runpy.run_module('visualizer', run_name='__main__')\n"
-        "except SystemExit as e:\n    code = e.code or 0\n"
-        "status = open('/proc/self/status').read()\n"
-        "print('peak', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n"
-        "sys.exit(code)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, *command[3:]],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"benchmark render failed: {done.stderr.strip()[-500:]}")
-    peak = int(done.stderr.strip().splitlines()[-1].split()[1])  # KiB
-    return peak / 1024
+    peak = run_with_tree_peak(command, env)
+    if peak.returncode != 0:
+        raise RuntimeError(f"benchmark render failed: {peak.stderr.strip()[-500:]}")
+    return peak.peak_mib
 
 
 def machine() -> str:

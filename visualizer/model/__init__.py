@@ -14,6 +14,7 @@ _EXPORTS = {
     "BigGANConfig": "config",
     "BigGANDeep": "network",
     "random_state_dict": "random_weights",
+    "random_generator": "random_weights",
     "ModelInfo": "registry",
     "model_info": "registry",
     "download": "loading",

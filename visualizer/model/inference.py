@@ -34,6 +34,30 @@ def resolution_of(generator: Any, model: str) -> int:
     return int(value or model.rsplit("-", 1)[-1])
 
 
+def overlaps_analysis(options: RenderOptions) -> bool:
+    """Whether to load the generator on a thread while the track is analysed.
+
+    Only for an accelerator. On a CPU the two compete for the same cores, so overlapping saves
+    little time, and their memory peaks add: a 128 px render peaked at 1.42 GiB with the overlap
+    and 1.04 GiB without (BENCHMARKS.md, memory section).
+    """
+    from visualizer.model.devices import resolve_device
+
+    return resolve_device(options.device).type != "cpu"
+
+
+def load_for_render(options: RenderOptions, progress: ProgressCallback | None = None) -> Any:
+    """`load_generator`, then the compile warm-up when ``options`` compile.
+
+    CUDA graphs are not warmed up here: they must be recorded on the thread that renders
+    (`render_track` warms those up itself).
+    """
+    generator = load_generator(options, progress=progress)
+    if generator.compile_mode is not None and not uses_cuda_graphs(generator):
+        warm_up(generator, options, progress)
+    return generator
+
+
 class BackgroundLoader:
     """Loads the generator on a thread, so that model loading overlaps analysis and mapping."""
 
@@ -47,12 +71,7 @@ class BackgroundLoader:
 
     def _load(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
         try:
-            generator = load_generator(options, progress=progress)
-            # Compile here, overlapping analysis, unless it records CUDA graphs: those must be
-            # recorded on the thread that renders (`render_track` warms those up itself).
-            if generator.compile_mode is not None and not uses_cuda_graphs(generator):
-                warm_up(generator, options, progress)
-            self.result = generator
+            self.result = load_for_render(options, progress)
         except BaseException as error:  # noqa: BLE001 (re-raised by join)
             self.error = error
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from visualizer.errors import VisualizerError, WeightsError
 from visualizer.files import atomic_output
+from visualizer.memory import release_free_memory
 from visualizer.model.devices import choose_precision, resolve_device
 from visualizer.model.registry import (
     CONFIG_NAME,
@@ -56,8 +57,8 @@ def load_generator(
     ``pytorch_model.bin``; or a ``.bin``/``.pt``/``.pth``/``.safetensors`` file (architecture
     from ``model``, unless a folded safetensors file records its own).
     """
-    from visualizer.model.network import BigGANConfig, BigGANDeep
-    from visualizer.model.random_weights import random_state_dict
+    from visualizer.model.network import BigGANConfig
+    from visualizer.model.random_weights import random_generator
 
     target = device if not isinstance(device, str) else resolve_device(device)
     model_info(model)
@@ -66,10 +67,7 @@ def load_generator(
             f"--weights random: {model} with seeded untrained weights; the frames are abstract "
             "textures, not pictures of the chosen classes"
         )
-        config = BigGANConfig.for_model(model)
-        generator = _from_published(
-            BigGANDeep(config, hf_compatible), random_state_dict(config, seed)
-        )
+        generator = random_generator(BigGANConfig.for_model(model), seed, hf_compatible)
     elif weights is None:
         folder = download(model, progress=progress)
         try:
@@ -81,7 +79,9 @@ def load_generator(
     else:
         generator = _load_path(Path(weights), model, hf_compatible)
     # fp32 keeps the picture exact; callers choose half precision with prepare_for_inference.
-    return prepare_for_inference(generator, target, precision="fp32")
+    generator = prepare_for_inference(generator, target, precision="fp32")
+    release_free_memory()  # the state dict and folding temporaries: ~200 MiB at 128 px
+    return generator
 
 
 def download(

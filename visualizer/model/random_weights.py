@@ -35,11 +35,51 @@ def random_state_dict(config: BigGANConfig, seed: int = 0) -> OrderedDict[str, T
     initialised (the package leaves it as uninitialised memory). The dict carries ``_metadata``
     like a state dict saved from the package.
     """
+    state, gen = _uncalibrated_state(config, seed)
+    model = load_state_dict_published(BigGANDeep(config), state, "random weights")
+    _calibrate_statistics(model, state, gen)
+    del model
+    state._metadata = _metadata(published_shapes(config))  # type: ignore[attr-defined]
+    return state
+
+
+def random_generator(
+    config: BigGANConfig, seed: int = 0, hf_compatible: bool = False
+) -> BigGANDeep:
+    """A `BigGANDeep` holding exactly the folded `random_state_dict` (config, seed) weights.
+
+    Cheaper than folding `random_state_dict` into a new model: the model that measures the BN
+    statistics is the one returned, and the published weights are dropped once folded, before
+    the calibration's forward pass, so its activations never coexist with them (128 px load peak:
+    1188 -> ~700 MiB). ``hf_compatible`` only changes how truncation rows are interpolated at
+    run time, never the calibration.
+    """
+    state, gen = _uncalibrated_state(config, seed)
+    model = load_state_dict_published(BigGANDeep(config, hf_compatible), state, "random weights")
+    del state
+    tables: dict[str, Tensor] = {}
+    _calibrate_statistics(model, tables, gen)
+    _write_statistics(model, tables)
+    return model
+
+
+@torch.no_grad()
+def _write_statistics(model: BigGANDeep, tables: Mapping[str, Tensor]) -> None:
+    """Copy published-format BN tables (running_means/_vars, (n_stats, C)) into ``model``,
+    in the order `load_state_dict_published` lays them out."""
+    prefixes = _bn_prefixes(model)
+    for buffer, name in ((model.bn_means, "running_means"), (model.bn_vars, "running_vars")):
+        buffer.copy_(torch.cat([tables[f"{p}.{name}"] for p in prefixes], dim=1))
+
+
+def _uncalibrated_state(
+    config: BigGANConfig, seed: int
+) -> tuple[OrderedDict[str, Tensor], torch.Generator]:
+    """Every published key drawn from a generator seeded with ``seed``; BN tables still 0/1."""
     config.validate("random weights")
     gen = torch.Generator().manual_seed(seed)
-    shapes = published_shapes(config)
     state: OrderedDict[str, Tensor] = OrderedDict()
-    for key, shape in shapes.items():
+    for key, shape in published_shapes(config).items():
         if key.endswith(".weight_orig"):
             prefix = key[: -len(".weight_orig")]
             state[key], u, v = _spiked_weight(shape, gen)
@@ -57,9 +97,7 @@ def random_state_dict(config: BigGANConfig, seed: int = 0) -> OrderedDict[str, T
             state[key] = torch.full(shape, 0.5)
         else:  # running_means, u/v (set below), generator.bn.bias
             state[key] = torch.zeros(shape)
-    _calibrate_statistics(config, state, gen)
-    state._metadata = _metadata(shapes)  # type: ignore[attr-defined]
-    return state
+    return state, gen
 
 
 def _spiked_weight(shape: tuple[int, ...], gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
@@ -83,10 +121,11 @@ def _spiked_weight(shape: tuple[int, ...], gen: torch.Generator) -> tuple[Tensor
 
 @torch.no_grad()
 def _calibrate_statistics(
-    config: BigGANConfig, state: dict[str, Tensor], gen: torch.Generator
+    model: BigGANDeep, state: dict[str, Tensor], gen: torch.Generator
 ) -> None:
-    """Measure per-channel batch statistics in a forward pass and write them as the BN tables."""
-    model = load_state_dict_published(BigGANDeep(config), state, "random weights")
+    """Measure per-channel batch statistics of ``model`` (``state`` folded in) in a forward
+    pass and write them into ``state`` as the BN tables."""
+    config = model.config
     n = 4 if config.resolution <= 128 else 2
     z = torch.randn(n, config.z_dim, generator=gen).clamp(-2, 2) * 0.7
     y = F.one_hot(torch.randint(config.num_classes, (n,), generator=gen), config.num_classes)
@@ -105,12 +144,7 @@ def _calibrate_statistics(
     for layer in model.layers:
         h = layer.run(h, norm) if isinstance(layer, GenBlock) else layer(h)
     measured.append((h.mean((0, 2, 3)), h.var((0, 2, 3), unbiased=False)))
-    keys = [
-        f"generator.layers.{j}.bn_{k}"
-        for j, layer in enumerate(model.layers)
-        if isinstance(layer, GenBlock)
-        for k in range(4)
-    ] + ["generator.bn"]
+    keys = _bn_prefixes(model)
     # Rows vary smoothly with truncation (as the real tables do), equal to the measurement at 0.7.
     ramp = torch.linspace(0.0, 1.0, config.n_stats)[:, None] - 0.7
     for key, (mean, var) in zip(keys, measured, strict=True):
@@ -118,6 +152,16 @@ def _calibrate_statistics(
         r2 = torch.rand(mean.shape, generator=gen) * 2 - 1
         state[f"{key}.running_means"] = mean + 0.2 * var.sqrt() * ramp * r1
         state[f"{key}.running_vars"] = var * (1 + 0.4 * ramp * r2)
+
+
+def _bn_prefixes(model: BigGANDeep) -> list[str]:
+    """Published key prefixes of every batch norm, in the order of ``model.bn_means`` columns."""
+    return [
+        f"generator.layers.{j}.bn_{k}"
+        for j, layer in enumerate(model.layers)
+        if isinstance(layer, GenBlock)
+        for k in range(4)
+    ] + ["generator.bn"]
 
 
 def _metadata(shapes: Mapping[str, tuple[int, ...]]) -> OrderedDict[str, dict]:

@@ -1,0 +1,30 @@
+"""Handing freed heap memory back to the operating system.
+
+glibc keeps freed blocks below its (adaptive, up to 32 MiB) mmap threshold in the heap: after
+loading a model the process holds ~200 MiB (128 px) of freed temporaries (the published weights,
+folding and calibration buffers) that count towards its resident size until ``malloc_trim``
+returns them. Elsewhere (macOS, musl, Windows) this is a no-op.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+
+@functools.cache
+def _libc_trim():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # no such library or no malloc_trim in it (not glibc)
+        return None
+
+
+def release_free_memory() -> bool:
+    """Return the heap's free pages to the OS (glibc ``malloc_trim(0)``); True when it did."""
+    trim = _libc_trim()
+    if trim is None:
+        return False
+    return bool(trim(0))
