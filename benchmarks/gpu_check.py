@@ -141,10 +141,10 @@ def check_batch_cap(args) -> dict:
     """Item 3: the automatic 512 px batch stays <= 63 and a batch of 63 renders finite frames."""
     import torch
 
-    from visualizer.render import frames as render
+    from visualizer.model.device_memory import auto_batch_size
 
-    auto = render.auto_batch_size(torch.device("cuda"), 512)
-    half = render.auto_batch_size(torch.device("cuda"), 512, half=True)  # item 9: fp16 sizing
+    auto = auto_batch_size(torch.device("cuda"), 512)
+    half = auto_batch_size(torch.device("cuda"), 512, half=True)  # item 9: fp16 sizing
     return {"ok": max(auto, half) <= 63, "auto_batch_512": auto, "auto_batch_512_fp16": half}
 
 

@@ -67,22 +67,24 @@ def main(argv: list[str] | None = None) -> int:
 
     from tests.fixtures_audio import SR, music_like
     from visualizer.live.control import LiveControl
-    from visualizer.live.session import LiveSession
-    from visualizer.model.loading import load_generator, prepare_for_inference
+    from visualizer.live.session import LiveOptions, LiveSession
+    from visualizer.model.inference import load_generator
 
     if args.threads:
         torch.set_num_threads(args.threads)
     fps = Fraction(args.fps)
     started = time.perf_counter()
-    generator = load_generator(args.model, "random", device=args.device, seed=0)
-    generator = prepare_for_inference(generator, args.device, precision=args.precision)
+    live = LiveOptions(
+        model=args.model, weights="random", device=args.device, precision=args.precision
+    )
+    generator = load_generator(live)
     load_s = time.perf_counter() - started
     samples = music_like(args.seconds + 5, SR, seed=0).astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:
         control = LiveControl("default", save_dir=folder)
         session = LiveSession(
             generator=generator, control=control, audio_path=None, samples=samples, sr=SR,
-            fps=fps, port=0, device=args.device,
+            fps=fps, port=0,
         )  # fmt: skip
         session.start()
         try:

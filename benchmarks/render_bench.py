@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from fractions import Fraction
 
-from visualizer.bench.end_to_end import run_end_to_end_bench
+from visualizer.bench.end_to_end import EndToEndOptions, run_end_to_end_bench
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss", action="store_true", help="also compare peak RSS 1 vs 10 min")
     parser.add_argument("--rss-fps", default="2", help="fps of the RSS renders (default 2)")
     args = parser.parse_args(argv)
-    print(json.dumps(run_end_to_end_bench(args), indent=1))
+    options = EndToEndOptions(
+        seconds=args.seconds,
+        fps=Fraction(args.fps),
+        model=args.model,
+        weights=args.weights,
+        device=args.device,
+        batch_size=args.batch_size,
+        repeats=args.repeats,
+        rss=args.rss,
+        rss_fps=Fraction(args.rss_fps),
+    )
+    print(json.dumps(run_end_to_end_bench(options), indent=1))
     return 0
 
 

@@ -2,7 +2,7 @@
 
 ``write_checkpoint(tmp_path, channel_width=8)`` makes a tiny model (same layer lists, 8 instead of
 128 channels per multiplier) that renders 128 px frames in a fraction of a second on a CPU:
-pass its folder as ``--weights DIR`` to the CLI or to `visualizer.model.loading.load_generator`.
+pass its folder as ``--weights DIR`` to the CLI or to `visualizer.model.loading.load_network`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import torch
 
 from tests.fixtures_audio import SR, music_like, write_wav
 from tests.fixtures_biggan import checkpoint_config
+from visualizer.model.inference import Generator, wrap
 from visualizer.model.network import BigGANDeep, load_state_dict_published
 from visualizer.model.random_weights import random_state_dict
 
@@ -22,13 +23,13 @@ sensitivity = 3.0
 """
 
 
-def tiny_generator(channel_width: int = 8) -> BigGANDeep:
+def tiny_generator(channel_width: int = 8) -> Generator:
     """The 128 px architecture with very few channels and random weights (fast on CPU)."""
     config = checkpoint_config(128, channel_width)
     model = BigGANDeep(config).eval()
     with torch.no_grad():
         load_state_dict_published(model, random_state_dict(config, 0), "random")
-    return model
+    return wrap(model, batch_size=1)
 
 
 def write_track(folder: Path, seconds: float = 6.0, seed: int = 0) -> tuple[Path, np.ndarray]:

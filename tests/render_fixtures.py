@@ -1,8 +1,9 @@
 """Fixtures of the render tests: a tiny deterministic generator and random Timelines.
 
-`ToyGenerator` has the generator interface the render stage uses (``frames_uint8``, ``device``,
-``resolution``) and costs microseconds per frame, for tests of batching, streaming and encoding
-that are about the pipeline, not the network (the end-to-end tests use a real tiny BigGAN).
+`ToyGenerator` is a module with what `visualizer.model.inference.wrap` needs to make it a
+`Generator` (``frames_uint8``, ``device``, ``resolution``) and costs microseconds per frame, for
+tests of batching, streaming and encoding that are about the pipeline, not the network (the
+end-to-end tests use a real tiny BigGAN).
 """
 
 from __future__ import annotations

@@ -227,11 +227,13 @@ def test_cuda_fp16_matches_cpu_fp32_over_a_sweep(tiny_state):
 
 def test_compiled_generator_gets_full_batches_and_partial_ones_are_trimmed(tiny_state):
     """A compiled generator (``compile_mode`` set) never sees a new batch shape."""
+    import dataclasses
     from fractions import Fraction
 
     import numpy as np
 
     from visualizer.mapping.timeline import Timeline
+    from visualizer.model.inference import wrap
     from visualizer.render import frames as render
 
     gen = np.random.default_rng(0)
@@ -240,17 +242,17 @@ def test_compiled_generator_gets_full_batches_and_partial_ones_are_trimmed(tiny_
     noise = (gen.standard_normal((7, 128)) * 0.4).astype(np.float32)
     timeline = Timeline(classes, noise, np.linspace(0.2, 1.0, 7, dtype=np.float32), Fraction(10), 0)
     model = _model(tiny_state)
-    eager = [f for _, f in render.generate(model, timeline, 0, 7, device="cpu", batch_size=3)]
+    eager_generator = wrap(model, batch_size=3)
+    eager = [f for _, f in render.generate(eager_generator, timeline, 0, 7)]
     shapes = []
-    original = model.frames_uint8
 
-    def recording(z, y, t):
-        shapes.append((z.shape[0], y.shape[0], t.shape[0]))
-        return original(z, y, t)
+    def recording(cond, a, b):
+        shapes.append((cond.shape[0], a.shape[0], b.shape[0]))
+        return model.synthesize(cond, a, b)
 
-    model.frames_uint8 = recording
-    model.compile_mode = "default"  # what prepare_for_inference sets when it compiles
-    padded = list(render.generate(model, timeline, 0, 7, device="cpu", batch_size=3))
+    # What load_generator returns when it compiles, with `recording` as the compiled body.
+    compiled = dataclasses.replace(eager_generator, compile_mode="default", synthesize=recording)
+    padded = list(render.generate(compiled, timeline, 0, 7))
     assert shapes == [(3, 3, 3)] * 3
     assert [first for first, _ in padded] == [0, 3, 6]
     assert [len(f) for _, f in padded] == [3, 3, 1]
@@ -263,7 +265,7 @@ def test_compile_modes_resolve_per_device_and_set_the_kernel_cache(
 ):
     import os
 
-    from visualizer.model.loading import prepare_for_inference, resolve_compile
+    from visualizer.model.loading import compile_synthesize, resolve_compile
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_compile("auto", cpu) is None and resolve_compile("off", cuda) is None
@@ -274,12 +276,13 @@ def test_compile_modes_resolve_per_device_and_set_the_kernel_cache(
         resolve_compile("fast", cpu)
     monkeypatch.setenv("VISUALIZER_CACHE", str(tmp_path))
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "")
-    eager = prepare_for_inference(_model(tiny_state), "cpu", precision="fp32", compile="auto")
-    assert eager.compile_mode is None and "synthesize" not in vars(eager)
+    eager = _model(tiny_state)
+    assert compile_synthesize(eager, resolve_compile("auto", cpu)) is None
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == ""  # nothing compiled: nothing set
-    model = prepare_for_inference(_model(tiny_state), "cpu", precision="fp32", compile="default")
-    assert model.compile_mode == "default" and "synthesize" in vars(model)  # wrapped, lazily
+    model = _model(tiny_state)
+    compiled = compile_synthesize(model, resolve_compile("default", cpu))
+    assert callable(compiled) and "synthesize" not in vars(model)  # wrapped lazily, not patched
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "inductor")
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
-    prepare_for_inference(_model(tiny_state), "cpu", compile="reduce-overhead")
+    compile_synthesize(_model(tiny_state), "reduce-overhead")
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "mine")  # the user's wins

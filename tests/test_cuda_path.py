@@ -4,6 +4,7 @@ copy of CUDA-graph outputs and the Ray actor's device choice."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -21,7 +22,9 @@ from visualizer import pipeline
 from visualizer.batch.ray_worker import NOSET_VISIBLE, actor_device
 from visualizer.bench.generator import warm_up_outputs
 from visualizer.errors import RenderError
+from visualizer.model import device_memory as memory
 from visualizer.model.config import BigGANConfig
+from visualizer.model.inference import wrap
 from visualizer.render import frames as render
 from visualizer.render import video
 
@@ -51,7 +54,7 @@ def test_resume_whose_saved_encoder_cannot_open_renders_again_with_libx264(setup
     track, saved, n = setup
     out = tmp_path / "out.mp4"
     plan = pipeline.plan_render(track, out, _options(saved))
-    pipeline.render_segments(plan, [0, 1], ToyGenerator())
+    pipeline.render_segments(plan, [0, 1], wrap(ToyGenerator()))
     manifest_path = plan.work_dir / "render.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["encoder"] = "h264_nvenc"  # as if started on a machine with NVENC
@@ -82,11 +85,11 @@ def test_quality_zero_is_lossless_with_both_encoders():
 def test_batch_cap_keeps_every_activation_under_2_31_elements():
     assert BigGANConfig.for_model("biggan-deep-512").largest_activation() == 128 * 512 * 512
     for resolution in (128, 256, 512):
-        cap = render.batch_cap(resolution)
+        cap = memory.batch_cap(resolution)
         largest = BigGANConfig.for_model(f"biggan-deep-{resolution}").largest_activation()
-        assert cap * largest < 2**31 <= (cap + 1) * largest or cap == render.MAX_AUTO_BATCH
-    assert render.batch_cap(512) == 63
-    assert render.auto_batch_size(torch.device("cpu"), 512) == 1
+        assert cap * largest < 2**31 <= (cap + 1) * largest or cap == memory.MAX_AUTO_BATCH
+    assert memory.batch_cap(512) == 63
+    assert memory.auto_batch_size(torch.device("cpu"), 512) == 1
 
 
 @pytest.mark.parametrize(
@@ -102,7 +105,7 @@ def test_batch_cap_keeps_every_activation_under_2_31_elements():
     ],
 )
 def test_out_of_memory_recognises_cublas_and_cudnn_allocation_failures(error, expected):
-    assert render.is_out_of_memory(error) is expected
+    assert memory.is_out_of_memory(error) is expected
 
 
 def test_bench_warm_up_keeps_a_copy_of_a_reused_output_buffer():
@@ -225,12 +228,10 @@ def test_generator_thread_runs_every_call_on_one_thread_and_reraises():
 
 
 class CompiledToy(ToyGenerator):
-    """A ToyGenerator that says it is compiled and fails its first ``failures`` calls."""
+    """A ToyGenerator that fails its first ``failures`` calls."""
 
     def __init__(self, failures: list[BaseException]) -> None:
         super().__init__()
-        self.config = BigGANConfig()
-        self.compile_mode = "default"
         self.failures = list(failures)
 
     def frames_uint8(self, z, class_vectors, truncation):
@@ -240,17 +241,22 @@ class CompiledToy(ToyGenerator):
         return super().frames_uint8(z, class_vectors, truncation)
 
 
+def _compiled(toy: CompiledToy):
+    """What load_generator returns for a compiled generator (the toy's own body as the graph)."""
+    return dataclasses.replace(wrap(toy, batch_size=8), compile_mode="default")
+
+
 def test_warm_up_halves_on_out_of_memory_and_survives_an_empty_message(caplog):
     from visualizer.model.inference import warm_up
-    from visualizer.render.plan import RenderOptions
 
-    options = RenderOptions(model="biggan-deep-128", batch_size=8)
     oom = CompiledToy([torch.OutOfMemoryError(""), RuntimeError("CUBLAS_STATUS_ALLOC_FAILED")])
-    assert warm_up(oom, options) == 2 and oom.warm_batch_size == 2
-    assert oom.calls == [2] and oom.compile_mode == "default"
+    warmed = warm_up(_compiled(oom))
+    assert warmed.batch_size == 2
+    assert oom.calls == [2] and warmed.compile_mode == "default"
     broken = CompiledToy([RuntimeError("")])  # an empty message used to be an IndexError
     with caplog.at_level(logging.WARNING, logger="visualizer"):
-        assert warm_up(broken, options) == 8
-    assert broken.compile_mode is None and "RuntimeError" in caplog.text
+        eager = warm_up(_compiled(broken))
+    assert eager.batch_size == 8
+    assert eager.compile_mode is None and "RuntimeError" in caplog.text
     with pytest.raises(RenderError, match="batch size 1"):
-        warm_up(CompiledToy([torch.OutOfMemoryError("")] * 4), options)
+        warm_up(_compiled(CompiledToy([torch.OutOfMemoryError("")] * 4)))

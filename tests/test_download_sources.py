@@ -18,7 +18,7 @@ from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer.cli import main
 from visualizer.errors import DownloadError, WeightsError
 from visualizer.model import registry
-from visualizer.model.loading import download, load_generator
+from visualizer.model.loading import download, load_network
 from visualizer.model.registry import ModelInfo, cache_dir
 
 WEIGHTS, CONFIG = "biggan-deep-128-pytorch_model.bin", "biggan-deep-128-config.json"
@@ -137,7 +137,7 @@ def test_a_damaged_cached_download_says_how_to_replace_it(files):
     (folder / "config.json").write_bytes(files[CONFIG])
     (folder / "pytorch_model.bin").write_bytes(files[WEIGHTS][:5000])
     with pytest.raises(WeightsError, match="truncated or corrupt") as info:
-        load_generator("biggan-deep-128", device="cpu")
+        load_network("biggan-deep-128", device="cpu")
     assert f"delete {folder} and run 'visualizer models download biggan-deep-128'" in str(
         info.value
     )

@@ -17,6 +17,7 @@ from tests.render_fixtures import ToyGenerator, random_timeline
 from visualizer import pipeline
 from visualizer.errors import Cancelled, OutputError, RenderError
 from visualizer.mapping import timeline as timeline_io
+from visualizer.model.inference import wrap
 from visualizer.render import video
 from visualizer.render.plan import RenderOptions
 
@@ -37,7 +38,8 @@ def _options(saved, **kwargs):
 
 
 def _render(track, out, options, generator=None):
-    return pipeline.render_track(track, out, options, generator=generator or ToyGenerator())
+    toy = wrap(generator or ToyGenerator())
+    return pipeline.render_track(track, out, options, generator=toy)
 
 
 def test_render_writes_video_with_exact_frames_and_audio_in_sync(setup, tmp_path):
@@ -89,7 +91,7 @@ def test_resume_after_interruption_equals_uninterrupted_render(setup, tmp_path):
     options = _options(saved, batch_size=3)
     with pytest.raises(Cancelled):
         pipeline.render_track(
-            track, out, options, generator=ToyGenerator(), progress=_interrupt_after(12)
+            track, out, options, generator=wrap(ToyGenerator()), progress=_interrupt_after(12)
         )
     work = pipeline.work_dir_for(out)
     assert not out.exists()
@@ -110,7 +112,11 @@ def test_resume_with_different_settings_is_refused(setup, tmp_path):
     out = tmp_path / "out.mp4"
     with pytest.raises(Cancelled):
         pipeline.render_track(
-            track, out, _options(saved), generator=ToyGenerator(), progress=_interrupt_after(8)
+            track,
+            out,
+            _options(saved),
+            generator=wrap(ToyGenerator()),
+            progress=_interrupt_after(8),
         )
     with pytest.raises(OutputError, match="quality"):
         _render(track, out, _options(saved, quality=30, resume=True))
@@ -124,12 +130,12 @@ def test_segments_rendered_apart_join_into_the_same_video(setup, tmp_path):
     out = tmp_path / "split.mp4"
     plan = pipeline.plan_render(track, out, _options(saved))
     assert plan.segments == [(s, min(s + 8, n)) for s in range(0, n, 8)]
-    pipeline.render_segments(plan, [2, 3], ToyGenerator())  # "worker 2"
+    pipeline.render_segments(plan, [2, 3], wrap(ToyGenerator()))  # "worker 2"
     with pytest.raises(RenderError, match="2 of 4 segments"):
         pipeline.finish_render(plan)
-    pipeline.render_segments(plan, [0, 1], ToyGenerator())  # "worker 1"
+    pipeline.render_segments(plan, [0, 1], wrap(ToyGenerator()))  # "worker 1"
     with pytest.raises(RenderError, match="no segment 9"):
-        pipeline.render_segments(plan, [9], ToyGenerator())
+        pipeline.render_segments(plan, [9], wrap(ToyGenerator()))
     pipeline.finish_render(plan)
     assert np.array_equal(video.read_frames(out), video.read_frames(whole))
 

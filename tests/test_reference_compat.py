@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.fixtures_biggan import write_checkpoint
-from visualizer.model.loading import load_generator
+from visualizer.model.loading import load_network
 from visualizer.model.network import BigGANDeep
 
 reference = pytest.importorskip("pytorch_pretrained_biggan")
@@ -19,7 +19,7 @@ TOLERANCE = 1e-3  # max abs difference on the [-1, 1] output; measured ~2e-5 at 
 
 def _pair(folder):
     ref = reference.BigGAN.from_pretrained(str(folder)).eval()
-    ours = load_generator("biggan-deep-128", folder, hf_compatible=True)
+    ours = load_network("biggan-deep-128", folder, hf_compatible=True)
     return folder, ref, ours
 
 

@@ -10,6 +10,8 @@ import torch
 
 from tests.render_fixtures import OutOfMemoryOnce, ToyGenerator, random_timeline
 from visualizer.errors import Cancelled, RenderError
+from visualizer.model.device_memory import auto_batch_size
+from visualizer.model.inference import wrap
 from visualizer.render import frames as render
 
 CPU = torch.device("cpu")
@@ -20,7 +22,7 @@ def _all_frames(generator, timeline, batch_size, start=0, stop=None):
     out = [
         (first, frames.numpy())
         for first, frames in render.generate(
-            generator, timeline, start, stop, device=CPU, batch_size=batch_size
+            wrap(generator), timeline, start, stop, batch_size=batch_size
         )
     ]
     return out
@@ -72,8 +74,8 @@ def test_other_generator_errors_pass_through_unchanged():
 
 
 def test_auto_batch_size_on_cpu_is_small():
-    assert render.auto_batch_size(CPU, 128) == 4
-    assert render.auto_batch_size(CPU, 512) == 1
+    assert auto_batch_size(CPU, 128) == 4
+    assert auto_batch_size(CPU, 512) == 1
 
 
 def test_stream_consumes_in_order_on_another_thread_and_reports_progress():
@@ -84,7 +86,7 @@ def test_stream_consumes_in_order_on_another_thread_and_reports_progress():
     def consume(first, frames):
         seen.append((first, len(frames), threading.current_thread().name))
 
-    batches = render.generate(ToyGenerator(), timeline, 0, 10, device=CPU, batch_size=3)
+    batches = render.generate(wrap(ToyGenerator()), timeline, 0, 10, batch_size=3)
     count = render.stream(batches, consume, total=10, progress=events.append)
     assert count == 10
     assert [(a, b) for a, b, _ in seen] == [(0, 3), (3, 3), (6, 3), (9, 1)]
@@ -140,7 +142,7 @@ def test_a_progress_callback_can_cancel():
             raise Cancelled("stop")
 
     consumed = []
-    batches = render.generate(ToyGenerator(), random_timeline(12), 0, 12, device=CPU, batch_size=2)
+    batches = render.generate(wrap(ToyGenerator()), random_timeline(12), 0, 12, batch_size=2)
     with pytest.raises(Cancelled):
         render.stream(batches, lambda f, x: consumed.append(f), total=12, progress=cancel)
     assert len(consumed) < 6  # stopped early: at most what was queued is consumed

@@ -243,7 +243,10 @@ def test_compile_option_reaches_the_generator_and_does_not_block_a_resume(
     from visualizer.render.plan import RenderOptions
 
     options = RenderOptions(weights=weights, device="cpu", fps=Fraction(FPS), compile="auto")
-    assert load_generator(options).compile_mode is None  # auto = eager on a CPU
+    assert not load_generator(options).compiled  # auto = eager on a CPU
+    compiled = load_generator(dataclasses.replace(options, compile="default"))
+    assert compiled.compiled and compiled.compile_mode == "default"
+    assert "synthesize" not in vars(compiled.network)  # compiled beside the module, not onto it
     out = tmp_path / "out.mp4"
     plan_render(song, out, options)  # leaves the work folder an interrupted render would
     resumed = plan_render(song, out, dataclasses.replace(options, compile="default", resume=True))

@@ -15,7 +15,7 @@ import torch
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer.errors import DownloadError, WeightsError
 from visualizer.model import registry
-from visualizer.model.loading import download, load_generator
+from visualizer.model.loading import download, load_network
 from visualizer.model.registry import ModelInfo, cache_dir
 
 
@@ -68,7 +68,7 @@ def test_download_verifies_reports_progress_and_loads(served):
     # A second call finds the finished download and makes no request.
     count = len(served.requests)
     assert download("biggan-deep-128") == folder and len(served.requests) == count
-    generator = load_generator("biggan-deep-128", device="cpu")
+    generator = load_network("biggan-deep-128", device="cpu")
     assert generator.config.channel_width == 8 and not generator.training
 
 
@@ -109,16 +109,16 @@ def test_http_error_and_unknown_model(served):
 
 def test_load_folder_file_safetensors_and_folded_cache(tiny_dir, tmp_path):
     z, y = torch.randn(1, 128).clamp(-2, 2) * 0.5, torch.eye(1000)[[7]]
-    first = load_generator("biggan-deep-128", tiny_dir)
+    first = load_network("biggan-deep-128", tiny_dir)
     folded = list((cache_dir() / "folded").glob("*.safetensors"))
     assert len(folded) == 1
-    second = load_generator("biggan-deep-128", tiny_dir)  # from the folded cache
+    second = load_network("biggan-deep-128", tiny_dir)  # from the folded cache
     with torch.inference_mode():
         expected = first(z, y, 0.5)
         torch.testing.assert_close(second(z, y, 0.5), expected, atol=0, rtol=0)
         # The folded file itself is accepted as --weights (its config travels in the metadata).
         torch.testing.assert_close(
-            load_generator("biggan-deep-512", folded[0])(z, y, 0.5), expected, atol=0, rtol=0
+            load_network("biggan-deep-512", folded[0])(z, y, 0.5), expected, atol=0, rtol=0
         )
     # A lone published-format safetensors file takes its architecture from --model.
     from safetensors.torch import save_file
@@ -126,12 +126,12 @@ def test_load_folder_file_safetensors_and_folded_cache(tiny_dir, tmp_path):
     state = torch.load(tiny_dir / "pytorch_model.bin", weights_only=True)
     save_file(dict(state), tmp_path / "w.safetensors")
     with pytest.raises(WeightsError, match="wrong shapes"):
-        load_generator("biggan-deep-128", tmp_path / "w.safetensors")
+        load_network("biggan-deep-128", tmp_path / "w.safetensors")
 
 
 def test_lone_bin_file_uses_model_architecture(tiny_dir):
     with pytest.raises(WeightsError, match=r"pytorch_model\.bin: wrong shapes"):
-        load_generator("biggan-deep-128", tiny_dir / "pytorch_model.bin")
+        load_network("biggan-deep-128", tiny_dir / "pytorch_model.bin")
     assert not (cache_dir() / "folded").exists() or _cache_files() == []
 
 
@@ -139,7 +139,7 @@ def test_legacy_format_loads(tmp_path):
     folder = write_checkpoint(tmp_path, channel_width=8, seed=2, legacy_format=True)
     with open(folder / "pytorch_model.bin", "rb") as f:
         assert f.read(2) != b"PK"  # not a zip archive
-    generator = load_generator("biggan-deep-128", folder)
+    generator = load_network("biggan-deep-128", folder)
     with torch.inference_mode():
         assert torch.isfinite(generator(torch.zeros(1, 128), torch.eye(1000)[[1]], 0.4)).all()
 
@@ -157,11 +157,11 @@ def test_bad_inputs_each_give_one_line_naming_the_file(tiny_dir, tmp_path):
     before = _cache_files()
     # Missing path, missing file in a folder.
     with pytest.raises(WeightsError, match="nope.bin' not found"):
-        load_generator("biggan-deep-128", tmp_path / "nope.bin")
+        load_network("biggan-deep-128", tmp_path / "nope.bin")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(WeightsError, match=r"empty/config\.json: not found"):
-        load_generator("biggan-deep-128", empty)
+        load_network("biggan-deep-128", empty)
     # Truncated file.
     cut = tmp_path / "cut"
     cut.mkdir()
@@ -169,14 +169,14 @@ def test_bad_inputs_each_give_one_line_naming_the_file(tiny_dir, tmp_path):
     data = (tiny_dir / "pytorch_model.bin").read_bytes()
     (cut / "pytorch_model.bin").write_bytes(data[: len(data) // 2])
     with pytest.raises(WeightsError, match=r"cut/pytorch_model\.bin: truncated or corrupt"):
-        load_generator("biggan-deep-128", cut)
+        load_network("biggan-deep-128", cut)
     # Unknown architecture.
     arch = tmp_path / "arch"
     arch.mkdir()
     (arch / "pytorch_model.bin").write_bytes(data)
     (arch / "config.json").write_text('{"layers": [[false, 16, 16]], "num_heads": 12}')
     with pytest.raises(WeightsError, match=r"arch/config\.json: unknown key 'num_heads'"):
-        load_generator("biggan-deep-128", arch)
+        load_network("biggan-deep-128", arch)
     # A pickle that would run code on load.
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.bin"
@@ -185,19 +185,19 @@ def test_bad_inputs_each_give_one_line_naming_the_file(tiny_dir, tmp_path):
     torch.save({"x": _Exploit(str(marker))}, tmp_path / "evil.pt")
     for path in (evil, tmp_path / "evil.pt"):
         with pytest.raises(WeightsError, match="refused to load") as info:
-            load_generator("biggan-deep-128", path)
+            load_network("biggan-deep-128", path)
         assert str(path) in str(info.value) and "\n" not in str(info.value)
     assert not marker.exists()
     # Wrong format suffix.
     (tmp_path / "w.onnx").write_bytes(b"x")
     with pytest.raises(WeightsError, match="unknown weights format"):
-        load_generator("biggan-deep-128", tmp_path / "w.onnx")
+        load_network("biggan-deep-128", tmp_path / "w.onnx")
     assert _cache_files() == before  # nothing left in the cache
 
 
 def test_random_weights_warn(caplog):
     with caplog.at_level("WARNING", logger="visualizer"):
-        generator = load_generator("biggan-deep-128", "random", seed=5)
+        generator = load_network("biggan-deep-128", "random", seed=5)
     assert "untrained" in caplog.text
     assert generator.resolution == 128 and not generator.training
 

@@ -24,7 +24,6 @@ import threading
 import time
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 from visualizer.errors import AudioError, OutputError, RenderError, TimelineError
 from visualizer.files import write_text_atomic
@@ -32,12 +31,9 @@ from visualizer.mapping.timeline import Timeline
 from visualizer.memory import release_free_memory
 from visualizer.model.inference import (
     BackgroundLoader,
-    device_of,
-    is_half,
+    Generator,
     load_for_render,
     overlaps_analysis,
-    resolution_of,
-    uses_cuda_graphs,
     warm_up,
 )
 from visualizer.progress import ProgressCallback, report
@@ -218,7 +214,7 @@ def _audio_window(track: Path, options: RenderOptions, timeline: Timeline) -> tu
 def render_segments(
     plan: RenderPlan,
     segment_ids: list[int] | None,
-    generator: Any,
+    generator: Generator,
     *,
     progress: ProgressCallback | None = None,
 ) -> None:
@@ -235,21 +231,17 @@ def render_segments(
     todo = sorted(i for i in set(wanted) if not plan.segment_path(i).is_file())
     if not todo:
         return
-    device = device_of(generator)
-    # A warmed-up compiled generator keeps the batch size it was compiled for (no recompile).
-    automatic = getattr(generator, "warm_batch_size", None) or render.auto_batch_size(
-        device, resolution_of(generator, plan.options.model), half=is_half(generator)
+    # The generator's automatic batch size (for a compiled one, the size it was compiled for).
+    batch_size = plan.options.batch_size or shared_batch_size(plan.work_dir, generator.batch_size)
+    log.info(
+        "rendering on %s, batch size %d, encoder %s", generator.device, batch_size, plan.encoder
     )
-    batch_size = plan.options.batch_size or shared_batch_size(plan.work_dir, automatic)
-    log.info("rendering on %s, batch size %d, encoder %s", device, batch_size, plan.encoder)
     done = plan.n_frames - sum(plan.segments[i][1] - plan.segments[i][0] for i in plan.pending())
     for run in _runs(todo):
         start, stop = plan.segments[run[0]][0], plan.segments[run[-1]][1]
         sink = render.SegmentSink(plan, run)
         try:
-            batches = render.generate(
-                generator, plan.timeline, start, stop, device=device, batch_size=batch_size
-            )
+            batches = render.generate(generator, plan.timeline, start, stop, batch_size=batch_size)
             done += render.stream(
                 batches, sink, total=plan.n_frames, done=done, progress=progress, label="render"
             )
@@ -327,13 +319,14 @@ def render_track(
     output: str | os.PathLike,
     options: RenderOptions = DEFAULT_OPTIONS,
     *,
-    generator: Any = None,
+    generator: Generator | None = None,
     progress: ProgressCallback | None = None,
 ) -> RenderResult:
     """Render ``track`` into the video ``output``; the whole pipeline in one call.
 
-    Without ``generator`` the model is loaded: on an accelerator on a second thread while the
-    track is analysed, on a CPU after the analysis (see `overlaps_analysis`).
+    Without ``generator`` (from `visualizer.model.inference.load_generator`) the model is
+    loaded: on an accelerator on a second thread while the track is analysed, on a CPU after the
+    analysis (see `overlaps_analysis`).
     On an error or Ctrl-C no output file exists; the work folder stays for ``resume=True``.
     """
     started = time.perf_counter()
@@ -356,7 +349,7 @@ def render_track(
         elif generator is None:
             release_free_memory()  # the analysis's freed buffers, before the model's peak
             generator = load_for_render(options, progress)
-        if loader is not None and uses_cuda_graphs(generator):
-            warm_up(generator, options, progress)  # recorded here, on the thread that renders
+        if loader is not None and generator.cuda_graphs:
+            generator = warm_up(generator, progress)  # recorded here, on the thread that renders
         render_segments(plan, None, generator, progress=progress)
     return finish_render(plan, progress=progress)

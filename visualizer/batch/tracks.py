@@ -40,9 +40,7 @@ class TrackWorker:
         # Warm-up and every render run on one thread, whichever thread asks for a track: a
         # compiled generator keeps one batch shape and CUDA graphs are replayed where recorded.
         self.thread = GeneratorThread("visualizer-render")
-        self.generator = load_generator(options)
-        if getattr(self.generator, "compile_mode", None) is not None:
-            self.thread.call(warm_up, self.generator, options)
+        self.generator = self.thread.call(warm_up, load_generator(options))
         self.render_lock = threading.Lock()
 
     def render(self, plan: Any, segment_ids: list[int] | None, progress: Any = None) -> None:

@@ -1,6 +1,6 @@
 """End-to-end render benchmarks: pipeline overhead over the generator, and memory vs length.
 
-``run_end_to_end_bench(args)`` measures, in one run and on the same frames:
+``run_end_to_end_bench(options)`` measures, in one run and on the same frames:
 
 - generator-only: the Timeline's frames generated in batches and thrown away;
 - end to end: `render_track` from the audio file to a finished MP4 (analysis, mapping,
@@ -13,7 +13,6 @@ track in subprocesses with a tiny generator and compares their peak resident mem
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -66,13 +65,12 @@ def tiny_checkpoint(folder: Path, channel_width: int = 8, seed: int = 0) -> Path
 
 def generator_only_seconds(generator: Any, timeline: Any, batch_size: int) -> float:
     """Seconds to generate every frame of ``timeline`` (uint8 on the host), nothing else."""
-    from visualizer.model.inference import device_of
     from visualizer.render import frames as render
 
-    device = device_of(generator)
+    device = generator.device
     start = time.perf_counter()
     for _first, frames in render.generate(
-        generator, timeline, 0, timeline.n_frames, device=device, batch_size=batch_size
+        generator, timeline, 0, timeline.n_frames, batch_size=batch_size
     ):
         frames.cpu()
     if getattr(device, "type", "cpu") == "cuda":
@@ -82,30 +80,39 @@ def generator_only_seconds(generator: Any, timeline: Any, batch_size: int) -> fl
     return time.perf_counter() - start
 
 
-def run_end_to_end_bench(args: argparse.Namespace) -> dict[str, Any]:
-    """Generator-only vs end-to-end seconds for the same frames; optional RSS comparison.
+@dataclasses.dataclass(frozen=True)
+class EndToEndOptions:
+    """What `run_end_to_end_bench` measures."""
 
-    ``args`` fields (all optional): seconds (track length, default 4), fps (default 10), model
-    (default biggan-deep-128), weights (default "random": real architecture, random weights),
-    device ("auto"), batch_size (None = automatic), precision ("auto"), compile ("off"),
-    repeats (2), rss (False), rss_fps (4).
-    """
+    seconds: float = 4.0  # length of the synthetic track, > 0
+    fps: Fraction = Fraction(10)  # frame rate of the render
+    model: str = "biggan-deep-128"
+    weights: str = "random"  # real architecture, seeded random weights (no download)
+    device: str = "auto"
+    batch_size: int | None = None  # None = automatic
+    precision: str = "auto"
+    compile: str = "off"
+    repeats: int = 2  # alternating generator-only / end-to-end runs; the best of each is kept
+    rss: bool = False  # also compare the peak RSS of a 1- and a 10-minute render
+    rss_fps: Fraction = Fraction(4)  # frame rate of the RSS renders
+
+
+def run_end_to_end_bench(bench: EndToEndOptions = EndToEndOptions()) -> dict[str, Any]:
+    """Generator-only vs end-to-end seconds for the same frames; optional RSS comparison."""
     from visualizer.render.plan import RenderOptions
 
-    seconds = float(getattr(args, "seconds", 4.0))
-    fps = Fraction(getattr(args, "fps", None) or 10)
     options = RenderOptions(
-        model=getattr(args, "model", "biggan-deep-128"),
-        weights=getattr(args, "weights", None) or "random",
-        device=getattr(args, "device", "auto"),
-        fps=fps,
-        batch_size=getattr(args, "batch_size", None),
-        precision=getattr(args, "precision", "auto"),
-        compile=getattr(args, "compile", "off"),
+        model=bench.model,
+        weights=bench.weights,
+        device=bench.device,
+        fps=Fraction(bench.fps),
+        batch_size=bench.batch_size,
+        precision=bench.precision,
+        compile=bench.compile,
     )
     saved_cache = os.environ.get("VISUALIZER_CACHE")
     try:
-        return _bench(args, options, seconds)
+        return _bench(bench, options)
     finally:
         if saved_cache is None:
             os.environ.pop("VISUALIZER_CACHE", None)
@@ -113,31 +120,26 @@ def run_end_to_end_bench(args: argparse.Namespace) -> dict[str, Any]:
             os.environ["VISUALIZER_CACHE"] = saved_cache
 
 
-def _bench(args: argparse.Namespace, options: Any, seconds: float) -> dict[str, Any]:
-    from visualizer.model.inference import load_generator
+def _bench(bench: EndToEndOptions, options: Any) -> dict[str, Any]:
+    from visualizer.model.inference import load_generator, warm_up
     from visualizer.pipeline import make_timeline, render_track
 
     result: dict[str, Any] = {"machine": machine(), "model": options.model, "fps": str(options.fps)}
     with tempfile.TemporaryDirectory(prefix="visualizer-bench-") as folder:
-        track = _demo_track(Path(folder), seconds)
+        track = _demo_track(Path(folder), bench.seconds)
         started = time.perf_counter()
         generator = load_generator(options)
         result["load_seconds"] = time.perf_counter() - started
+        generator = warm_up(generator)  # with compile: compiles for the render's batch shape
         timeline = make_timeline(track, options)
-        from visualizer.model.inference import device_of, resolution_of
-        from visualizer.render import frames as render
-
-        batch = options.batch_size or render.auto_batch_size(
-            device_of(generator), resolution_of(generator, options.model)
-        )
-        # Warm-up (and, with compile, the compilation) for the batch shape the render uses.
-        generator.warm_batch_size = batch
+        batch = generator.batch_size
+        # Warm-up: the first batches of a process are slower than the rest.
         generator_only_seconds(generator, timeline.slice(0, min(2, timeline.n_frames)), batch)
         # Alternate the two measurements and keep each one's best, so that load from other
         # processes on a shared machine hits both alike. Each end-to-end run starts with an
         # empty analysis cache: it pays for analysis and mapping like a first render does.
         gens, ends = [], []
-        for repeat in range(int(getattr(args, "repeats", 2))):
+        for repeat in range(bench.repeats):
             gens.append(generator_only_seconds(generator, timeline, batch))
             os.environ["VISUALIZER_CACHE"] = str(Path(folder) / f"cache-{repeat}")
             out = Path(folder) / f"bench-{repeat}.mp4"
@@ -146,19 +148,19 @@ def _bench(args: argparse.Namespace, options: Any, seconds: float) -> dict[str, 
         result.update(
             frames=timeline.n_frames,
             batch_size=batch,
-            device=str(device_of(generator)),
+            device=str(generator.device),
             generator_only_seconds=[round(x, 3) for x in gens],
             end_to_end_seconds=[round(x, 3) for x in ends],
             ratio=round(end / gen, 3),
             fps_ratio=round(gen / end, 3),
-            precision=str(generator.gen_z.weight.dtype).removeprefix("torch."),
-            compile=getattr(generator, "compile_mode", None),
+            precision=str(generator.dtype).removeprefix("torch."),
+            compile=generator.compile_mode,
             generator_fps=round(timeline.n_frames / gen, 3),
             end_to_end_fps=round(timeline.n_frames / end, 3),
             load_average=[round(x, 2) for x in os.getloadavg()],
         )
-        if getattr(args, "rss", False):
-            result["rss"] = rss_bench(Path(folder), fps=Fraction(getattr(args, "rss_fps", 4)))
+        if bench.rss:
+            result["rss"] = rss_bench(Path(folder), fps=Fraction(bench.rss_fps))
     return result
 
 
@@ -220,11 +222,3 @@ def machine() -> str:
     if torch.cuda.is_available():
         text += f", {torch.cuda.get_device_name()}"
     return text + f", torch {torch.__version__}"
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4.0)
-    parser.add_argument("--fps", default="10")
-    parser.add_argument("--rss", action="store_true")
-    print(json.dumps(run_end_to_end_bench(parser.parse_args()), indent=1))

@@ -23,7 +23,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from visualizer.errors import VisualizerError
-from visualizer.model.loading import prepare_for_inference, resolve_device
+from visualizer.model.loading import (
+    compile_synthesize,
+    prepare_for_inference,
+    resolve_compile,
+    resolve_device,
+)
 from visualizer.model.network import BigGANConfig, BigGANDeep, load_state_dict_published
 from visualizer.model.random_weights import random_state_dict as _random_state_dict
 from visualizer.progress import ProgressCallback, report
@@ -176,8 +181,6 @@ def run_precision_sweep(
     compiles, with ``compile``), then ``frames`` frames each, implementations alternating
     batch by batch so that machine noise hits all alike. Medians are reported.
     """
-    from visualizer.model.loading import resolve_compile
-
     target = resolve_device(device)
     precisions = tuple(precisions or default_precisions(target))
     for name in precisions:
@@ -196,9 +199,11 @@ def run_precision_sweep(
     z = (torch.randn(batch_size, config.z_dim, generator=gen).clamp(-2, 2) * 0.4).to(target)
     y = F.one_hot(torch.randint(1000, (batch_size,), generator=gen), 1000).float().to(target)
     t = torch.full((batch_size,), 0.4)
+    mode = resolve_compile(compile, target)
     for name in precisions:
-        ours = prepare_for_inference(copy.deepcopy(base), target, precision=name, compile=compile)
-        runners[name] = lambda ours=ours: ours(z, y, t)
+        ours = prepare_for_inference(copy.deepcopy(base), target, precision=name)
+        body = compile_synthesize(ours, mode) or ours.synthesize
+        runners[name] = lambda ours=ours, body=body: body(*ours.coefficients(z, y, t)).float()
     runners["reference"] = lambda: reference(z, y, 0.4)
     del base
     batches = max(1, math.ceil(frames / batch_size))
@@ -232,7 +237,7 @@ def run_precision_sweep(
         torch_version=torch.__version__,
         batch_size=batch_size,
         frames=batches * batch_size,
-        compile=resolve_compile(compile, target),
+        compile=mode,
         gflop_per_frame=flops / 1e9,
         reference_name=reference_name,
         reference_s_per_frame=ref_s,

@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.end_to_end:
         from visualizer.bench.end_to_end import end_to_end_lines, run_end_to_end_bench
 
-        numbers["end_to_end"] = run_end_to_end_bench(_end_to_end_args(args))
+        numbers["end_to_end"] = run_end_to_end_bench(_end_to_end_options(args))
         print("\n".join(end_to_end_lines(numbers["end_to_end"])))
     if args.json:
         from visualizer.files import write_text_atomic
@@ -115,9 +115,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _end_to_end_args(args: argparse.Namespace) -> argparse.Namespace:
+def _end_to_end_options(args: argparse.Namespace):
     from fractions import Fraction
 
+    from visualizer.bench.end_to_end import EndToEndOptions
     from visualizer.errors import VisualizerError
 
     try:
@@ -126,7 +127,7 @@ def _end_to_end_args(args: argparse.Namespace) -> argparse.Namespace:
         raise VisualizerError(f"invalid --fps {args.fps!r}: expected a number > 0") from None
     if not 0 < fps <= 240:
         raise VisualizerError(f"invalid --fps {args.fps!r}: expected a value in (0, 240]")
-    return argparse.Namespace(
+    return EndToEndOptions(
         model=args.model,
         device=args.device,
         batch_size=args.batch_size,

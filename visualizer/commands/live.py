@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             raise VisualizerError(f"{args.record} exists (use --overwrite to replace it)")
     from visualizer.live.session import LiveSession
 
-    session = LiveSession.from_args(args)
+    session = LiveSession.open(options_from_args(args))
     try:
         session.start()
         if not args.quiet:
@@ -171,3 +171,36 @@ def run(args: argparse.Namespace) -> int:
     if output is not None and not args.quiet:
         print(f"recorded {output}")
     return 0
+
+
+def options_from_args(args: argparse.Namespace):
+    """The `LiveOptions` of a parsed ``visualizer live`` command line."""
+    from pathlib import Path
+
+    from visualizer.live.session import LiveOptions
+
+    return LiveOptions(
+        audio=Path(args.audio) if args.audio else None,
+        input=args.input,
+        preset=args.preset,
+        overrides=tuple(args.overrides),
+        seed=args.seed,
+        fps=args.fps,
+        model=args.model,
+        weights=args.weights,
+        device=args.device,
+        precision=args.precision,
+        host=args.host,
+        port=args.port,
+        osc_port=args.osc_port,
+        save_dir=Path(args.save_dir),
+        record=Path(args.record) if args.record else None,
+        record_size=args.size,
+        overwrite=args.overwrite,
+        snap_classes=not args.no_snap,
+        jpeg_quality=args.quality,
+        midi=args.midi,
+        midi_map=Path(args.midi_map) if args.midi_map else None,
+        outputs=tuple(args.output),
+        ndi_name=args.ndi_name,
+    )

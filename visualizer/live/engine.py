@@ -112,7 +112,7 @@ class Stats:
 
 
 class LiveEngine:
-    """Render loop. ``generator`` has ``frames_uint8(z, y, truncation)``; ``source`` is a
+    """Render loop. ``generator`` is a `visualizer.model.inference.Generator`; ``source`` is a
     `FileSource` or an input source with ``sr`` and ``read() -> np.ndarray``.
 
     ``subscribe(fn)`` registers ``fn(index, t, jpeg_bytes)``, called from the render thread;
@@ -129,10 +129,9 @@ class LiveEngine:
         seed: int,
         jpeg_quality: int = 85,
         keep_timeline: bool = False,
-        device: str = "cpu",
     ) -> None:
         self.generator, self.control, self.source = generator, control, source
-        self.fps, self.seed, self.device = Fraction(fps), int(seed), device
+        self.fps, self.seed, self.device = Fraction(fps), int(seed), generator.device
         self.jpeg_quality = jpeg_quality
         self.keep_timeline = keep_timeline
         self.stats = Stats()
@@ -218,7 +217,7 @@ class LiveEngine:
         index, class_vector, noise, truncation = latest
         started = time.perf_counter()
         if self.control.blackout:
-            side = self.generator.config.resolution
+            side = self.generator.resolution
             frame = np.zeros((side, side, 3), dtype=np.uint8)
         else:
             frame = self._generate(class_vector, noise, truncation)
@@ -248,14 +247,11 @@ class LiveEngine:
         """One frame, uint8 (R, R, 3), from the generator."""
         import torch
 
-        with torch.inference_mode():
-            frames = self.generator.frames_uint8(
-                torch.as_tensor(np.asarray(noise, dtype=np.float32)[None], device=self.device),
-                torch.as_tensor(
-                    np.asarray(class_vector, dtype=np.float32)[None], device=self.device
-                ),
-                torch.tensor([truncation], dtype=torch.float32, device=self.device),
-            )
+        frames = self.generator.frames(
+            torch.as_tensor(np.asarray(noise, dtype=np.float32)[None], device=self.device),
+            torch.as_tensor(np.asarray(class_vector, dtype=np.float32)[None], device=self.device),
+            torch.tensor([truncation], dtype=torch.float32, device=self.device),
+        )
         return frames[0].cpu().numpy()
 
     def _clock_now(self) -> float | None:

@@ -2,14 +2,15 @@
 
 `LiveSession` owns the audio source, the `LiveControl`, the `LiveEngine` render thread, the
 `LiveServer`, the optional OSC and MIDI inputs, video outputs and recorder. The CLI builds it
-with `from_args`; tests build it directly with a tiny generator.
+from a `LiveOptions` with `LiveSession.open`; tests build it directly with a tiny generator.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import logging
 import threading
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,6 +24,37 @@ log = logging.getLogger("visualizer")
 
 DEFAULT_FPS = Fraction(30)
 MAP_NAME = "midi.map.toml"  # beside the saved scenes; not a scene name (it has a dot)
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """Everything that decides a live session (the `visualizer live` flags)."""
+
+    audio: Path | None = None  # track to play in the page (or ``input``)
+    input: str | None = None  # audio input device, index or name (or ``audio``)
+    preset: str = "default"  # built-in preset name or TOML path
+    overrides: tuple[str, ...] = ()  # "section.key=value" preset overrides, applied in order
+    seed: int | None = None  # None = the preset's seed
+    fps: Fraction | None = None  # frames per second; None = 30
+    model: str = "auto"  # biggan-deep-128 | -256 | -512, or auto (512 on CUDA, 128 on CPU)
+    weights: str | None = None  # folder or file, "random" (seeded untrained), None = cached
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N | mps
+    precision: str = "auto"  # auto (fp16 on CUDA, fp32 elsewhere) | fp32 | fp16 | bf16
+    compile: str = "off"  # live renders one frame at a time: nothing to gain from a graph
+    batch_size: int = 1  # live renders the newest frame only
+    host: str = "127.0.0.1"  # address to serve on
+    port: int = 8765  # HTTP/WebSocket port (0 = any free one)
+    osc_port: int | None = None  # OSC UDP port, None = off
+    save_dir: Path = Path(".")  # where the page's "save as preset" (and MIDI learn) write
+    record: Path | None = None  # also record frames + audio to this video
+    record_size: tuple[int, int] | None = None  # size of the recording; None = model size
+    overwrite: bool = False  # replace an existing recording
+    snap_classes: bool = True  # apply class changes on the next beat
+    jpeg_quality: int = 85  # 1-100
+    midi: str | None = None  # MIDI input port, None = off
+    midi_map: Path | None = None  # None = midi.map.toml in save_dir (learn mode writes it there)
+    outputs: tuple[str, ...] = ()  # video feeds to open
+    ndi_name: str = "visualizer"  # the NDI source name
 
 
 class LiveSession:
@@ -45,7 +77,6 @@ class LiveSession:
         overwrite: bool = False,
         jpeg_quality: int = 85,
         keep_timeline: bool = False,
-        device: str = "cpu",
         midi_port: str | None = None,
         midi_map: Path | None = None,
         outputs: tuple[str, ...] = (),
@@ -67,7 +98,6 @@ class LiveSession:
             seed=seed,
             jpeg_quality=jpeg_quality,
             keep_timeline=keep_timeline,
-            device=device,
         )
         self.server = LiveServer(
             self.engine, control, host=host, port=port, track=audio_path, clock=self.clock
@@ -88,7 +118,7 @@ class LiveSession:
                 from visualizer.live.outputs import open_output
 
                 output = open_output(
-                    kind, resolution=generator.config.resolution, fps=fps, ndi_name=ndi_name
+                    kind, resolution=generator.resolution, fps=fps, ndi_name=ndi_name
                 )
                 self.outputs.append(output)
                 self.engine.subscribe(output.add)
@@ -99,7 +129,7 @@ class LiveSession:
         if record is not None:
             from visualizer.live.recorder import Recorder
 
-            resolution = generator.config.resolution
+            resolution = generator.resolution
             self.recorder = Recorder(
                 record, fps=fps, resolution=resolution, size=record_size, overwrite=overwrite
             )
@@ -150,60 +180,54 @@ class LiveSession:
             output.close()
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> LiveSession:
-        from visualizer.model.loading import load_generator, prepare_for_inference
+    def open(cls, options: LiveOptions) -> LiveSession:
+        """A session for ``options``: preset, track and MIDI checked first, then the generator
+        loaded with the loader renders use (the same flags give the same network)."""
+        from visualizer.model.devices import auto_model
+        from visualizer.model.inference import load_generator
 
         # cheap checks first: a typo in the preset or the track fails before the model loads
         control = LiveControl(
-            args.preset, args.overrides, save_dir=args.save_dir, snap_classes=not args.no_snap
+            options.preset,
+            list(options.overrides),
+            save_dir=options.save_dir,
+            snap_classes=options.snap_classes,
         )
         source: dict = {}
-        if args.audio:
+        if options.audio is not None:
             from visualizer.analysis.decode import load_audio
 
-            audio = load_audio(args.audio)
-            source = dict(audio_path=Path(args.audio), samples=audio.samples, sr=audio.sr)
+            audio = load_audio(options.audio)
+            source = dict(audio_path=Path(options.audio), samples=audio.samples, sr=audio.sr)
         else:
             from visualizer.live.inputs import InputSource
 
-            source = dict(input_source=InputSource(args.input))
-        midi_map = _midi_map_path(args)
-        if args.midi is not None:
-            _check_midi(args.midi, midi_map)  # before the model loads: a typo fails at once
-        seed = int(control.preset.seed if args.seed is None else args.seed)
-        device = _device(args.device)
-        from visualizer.commands.common import resolve_model
-
-        model = resolve_model(args.model, args.device)
-        generator = load_generator(model, args.weights, device=device, seed=seed)
-        # The same arithmetic as a render (fp16 on CUDA by default): live ran fp32 always.
-        precision = getattr(args, "precision", "auto")
-        generator = prepare_for_inference(generator, device, precision=precision)
+            source = dict(input_source=InputSource(options.input))
+        # learn mode writes the map beside the saved scenes; the dotted name keeps it out of them
+        midi_map = options.midi_map or Path(options.save_dir) / MAP_NAME
+        if options.midi is not None:
+            _check_midi(options.midi, midi_map)  # before the model loads: a typo fails at once
+        seed = int(control.preset.seed if options.seed is None else options.seed)
+        model = auto_model(options.device) if options.model == "auto" else options.model
+        generator = load_generator(dataclasses.replace(options, model=model))
         return cls(
             generator=generator,
             control=control,
-            fps=args.fps or DEFAULT_FPS,
+            fps=options.fps or DEFAULT_FPS,
             seed=seed,
-            host=args.host,
-            port=args.port,
-            osc_port=args.osc_port,
-            record=Path(args.record) if args.record else None,
-            record_size=args.size,
-            overwrite=args.overwrite,
-            jpeg_quality=min(100, args.quality),
-            device=device,
-            midi_port=args.midi,
+            host=options.host,
+            port=options.port,
+            osc_port=options.osc_port,
+            record=options.record,
+            record_size=options.record_size,
+            overwrite=options.overwrite,
+            jpeg_quality=min(100, options.jpeg_quality),
+            midi_port=options.midi,
             midi_map=midi_map,
-            outputs=tuple(args.output),
-            ndi_name=args.ndi_name,
+            outputs=options.outputs,
+            ndi_name=options.ndi_name,
             **source,
         )
-
-
-def _midi_map_path(args: argparse.Namespace) -> Path:
-    """--midi-map, or midi.map.toml in the save folder (learn mode writes it there; the
-    dotted name keeps it out of the scene list)."""
-    return Path(args.midi_map) if args.midi_map else Path(args.save_dir) / MAP_NAME
 
 
 def _check_midi(port: str, map_path: Path) -> None:
@@ -223,11 +247,3 @@ def _midi_input(control: LiveControl, map_path: Path | None, now):
 
     midi_map = MidiMap.load(map_path) if map_path is not None and map_path.exists() else None
     return MidiInput(control, midi_map=midi_map, map_path=map_path, now=now)
-
-
-def _device(name: str) -> str:
-    if name != "auto":
-        return name
-    from visualizer.model.devices import resolve_device
-
-    return str(resolve_device(name))

@@ -6,6 +6,8 @@
 - `registry`: the model registry, the weights cache and verified downloads
 - `devices`: `--device` (auto = CUDA, else Apple MPS, else CPU) and `--precision`
 - `loading`: `--weights` (folder, file, random), preparing a module to run
+- `inference`: `Generator`, the network as the render path uses it, and `load_generator`, the
+  one loader of render, batch, preview, live and the benchmarks
 """
 
 from visualizer.lazy import lazy_exports
@@ -19,8 +21,11 @@ _EXPORTS = {
     "model_info": "registry",
     "download": "loading",
     "check_weights": "loading",
-    "load_generator": "loading",
+    "load_network": "loading",
     "resolve_device": "devices",
+    "Generator": "inference",
+    "load_generator": "inference",
+    "warm_up": "inference",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,40 +1,158 @@
-"""The generator as the render path uses it: load it for a render's options (on a thread, so
-loading overlaps analysis), its device and resolution, and the compile warm-up.
+"""The generator as the render path uses it.
+
+`Generator` is a network ready to render: its device, dtype, resolution, batch size, whether it is
+compiled, and `Generator.frames` (inputs -> uint8 frames). `load_generator` is the one loader of
+render, batch, preview, storyboard, live and the benchmarks (same flags, same weights);
+`warm_up` compiles a generator for its batch shape (on the thread that renders, for CUDA graphs);
+`load_for_render` does both and `BackgroundLoader` runs it on a thread so that loading overlaps
+analysis on an accelerator. The module itself is never patched at run time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
+from visualizer.model.device_memory import (
+    auto_batch_size,
+    is_out_of_memory,
+    release_cached_memory,
+)
 from visualizer.progress import ProgressCallback, report
-from visualizer.render.plan import RenderOptions
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("visualizer")
 
 
-def device_of(generator: Any) -> Any:
-    """The torch.device ``generator`` runs on (its parameters' device; CPU when it has none)."""
+class GeneratorSettings(Protocol):
+    """The options a generator is loaded from (`RenderOptions` and the live options have them)."""
+
+    @property
+    def model(self) -> str: ...  # biggan-deep-128 | -256 | -512
+    @property
+    def weights(self) -> str | None: ...  # folder or file, "random", None = cached download
+    @property
+    def device(self) -> str: ...  # auto | cpu | cuda | cuda:N | mps
+    @property
+    def precision(self) -> str: ...  # auto | fp32 | fp16 | bf16
+    @property
+    def compile(self) -> str: ...  # off | auto | default | max-autotune | reduce-overhead
+    @property
+    def batch_size(self) -> int | None: ...  # frames per call, None = automatic
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A network ready to render frames (made by `load_generator`, or `wrap` for a module).
+
+    ``frames(z (B, 128), class_vectors (B, 1000), truncation (B,) in (0, 1])`` -> uint8
+    (B, R, R, 3) on ``device``. A compiled generator (``compiled``) must always get
+    ``batch_size`` frames: a new shape recompiles (or, with CUDA graphs, records a new graph).
+    """
+
+    network: Any  # the module: BigGANDeep, or any module with frames_uint8(z, y, truncation)
+    device: torch.device
+    dtype: torch.dtype  # of the convolutions
+    resolution: int  # frames are resolution x resolution pixels
+    batch_size: int  # frames per call, >= 1
+    compile_mode: str | None = None  # the torch.compile mode in use; None = eager
+    synthesize: Callable | None = None  # the compiled convolutional body; None = eager
+
+    @property
+    def compiled(self) -> bool:
+        return self.compile_mode is not None
+
+    @property
+    def cuda_graphs(self) -> bool:
+        """Compiled in a mode that records CUDA graphs, on CUDA: warm it up and render with it
+        on one thread (graphs recorded on one thread are never replayed on another)."""
+        return self.compile_mode in ("reduce-overhead", "max-autotune") and (
+            self.device.type == "cuda"
+        )
+
+    @property
+    def half(self) -> bool:
+        """The convolutions run in fp16 or bf16 (half the activation memory)."""
+        import torch
+
+        return self.dtype in (torch.float16, torch.bfloat16)
+
+    def frames(self, z: Any, class_vectors: Any, truncation: Any) -> Any:
+        """uint8 frames (B, R, R, 3) on ``device`` for float32 inputs on ``device``."""
+        import torch
+
+        with torch.inference_mode():
+            if self.synthesize is None:
+                return self.network.frames_uint8(z, class_vectors, truncation)
+            return self.network.frames_uint8(z, class_vectors, truncation, self.synthesize)
+
+
+def wrap(network: Any, *, batch_size: int | None = None) -> Generator:
+    """An eager `Generator` around a module already on its device (None batch = automatic)."""
     import torch
 
-    if isinstance(getattr(generator, "device", None), torch.device):
-        return generator.device
+    device, dtype = _device_of(network), _dtype_of(network)
+    resolution = int(getattr(network, "resolution", None) or network.config.output_dim)
+    half = dtype in (torch.float16, torch.bfloat16)
+    return Generator(
+        network=network,
+        device=device,
+        dtype=dtype,
+        resolution=resolution,
+        batch_size=batch_size or auto_batch_size(device, resolution, half=half),
+    )
+
+
+def _device_of(network: Any) -> torch.device:
+    import torch
+
+    if isinstance(getattr(network, "device", None), torch.device):
+        return network.device
     try:
-        return next(generator.parameters()).device
+        return next(network.parameters()).device
     except (AttributeError, StopIteration):
         return torch.device("cpu")
 
 
-def resolution_of(generator: Any, model: str) -> int:
-    """Output size in pixels: the generator's own, else the number in the model name."""
-    value = getattr(generator, "resolution", None)
-    if value is None:
-        value = getattr(getattr(generator, "config", None), "output_dim", None)
-    return int(value or model.rsplit("-", 1)[-1])
+def _dtype_of(network: Any) -> torch.dtype:
+    import torch
+
+    if isinstance(getattr(network, "dtype", None), torch.dtype):
+        return network.dtype
+    try:
+        return next(network.parameters()).dtype
+    except (AttributeError, StopIteration):
+        return torch.float32
 
 
-def overlaps_analysis(options: RenderOptions) -> bool:
+def load_generator(
+    settings: GeneratorSettings, *, progress: ProgressCallback | None = None
+) -> Generator:
+    """The generator ``settings`` ask for (model, weights, device, precision, compile, batch).
+
+    ``"random"`` weights are always seed 0: one fixed network for every command, whose seed
+    moves the Timeline instead. Not warmed up: see `warm_up` for a compiled one.
+    """
+    from visualizer.model import loading
+
+    network = loading.load_network(
+        settings.model, settings.weights, device=settings.device, seed=0, progress=progress
+    )
+    network = loading.prepare_for_inference(network, precision=settings.precision)
+    mode = loading.resolve_compile(settings.compile, network.device)
+    generator = wrap(network, batch_size=settings.batch_size)
+    return dataclasses.replace(
+        generator, compile_mode=mode, synthesize=loading.compile_synthesize(network, mode)
+    )
+
+
+def overlaps_analysis(settings: GeneratorSettings) -> bool:
     """Whether to load the generator on a thread while the track is analysed.
 
     Only for an accelerator. On a CPU the two compete for the same cores, so overlapping saves
@@ -43,128 +161,92 @@ def overlaps_analysis(options: RenderOptions) -> bool:
     """
     from visualizer.model.devices import resolve_device
 
-    return resolve_device(options.device).type != "cpu"
+    return resolve_device(settings.device).type != "cpu"
 
 
-def load_for_render(options: RenderOptions, progress: ProgressCallback | None = None) -> Any:
-    """`load_generator`, then the compile warm-up when ``options`` compile.
+def load_for_render(
+    settings: GeneratorSettings, progress: ProgressCallback | None = None
+) -> Generator:
+    """`load_generator`, then the compile warm-up when ``settings`` compile.
 
     CUDA graphs are not warmed up here: they must be recorded on the thread that renders
-    (`render_track` warms those up itself).
+    (`visualizer.pipeline.render_track` warms those up itself).
     """
-    generator = load_generator(options, progress=progress)
-    if generator.compile_mode is not None and not uses_cuda_graphs(generator):
-        warm_up(generator, options, progress)
+    generator = load_generator(settings, progress=progress)
+    if generator.compiled and not generator.cuda_graphs:
+        generator = warm_up(generator, progress)
     return generator
 
 
-class BackgroundLoader:
-    """Loads the generator on a thread, so that model loading overlaps analysis and mapping."""
+def warm_up(generator: Generator, progress: ProgressCallback | None = None) -> Generator:
+    """Compile ``generator`` for its batch size by running dummy batches; returns the generator
+    to render with: its batch size halved while the device runs out of memory (RenderError at
+    1, like a render), or an eager copy when compilation fails. Eager ones are returned as is.
 
-    def __init__(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(
-            target=self._load, args=(options, progress), name="visualizer-load", daemon=True
-        )
-        self.thread.start()
-
-    def _load(self, options: RenderOptions, progress: ProgressCallback | None) -> None:
-        try:
-            self.result = load_for_render(options, progress)
-        except BaseException as error:  # noqa: BLE001 (re-raised by join)
-            self.error = error
-
-    def join(self) -> Any:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-def load_generator(options: RenderOptions, *, progress: ProgressCallback | None = None) -> Any:
-    """The generator ``options`` ask for (model, weights, device), in eval mode on its device."""
-    from visualizer.model.loading import load_generator as load
-    from visualizer.model.loading import prepare_for_inference
-
-    # seed 0: "random" weights are one fixed network; the render's seed moves the Timeline.
-    model = load(options.model, options.weights, device=options.device, seed=0, progress=progress)
-    return prepare_for_inference(
-        model, model.device, precision=options.precision, compile=options.compile
-    )
-
-
-def warm_up(
-    generator: Any, options: RenderOptions, progress: ProgressCallback | None = None
-) -> int:
-    """Compile ``generator`` for the render's batch size by running dummy batches; returns it.
-
-    The batch size is stored in ``generator.warm_batch_size`` so that the render uses the shape
-    that was compiled. Running out of memory halves the batch (RenderError at 1), like a render.
-    With CUDA graphs (`uses_cuda_graphs`) call it on the thread that renders: graphs recorded on
-    one thread are never replayed on another.
+    With CUDA graphs (`Generator.cuda_graphs`) call it on the thread that renders.
     """
+    if not generator.compiled:
+        return generator
     from visualizer.errors import RenderError
-    from visualizer.render import frames as render
 
-    device = device_of(generator)
-    batch = options.batch_size or render.auto_batch_size(
-        device, resolution_of(generator, options.model), half=is_half(generator)
-    )
+    batch = generator.batch_size
     label = f"compiling the generator (batch {batch})"
     report(progress, "compile", 0, 1, "step", label)
-    while not _warmed(generator, batch, device):
+    while (warmed := _warmed(dataclasses.replace(generator, batch_size=batch))) is None:
         if batch == 1:
             raise RenderError("out of GPU memory even at batch size 1: try a smaller --model")
         batch = max(1, batch // 2)
         log.warning("out of GPU memory while compiling: retrying with batch size %d", batch)
-        render.release_cached_memory()
-    generator.warm_batch_size = batch
+        release_cached_memory()
     report(progress, "compile", 1, 1, "step", label)
-    return batch
+    return warmed
 
 
-def _warmed(generator: Any, batch: int, device: Any) -> bool:
-    """Run the compiled generator on a dummy batch; False when the device ran out of memory.
-
-    Any other failure (no C++ compiler, an unsupported GPU, ...) falls back to eager rendering.
-    """
+def _warmed(generator: Generator) -> Generator | None:
+    """Run the compiled generator on a dummy batch: the generator, None when the device ran out
+    of memory, an eager copy on any other failure (no C++ compiler, an unsupported GPU, ...)."""
     import torch
 
-    from visualizer.render import frames as render
-
-    config = generator.config
-    z = torch.zeros(batch, config.z_dim, device=device)
-    y = torch.zeros(batch, config.num_classes, device=device)
+    batch, device = generator.batch_size, generator.device
+    z = torch.zeros(batch, 128, device=device)
+    y = torch.zeros(batch, 1000, device=device)
     y[:, 0] = 1.0
     truncation = torch.full((batch,), 0.5, device=device)
     try:
         # With CUDA graphs the first call compiles and warms up, the second records the graph.
-        for _ in range(2 if uses_cuda_graphs(generator) else 1):
-            generator.frames_uint8(z, y, truncation)
+        for _ in range(2 if generator.cuda_graphs else 1):
+            generator.frames(z, y, truncation)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
     except Exception as error:
-        if render.is_out_of_memory(error):
-            return False
+        if is_out_of_memory(error):
+            return None
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         log.warning(f"torch.compile failed, rendering without it: {reason}")
-        vars(generator).pop("synthesize", None)  # back to the class's eager method
-        generator.compile_mode = None
-    return True
+        return dataclasses.replace(generator, compile_mode=None, synthesize=None)
+    return generator
 
 
-def uses_cuda_graphs(generator: Any) -> bool:
-    """True when ``generator`` is compiled in a mode that records CUDA graphs, on CUDA."""
-    mode = getattr(generator, "compile_mode", None)
-    return mode in ("reduce-overhead", "max-autotune") and device_of(generator).type == "cuda"
+class BackgroundLoader:
+    """Runs `load_for_render` on a thread, so that loading overlaps analysis and mapping."""
 
+    def __init__(self, settings: GeneratorSettings, progress: ProgressCallback | None) -> None:
+        self.result: Generator | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._load, args=(settings, progress), name="visualizer-load", daemon=True
+        )
+        self.thread.start()
 
-def is_half(generator: Any) -> bool:
-    """True when the generator's convolutions run in fp16 or bf16 (half the activation memory)."""
-    import torch
+    def _load(self, settings: GeneratorSettings, progress: ProgressCallback | None) -> None:
+        try:
+            self.result = load_for_render(settings, progress)
+        except BaseException as error:  # noqa: BLE001 (re-raised by join)
+            self.error = error
 
-    dtype = getattr(generator, "dtype", None)
-    if not isinstance(dtype, torch.dtype):
-        dtype = getattr(getattr(getattr(generator, "gen_z", None), "weight", None), "dtype", None)
-    return dtype in (torch.float16, torch.bfloat16)
+    def join(self) -> Generator:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None  # set whenever error is None
+        return self.result

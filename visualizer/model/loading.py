@@ -1,6 +1,7 @@
-"""Loading a generator: ``--weights`` (folder, file, ``random``), the folded
-safetensors copy of a pickle checkpoint, and making a module ready to run (precision, layout,
-compilation).
+"""Loading the network: ``--weights`` (folder, file, ``random``), the folded safetensors copy
+of a pickle checkpoint, and making the module ready to run (precision, layout, a compiled copy
+of its convolutions). `visualizer.model.inference.load_generator` builds the render's
+`Generator` from these.
 
 The first load of a pickle-format ``.bin`` saves a folded safetensors copy in the cache, keyed by
 the source file's sha256 and size; later loads read that copy (faster, and no unpickling).
@@ -13,6 +14,7 @@ import json
 import logging
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,10 +40,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("visualizer")
 
 # --------------------------------------------------------------------------------------------
-# Devices and loading
+# Loading
 
 
-def load_generator(
+def load_network(
     model: str = "biggan-deep-128",
     weights: str | os.PathLike | None = None,
     *,
@@ -244,20 +246,15 @@ def prepare_for_inference(
     device: str | torch.device | None = None,
     precision: str = "auto",
     channels_last: bool | None = None,
-    compile: bool | str = False,
 ) -> BigGANDeep:
     """Move ``model`` to ``device`` and set it up for fast inference; returns the same model.
 
     ``precision``: "auto" (fp16 on CUDA, fp32 elsewhere), "fp32", "fp16" or "bf16". Half precision
     applies to the convolutions only: the class embedding, the batch-norm statistics and their
     coefficients stay fp32. ``channels_last`` (default: on) stores activations NHWC (tensor
-    cores on CUDA, faster oneDNN kernels on CPU). ``compile`` (one of `COMPILE_MODES`, or True
-    for "default" and False for "off") compiles `BigGANDeep.synthesize`, whose inputs are tensors
-    only, so moving truncation never recompiles; "auto" is "reduce-overhead" (CUDA graphs) on CUDA
-    and "off" elsewhere. The mode used is kept in ``model.compile_mode`` (None when eager), which
-    tells callers to keep the batch shape fixed. Compiled kernels are cached across runs in
-    ``<cache>/inductor`` unless TORCHINDUCTOR_CACHE_DIR is set. On CUDA, cuDNN picks its
-    algorithms deterministically.
+    cores on CUDA, faster oneDNN kernels on CPU). On CUDA, cuDNN picks its algorithms
+    deterministically. Compilation is separate (`compile_synthesize`): the module itself is
+    never patched.
     """
     import torch
 
@@ -284,15 +281,25 @@ def prepare_for_inference(
         # with the same algorithms, bit for bit (batches have fixed shapes and positions).
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-    mode = resolve_compile(compile, target)
-    model.compile_mode = mode
-    if mode is not None:
-        use_compile_cache()
-        method = type(model).synthesize.__get__(model)
-        model.synthesize = torch.compile(method, mode=None if mode == "default" else mode)
-    else:
-        _throwaway_forward(model)
+    _throwaway_forward(model)
     return model
+
+
+def compile_synthesize(model: BigGANDeep, mode: str | None) -> Callable | None:
+    """``torch.compile`` of ``model.synthesize`` in ``mode`` (from `resolve_compile`); None when
+    ``mode`` is None (eager).
+
+    `BigGANDeep.synthesize` takes tensors only, so moving truncation never recompiles; a new
+    batch shape does, so callers keep the batch size fixed. Compiled kernels are cached across
+    runs in ``<cache>/inductor`` unless TORCHINDUCTOR_CACHE_DIR is set. Compilation is lazy: the
+    first call compiles.
+    """
+    if mode is None:
+        return None
+    import torch
+
+    use_compile_cache()
+    return torch.compile(model.synthesize, mode=None if mode == "default" else mode)
 
 
 def _throwaway_forward(model: BigGANDeep) -> None:

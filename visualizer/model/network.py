@@ -8,8 +8,8 @@ norms are fused to ``x * a + b``; all their ``scale``/``offset`` linears form on
 per-sample coefficients of a whole batch come from two gathers and one matrix product.
 
 `BigGANDeep.forward` is split in two: `BigGANDeep.coefficients` (fp32, truncation-dependent, never
-compiled) and `BigGANDeep.synthesize` (the convolutions, which `prepare_for_inference` may compile
-or run in half precision). Truncation reaches the heavy part only as tensors, so a compiled
+compiled) and `BigGANDeep.synthesize` (the convolutions, which `visualizer.model.inference` may
+compile or run in half precision). Truncation reaches the heavy part only as tensors, so a compiled
 `synthesize` never recompiles as truncation moves.
 """
 
@@ -135,6 +135,11 @@ class BigGANDeep(nn.Module):
     def resolution(self) -> int:
         return self.config.resolution
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The convolutions' dtype (fp32, fp16 or bf16); batch-norm coefficients stay fp32."""
+        return self.gen_z.weight.dtype
+
     # -- truncation statistics (fp32, outside anything compiled) -------------------------------
 
     def _stat_rows(self, truncation: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -221,9 +226,20 @@ class BigGANDeep(nn.Module):
         return self.synthesize(*self.coefficients(z, class_vectors, truncation)).float()
 
     @torch.inference_mode()
-    def frames_uint8(self, z: Tensor, class_vectors: Tensor, truncation: Tensor | float) -> Tensor:
-        """Frames as ``torch.uint8 (N, R, R, 3)`` on the model's device (converted there)."""
-        x = self.synthesize(*self.coefficients(z, class_vectors, truncation))
+    def frames_uint8(
+        self,
+        z: Tensor,
+        class_vectors: Tensor,
+        truncation: Tensor | float,
+        synthesize: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
+    ) -> Tensor:
+        """Frames as ``torch.uint8 (N, R, R, 3)`` on the model's device (converted there).
+
+        ``synthesize``: the convolutional body to run, e.g. a ``torch.compile`` of
+        `synthesize` (the module is never patched); None = this module's own.
+        """
+        body = self.synthesize if synthesize is None else synthesize
+        x = body(*self.coefficients(z, class_vectors, truncation))
         x = ((x.float() + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
         return x.permute(0, 2, 3, 1).contiguous()
 

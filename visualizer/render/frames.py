@@ -21,79 +21,25 @@ import numpy as np
 
 from visualizer.errors import RenderError
 from visualizer.mapping.timeline import Timeline
+from visualizer.model.device_memory import is_out_of_memory, release_cached_memory
+from visualizer.model.inference import Generator
 from visualizer.progress import ProgressCallback, report
 
 log = logging.getLogger("visualizer")
 
-MAX_AUTO_BATCH = 64
-# Rough activation memory per frame in bytes for the automatic CUDA batch size (fp32, eval);
-# the out-of-memory retry corrects an estimate that is too optimistic.
-_BYTES_PER_FRAME = {128: 48 << 20, 256: 160 << 20, 512: 600 << 20}
-# Kernels index tensors with 32-bit integers in places (upsampling among them): no intermediate
-# of a batch may reach 2**31 elements. At 512 px the last block's skip upsample holds 128 x 512
-# x 512 = 2**25 elements per frame, so a batch of 64 would be exactly 2**31.
-MAX_TENSOR_ELEMENTS = 2**31 - 1
-
 Consumer = Callable[[int, np.ndarray], None]  # (index of the first frame, uint8 (B, R, R, 3))
 
 
-def auto_batch_size(device: Any, resolution: int, *, half: bool = False) -> int:
-    """Frames per generator call: CPU 1-4 by resolution; CUDA from free memory (1-63/64).
-
-    ``half``: the convolutions run in fp16/bf16, whose activations take half the bytes. Blocks
-    the allocator holds but does not use count as free: they serve the next batch first.
-    """
-    if getattr(device, "type", str(device)) != "cuda":
-        return {128: 4, 256: 2}.get(resolution, 1)
-    import torch
-
-    free, _total = torch.cuda.mem_get_info(device)
-    free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    per_frame = _BYTES_PER_FRAME.get(resolution, _BYTES_PER_FRAME[512]) // (2 if half else 1)
-    return int(max(1, min(batch_cap(resolution), (free // 2) // per_frame)))
-
-
-def batch_cap(resolution: int) -> int:
-    """Largest automatic batch (<= MAX_AUTO_BATCH) whose biggest activation stays < 2**31
-    elements, for the published BigGAN-deep of ``resolution`` px (512 -> 63)."""
-    from visualizer.model.config import BigGANConfig
-
-    per_frame = BigGANConfig.for_model(f"biggan-deep-{resolution}").largest_activation()
-    return max(1, min(MAX_AUTO_BATCH, MAX_TENSOR_ELEMENTS // per_frame))
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    """True for a CUDA allocation failure: torch's OutOfMemoryError, or the plain RuntimeError
-    cuBLAS/cuDNN raise when they cannot allocate their workspace."""
-    import torch
-
-    # torch.OutOfMemoryError is 2.4+; torch.cuda's name for the same class is older.
-    out_of_memory = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
-    if isinstance(error, out_of_memory):
-        return True
-    text = str(error)
-    return isinstance(error, RuntimeError) and any(mark in text for mark in _ALLOC_MESSAGES)
-
-
-_ALLOC_MESSAGES = (
-    "CUBLAS_STATUS_ALLOC_FAILED",
-    "CUDNN_STATUS_ALLOC_FAILED",
-    "CUDNN_STATUS_NOT_ENOUGH_WORKSPACE",
-    "CUDA out of memory",
-    "cuFFT error: CUFFT_ALLOC_FAILED",
-)
-
-
 def generate(
-    generator: Any,
+    generator: Generator,
     timeline: Timeline,
     start: int,
     stop: int,
     *,
-    device: Any,
-    batch_size: int,
+    batch_size: int | None = None,
 ) -> Iterator[tuple[int, Any]]:
-    """Yield (first frame index, uint8 tensor (B, R, R, 3) on ``device``) for frames [start, stop).
+    """Yield (first frame index, uint8 tensor (B, R, R, 3) on the generator's device) for frames
+    [start, stop), ``batch_size`` frames a call (None = the generator's).
 
     Batches lie on a grid from frame 0: batch k is always Timeline frames [k * B, (k + 1) * B),
     whatever range is asked for (the frames of it outside [start, stop) are computed and
@@ -101,14 +47,15 @@ def generate(
     position, as an uninterrupted one. On CUDA and with a compiled generator every call gets
     a full batch (the track's last one is padded with copies of its last frame, dropped): a
     new shape would trigger cuDNN autotuning, a recompilation or a new CUDA graph.
-    ``generator.frames_uint8(z, y, truncation)`` takes float32 z (B, 128), class vectors
-    (B, 1000) and per-frame truncation (B,).
+    ``generator.frames(z, y, truncation)`` takes float32 z (B, 128), class vectors (B, 1000)
+    and per-frame truncation (B,).
 
     An out-of-memory error (torch's, or cuBLAS/cuDNN failing to allocate) halves the batch size
     and retries the same frames; at batch size 1 it becomes a RenderError.
     """
-    fixed = getattr(generator, "compile_mode", None) is not None
-    fixed = fixed or getattr(device, "type", "cpu") == "cuda"
+    batch_size = batch_size or generator.batch_size
+    device = generator.device
+    fixed = generator.compiled or device.type == "cuda"
     index = start - start % batch_size
     while index < stop:
         end = min((index // batch_size + 1) * batch_size, timeline.n_frames)
@@ -129,7 +76,7 @@ def generate(
 
 
 def _frames_or_none(
-    generator: Any, timeline: Timeline, index: int, end: int, size: int, device: Any
+    generator: Generator, timeline: Timeline, index: int, end: int, size: int, device: Any
 ) -> Any:
     """Frames [index, end) padded to ``size`` rows, or None when the device ran out of memory.
 
@@ -141,7 +88,7 @@ def _frames_or_none(
     rows = slice(index, end)
     try:
         with torch.inference_mode():
-            return generator.frames_uint8(
+            return generator.frames(
                 _tensor(_padded(timeline.noise[rows], size), device),
                 _tensor(_padded(timeline.class_vectors[rows], size), device),
                 _tensor(_padded(timeline.truncation[rows], size), device),
@@ -150,17 +97,6 @@ def _frames_or_none(
         if not is_out_of_memory(error):
             raise
     return None
-
-
-def release_cached_memory() -> None:
-    """Give the allocator's cached blocks back to the driver (cuDNN/cuBLAS allocate outside)."""
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _padded(array: np.ndarray, size: int) -> np.ndarray:

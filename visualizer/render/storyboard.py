@@ -15,6 +15,7 @@ import numpy as np
 
 from visualizer.errors import OutputError
 from visualizer.mapping.timeline import Timeline
+from visualizer.model.inference import Generator
 from visualizer.progress import ProgressCallback, report
 
 LABEL_HEIGHT = 18  # pixels of caption strip under each frame
@@ -37,7 +38,7 @@ def timestamp(seconds: float) -> str:
 
 def render_storyboard(
     timeline: Timeline,
-    generator: Any,
+    generator: Generator,
     *,
     count: int = 12,
     columns: int | None = None,
@@ -47,7 +48,6 @@ def render_storyboard(
 
     ``columns`` defaults to about a 16:9 sheet. Frames are generated one batch at a time.
     """
-    from visualizer.model.inference import device_of
     from visualizer.render import frames as render
 
     indices = sample_indices(timeline.n_frames, count)
@@ -61,9 +61,8 @@ def render_storyboard(
         timeline.seed,
         timeline.preset,
     )
-    device = device_of(generator)
     tiles: list[np.ndarray] = []
-    batches = render.generate(generator, picked, 0, len(indices), device=device, batch_size=4)
+    batches = render.generate(generator, picked, 0, len(indices), batch_size=4)
     for _first, frames in batches:
         tiles.extend(frames.cpu().numpy())
         report(progress, "storyboard", len(tiles), len(indices), "frame", "storyboard")
