@@ -195,7 +195,7 @@ def test_generate_halves_on_every_kind_of_allocation_failure(error):
         .numpy()
     )
     flaky = FailsOnce(error)
-    got = list(render.generate(flaky, timeline, 0, 9, device=torch.device("cpu"), batch_size=8))
+    got = list(render.generate(wrap(flaky), timeline, 0, 9, batch_size=8))
     assert flaky.calls == [4, 4, 1]  # the batch of 8 failed once
     assert np.array_equal(np.concatenate([f.numpy() for _, f in got]), expected)
 
