@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 
 from visualizer.errors import VisualizerError
 from visualizer.mapping.presets import load_preset
+from visualizer.options import DEFAULT_FPS
 from visualizer.progress import ProgressBars, ProgressCallback
-from visualizer.render.plan import DEFAULT_FPS, RenderOptions, RenderResult
+from visualizer.render.plan import RenderOptions, RenderResult
 
 if TYPE_CHECKING:
     from visualizer.analysis.features import Features

@@ -36,10 +36,10 @@ from visualizer.model.inference import (
     overlaps_analysis,
     warm_up,
 )
+from visualizer.options import DEFAULT_FPS
 from visualizer.progress import ProgressCallback, report
 from visualizer.render import video
 from visualizer.render.plan import (
-    DEFAULT_FPS,
     RenderOptions,
     RenderPlan,
     RenderResult,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from visualizer.errors import AudioError, OutputError, VisualizerError
+from visualizer.options import VIDEO_SUFFIXES
 
 # Suffixes searched for in folders (lower case). Files named explicitly may have any suffix that
 # is not a playlist's: the decoder decides whether it can read them, per track.
@@ -29,7 +30,6 @@ AUDIO_SUFFIXES = (
     ".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma",
 )  # fmt: skip
 PLAYLIST_SUFFIXES = (".m3u", ".m3u8", ".txt")
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm")
 TEMPLATE_FIELDS = ("stem", "index", "parent", "name")
 
 

@@ -31,6 +31,7 @@ from visualizer.model.loading import (
 )
 from visualizer.model.network import BigGANConfig, BigGANDeep, load_state_dict_published
 from visualizer.model.random_weights import random_state_dict as _random_state_dict
+from visualizer.options import CONCRETE_PRECISIONS
 from visualizer.progress import ProgressCallback, report
 
 
@@ -50,7 +51,6 @@ def device_description(device: torch.device) -> str:
 
 # Precision sweep (issue 7): fps, achieved TFLOP/s against a matmul peak, ratio to the reference
 
-SWEEP_PRECISIONS = ("fp32", "fp16", "bf16")
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -120,7 +120,7 @@ def default_precisions(device: torch.device) -> tuple[str, ...]:
     bf16 on a CPU (fp16 convolutions there are emulated, slow)."""
     if device.type == "mps":
         return ("fp32", "fp16")
-    return SWEEP_PRECISIONS if device.type == "cuda" else ("fp32", "bf16")
+    return CONCRETE_PRECISIONS if device.type == "cuda" else ("fp32", "bf16")
 
 
 def flops_per_frame(config: BigGANConfig) -> float:
@@ -184,9 +184,9 @@ def run_precision_sweep(
     target = resolve_device(device)
     precisions = tuple(precisions or default_precisions(target))
     for name in precisions:
-        if name not in SWEEP_PRECISIONS:
+        if name not in CONCRETE_PRECISIONS:
             raise VisualizerError(
-                f"unknown precision {name!r}: expected {', '.join(SWEEP_PRECISIONS)}"
+                f"unknown precision {name!r}: expected {', '.join(CONCRETE_PRECISIONS)}"
             )
     config = config or BigGANConfig.for_model(model)
     report(progress, "bench", 0, None, "step", "building random weights")

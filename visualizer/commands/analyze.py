@@ -7,7 +7,6 @@ summary. The analysis is cached, so rendering the same track afterwards skips it
 from __future__ import annotations
 
 import argparse
-from fractions import Fraction
 from pathlib import Path
 
 from visualizer.commands.common import (
@@ -15,8 +14,7 @@ from visualizer.commands.common import (
     add_window_options,
     parse_fps,
 )
-
-DEFAULT_FPS = Fraction(30)
+from visualizer.options import DEFAULT_FPS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

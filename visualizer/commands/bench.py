@@ -6,26 +6,25 @@ from __future__ import annotations
 import argparse
 import json
 
-from visualizer.commands.common import MODEL_NAMES, ProgressBars, add_quiet_option, positive_int
-
-PRECISIONS = ("fp32", "fp16", "bf16")
-COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
+from visualizer.commands.common import ProgressBars, add_quiet_option, positive_int
+from visualizer.options import COMPILE_MODES, CONCRETE_PRECISIONS, DEVICES, MODELS, PRECISIONS
 
 
 def parse_precisions(text: str) -> tuple[str, ...]:
     """'fp32,bf16' -> ('fp32', 'bf16') for argparse (an unknown name exits with status 2)."""
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    bad = [name for name in names if name not in PRECISIONS]
+    bad = [name for name in names if name not in CONCRETE_PRECISIONS]
     if bad or not names:
         raise argparse.ArgumentTypeError(
-            f"invalid precisions {text!r}: expected a comma list of {', '.join(PRECISIONS)}"
+            f"invalid precisions {text!r}: expected a comma list of "
+            f"{', '.join(CONCRETE_PRECISIONS)}"
         )
     return names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", choices=MODEL_NAMES, default="biggan-deep-128", help="(default: %(default)s)"
+        "--model", choices=MODELS, default="biggan-deep-128", help="(default: %(default)s)"
     )
     parser.add_argument(
         "--batch-size",
@@ -39,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=4,
         help="frames timed per implementation and precision (default: 4)",
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--device", default="auto", help=DEVICES)
     parser.add_argument(
         "--precisions",
         type=parse_precisions,
@@ -49,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=("auto", "fp32", "fp16", "bf16"),
+        choices=PRECISIONS,
         default="auto",
         help="precision of the --end-to-end render (auto: fp16 on CUDA, fp32 on CPU); a value "
         "other than auto is also the only one swept when --precisions is not given",

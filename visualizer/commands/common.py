@@ -8,9 +8,8 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
+from visualizer.options import MAX_FPS, MODEL_CHOICES
 from visualizer.progress import ProgressBars as ProgressBars  # the commands' bars
-
-MODEL_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 
 
 def parse_fps(text: str) -> Fraction:
@@ -21,8 +20,10 @@ def parse_fps(text: str) -> Fraction:
         raise argparse.ArgumentTypeError(
             f"invalid fps {text!r}: expected a positive number or fraction such as 30 or 30000/1001"
         ) from None
-    if value <= 0 or value > 240:
-        raise argparse.ArgumentTypeError(f"invalid fps {text!r}: expected a value in (0, 240]")
+    if value <= 0 or value > MAX_FPS:
+        raise argparse.ArgumentTypeError(
+            f"invalid fps {text!r}: expected a value in (0, {MAX_FPS}]"
+        )
     return value
 
 
@@ -50,7 +51,7 @@ def positive_int(text: str) -> int:
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
-        choices=("auto", *MODEL_NAMES),
+        choices=MODEL_CHOICES,
         default="auto",
         help="generator resolution; auto = biggan-deep-512 on a CUDA device, biggan-deep-128 on "
         "a CPU, where 512 px takes about a second per frame (default: auto)",

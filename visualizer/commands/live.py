@@ -21,6 +21,7 @@ from visualizer.commands.common import (
     positive_int,
 )
 from visualizer.live.outputs import OUTPUTS
+from visualizer.options import PRECISIONS
 
 log = logging.getLogger("visualizer")
 
@@ -102,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--precision",
-        choices=("auto", "fp32", "fp16", "bf16"),
+        choices=PRECISIONS,
         default="auto",
         help="generator arithmetic: auto = fp16 on CUDA, fp32 on CPU and MPS (default: auto)",
     )

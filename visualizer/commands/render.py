@@ -17,6 +17,7 @@ from visualizer.commands.common import (
     positive_int,
     resolve_model,
 )
+from visualizer.options import COMPILE_MODES, ENCODERS, FITS, PRECISIONS
 
 log = logging.getLogger("visualizer")
 
@@ -54,7 +55,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fit",
-        choices=("pad", "crop", "mirror"),
+        choices=FITS,
         default="pad",
         help="how square frames fill a non-square --size: pad = whole frame, letterboxed with "
         "black bars; crop = fill the frame, cutting the overflow (top and bottom for 16:9); "
@@ -68,20 +69,20 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--encoder",
-        choices=("auto", "libx264", "h264_nvenc"),
+        choices=ENCODERS,
         default="auto",
         help="video encoder: auto = NVENC on a CUDA machine whose ffmpeg has it, else libx264",
     )
     parser.add_argument(
         "--precision",
-        choices=("auto", "fp32", "fp16", "bf16"),
+        choices=PRECISIONS,
         default="auto",
         help="generator arithmetic: auto = fp16 on CUDA, fp32 on CPU and MPS; MPS has no bf16 "
         "(default: %(default)s)",
     )
     parser.add_argument(
         "--compile",
-        choices=("off", "auto", "default", "max-autotune", "reduce-overhead"),
+        choices=COMPILE_MODES,
         default="off",
         help="torch.compile the generator (CUDA speed; the first compile takes minutes, later "
         "runs reuse the cached kernels): auto = reduce-overhead (CUDA graphs) on CUDA, off on "
@@ -134,7 +135,8 @@ def options_from_args(args: argparse.Namespace):
     import dataclasses
     from fractions import Fraction
 
-    from visualizer.render.plan import DEFAULT_FPS, RenderOptions
+    from visualizer.options import DEFAULT_FPS
+    from visualizer.render.plan import RenderOptions
 
     if args.duration is not None and args.duration <= 0:
         from visualizer.errors import RenderError

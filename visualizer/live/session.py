@@ -19,10 +19,10 @@ import numpy as np
 from visualizer.live.control import LiveControl
 from visualizer.live.engine import FileSource, LiveEngine, PageClock
 from visualizer.live.server import LiveServer
+from visualizer.options import DEFAULT_FPS
 
 log = logging.getLogger("visualizer")
 
-DEFAULT_FPS = Fraction(30)
 MAP_NAME = "midi.map.toml"  # beside the saved scenes; not a scene name (it has a dot)
 
 

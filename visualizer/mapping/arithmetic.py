@@ -27,7 +27,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from visualizer.errors import ClassNameError
-from visualizer.mapping.classes import N_CLASSES, expand_themes, find_theme, resolve_class
+from visualizer.mapping.classes import expand_themes, find_theme, resolve_class
+from visualizer.options import N_CLASSES
 
 # A sign between terms needs whitespace on both sides: "ring-tailed lemur" is one class.
 _SIGN = re.compile(r"\s+([+-])\s+")

@@ -25,8 +25,7 @@ from functools import cache
 from importlib import resources
 
 from visualizer.errors import ClassNameError
-
-N_CLASSES = 1000
+from visualizer.options import N_CLASSES
 
 
 def _normalise(text: str) -> str:

@@ -29,8 +29,8 @@ from visualizer.mapping.palette import (
     random_palette,
 )
 from visualizer.mapping.presets import Preset
+from visualizer.options import N_CLASSES
 
-N_CLASSES = 1000
 JUMP = 1e-3  # L1 change between frames that counts as a jump when the classes change
 CLASS_SECTIONS = ("classes", "keyframes", "breed", "morph")  # what decides the classes
 

@@ -31,8 +31,9 @@ from visualizer.mapping.motion import LatentMotion
 from visualizer.mapping.poses import PoseTrack
 from visualizer.mapping.presets import Preset, check_seed, preset_to_toml
 from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, signal_of, zero_phase
-from visualizer.mapping.timeline import N_CLASSES, Z_DIM, Timeline
+from visualizer.mapping.timeline import Timeline
 from visualizer.mapping.truncation import truncation_value
+from visualizer.options import LATENT_SIZE, N_CLASSES
 from visualizer.progress import ProgressCallback, report
 
 # Signals smoothed per technique (each preset section's `feature`, smoothed with its `smoothing`)
@@ -203,7 +204,7 @@ def build_timeline(
     n = features.n_frames
     rows = _Rows(features)
     classes = np.zeros((n, N_CLASSES), dtype=np.float32)
-    noise = np.zeros((n, Z_DIM), dtype=np.float32)
+    noise = np.zeros((n, LATENT_SIZE), dtype=np.float32)
     truncation = np.zeros(n, dtype=np.float32)
     if causal:
         for i in range(n):

@@ -28,10 +28,10 @@ from visualizer.mapping.presets import Preset
 from visualizer.mapping.pulse import Pulse
 from visualizer.mapping.rotary import Rotary, period_frames, random_plane
 from visualizer.mapping.signals import ema_alpha
-from visualizer.mapping.timeline import Z_DIM
 from visualizer.mapping.truncation import to_truncated
 from visualizer.mapping.walk import LatentWalk, walk_distance
 from visualizer.mapping.warp import blend, hallucinate, zoom, zoom_scale
+from visualizer.options import LATENT_SIZE
 
 ZOOM_MEAN_SECONDS = 8.0  # zoom follows its signal relative to its mean over this long
 
@@ -42,11 +42,11 @@ class LatentMotion:
 
     def __init__(self, rng: np.random.Generator, *, fps: float) -> None:
         self._fps = fps
-        start = rng.standard_normal(Z_DIM)
-        speeds = rng.uniform(0.5, 1.0, Z_DIM)
-        kick = rng.standard_normal(Z_DIM)
-        self._kick = kick / math.sqrt(float(kick @ kick) / Z_DIM)  # rms 1 per unit
-        self._plane = random_plane(rng, Z_DIM)
+        start = rng.standard_normal(LATENT_SIZE)
+        speeds = rng.uniform(0.5, 1.0, LATENT_SIZE)
+        kick = rng.standard_normal(LATENT_SIZE)
+        self._kick = kick / math.sqrt(float(kick @ kick) / LATENT_SIZE)  # rms 1 per unit
+        self._plane = random_plane(rng, LATENT_SIZE)
         self._walk = LatentWalk(rng, start, speeds)
         self._pulse = Pulse()
         self._rotary = Rotary()

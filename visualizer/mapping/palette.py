@@ -12,7 +12,7 @@ from functools import cache
 
 import numpy as np
 
-N_CLASSES = 1000
+from visualizer.options import N_CLASSES
 
 
 @cache

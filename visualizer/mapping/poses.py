@@ -25,15 +25,15 @@ from visualizer.errors import PresetError, TimelineError
 from visualizer.mapping.crossfade import min_segment
 from visualizer.mapping.interpolate import Segmenter, boundaries, ease, segments_offline, slerp
 from visualizer.mapping.presets import Preset
-from visualizer.mapping.timeline import Z_DIM
 from visualizer.mapping.timeline import load as load_timeline
 from visualizer.mapping.truncation import truncated_normal
+from visualizer.options import LATENT_SIZE
 
 
 def load_pose(item: int | str, bound: float) -> np.ndarray:
     """float64 (128,) latent before truncation, within [-bound, bound], for one pose item."""
     if isinstance(item, int):
-        return truncated_normal(np.random.default_rng(item), Z_DIM, bound)
+        return truncated_normal(np.random.default_rng(item), LATENT_SIZE, bound)
     path, _, frame = item.rpartition("@") if ".npz@" in item else (item, "", "")
     try:
         if frame:
@@ -50,9 +50,9 @@ def load_pose(item: int | str, bound: float) -> np.ndarray:
     except (OSError, ValueError, TimelineError) as error:
         raise PresetError(f"poses.seeds: cannot read the pose {item!r} ({error})") from None
     pose = np.asarray(pose, dtype=np.float64)
-    if pose.shape != (Z_DIM,) or not np.isfinite(pose).all():
+    if pose.shape != (LATENT_SIZE,) or not np.isfinite(pose).all():
         raise PresetError(
-            f"poses.seeds: {item!r} must hold {Z_DIM} finite numbers, got shape {pose.shape}"
+            f"poses.seeds: {item!r} must hold {LATENT_SIZE} finite numbers, got shape {pose.shape}"
         )
     return np.clip(pose, -bound, bound)
 

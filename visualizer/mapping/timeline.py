@@ -23,9 +23,8 @@ import numpy as np
 
 from visualizer.errors import TimelineError
 from visualizer.files import atomic_output
+from visualizer.options import LATENT_SIZE, N_CLASSES
 
-N_CLASSES = 1000
-Z_DIM = 128
 REQUIRED_KEYS = ("class_vectors", "noise", "truncation", "fps_num", "fps_den", "seed")
 
 
@@ -72,8 +71,10 @@ def validate(timeline: Timeline) -> None:
         raise TimelineError(
             f"class_vectors must have shape ({n}, {N_CLASSES}), got {timeline.class_vectors.shape}"
         )
-    if timeline.noise.shape != (n, Z_DIM):
-        raise TimelineError(f"noise must have shape ({n}, {Z_DIM}), got {timeline.noise.shape}")
+    if timeline.noise.shape != (n, LATENT_SIZE):
+        raise TimelineError(
+            f"noise must have shape ({n}, {LATENT_SIZE}), got {timeline.noise.shape}"
+        )
     for name in ("class_vectors", "noise", "truncation"):
         array = getattr(timeline, name)
         if array.dtype != np.float32:

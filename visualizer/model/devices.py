@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from visualizer.errors import VisualizerError
+from visualizer.options import CONCRETE_PRECISIONS, DEVICES, PRECISIONS
 
 if TYPE_CHECKING:
     import torch
 
-DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 # What each device type computes the convolutions in; PyTorch's MPS backend has no bf16
 # convolutions before macOS 14, so a Mac is offered the two that always work there.
 DEVICE_PRECISIONS = {
@@ -53,7 +52,7 @@ def choose_device(name: str, *, cuda_count: int, mps: bool) -> tuple[str, int | 
         if index >= cuda_count:
             raise VisualizerError(f"device {name!r} does not exist: {cuda_count} CUDA device(s)")
         return "cuda", index
-    raise VisualizerError(f"unknown device {name!r}: expected {DEVICE_CHOICES}")
+    raise VisualizerError(f"unknown device {name!r}: expected {DEVICES}")
 
 
 def choose_precision(precision: str, device_type: str) -> str:
@@ -64,7 +63,7 @@ def choose_precision(precision: str, device_type: str) -> str:
         raise VisualizerError(f"unknown precision {precision!r}: expected {', '.join(PRECISIONS)}")
     if precision == "auto":
         return "fp16" if device_type == "cuda" else "fp32"
-    valid = DEVICE_PRECISIONS.get(device_type, PRECISIONS[1:])
+    valid = DEVICE_PRECISIONS.get(device_type, CONCRETE_PRECISIONS)
     if precision not in valid:
         raise VisualizerError(
             f"precision {precision!r} is not supported on {device_type}: expected "

@@ -22,6 +22,7 @@ from visualizer.model.device_memory import (
     is_out_of_memory,
     release_cached_memory,
 )
+from visualizer.options import LATENT_SIZE, N_CLASSES
 from visualizer.progress import ProgressCallback, report
 
 if TYPE_CHECKING:
@@ -208,8 +209,8 @@ def _warmed(generator: Generator) -> Generator | None:
     import torch
 
     batch, device = generator.batch_size, generator.device
-    z = torch.zeros(batch, 128, device=device)
-    y = torch.zeros(batch, 1000, device=device)
+    z = torch.zeros(batch, LATENT_SIZE, device=device)
+    y = torch.zeros(batch, N_CLASSES, device=device)
     y[:, 0] = 1.0
     truncation = torch.full((batch,), 0.5, device=device)
     try:

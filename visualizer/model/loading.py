@@ -30,6 +30,7 @@ from visualizer.model.registry import (
     file_sha256,
     model_info,
 )
+from visualizer.options import COMPILE_MODES
 from visualizer.progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -237,8 +238,6 @@ def _save_folded(generator: BigGANDeep, dest: Path, source: str) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Inference settings (issue 7)
-
-COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
 
 
 def prepare_for_inference(

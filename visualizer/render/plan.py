@@ -13,11 +13,8 @@ from pathlib import Path
 
 from visualizer.errors import OutputError, RenderError, WeightsError
 from visualizer.mapping.timeline import Timeline
+from visualizer.options import COMPILE_MODES, ENCODERS, FITS, MAX_FPS, PRECISIONS
 from visualizer.render import video
-
-DEFAULT_FPS = Fraction(30)
-# Mirrors visualizer.model.loading.COMPILE_MODES (not imported: that would load torch here).
-COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
 
 
 @dataclass(frozen=True)
@@ -99,19 +96,19 @@ def check_options(output: Path, options: RenderOptions) -> None:
     video.check_output_suffix(output)
     if options.size is not None:
         video.check_size(options.size)
-    if options.fit not in video.FITS:
-        raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(video.FITS)}")
-    if options.encoder not in video.ENCODERS:
+    if options.fit not in FITS:
+        raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(FITS)}")
+    if options.encoder not in ENCODERS:
         raise RenderError(
-            f"unknown encoder {options.encoder!r}: expected one of {', '.join(video.ENCODERS)}"
+            f"unknown encoder {options.encoder!r}: expected one of {', '.join(ENCODERS)}"
         )
     if not 0 <= options.quality <= 51:
         raise RenderError(f"invalid quality {options.quality}: expected 0 (best) to 51")
     if options.batch_size is not None and options.batch_size < 1:
         raise RenderError(f"invalid batch size {options.batch_size}: expected >= 1")
-    if options.precision not in ("auto", "fp32", "fp16", "bf16"):
+    if options.precision not in PRECISIONS:
         raise RenderError(
-            f"unknown precision {options.precision!r}: expected auto, fp32, fp16, bf16"
+            f"unknown precision {options.precision!r}: expected {', '.join(PRECISIONS)}"
         )
     if options.compile not in COMPILE_MODES:
         raise RenderError(
@@ -119,8 +116,8 @@ def check_options(output: Path, options: RenderOptions) -> None:
         )
     if options.segment_frames < 1 or options.frame_step < 1:
         raise RenderError("segment_frames and frame_step must be >= 1")
-    if options.fps is not None and not 0 < options.fps <= 240:
-        raise RenderError(f"invalid fps {options.fps}: expected a value in (0, 240]")
+    if options.fps is not None and not 0 < options.fps <= MAX_FPS:
+        raise RenderError(f"invalid fps {options.fps}: expected a value in (0, {MAX_FPS}]")
     if options.start < 0 or (options.duration is not None and options.duration <= 0):
         raise RenderError("start must be >= 0 and duration > 0 seconds")
     if output.exists() and not options.overwrite:

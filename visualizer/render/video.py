@@ -26,12 +26,10 @@ import numpy as np
 
 from visualizer.errors import OutputError, RenderError
 from visualizer.files import publish, temporary_path
+from visualizer.options import ENCODERS, FITS, VIDEO_SUFFIXES
 
 log = logging.getLogger("visualizer")
 
-FITS = ("pad", "crop", "mirror")
-ENCODERS = ("auto", "libx264", "h264_nvenc")
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 AUDIO_BITRATE = "320k"  # AAC at a bitrate where it is transparent for music
 
 

@@ -1,0 +1,88 @@
+"""One definition of every vocabulary (`visualizer.options`): the CLI, the option checks, the
+model registry, batch and the render all offer and accept the same names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from visualizer import options
+from visualizer.batch.plan import AlbumError, output_names
+from visualizer.cli import get_parser
+from visualizer.errors import OutputError
+from visualizer.model.registry import MODELS
+from visualizer.render.video import check_output_suffix
+
+
+def _choices(command: str) -> dict[str, tuple]:
+    """{option: choices} of one subcommand of the real CLI parser."""
+    parser = get_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")  # noqa: SLF001 (argparse)
+    return {
+        action.option_strings[-1]: tuple(action.choices)
+        for action in sub.choices[command]._actions  # noqa: SLF001
+        if action.choices is not None and action.option_strings
+    }
+
+
+def test_the_registry_holds_every_model_the_options_name():
+    assert tuple(MODELS) == options.MODELS
+    assert ("auto", *options.MODELS) == options.MODEL_CHOICES
+
+
+@pytest.mark.parametrize("command", ["render", "batch", "preview"])
+def test_commands_offer_the_shared_vocabularies(command):
+    choices = _choices(command)
+    assert choices["--model"] == options.MODEL_CHOICES
+    if command != "preview":
+        assert choices["--fit"] == options.FITS
+        assert choices["--encoder"] == options.ENCODERS
+        assert choices["--precision"] == options.PRECISIONS
+        assert choices["--compile"] == options.COMPILE_MODES
+
+
+def test_live_offers_the_shared_vocabularies():
+    choices = _choices("live")
+    assert choices["--model"] == options.MODEL_CHOICES
+    assert choices["--precision"] == options.PRECISIONS
+
+
+def test_bench_offers_the_shared_vocabularies():
+    choices = _choices("bench")
+    assert choices["--model"] == options.MODELS
+    assert choices["--precision"] == options.PRECISIONS
+    assert choices["--compile"] == options.COMPILE_MODES
+
+
+@pytest.mark.parametrize("suffix", [*options.VIDEO_SUFFIXES, ".webm", ".avi"])
+def test_a_batch_name_template_is_accepted_exactly_when_the_render_accepts_its_suffix(
+    tmp_path, suffix
+):
+    """The batch used to accept .webm names that the render then refused for every track."""
+    try:
+        check_output_suffix(Path(f"out{suffix}"))
+        render_accepts = True
+    except OutputError:
+        render_accepts = False
+    try:
+        output_names([tmp_path / "a.wav"], "{stem}" + suffix)
+        batch_accepts = True
+    except AlbumError:
+        batch_accepts = False
+    assert batch_accepts == render_accepts == (suffix in options.VIDEO_SUFFIXES)
+
+
+def test_the_vocabularies_import_nothing():
+    code = (
+        "import sys, visualizer; before = set(sys.modules); import visualizer.options; "
+        "print(sorted(set(sys.modules) - before))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # the standard library's fractions (and what it needs), nothing of the project or beyond
+    assert "visualizer.options" in done.stdout
+    loaded = eval(done.stdout)  # noqa: S307 (our own subprocess's repr of a list of names)
+    assert [m for m in loaded if m.startswith("visualizer") and m != "visualizer.options"] == []
+    assert not {"torch", "numpy", "librosa"} & set(loaded)

@@ -1,0 +1,41 @@
+"""The shared vocabularies: one definition of every name list and size that the CLI, the option
+checks, the model, the render, batch and live use.
+
+Torch-free and import-free, so that ``visualizer --help`` can read it.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+# --model: the published BigGAN-deep generators (`visualizer.model.registry` has their files);
+# "auto" = biggan-deep-512 on a CUDA device, biggan-deep-128 elsewhere.
+MODELS = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
+MODEL_CHOICES = ("auto", *MODELS)
+
+# --device: a pattern, not a closed list (`visualizer.model.devices.resolve_device`).
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+
+# --precision of the convolutions; "auto" = fp16 on CUDA, fp32 elsewhere.
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+CONCRETE_PRECISIONS = PRECISIONS[1:]
+
+# --compile: torch.compile of the generator's convolutions; "auto" = reduce-overhead (CUDA
+# graphs) on CUDA, off elsewhere.
+COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
+
+# --fit: how square frames fill a non-square --size.
+FITS = ("pad", "crop", "mirror")
+
+# --encoder: "auto" = NVENC on a CUDA machine whose ffmpeg can open it, else libx264.
+ENCODERS = ("auto", "libx264", "h264_nvenc")
+
+# Containers a video (render, batch --name template, live --record) is written in.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+
+# The generator's inputs: class vectors over the ImageNet classes and the latent z.
+N_CLASSES = 1000
+LATENT_SIZE = 128
+
+DEFAULT_FPS = Fraction(30)  # frames per second when --fps is not given
+MAX_FPS = 240  # --fps is any rational rate in (0, MAX_FPS]
