@@ -344,12 +344,17 @@ def test_prepare_decides_skip_resume_and_rerender_from_the_manifest(album, tmp_p
     first.manifest.update(job.name, status="running")
     (job,) = prepare_batch(inputs, render_options(album), batch).jobs
     assert (job.options.resume, job.options.overwrite) == (True, True)
+    # --compile changes rounding only, as for a single render: still a resume
+    (compiled,) = prepare_batch(inputs, render_options(album, compile="default"), batch).jobs
+    assert (compiled.options.resume, compiled.settings_hash) == (True, job.settings_hash)
 
     # done and present -> skipped; done but the video was deleted -> rendered again
     first.manifest.update(job.name, status="done")
     (out / job.name).write_bytes(b"video")
     again = prepare_batch(inputs, render_options(album), batch)
     assert (again.jobs, again.skipped) == ([], ["01 dawn.mp4"])
+    again = prepare_batch(inputs, render_options(album, compile="default"), batch)
+    assert (again.jobs, again.skipped) == ([], ["01 dawn.mp4"])  # skipped, not rendered again
     (out / job.name).unlink()
     assert len(prepare_batch(inputs, render_options(album), batch).jobs) == 1
 
@@ -360,6 +365,8 @@ def test_prepare_decides_skip_resume_and_rerender_from_the_manifest(album, tmp_p
     assert hash_with(seed=5) != job.settings_hash
     assert hash_with(overrides=("walk.speed=1.5",)) != job.settings_hash
     assert hash_with(batch_size=1, device="cpu") == job.settings_hash
+    assert hash_with(compile="max-autotune") == job.settings_hash
+    assert hash_with(precision="bf16") != job.settings_hash
 
 
 def test_album_progress_counts_frames_and_tracks():

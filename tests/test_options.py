@@ -86,3 +86,15 @@ def test_the_vocabularies_import_nothing():
     loaded = eval(done.stdout)  # noqa: S307 (our own subprocess's repr of a list of names)
     assert [m for m in loaded if m.startswith("visualizer") and m != "visualizer.options"] == []
     assert not {"torch", "numpy", "librosa"} & set(loaded)
+
+
+def test_every_render_option_either_changes_the_picture_or_does_not():
+    """A new RenderOptions field must be classed, for resume and batch skip alike."""
+    import dataclasses
+
+    from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS, RUN_FIELDS, RenderOptions
+
+    names = [f.name for f in dataclasses.fields(RenderOptions)]
+    assert sorted(IDENTITY_FIELDS + RUN_FIELDS) == sorted(names)
+    assert set(PRESET_FIELDS) <= set(IDENTITY_FIELDS)
+    assert "compile" in RUN_FIELDS and "precision" in IDENTITY_FIELDS

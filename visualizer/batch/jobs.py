@@ -31,14 +31,8 @@ from visualizer.batch.plan import (
     settings_hash,
 )
 from visualizer.errors import AudioError
+from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS
 
-# RenderOptions fields that do not change the picture or the sound: left out of the settings hash
-# (the Timeline alone decides the frames, so batch size and device do not change them). The
-# preset, its overrides and the seed enter as the resolved preset and seed.
-NOT_HASHED = frozenset(
-    {"device", "batch_size", "frames_dir", "timeline_out", "overwrite", "resume"}
-    | {"preset", "overrides", "seed"}
-)
 # RenderOptions fields that name files: hashed by what the file holds, not by its name.
 PATH_FIELDS = frozenset({"weights", "timeline"})
 # Album TOML `classes` go to the names of the class technique the track's preset uses.
@@ -223,15 +217,16 @@ def resolved_preset(options: Any) -> dict[str, object]:
 
 
 def _hashed_settings(options: Any, identities: dict[object, object]) -> dict[str, object]:
-    """RenderOptions fields that change the picture or sound, files replaced by their content."""
+    """The render's identity (`IDENTITY_FIELDS`), files replaced by their content; the preset
+    fields enter through `resolved_preset`."""
     settings: dict[str, object] = {}
-    for item in dataclasses.fields(options):
-        if item.name in NOT_HASHED:
+    for name in IDENTITY_FIELDS:
+        if name in PRESET_FIELDS:
             continue
-        value = getattr(options, item.name)
-        if item.name in PATH_FIELDS:
+        value = getattr(options, name)
+        if name in PATH_FIELDS:
             if value not in identities:
                 identities[value] = path_identity(value)
             value = identities[value]
-        settings[item.name] = value
+        settings[name] = value
     return settings

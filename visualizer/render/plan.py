@@ -19,7 +19,7 @@ from visualizer.render import video
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """Everything that decides a render. Fields that change the picture are checked on resume."""
+    """Everything that decides a render; `IDENTITY_FIELDS` are those that change the picture."""
 
     model: str = "biggan-deep-128"  # biggan-deep-128 | -256 | -512
     weights: str | None = None  # folder or file, "random" (seeded untrained), None = cached
@@ -46,8 +46,45 @@ class RenderOptions:
     frame_step: int = 1  # render every Nth Timeline frame at fps / N (draft videos), >= 1
     precision: str = "auto"  # auto (fp16 on CUDA, fp32 elsewhere) | fp32 | fp16 | bf16 (not MPS)
     # torch.compile of the generator: off | auto (reduce-overhead on CUDA, off on CPU) | default |
-    # max-autotune | reduce-overhead. Not checked on resume: it changes rounding only.
+    # max-autotune | reduce-overhead. Not part of the identity: it changes rounding only.
     compile: str = "off"
+
+
+# A render's identity: the RenderOptions fields that change its picture or its sound. A resume
+# and every part of a split render must keep them (the work folder's render.json,
+# `visualizer.render.workdir.manifest_for`); the batch renders a finished track again when one
+# changes (`visualizer.batch.jobs` settings hash). Files count by what they hold, and
+# `PRESET_FIELDS` as the preset and seed they resolve to.
+IDENTITY_FIELDS = (
+    "model",
+    "weights",
+    "preset",
+    "overrides",
+    "seed",
+    "timeline",
+    "fps",
+    "start",
+    "duration",
+    "frame_step",
+    "size",
+    "fit",
+    "quality",
+    "encoder",
+    "segment_frames",
+    "precision",
+)
+PRESET_FIELDS = ("preset", "overrides", "seed")
+# The rest: where and how fast the frames are computed (device, batch size and compile give the
+# same picture up to float rounding), what else is written, and whether to replace or resume.
+RUN_FIELDS = (
+    "device",
+    "batch_size",
+    "compile",
+    "frames_dir",
+    "timeline_out",
+    "overwrite",
+    "resume",
+)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from visualizer.errors import OutputError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
+from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS
 
 log = logging.getLogger("visualizer")
 
@@ -76,31 +77,32 @@ def _digest(text: str) -> str:
 
 
 def manifest_for(plan: RenderPlan, full: Timeline) -> dict[str, Any]:
-    """The ``render.json`` record of ``plan``: every setting a resume must not change."""
+    """The ``render.json`` record of ``plan``: its identity (`IDENTITY_FIELDS`), which a resume
+    must not change, with the track, the frame count and the resolved fps, seed and encoder."""
     options = plan.options
-    stat = plan.track.stat()
-    return {
+    record: dict[str, Any] = {
         "version": MANIFEST_VERSION,
         "track": str(plan.track.resolve()),
-        "track_bytes": stat.st_size,
-        "model": options.model,
-        "weights": str(options.weights),
-        "fps": str(full.fps),
-        "frame_step": options.frame_step,
-        "start": options.start,
-        "duration": options.duration,
+        "track_bytes": plan.track.stat().st_size,
         "n_frames": plan.n_frames,
-        "size": list(options.size) if options.size else None,
-        "fit": options.fit,
-        "quality": options.quality,
-        "encoder": plan.encoder,
-        "precision": options.precision,
-        # Not "compile" or "batch_size": a compiled generator or another batch size computes the
-        # same picture up to float rounding, so a resume may change them.
-        "segment_frames": options.segment_frames,
-        "seed": full.seed,
-        "source": source_key(options),
     }
+    for name in IDENTITY_FIELDS:
+        if name not in (*PRESET_FIELDS, "timeline"):  # these two: "source" below
+            record[name] = _json_value(getattr(options, name))
+    record.update(
+        weights=str(options.weights),
+        fps=str(full.fps),  # --fps, or the saved timeline's
+        encoder=plan.encoder,  # "auto" resolved
+        seed=full.seed,
+        source=source_key(options),  # the timeline, or the resolved preset and seed
+    )
+    return record
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 def check_same_render(saved: dict, current: dict, output: Path) -> None:
