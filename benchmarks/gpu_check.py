@@ -173,6 +173,7 @@ def check_oom_halving(args) -> dict:
 
 def check_nvenc_lossless(args) -> dict:
     """Item 7: quality 0 with NVENC decodes to the same frames as libx264's lossless CRF 0."""
+    from tests.video_fixtures import read_frames
     from visualizer.render import video
 
     if video.encoder_problem("h264_nvenc", 256, 256):
@@ -187,7 +188,7 @@ def check_nvenc_lossless(args) -> dict:
                                          quality=0)  # fmt: skip
             writer.write(frames)
             writer.close()
-            decoded[encoder] = video.read_frames(path)
+            decoded[encoder] = read_frames(path)
     diff = np.abs(decoded["h264_nvenc"].astype(int) - decoded["libx264"].astype(int)).max()
     return {"ok": bool(diff == 0), "max_diff_vs_x264_lossless": int(diff)}
 
@@ -234,7 +235,7 @@ CHECKS = {
 
 def resume(args: argparse.Namespace) -> dict:
     """Kill a render after its first segment, resume it, compare with an uninterrupted one."""
-    from visualizer.render import video
+    from tests.video_fixtures import read_frames
 
     folder = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     track = _track(folder, args.seconds)
@@ -253,7 +254,7 @@ def resume(args: argparse.Namespace) -> dict:
     os.killpg(child.pid, signal.SIGKILL)
     child.wait()
     subprocess.run([*common, "-o", str(resumed), "--resume"], check=True)
-    a, b = video.read_frames(whole), video.read_frames(resumed)
+    a, b = read_frames(whole), read_frames(resumed)
     same = a.shape == b.shape and bool(np.array_equal(a, b))
     diff = int(np.abs(a.astype(int) - b.astype(int)).max()) if a.shape == b.shape else None
     return {"ok": same, "frames": len(a), "segments_before_kill": killed_after, "max_diff": diff}

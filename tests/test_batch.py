@@ -13,6 +13,7 @@ import pytest
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
+from tests.video_fixtures import read_frames
 from visualizer.batch.manifest import Manifest
 from visualizer.batch.plan import (
     AlbumError,
@@ -26,7 +27,6 @@ from visualizer.batch.runner import AlbumProgress, BatchOptions, prepare_batch, 
 from visualizer.cli import main
 from visualizer.errors import Cancelled, OutputError
 from visualizer.render.plan import RenderOptions
-from visualizer.render.video import read_frames
 
 # ------------------------------------------------------------------------------ inputs
 

@@ -20,11 +20,11 @@ import pytest
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
+from tests.video_fixtures import read_frames
 from visualizer.batch.runner import BatchOptions, run_batch
 from visualizer.cli import main
 from visualizer.pipeline import work_dir_for
 from visualizer.render.plan import RenderOptions
-from visualizer.render.video import read_frames
 
 ray = pytest.importorskip("ray")
 

@@ -18,6 +18,7 @@ import torch
 
 from tests.render_fixtures import ToyGenerator, random_timeline
 from tests.test_pipeline import _options, _render, setup  # noqa: F401 (fixture)
+from tests.video_fixtures import read_frames
 from visualizer import pipeline
 from visualizer.batch.ray_worker import NOSET_VISIBLE, actor_device
 from visualizer.bench.generator import warm_up_outputs
@@ -66,7 +67,7 @@ def test_resume_whose_saved_encoder_cannot_open_renders_again_with_libx264(setup
     _render(track, out, _options(saved, resume=True))
     uninterrupted = tmp_path / "whole.mp4"
     _render(track, uninterrupted, _options(saved))
-    assert np.array_equal(video.read_frames(out), video.read_frames(uninterrupted))
+    assert np.array_equal(read_frames(out), read_frames(uninterrupted))
 
 
 def test_quality_zero_is_lossless_with_both_encoders():

@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures_biggan import write_checkpoint
 from tests.live_fixtures import write_preset, write_track
-from visualizer.render.video import probe
+from tests.video_fixtures import probe
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,11 +14,11 @@ import pytest
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.render_fixtures import ToyGenerator, random_timeline
+from tests.video_fixtures import probe, read_frames
 from visualizer import pipeline
 from visualizer.errors import Cancelled, OutputError, RenderError
 from visualizer.mapping import timeline as timeline_io
 from visualizer.model.inference import wrap
-from visualizer.render import video
 from visualizer.render.plan import RenderOptions
 
 FPS = Fraction(12)
@@ -46,7 +46,7 @@ def test_render_writes_video_with_exact_frames_and_audio_in_sync(setup, tmp_path
     track, saved, n = setup
     out = tmp_path / "out.mp4"
     result = _render(track, out, _options(saved))
-    info = video.probe(out)
+    info = probe(out)
     assert (result.n_frames, info["frames"]) == (n, n)
     assert result.fps == FPS
     assert info["audio_seconds"] is not None
@@ -71,7 +71,7 @@ def test_existing_output_is_kept_without_overwrite(setup, tmp_path):
         _render(track, out, _options(saved))
     assert out.read_bytes() == b"precious"
     _render(track, out, _options(saved, overwrite=True))
-    assert video.probe(out)["frames"] > 0
+    assert probe(out)["frames"] > 0
 
 
 def _interrupt_after(frames: int):
@@ -104,7 +104,7 @@ def test_resume_after_interruption_equals_uninterrupted_render(setup, tmp_path):
     generator = ToyGenerator()
     _render(track, out, _options(saved, batch_size=3, resume=True), generator)
     assert sum(generator.calls) < n  # only the missing segments were rendered
-    assert np.array_equal(video.read_frames(out), video.read_frames(whole))
+    assert np.array_equal(read_frames(out), read_frames(whole))
 
 
 def test_resume_with_different_settings_is_refused(setup, tmp_path):
@@ -137,7 +137,7 @@ def test_segments_rendered_apart_join_into_the_same_video(setup, tmp_path):
     with pytest.raises(RenderError, match="no segment 9"):
         pipeline.render_segments(plan, [9], wrap(ToyGenerator()))
     pipeline.finish_render(plan)
-    assert np.array_equal(video.read_frames(out), video.read_frames(whole))
+    assert np.array_equal(read_frames(out), read_frames(whole))
 
 
 def test_frames_dir_timeline_out_and_draft(setup, tmp_path):
@@ -154,7 +154,7 @@ def test_frames_dir_timeline_out_and_draft(setup, tmp_path):
     assert len(pngs) == result.n_frames
     again = timeline_io.load(copy)
     assert np.array_equal(again.noise, timeline_io.load(saved).noise)
-    assert abs(video.probe(out)["audio_seconds"] - result.video_seconds) < 3 / FPS
+    assert abs(probe(out)["audio_seconds"] - result.video_seconds) < 3 / FPS
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,9 @@ from PIL import Image
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
+from tests.video_fixtures import probe, read_frames
 from visualizer.cli import main
 from visualizer.errors import RenderError
-from visualizer.render import video
 
 SR = 22050
 FPS = 10
@@ -53,13 +53,13 @@ def test_render_writes_a_video_with_sound_in_sync(song, weights, tmp_path, capsy
     out = tmp_path / "out.mp4"
     code, err = _cli(*_render_args(song, out, weights), capsys=capsys)
     assert code == 0, err
-    info = video.probe(out)
+    info = probe(out)
     assert info["frames"] == 30  # 3 s at 10 fps
     assert (info["width"], info["height"]) == (128, 128)
     assert info["audio_seconds"] is not None
     assert abs(info["video_seconds"] - info["audio_seconds"]) < 1 / FPS
     assert "seed" in out.with_suffix(".preset.toml").read_text()
-    frames = video.read_frames(out)
+    frames = read_frames(out)
     assert frames.std() > 5  # a picture, not a blank
 
 
@@ -72,14 +72,14 @@ def test_saved_timeline_reproduces_the_render_exactly(song, weights, tmp_path, c
     args.remove("--fps")
     args.remove(FPS)
     assert _cli(*args, capsys=capsys)[0] == 0
-    reference = video.read_frames(first)
-    assert np.array_equal(reference, video.read_frames(second))
+    reference = read_frames(first)
+    assert np.array_equal(reference, read_frames(second))
     # Another batch size changes the arithmetic, not the picture: raw frames differ by rounding
     # (at most 1 level), which the encoder turns into small differences after compression.
     third = tmp_path / "c.mp4"
     args[args.index(second)] = third
     assert _cli(*args, "--batch-size", 3, capsys=capsys)[0] == 0
-    assert np.abs(video.read_frames(third).astype(int) - reference).mean() < 3.0
+    assert np.abs(read_frames(third).astype(int) - reference).mean() < 3.0
 
 
 def test_killed_render_resumes_to_the_same_video(song, weights, tmp_path, capsys):
@@ -107,7 +107,7 @@ def test_killed_render_resumes_to_the_same_video(song, weights, tmp_path, capsys
     assert code == 1 and "--resume" in err and not out.exists()
     code, err = _cli(*_render_args(song, out, weights, *common, "--resume"), capsys=capsys)
     assert code == 0, err
-    assert np.array_equal(video.read_frames(out), video.read_frames(whole))
+    assert np.array_equal(read_frames(out), read_frames(whole))
     code, err = _cli(*_render_args(song, out, weights, *common, "--resume"), capsys=capsys)
     assert code == 1 and "exists" in err  # a finished video is never overwritten by --resume
 
@@ -167,7 +167,7 @@ def test_silence_and_a_track_shorter_than_one_frame(seconds, weights, tmp_path, 
     out = tmp_path / "out.mp4"
     code, err = _cli(*_render_args(track, out, weights), capsys=capsys)
     assert code == 0, err
-    info = video.probe(out)
+    info = probe(out)
     assert info["frames"] >= 1
     assert abs(info["frames"] / FPS - seconds) < 1 / FPS
 
@@ -180,7 +180,7 @@ def test_size_fit_and_summary_line(song, weights, tmp_path, capsys):
     code, err = _cli(*args, capsys=capsys)
     assert code == 0, err
     assert "wrote" in err and "10 frames" in err
-    info = video.probe(out)
+    info = probe(out)
     assert (info["width"], info["height"], info["frames"]) == (256, 144, 10)
 
 

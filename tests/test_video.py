@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import write_wav
+from tests.video_fixtures import probe, read_frames
 from visualizer.errors import OutputError, RenderError
 from visualizer.render import video
 
@@ -53,7 +54,7 @@ def test_segments_concat_to_exact_frame_count_and_duration(tmp_path, fps):
     ]
     out = tmp_path / "out.mp4"
     video.concat_and_mux(paths, out, audio=None)
-    info = video.probe(out)
+    info = probe(out)
     assert info["frames"] == 23
     assert info["audio_seconds"] is None
     assert abs(info["video_seconds"] - 23 / fps) < 0.5 / fps
@@ -69,7 +70,7 @@ def test_concatenated_segments_decode_like_one_encode(tmp_path):
     ]
     out = tmp_path / "out.mp4"
     video.concat_and_mux(paths, out, audio=None)
-    decoded = video.read_frames(out)
+    decoded = read_frames(out)
     assert decoded.shape == frames.shape
     assert np.abs(decoded.astype(int) - frames).mean() < 8
 
@@ -81,7 +82,7 @@ def test_audio_is_muxed_from_the_original_file_and_trimmed(tmp_path):
     seg = _segment(tmp_path / "s.mp4", _frames(12))  # 1 s at 12 fps
     out = tmp_path / "out.mp4"
     video.concat_and_mux([seg], out, audio=track, audio_start=1.0, audio_duration=1.0)
-    info = video.probe(out)
+    info = probe(out)
     assert info["frames"] == 12
     assert info["audio_seconds"] == pytest.approx(1.0, abs=1 / 12)
 
@@ -93,7 +94,7 @@ def test_audio_is_muxed_from_the_original_file_and_trimmed(tmp_path):
 def test_size_and_fit_make_non_square_output(tmp_path, fit, size):
     frames = np.full((2, 32, 32, 3), 200, np.uint8)
     out = _segment(tmp_path / "s.mp4", frames, size=size, fit=fit)
-    decoded = video.read_frames(out)
+    decoded = read_frames(out)
     assert decoded.shape == (2, size[1], size[0], 3)
     corner = decoded[0, 0, 0].astype(int)
     if fit == "pad":

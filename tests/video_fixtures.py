@@ -1,0 +1,59 @@
+"""Reading videos back in tests: stream facts (`probe`) and every decoded frame (`read_frames`).
+
+Test helpers, not part of the package: the render only writes videos.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from visualizer.render.video import ffmpeg_exe
+
+
+def probe(path: Path) -> dict[str, float | int | None]:
+    """Stream facts of a video file, read by decoding it with ffmpeg (there is no ffprobe).
+
+    Returns ``frames`` (video frames decoded), ``video_seconds``, ``audio_seconds`` (None without
+    an audio stream), ``width`` and ``height``.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)]
+    cmd += ["-map", "0:v:0", "-c", "rawvideo", "-f", "null", "-"]
+    info = subprocess.run(cmd, capture_output=True, text=True, check=False).stderr
+    has_audio = re.search(r"Stream #\S+.*Audio:", info) is not None
+    size = re.search(r"Stream #\S+.*Video:.*?(\d{2,5})x(\d{2,5})", info)
+    frames = re.findall(r"frame=\s*(\d+)", info)
+    result: dict[str, float | int | None] = {
+        "frames": int(frames[-1]) if frames else 0,
+        "width": int(size.group(1)) if size else None,
+        "height": int(size.group(2)) if size else None,
+        "video_seconds": _stream_seconds(path, "v"),
+        "audio_seconds": _stream_seconds(path, "a") if has_audio else None,
+    }
+    return result
+
+
+def _stream_seconds(path: Path, kind: str) -> float | None:
+    # Decode one stream to the null muxer; its last reported time is the stream's duration.
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", f"0:{kind}:0"]
+    cmd += ["-f", "null", "-"]
+    info = subprocess.run(cmd, capture_output=True, text=True, check=False).stderr
+    times = re.findall(r"time=\s*(\d+):(\d+):(\d+(?:\.\d+)?)", info)
+    if not times:
+        return None
+    hours, minutes, seconds = times[-1]
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def read_frames(path: Path) -> np.ndarray:
+    """Decode every video frame of ``path`` as uint8 (N, H, W, 3) (not streamed)."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    meta = next(reader)
+    width, height = meta["size"]
+    frames = [np.frombuffer(raw, np.uint8).reshape(height, width, 3) for raw in reader]
+    return np.stack(frames) if frames else np.zeros((0, height, width, 3), np.uint8)
