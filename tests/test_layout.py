@@ -95,3 +95,25 @@ def test_cli_import_loads_no_heavy_library():
         [sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_readme_layout_names_every_module():
+    """The README's layout block lists each package's modules, and only modules that exist."""
+    import re
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    listed: set[str] = set()
+    folder = ""
+    for line in block.splitlines():
+        head = re.match(r"\s{2}(\w+)/", line)
+        if head:
+            folder = head.group(1) + "/"
+        elif re.match(r"\s{2}\S", line):
+            folder = ""  # a top-level line
+        for name in re.findall(r"\b(\w+)\.py\b", line):
+            listed.add(folder + name + ".py")
+    actual = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")}
+    actual -= {p for p in actual if p.endswith("__init__.py") and "/" in p}
+    assert sorted(actual - listed) == [], "modules missing from the README layout"
+    assert sorted(listed - actual) == [], "the README layout names modules that do not exist"

@@ -1,9 +1,10 @@
-"""Album batches, part 2: the jobs of a run, decided against the manifest.
+"""The jobs of a batch run, decided against the manifest.
 
-`prepare_batch` resolves the album (`batch_plan`), applies per-track overrides, hashes each
-track's content and settings, and decides per track: skip (done, unchanged, output present),
-resume (interrupted, unchanged), or render (new, failed, changed). The data types here are
-picklable: `TrackJob` goes to Ray actors and `TrackOutcome` comes back.
+`prepare_batch` resolves the album (`visualizer.batch.plan`), applies per-track overrides, hashes
+each track's content and its render identity (`visualizer.render.plan.IDENTITY_FIELDS`), and
+decides per track: skip (done, unchanged, output present), resume (interrupted, unchanged), or
+render (new, failed, changed). The data types here are picklable: `TrackJob` goes to Ray actors
+and `TrackOutcome` comes back.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Album batches, part 1: which tracks, under which names, with which settings.
+"""What a batch renders: which tracks, under which names, with which settings.
 
 Everything here runs before any rendering and touches nothing but small files, so a bad input
 (a missing file, a duplicate output name, a typo in the album TOML) is reported before the night's

@@ -2,9 +2,9 @@
 
 `run_batch` is the entry point of `visualizer batch`:
 
-1. `prepare_batch` resolves the inputs to tracks and output names (`batch_plan`), applies the
+1. `prepare_batch` resolves the inputs to tracks and output names (`visualizer.batch.plan`), applies the
    album TOML, hashes each track's content and settings, and decides per track against the
-   manifest (`batch_manifest`): skip (done, unchanged, output present), resume (interrupted),
+   manifest (`visualizer.batch.manifest`): skip (done, unchanged, output present), resume (interrupted),
    render (new, failed, or changed settings). Bad inputs raise before any work starts.
 2. The jobs run either here (`run_local`: one `TrackWorker`, its generator loaded once, the next
    track's analysis and mapping overlapping the current track's render on a second thread) or on

@@ -8,6 +8,8 @@
 - `loading`: `--weights` (folder, file, random), preparing a module to run
 - `inference`: `Generator`, the network as the render path uses it, and `load_generator`, the
   one loader of render, batch, preview, live and the benchmarks
+- `device_memory`: the automatic batch size and out-of-memory recognition
+- `thread`: `GeneratorThread`, one thread for a compiled generator's warm-up and renders
 """
 
 from visualizer.lazy import lazy_exports
