@@ -8,7 +8,11 @@ second and, for each frame it receives, records latency = clock now - the frame'
     python benchmarks/live_bench.py --model biggan-deep-128 --seconds 15
     python benchmarks/live_bench.py --model biggan-deep-512 --device cuda --fps 30
 
-Prints one JSON line: rendered fps, mean/p95 latency in ms, dropped frames, render ms per frame.
+Prints one JSON line: received fps, mean/p95 latency in ms, dropped frames, render ms per frame,
+and the generator alone at batch 1 (`frames_uint8` on one frame at a time, no analysis, JPEG or
+WebSocket) measured in the same run, before and after the session (mean of the two, so load
+from other processes hits both alike), with the ratios received / generator-only (goal >= 0.8)
+and latency p95 / one generator-only render time (goal <= 2), and the load average.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import struct
 import sys
@@ -51,6 +56,24 @@ async def _page(url: str, seconds: float) -> list[float]:
     return latencies
 
 
+def generator_only_fps(generator, device: str, seconds: float) -> float:
+    """Frames per second of ``generator`` alone at batch 1 over about ``seconds`` s."""
+    import torch
+
+    config = generator.config
+    gen = torch.Generator().manual_seed(1)
+    y = torch.zeros(1, config.num_classes)
+    y[0, 1] = 1.0
+    frames, started = 0, time.perf_counter()
+    with torch.inference_mode():
+        while frames < 2 or time.perf_counter() - started < seconds:
+            z = (torch.randn(1, config.z_dim, generator=gen) * 0.5).to(device)
+            truncation = torch.full((1,), 0.5, device=device)
+            generator.frames_uint8(z, y.to(device), truncation).cpu()
+            frames += 1
+    return frames / (time.perf_counter() - started)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="biggan-deep-128")
@@ -61,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         "--precision", default="auto", help="auto (fp16 on CUDA) | fp32 | fp16 | bf16"
     )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument(
+        "--generator-seconds", type=float, default=5.0, help="generator-only run, each side"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -79,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     generator = load_generator(live)
     load_s = time.perf_counter() - started
+    gen_before = generator_only_fps(generator, args.device, args.generator_seconds)
     samples = music_like(args.seconds + 5, SR, seed=0).astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:
         control = LiveControl("default", save_dir=folder)
@@ -93,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stats = session.engine.stats
             session.close()
+    gen_after = generator_only_fps(generator, args.device, args.generator_seconds)
+    gen_fps = (gen_before + gen_after) / 2
     frames_due = int(args.seconds * fps)
+    received_fps = len(latencies) / args.seconds
+    p95 = float(np.percentile(latencies, 95)) if latencies else None
     result = {
         "model": args.model,
         "device": args.device,
@@ -101,13 +132,18 @@ def main(argv: list[str] | None = None) -> int:
         "fps_target": float(fps),
         "seconds": args.seconds,
         "received": len(latencies),
-        "received_fps": round(len(latencies) / args.seconds, 2),
+        "received_fps": round(received_fps, 2),
+        "generator_only_fps": round(gen_fps, 2),
+        "generator_only_fps_before_after": [round(gen_before, 2), round(gen_after, 2)],
+        "received_over_generator": round(received_fps / gen_fps, 3),
+        "latency_p95_over_render_time": round(p95 * gen_fps / 1000, 2) if p95 else None,
         "render_ms_last": round(stats.render_ms, 1),
         "latency_ms_mean": round(float(np.mean(latencies)), 1) if latencies else None,
-        "latency_ms_p95": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
+        "latency_ms_p95": round(p95, 1) if p95 is not None else None,
         "dropped": stats.dropped,
         "frames_due": frames_due,
         "model_load_s": round(load_s, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(result))
     return 0
