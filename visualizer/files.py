@@ -1,4 +1,5 @@
-"""Atomic outputs: a file appears under its final name only when it is complete.
+"""Outputs: atomic (a file appears under its final name only when complete) and ruled (never
+an input, never replaced without overwrite, one writer at a time: `check_output`, `exclusive`).
 
 Every writer in the project goes through `atomic_output`, so an interrupted or failed run never
 leaves a file that looks finished: the data goes to a hidden temporary name in the same folder
@@ -11,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from visualizer.errors import OutputError
 
 _UMASK = os.umask(0o022)  # read once at import (setting it is process-wide), then restored
 os.umask(_UMASK)
@@ -53,3 +56,96 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+# -- output rules -----------------------------------------------------------------------------
+# Every output the tool writes follows them: an existing file is kept unless overwrite, no
+# output is ever one of the inputs (not even with overwrite), and one run at a time writes it.
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when ``a`` and ``b`` name one file (same inode, or the same absolute path)."""
+    a, b = Path(a), Path(b)
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.absolute() == b.absolute() or a.resolve() == b.resolve()
+
+
+def check_output(
+    path: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    *,
+    overwrite: bool = False,
+    what: str = "output",
+) -> Path:
+    """Raise OutputError unless ``path`` may be written: not an input, not existing (or overwrite),
+    in a folder that exists and is writable. Returns ``path`` as a Path."""
+    path = Path(path)
+    for source in inputs:
+        if source is not None and same_file(path, source):
+            raise OutputError(f"{what} {path} is one of the inputs: choose another name")
+    if len(path.name.encode()) > 255 - 40:  # room for the hidden temporary names beside it
+        raise OutputError(f"{what} name too long ({len(path.name.encode())} bytes): {path.name}")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise OutputError(f"{what} exists: {path} (use --overwrite to replace it)")
+    check_folder_writable(path.parent, what)
+    return path
+
+
+def check_folder_writable(folder: Path, what: str = "output") -> None:
+    """OutputError when ``folder`` is missing, a file, or cannot take new files."""
+    for parent in (folder, *folder.parents):
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(f"{what} folder {folder} cannot exist: {parent} is a file")
+        if parent.exists():
+            break
+    if not folder.is_dir():
+        raise OutputError(f"{what} folder does not exist: {folder}")
+    try:  # access() is not enough: read-only mounts, immutable folders, /proc and /sys
+        temporary_path(folder / "probe", ".probe").unlink()
+    except OSError as error:
+        raise OutputError(f"{what} folder {folder} is not writable ({error.strerror})") from None
+
+
+@contextlib.contextmanager
+def exclusive(path: str | os.PathLike, what: str = "output") -> Iterator[None]:
+    """Hold the one lock on ``path`` (a hidden ``.NAME.lock`` beside it) for the block.
+
+    A second holder fails at once with an OutputError naming the running process (its pid and
+    command line), so two runs never write one output. The lock dies with its process; the lock
+    file is removed on release.
+    """
+    import fcntl
+
+    path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise OutputError(f"{what} {path} is being written by {holder}: wait for it") from None
+        try:
+            if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                break  # still the file on disk (not one a releasing holder just removed)
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} ({_command_line()})\n".encode())
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still locked: the next holder makes a new file
+        os.close(fd)
+
+
+def _command_line() -> str:
+    try:
+        argv = Path("/proc/self/cmdline").read_bytes().split(b"\0")
+        return " ".join(a.decode(errors="replace") for a in argv if a)[:200]
+    except OSError:
+        return "visualizer"

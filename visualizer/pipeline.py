@@ -26,7 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from visualizer.errors import AudioError, OutputError, RenderError, TimelineError
-from visualizer.files import write_text_atomic
+from visualizer.files import exclusive, write_text_atomic
 from visualizer.mapping.timeline import Timeline
 from visualizer.memory import release_free_memory
 from visualizer.model.inference import (
@@ -76,9 +76,8 @@ def plan_render(
     resume/overwrite, or a resume whose settings differ from the interrupted render.
     """
     track, output = Path(track), Path(output)
-    check_options(output, options)
-    if not track.is_file():
-        raise AudioError(f"audio file not found: {track}")
+    check_options(output, options, track)
+    check_track(track)
     work_dir = work_dir_for(output)
     cuda = _wants_cuda(options.device)
     size = options.size or (model_resolution(options.model),) * 2
@@ -330,26 +329,45 @@ def render_track(
     On an error or Ctrl-C no output file exists; the work folder stays for ``resume=True``.
     """
     started = time.perf_counter()
-    check_options(Path(output), options)
-    if not Path(track).is_file():
+    check_options(Path(output), options, Path(track))
+    check_track(Path(track))
+    with exclusive(output):  # a second run on this output fails now, naming this one
+        overlap = generator is None and overlaps_analysis(options)
+        loader = BackgroundLoader(options, progress) if overlap else None
+        try:
+            plan = plan_render(track, output, options, progress=progress)
+        except Exception:
+            if loader is not None:  # let it finish: no thread outlives the call (Ctrl-C: now)
+                with contextlib.suppress(Exception):
+                    loader.join()
+            raise
+        plan.started = started
+        try:
+            if plan.pending():
+                if loader is not None:
+                    generator = loader.join()
+                elif generator is None:
+                    release_free_memory()  # the analysis's freed buffers, before the model's peak
+                    generator = load_for_render(options, progress)
+                if loader is not None and generator.cuda_graphs:
+                    generator = warm_up(generator, progress)  # recorded on the rendering thread
+                render_segments(plan, None, generator, progress=progress)
+            return finish_render(plan, progress=progress)
+        except BaseException:
+            _drop_unresumable(plan)
+            raise
+
+
+def check_track(track: Path) -> None:
+    """AudioError unless ``track`` is a regular file (not a folder, FIFO or device)."""
+    if not track.exists():
         raise AudioError(f"audio file not found: {track}")
-    overlap = generator is None and overlaps_analysis(options)
-    loader = BackgroundLoader(options, progress) if overlap else None
-    try:
-        plan = plan_render(track, output, options, progress=progress)
-    except Exception:
-        if loader is not None:  # let it finish, so no thread outlives the call (Ctrl-C: exit now)
-            with contextlib.suppress(Exception):
-                loader.join()
-        raise
-    plan.started = started
-    if plan.pending():
-        if loader is not None:
-            generator = loader.join()
-        elif generator is None:
-            release_free_memory()  # the analysis's freed buffers, before the model's peak
-            generator = load_for_render(options, progress)
-        if loader is not None and generator.cuda_graphs:
-            generator = warm_up(generator, progress)  # recorded here, on the thread that renders
-        render_segments(plan, None, generator, progress=progress)
-    return finish_render(plan, progress=progress)
+    if not track.is_file():
+        raise AudioError(f"not a regular audio file: {track} (a folder, FIFO or device)")
+
+
+def _drop_unresumable(plan: RenderPlan) -> None:
+    """After a failure, keep the work folder only when finished segments are worth resuming:
+    otherwise the corrected command would be refused as "an interrupted render"."""
+    if len(plan.pending()) == len(plan.segments):
+        shutil.rmtree(plan.work_dir, ignore_errors=True)

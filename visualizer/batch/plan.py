@@ -223,7 +223,7 @@ def load_album(path: str | os.PathLike) -> Album:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise AlbumError(f"cannot read album file {path}: {error.strerror or error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as error:
         raise AlbumError(f"album file {path} is not valid TOML: {error}") from None
     unknown = sorted(set(data) - {"tracks"})
     if unknown:

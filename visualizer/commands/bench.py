@@ -115,17 +115,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _end_to_end_options(args: argparse.Namespace):
-    from fractions import Fraction
 
     from visualizer.bench.end_to_end import EndToEndOptions
     from visualizer.errors import VisualizerError
+    from visualizer.mapping.timeline import parse_fps
 
     try:
-        fps = Fraction(args.fps)
-    except (ValueError, ZeroDivisionError):
-        raise VisualizerError(f"invalid --fps {args.fps!r}: expected a number > 0") from None
-    if not 0 < fps <= 240:
-        raise VisualizerError(f"invalid --fps {args.fps!r}: expected a value in (0, 240]")
+        fps = parse_fps(str(args.fps))
+    except ValueError as error:
+        raise VisualizerError(str(error)) from None
     return EndToEndOptions(
         model=args.model,
         device=args.device,

@@ -8,23 +8,18 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
-from visualizer.options import MAX_FPS, MODEL_CHOICES
+from visualizer.options import MODEL_CHOICES
 from visualizer.progress import ProgressBars as ProgressBars  # the commands' bars
 
 
 def parse_fps(text: str) -> Fraction:
-    """'30', '29.97', '30000/1001' -> an exact positive Fraction (argparse type)."""
+    """'30', '29.97', '30000/1001' -> an exact Fraction in [1, 240] (argparse type)."""
+    from visualizer.mapping.timeline import parse_fps as parse
+
     try:
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(
-            f"invalid fps {text!r}: expected a positive number or fraction such as 30 or 30000/1001"
-        ) from None
-    if value <= 0 or value > MAX_FPS:
-        raise argparse.ArgumentTypeError(
-            f"invalid fps {text!r}: expected a value in (0, {MAX_FPS}]"
-        )
-    return value
+        return parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_seconds(text: str) -> float:

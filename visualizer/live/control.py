@@ -292,6 +292,13 @@ class LiveControl:
         with self._lock:
             self.messages = [*self.messages[-4:], message]
 
+    def reject(self, bad, good, error: Exception) -> None:
+        """The render loop could not use ``bad``: restore ``good`` and report ``error`` once."""
+        with self._lock:
+            if self.preset is bad:
+                self._apply(good)
+        self.note(f"change not applied, kept the previous preset: {error}")
+
     def _apply(self, preset) -> None:
         self.base = preset
         self.preset = apply_masters(preset, self.masters)

@@ -149,6 +149,7 @@ class LiveEngine:
         self.analyzer = CausalAnalyzer(self.source.sr, self.fps)
         self._preset = self.control.take_change(False)
         self.mapper = CausalMapper(self._preset, seed=self.seed, fps=self.fps)
+        self._good_preset = self._preset  # the last preset the mapper stepped without error
         self._fed = 0
         self._latest: tuple[int, np.ndarray, np.ndarray, float] | None = None
         self._rendered_index = -1
@@ -200,7 +201,19 @@ class LiveEngine:
             self._preset = preset
         self.stats.beats += bool(row.is_beat)
         self.stats.onsets += bool(row.is_onset)
-        class_vector, noise, truncation = self.scene_fade.blend(row, self.mapper.step(row))
+        try:
+            stepped = self.mapper.step(row)
+        except Exception as error:
+            if self._preset is self._good_preset:
+                raise
+            # A value that passed validation but breaks the mapper: go back to the last preset
+            # that produced frames, tell the user once, keep playing.
+            self.control.reject(self._preset, self._good_preset, error)
+            self.mapper.set_preset(self._good_preset)
+            self._preset = self._good_preset
+            stepped = self.mapper.step(row)
+        self._good_preset = self._preset
+        class_vector, noise, truncation = self.scene_fade.blend(row, stepped)
         if self.keep_timeline:
             self.outputs.append((class_vector, noise, truncation))
         self._latest = (row.index, class_vector, noise, float(truncation))

@@ -11,8 +11,10 @@ JPEG) and JSON text messages (``state``, ``classes``, ``saved``, ``error``). Pag
 text messages, see `handle_message`. Each page has ONE latest-frame slot: a new frame replaces
 an unsent one (counted as dropped), so a slow or stalled page never queues frames nor slows
 the render loop. Malformed messages are logged and answered with an error; they never close
-the connection nor stop the show. The WebSocket only accepts pages served by this server
-(Origin must match Host), so another web site cannot steer the show.
+the connection nor stop the show. Every request must name this machine by a loopback Host
+(127.0.0.1, localhost, [::1], or the ``--host`` name), so a web page reaching the port through
+DNS rebinding is refused (403) on every path; the WebSocket also needs an Origin matching the
+Host, so another web site cannot steer the show.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ ASSETS = {
     "/style.css": "style.css",
 }
 MAX_MESSAGE = 64 * 1024  # control messages are small; refuse anything bigger
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits: any file; int() stays cheap
+TRACK_CHUNK = 1 << 20  # bytes of the track per /track response (bounded memory per client)
 
 
 class _Client:
@@ -131,11 +134,15 @@ class LiveServer:
     # -- HTTP ------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        host = request.headers.get("Host", "")
+        if not host_allowed(host, self.host):
+            # DNS rebinding: a web page on a name that resolves to 127.0.0.1 sends its own name
+            log.warning("refused a request for Host %r", host[:100])
+            return connection.respond(403, "foreign host\n")
         if path == "/ws":
             origin = request.headers.get("Origin")
-            host = request.headers.get("Host", "")
             if origin is not None and origin.split("://", 1)[-1] != host:
-                log.warning("refused a WebSocket from origin %s", origin)
+                log.warning("refused a WebSocket from origin %s", origin[:100])
                 return connection.respond(403, "foreign origin\n")
             return None
         if path in ASSETS:
@@ -250,7 +257,7 @@ class LiveServer:
         except VisualizerError as error:
             self.control.note(str(error))
             return {"type": "error", "message": str(error)}
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, RecursionError) as error:
             self.bad_messages += 1
             text = message[:80] if isinstance(message, str) else f"{len(message)} binary bytes"
             log.warning("ignored a malformed page message (%s): %r", error, text)
@@ -330,14 +337,32 @@ def _response(status: int, body: bytes, mime: str, extra: dict[str, str] | None 
     return Response(status, reason, headers, body)
 
 
+def host_allowed(host: str, bound: str) -> bool:
+    """True for a Host header naming this machine by a loopback name (127.0.0.1, localhost,
+    [::1]) or by the name the server was bound to (``--host``), with any port."""
+    name = host.strip().lower()
+    if name.startswith("["):  # [::1]:8765
+        name = name[1 : name.find("]")] if "]" in name else ""
+    elif name.count(":") == 1:
+        name = name.partition(":")[0]
+    allowed = {"127.0.0.1", "localhost", "::1", bound.strip("[]").lower()} - {"", "0.0.0.0", "::"}
+    return name in allowed
+
+
 def _ranged(path: Path, header: str | None) -> Response:
-    """The track, whole or one byte range (what <audio> asks for when it seeks)."""
-    data = path.read_bytes()
+    """The track, whole or one byte range (what <audio> asks for when it seeks).
+
+    At most TRACK_CHUNK bytes are read per request, from the file, never the whole file: a
+    range reaching further is answered with its first TRACK_CHUNK bytes (206, as HTTP allows),
+    and the player asks for the rest. Memory stays bounded however many pages stall.
+    """
     mime = _mime(path.name)
-    size = len(data)
+    size = path.stat().st_size
     match = RANGE.match(header.strip()) if header else None
     if not match or not (match.group(1) or match.group(2)):
-        return _response(200, data, mime, {"Accept-Ranges": "bytes"})
+        if size <= TRACK_CHUNK:
+            return _response(200, path.read_bytes(), mime, {"Accept-Ranges": "bytes"})
+        match = RANGE.match("bytes=0-")  # a big file comes in ranges, whatever was asked
     first, last = match.groups()
     if first:
         start, end = int(first), min(int(last) if last else size - 1, size - 1)
@@ -345,5 +370,9 @@ def _ranged(path: Path, header: str | None) -> Response:
         start, end = max(0, size - int(last)), size - 1
     if start >= size or start > end:
         return _response(416, b"", mime, {"Content-Range": f"bytes */{size}"})
+    end = min(end, start + TRACK_CHUNK - 1)
+    with path.open("rb") as file:
+        file.seek(start)
+        data = file.read(end - start + 1)
     extra = {"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}"}
-    return _response(206, data[start : end + 1], mime, extra)
+    return _response(206, data, mime, extra)

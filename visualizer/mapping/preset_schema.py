@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -268,7 +269,7 @@ def _check_value(key: str, spec: dataclasses.Field, value: Any) -> Any:
         if not numeric or (isinstance(default, int) and not isinstance(value, int)):
             kind = "an integer" if isinstance(default, int) else "a number"
             raise PresetError(f"{key} must be {kind}, got {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi) or value != value:
+        if not _finite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
             raise PresetError(f"{key} = {value!r} is out of range: allowed {lo} to {hi}")
         return float(value) if isinstance(default, float) else int(value)
     if isinstance(default, str):
@@ -283,6 +284,13 @@ def _check_value(key: str, spec: dataclasses.Field, value: Any) -> Any:
     return _check_list(key, meta["kind"], value)
 
 
+def _finite(value: float) -> bool:
+    """True for a usable number: not NaN, not infinite, no integer beyond 2**63."""
+    if isinstance(value, int):
+        return abs(value) <= 2**63
+    return math.isfinite(value)
+
+
 def _check_list(key: str, kind: str, value: Any) -> tuple:
     if not isinstance(value, list | tuple):
         raise PresetError(f"{key} must be a list, got {value!r}")
@@ -293,6 +301,8 @@ def _check_list(key: str, kind: str, value: Any) -> tuple:
     if kind == "times":
         if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in value):
             raise PresetError(f"{key} must be a list of seconds, got {value!r}")
+        if not all(_finite(t) for t in value):
+            raise PresetError(f"{key} = {list(value)} must hold finite seconds (no nan or inf)")
         times = tuple(float(t) for t in value)
         if any(t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:], strict=False)):
             raise PresetError(f"{key} = {list(times)} must be increasing seconds >= 0")

@@ -86,7 +86,7 @@ def _read_toml(source: Any) -> dict[str, Any]:
         raise PresetError(f"cannot read preset file {source}: {error}") from None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, RecursionError) as error:
         raise PresetError(f"{source}: malformed TOML ({error})") from None
 
 
@@ -169,7 +169,7 @@ def _parse_value(text: str, kind: str | None) -> Any:
     """A TOML value when ``text`` parses as one, else the bare text (lists: comma-separated)."""
     try:
         value = tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         value = None if kind else text
     if kind is None or isinstance(value, list):
         return value
@@ -220,7 +220,7 @@ def preset_from_toml(text: str, overrides: Sequence[str] = ()) -> Preset:
     """A Preset from TOML text (no `base`), e.g. the preset saved in a Timeline."""
     try:
         raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, RecursionError) as error:
         raise PresetError(f"malformed preset TOML ({error})") from None
     if "base" in raw:
         raw = _merge(_raw_with_bases(raw.pop("base")), raw)

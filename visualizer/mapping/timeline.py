@@ -26,6 +26,35 @@ from visualizer.files import atomic_output
 from visualizer.options import LATENT_SIZE, N_CLASSES
 
 REQUIRED_KEYS = ("class_vectors", "noise", "truncation", "fps_num", "fps_den", "seed")
+MIN_FPS, MAX_FPS = Fraction(1), Fraction(240)  # below 1 fps a frame outlasts short tracks
+MAX_FPS_TERM = 10**9  # numerator and denominator: 30000/1001 style rates, never 3/10**30
+
+
+def fps_problem(fps: object) -> str | None:
+    """Why ``fps`` is not a usable frame rate (a sentence naming the valid range), or None."""
+    if not isinstance(fps, Fraction):
+        return f"fps {fps!r} is not an exact fraction"
+    if max(abs(fps.numerator), fps.denominator) > MAX_FPS_TERM:
+        shown = str(fps) if len(str(fps)) <= 24 else f"{str(fps)[:20]}..."
+        return f"fps {shown} has terms over {MAX_FPS_TERM}: use a rate such as 30 or 30000/1001"
+    if not MIN_FPS <= fps <= MAX_FPS:
+        return f"fps {fps} is out of range: expected {MIN_FPS} to {MAX_FPS}"
+    return None
+
+
+def parse_fps(text: str) -> Fraction:
+    """'30', '29.97', '30000/1001' -> an exact Fraction in [1, 240]; ValueError naming the text."""
+    try:
+        # bounded length first: Fraction('1e999999999') would build a billion-digit integer
+        value = Fraction(text) if len(text) <= 32 else None
+    except (ValueError, ZeroDivisionError):
+        value = None
+    if value is None:
+        raise ValueError(f"invalid fps {text!r}: expected a number such as 30 or 30000/1001")
+    problem = fps_problem(value)
+    if problem:
+        raise ValueError(f"invalid {problem}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -85,8 +114,9 @@ def validate(timeline: Timeline) -> None:
         raise TimelineError(f"truncation must lie in (0, 1], got [{t.min():.4g}, {t.max():.4g}]")
     if n and timeline.class_vectors.min() < -1:
         raise TimelineError("class_vectors must be >= -1 (class arithmetic subtracts at most 1)")
-    if not isinstance(timeline.fps, Fraction) or timeline.fps <= 0:
-        raise TimelineError(f"fps must be a positive Fraction, got {timeline.fps!r}")
+    problem = fps_problem(timeline.fps)
+    if problem:
+        raise TimelineError(problem)
 
 
 def save(timeline: Timeline, path: str | os.PathLike) -> Path:
@@ -125,9 +155,21 @@ def load(path: str | os.PathLike) -> Timeline:
                 truncation=data["truncation"],
                 fps=Fraction(int(data["fps_num"]), int(data["fps_den"])),
                 seed=int(data["seed"]),
-                preset=str(data["preset"]) if "preset" in data.files else "",
+                preset=_preset_text(data),
             )
         except TimelineError as error:
             raise TimelineError(f"{path}: {error}") from None
-        except (OSError, ValueError, TypeError, ZeroDivisionError) as error:
+        except (OSError, ValueError, TypeError, ZeroDivisionError, OverflowError) as error:
             raise TimelineError(f"{path}: corrupt timeline ({error})") from None
+
+
+def _preset_text(data) -> str:
+    """The stored preset TOML ("" when absent); text that is not TOML is refused, not copied."""
+    import tomllib
+
+    text = str(data["preset"]) if "preset" in data.files else ""
+    try:
+        tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as error:
+        raise ValueError(f"its preset is not TOML text ({error})") from None
+    return text

@@ -19,6 +19,19 @@ _L256 = _L256 + ((1, 8, 4), (0, 4, 4), (1, 4, 2), (0, 2, 2), (1, 2, 1))
 PUBLISHED_LAYERS = {128: _L128, 256: _L256, 512: _L256 + ((0, 1, 1), (1, 1, 1))}
 
 
+# Upper bounds, generous around the published models (ch 128, z 128, 1000 classes, 51 stats,
+# up to 14 blocks with multipliers up to 16, 512 px): a hand-edited or hostile config.json is
+# refused before any memory is allocated for it.
+MAX_SIZES = {
+    "z_dim": 1024,
+    "channel_width": 256,
+    "num_classes": 10_000,
+    "n_stats": 1024,
+    "class_embed_dim": 1024,
+}
+MAX_LAYERS, MAX_MULTIPLIER, MAX_RESOLUTION = 32, 32, 1024
+
+
 @dataclass(frozen=True)
 class BigGANConfig:
     """The architecture, as in the published ``config.json`` (see the checkpoint reference)."""
@@ -64,7 +77,7 @@ class BigGANConfig:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise WeightsError(f"{path}: config file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise WeightsError(f"{path}: not a readable JSON config ({error})") from None
         return cls.from_dict(data, source=str(path))
 
@@ -107,6 +120,22 @@ class BigGANConfig:
         for name in ("z_dim", "channel_width", "num_classes", "n_stats"):
             if getattr(self, name) < (2 if name == "n_stats" else 1):
                 raise WeightsError(f"{source}: key {name!r} is too small: {getattr(self, name)}")
+        for name, most in MAX_SIZES.items():
+            if getattr(self, name) > most:
+                raise WeightsError(
+                    f"{source}: key {name!r} = {getattr(self, name)} is beyond any BigGAN-deep "
+                    f"(at most {most})"
+                )
+        if (
+            len(self.layers) > MAX_LAYERS
+            or max(max(c_in, c_out) for _, c_in, c_out in self.layers) > MAX_MULTIPLIER
+        ):
+            raise WeightsError(
+                f"{source}: key 'layers' is beyond any BigGAN-deep (at most {MAX_LAYERS} blocks, "
+                f"multipliers up to {MAX_MULTIPLIER})"
+            )
+        if self.output_dim > MAX_RESOLUTION or self.resolution > MAX_RESOLUTION:
+            raise WeightsError(f"{source}: resolution beyond {MAX_RESOLUTION} px")
         if not 0 <= self.attention_layer_position < len(self.layers):
             raise WeightsError(
                 f"{source}: key 'attention_layer_position' must be in [0, {len(self.layers) - 1}],"

@@ -12,8 +12,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from visualizer.errors import OutputError, RenderError, WeightsError
-from visualizer.mapping.timeline import Timeline
-from visualizer.options import COMPILE_MODES, ENCODERS, FITS, MAX_FPS, PRECISIONS
+from visualizer.files import check_folder_writable, check_output, same_file
+from visualizer.mapping.timeline import Timeline, fps_problem
+from visualizer.options import COMPILE_MODES, ENCODERS, FITS, PRECISIONS
 from visualizer.render import video
 
 
@@ -128,7 +129,7 @@ class RenderPlan:
         return [i for i in range(len(self.segments)) if not self.segment_path(i).is_file()]
 
 
-def check_options(output: Path, options: RenderOptions) -> None:
+def check_options(output: Path, options: RenderOptions, track: Path | None = None) -> None:
     """Reject bad option values and combinations before any work (errors name the value)."""
     video.check_output_suffix(output)
     if options.size is not None:
@@ -153,14 +154,13 @@ def check_options(output: Path, options: RenderOptions) -> None:
         )
     if options.segment_frames < 1 or options.frame_step < 1:
         raise RenderError("segment_frames and frame_step must be >= 1")
-    if options.fps is not None and not 0 < options.fps <= MAX_FPS:
-        raise RenderError(f"invalid fps {options.fps}: expected a value in (0, {MAX_FPS}]")
+    if options.fps is not None and fps_problem(options.fps):
+        raise RenderError(f"invalid {fps_problem(options.fps)}")
     if options.start < 0 or (options.duration is not None and options.duration <= 0):
         raise RenderError("start must be >= 0 and duration > 0 seconds")
-    if output.exists() and not options.overwrite:
-        raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
-    if not output.parent.is_dir():
-        raise OutputError(f"output folder does not exist: {output.parent}")
+    check_outputs(output, options, track)
+    if options.timeline is not None:
+        check_timeline_file(Path(options.timeline))
     if options.weights not in (None, "random") and not Path(options.weights).exists():
         raise WeightsError(f"weights not found: {options.weights}")
     if options.timeline is None:
@@ -168,3 +168,56 @@ def check_options(output: Path, options: RenderOptions) -> None:
         from visualizer.mapping.presets import load_preset
 
         load_preset(options.preset, list(options.overrides))
+
+
+def preset_path_for(output: Path) -> Path:
+    """Where the resolved preset is saved beside a finished video: OUT.preset.toml."""
+    return output.with_suffix(".preset.toml")
+
+
+def inputs_of(options: RenderOptions, track: Path | None = None) -> list[Path]:
+    """Every file a render reads: no output may be one of them."""
+    named = (track, options.timeline, options.weights, options.preset)
+    return [Path(p) for p in named if p not in (None, "random") and Path(p).exists()]
+
+
+def check_outputs(output: Path, options: RenderOptions, track: Path | None = None) -> None:
+    """Every file the render will write follows the output rules (`visualizer.files`)."""
+    inputs = inputs_of(options, track)
+    overwrite = options.overwrite
+    check_output(output, inputs, overwrite=overwrite)
+    check_output(preset_path_for(output), inputs, overwrite=overwrite, what="preset copy")
+    if options.timeline_out is not None:
+        written = [*inputs, output, preset_path_for(output)]
+        check_output(options.timeline_out, written, overwrite=overwrite, what="--timeline-out")
+    if options.frames_dir is not None:
+        check_frames_dir(Path(options.frames_dir), inputs, options)
+
+
+def check_frames_dir(folder: Path, inputs: list[Path], options: RenderOptions) -> None:
+    if any(same_file(folder, p) or folder.absolute() in Path(p).absolute().parents for p in inputs):
+        raise OutputError(f"--frames-dir {folder} holds or is one of the inputs")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"--frames-dir {folder} is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (options.overwrite or options.resume):
+        raise OutputError(f"--frames-dir {folder} is not empty (use --overwrite to replace it)")
+    check_folder_writable(folder if folder.is_dir() else _existing_parent(folder), "--frames-dir")
+
+
+def _existing_parent(path: Path) -> Path:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            return parent
+    return Path("/")
+
+
+def check_timeline_file(path: Path) -> None:
+    """A cheap look before the model loads: a timeline .npz is a zip archive."""
+    import zipfile
+
+    from visualizer.errors import TimelineError
+
+    if not path.is_file():
+        raise TimelineError(f"timeline file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise TimelineError(f"{path}: not a timeline .npz (not a zip archive)")

@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING, Any
 from visualizer.errors import OutputError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
-from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS
+from visualizer.render.plan import (
+    IDENTITY_FIELDS,
+    PRESET_FIELDS,
+    preset_path_for,  # noqa: F401 (part of this module's API)
+)
 
 log = logging.getLogger("visualizer")
 
@@ -33,11 +37,6 @@ MANIFEST_VERSION = 1
 
 def work_dir_for(output: Path) -> Path:
     return output.parent / f".{output.name}.parts"
-
-
-def preset_path_for(output: Path) -> Path:
-    """Where the resolved preset is saved beside a finished video: OUT.preset.toml."""
-    return output.with_suffix(".preset.toml")
 
 
 def resolve_preset(options: RenderOptions) -> tuple[Any, int]:
@@ -121,9 +120,12 @@ def read_manifest(work_dir: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
         return None  # never completed: the folder holds nothing worth resuming
+    if not isinstance(manifest, dict):
+        raise OutputError(f"{path}: not a render manifest (use --overwrite to start over)")
+    return manifest
 
 
 def start_work_dir(work_dir: Path, manifest: dict, timeline: Timeline) -> None:

@@ -1,0 +1,182 @@
+"""The bad-input table: one row per class of hostile or careless input. Each must end in one
+`error:` line naming the problem (exit status 1, or 2 for a bad command line), with no traceback
+and nothing written: no output, no work folder, no input changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.fixtures_audio import music_like, write_wav
+from tests.fixtures_biggan import write_checkpoint
+from tests.render_fixtures import random_timeline
+from visualizer.cli import main
+from visualizer.mapping import timeline as timeline_io
+
+SR = 22050
+DEEP = "[" * 3000 + "]" * 3000
+
+
+def _weights_with_config(folder: Path, **config) -> Path:
+    write_checkpoint(folder, channel_width=8)
+    data = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**data, **config}))
+    return folder
+
+
+def _deep_config(folder: Path) -> Path:
+    write_checkpoint(folder, channel_width=8)
+    (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    return folder
+
+
+def _timeline_with(path: Path, **changes) -> Path:
+    t = random_timeline(12)
+    arrays = dict(
+        class_vectors=t.class_vectors, noise=t.noise, truncation=t.truncation,
+        fps_num=np.int64(12), fps_den=np.int64(1), seed=np.int64(0), preset=np.str_(""),
+    )  # fmt: skip
+    np.savez(path, **{**arrays, **changes})
+    return path
+
+
+def _file(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# (case class, extra argv builder (tmp, song) -> list, exit status, words the error line holds)
+CASES = [
+    ("preset nan in a list", lambda t, s: ["--set", "keyframes.times=[nan]"], 1, "finite"),
+    ("preset inf in a list", lambda t, s: ["--set", "poses.times=[1.0, inf]"], 1, "finite"),
+    ("preset inf value", lambda t, s: ["--set", "truncation.max=inf"], 1, "out of range"),
+    ("preset nan value", lambda t, s: ["--set", "truncation.max=nan"], 1, "out of range"),
+    ("preset deep --set", lambda t, s: ["--set", f"classes.names={DEEP}"], 1, "classes.names"),
+    ("preset file deep", lambda t, s: ["--preset", _file(t / "d.toml", f"x = {DEEP}")], 1, "TOML"),
+    (
+        "preset file nan",
+        lambda t, s: ["--preset", _file(t / "n.toml", "[truncation]\nmax = nan\n")],
+        1,
+        "out of range",
+    ),  # fmt: skip
+    ("fps tiny", lambda t, s: ["--fps", "1e-300"], 2, "invalid fps"),
+    ("fps huge fraction", lambda t, s: ["--fps", "3/" + "1" + "0" * 30], 2, "invalid fps"),
+    ("fps below 1", lambda t, s: ["--fps", "0.0001"], 2, "invalid fps"),
+    ("fps above 240", lambda t, s: ["--fps", "1e9"], 2, "invalid fps"),
+    ("fps absurd text", lambda t, s: ["--fps", "1e999999999"], 2, "invalid fps"),
+    ("timeline not a zip", lambda t, s: ["--timeline", s], 1, "not a zip"),
+    (
+        "timeline fps 1e9",
+        lambda t, s: ["--timeline", _timeline_with(t / "f.npz", fps_num=np.int64(10**9))],
+        1,
+        "out of range",
+    ),  # fmt: skip
+    (
+        "timeline fps 1e-12",
+        lambda t, s: ["--timeline", _timeline_with(t / "g.npz", fps_den=np.int64(10**12))],
+        1,
+        "has terms over",
+    ),  # fmt: skip
+    (
+        "timeline preset not TOML",
+        lambda t, s: [
+            "--timeline",
+            _timeline_with(t / "p.npz", preset=np.str_("this is = = not toml")),
+        ],
+        1,
+        "not TOML",
+    ),  # fmt: skip
+    ("timeline-out is the track", lambda t, s: ["--timeline-out", s, "--overwrite"], 1, "inputs"),
+    (
+        "weights config absurd",
+        lambda t, s: ["--weights", _weights_with_config(t / "w", channel_width=1024)],
+        1,
+        "beyond any",
+    ),  # fmt: skip
+    ("weights config deep", lambda t, s: ["--weights", _deep_config(t / "w")], 1, "config"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small checkpoint: a case that slips past the checks costs seconds, not minutes."""
+    return str(write_checkpoint(tmp_path_factory.mktemp("weights"), channel_width=8))
+
+
+@pytest.fixture
+def song(tmp_path):
+    return write_wav(tmp_path / "song.wav", music_like(1.0, SR, seed=4), SR)
+
+
+def _run(capsys, argv) -> tuple[int, str]:
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+def _assert_one_error_line(code, err, status, words):
+    assert code == status, err
+    assert "Traceback" not in err and words in err, err
+    assert "error:" in err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("case, extra, status, words", CASES, ids=[c[0] for c in CASES])
+def test_bad_render_input(case, extra, status, words, song, tiny, tmp_path, capsys):
+    before = song.read_bytes()
+    out = tmp_path / "out" / "o.mp4"
+    out.parent.mkdir()
+    argv = ["render", song, "-o", out, "--weights", tiny, "--quiet", *extra(tmp_path, song)]
+    code, err = _run(capsys, argv)
+    _assert_one_error_line(code, err, status, words)
+    assert list(out.parent.iterdir()) == []  # no output, no work folder, no lock file
+    assert song.read_bytes() == before
+
+
+# (case class, track builder (tmp, song) -> track, output builder (tmp, song) -> output, words)
+PATH_CASES = [
+    ("track is a folder", lambda t, s: t, lambda t, s: t / "o.mp4", "not a regular"),
+    (
+        "track is a device",
+        lambda t, s: Path("/dev/zero"),
+        lambda t, s: t / "o.mp4",
+        "not a regular",
+    ),
+    ("track is missing", lambda t, s: t / "nope.wav", lambda t, s: t / "o.mp4", "not found"),
+    ("output parent is a file", lambda t, s: s, lambda t, s: s / "x.mp4", "is a file"),
+    ("output folder missing", lambda t, s: s, lambda t, s: t / "no" / "x.mp4", "does not exist"),
+    ("output folder read-only", lambda t, s: s, lambda t, s: Path("/proc/x.mp4"), "not writable"),
+    ("output name too long", lambda t, s: s, lambda t, s: t / ("a" * 250 + ".mp4"), "too long"),
+    ("output is the track", lambda t, s: s, lambda t, s: s.with_suffix(".mp4"), "inputs"),
+]
+
+
+@pytest.mark.parametrize("case, track, output, words", PATH_CASES, ids=[c[0] for c in PATH_CASES])
+def test_bad_paths(case, track, output, words, song, tiny, tmp_path, capsys):
+    if case == "output is the track":  # a video-named input: the same file, not merely a name
+        song = song.rename(song.with_suffix(".mp4"))
+    listing = sorted(tmp_path.iterdir())
+    argv = ["render", track(tmp_path, song), "-o", output(tmp_path, song), "--weights", tiny]
+    code, err = _run(capsys, [*argv, "--quiet", "--overwrite"])
+    _assert_one_error_line(code, err, 1, words)
+    assert sorted(tmp_path.iterdir()) == listing
+
+
+def test_a_hand_edited_manifest_is_refused_in_one_line(song, tiny, tmp_path, capsys):
+    parts = tmp_path / ".o.mp4.parts"
+    parts.mkdir()
+    (parts / "render.json").write_text("[1, 2]")
+    argv = ["render", song, "-o", tmp_path / "o.mp4", "--weights", tiny, "--quiet", "--resume"]
+    code, err = _run(capsys, argv)
+    _assert_one_error_line(code, err, 1, "not a render manifest")
+
+
+def test_timeline_load_names_a_bad_preset(tmp_path):
+    from visualizer.errors import TimelineError
+
+    with pytest.raises(TimelineError, match="not TOML"):
+        timeline_io.load(_timeline_with(tmp_path / "t.npz", preset=np.str_("[[[")))

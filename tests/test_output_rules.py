@@ -1,0 +1,153 @@
+"""The output rules, through the real CLI: an existing file is kept unless --overwrite, no output
+is ever an input (not even with --overwrite), and two runs never write one output at once (two
+real processes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_audio import music_like, write_wav
+from tests.fixtures_biggan import write_checkpoint
+from visualizer.cli import main
+from visualizer.errors import OutputError
+from visualizer.files import exclusive
+
+SR = 22050
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return str(write_checkpoint(tmp_path_factory.mktemp("weights"), channel_width=8))
+
+
+@pytest.fixture
+def song(tmp_path):
+    return write_wav(tmp_path / "song.wav", music_like(2.0, SR, seed=3), SR)
+
+
+def _cli(capsys, *argv) -> tuple[int, str]:
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+def _render(song, out, weights, *extra):
+    return ("render", song, "-o", out, "--weights", weights, "--fps", 5, "--quiet", *extra)
+
+
+@pytest.mark.parametrize("overwrite", [(), ("--overwrite",)])
+def test_timeline_out_never_replaces_the_track(song, weights, tmp_path, capsys, overwrite):
+    before = song.read_bytes()
+    code, err = _cli(
+        capsys, *_render(song, tmp_path / "o.mp4", weights, "--timeline-out", song, *overwrite)
+    )
+    assert code == 1 and "is one of the inputs" in err and "Traceback" not in err
+    assert song.read_bytes() == before
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_output_is_never_an_input_even_through_another_spelling(song, weights, tmp_path, capsys):
+    before = song.read_bytes()
+    other = tmp_path / "sub" / ".." / "song.wav"
+    (tmp_path / "sub").mkdir()
+    code, err = _cli(
+        capsys, *_render(song, tmp_path / "o.mp4", weights, "--timeline-out", other, "--overwrite")
+    )
+    assert code == 1 and "inputs" in err
+    assert song.read_bytes() == before
+
+
+def test_an_existing_timeline_out_is_kept_without_overwrite(song, weights, tmp_path, capsys):
+    kept = tmp_path / "t.npz"
+    kept.write_bytes(b"mine")
+    code, err = _cli(capsys, *_render(song, tmp_path / "o.mp4", weights, "--timeline-out", kept))
+    assert code == 1 and "--timeline-out exists" in err and "--overwrite" in err
+    assert kept.read_bytes() == b"mine"
+
+
+def test_an_existing_preset_copy_is_kept_without_overwrite(song, weights, tmp_path, capsys):
+    kept = tmp_path / "o.preset.toml"
+    kept.write_text("# mine\n")
+    code, err = _cli(capsys, *_render(song, tmp_path / "o.mp4", weights))
+    assert code == 1 and "preset copy exists" in err
+    assert kept.read_text() == "# mine\n"
+
+
+def test_the_preset_file_cannot_be_the_preset_copy(song, weights, tmp_path, capsys):
+    preset = tmp_path / "o.preset.toml"
+    preset.write_text('description = "mine"\n')
+    code, err = _cli(
+        capsys, *_render(song, tmp_path / "o.mp4", weights, "--preset", preset, "--overwrite")
+    )
+    assert code == 1 and "one of the inputs" in err
+    assert preset.read_text() == 'description = "mine"\n'
+
+
+def test_frames_dir_that_is_a_file_fails_before_any_work(song, weights, tmp_path, capsys):
+    blocker = tmp_path / "frames"
+    blocker.write_text("x")
+    code, err = _cli(capsys, *_render(song, tmp_path / "o.mp4", weights, "--frames-dir", blocker))
+    assert code == 1 and "is a file" in err
+    assert not any(p.name.endswith(".parts") for p in tmp_path.iterdir())
+
+
+def test_a_failure_before_any_segment_leaves_no_work_folder(song, tmp_path, capsys):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\0" * 16)
+    out = tmp_path / "o.mp4"
+    code, err = _cli(capsys, *_render(song, out, junk))
+    assert code == 1 and "Traceback" not in err
+    assert not (tmp_path / ".o.mp4.parts").exists()  # the corrected command is not refused
+
+
+def test_a_held_lock_refuses_a_second_holder_at_once(tmp_path):
+    out = tmp_path / "o.mp4"
+    refused = pytest.raises(OutputError, match=rf"pid {os.getpid()}")
+    with exclusive(out), refused, exclusive(out):
+        pass
+    with exclusive(out):  # released: free again, and no lock file is left behind
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def _spawn_render(song, out, weights) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "visualizer", *map(str, _render(song, out, weights))]
+    return subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_two_renders_of_one_output_the_second_fails_at_once(song, weights, tmp_path):
+    out = tmp_path / "o.mp4"
+    first = _spawn_render(song, out, weights)
+    lock = tmp_path / ".o.mp4.lock"
+    deadline = time.monotonic() + 60
+    while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert lock.exists(), first.communicate()
+    started = time.monotonic()
+    second = subprocess.run(
+        [sys.executable, "-m", "visualizer", *map(str, _render(song, out, weights))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 1
+    assert "being written by pid" in second.stderr and "Traceback" not in second.stderr
+    assert time.monotonic() - started < 30  # refused at once, not after its own analysis
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    from visualizer.render import video
+
+    assert video.probe(out)["frames"] == 10  # the first render's file, whole
+    assert not lock.exists()
