@@ -3,8 +3,7 @@
 Every field's default, range (``lo``/``hi`` metadata) and allowed words live here, so the TOML
 loader (`visualizer.mapping.presets`), ``visualizer presets show`` and the live page's controls all
 read one definition. `build_preset` turns parsed TOML tables into a validated `Preset`; `validate`
-rejects bad values and bad combinations with a `PresetError` naming the key.
-"""
+rejects bad values (NaN and infinities too) and combinations with a PresetError naming the key."""
 
 from __future__ import annotations
 
@@ -284,11 +283,8 @@ def _check_value(key: str, spec: dataclasses.Field, value: Any) -> Any:
     return _check_list(key, meta["kind"], value)
 
 
-def _finite(value: float) -> bool:
-    """True for a usable number: not NaN, not infinite, no integer beyond 2**63."""
-    if isinstance(value, int):
-        return abs(value) <= 2**63
-    return math.isfinite(value)
+def _finite(value: float) -> bool:  # not NaN, not infinite, no integer beyond 2**63
+    return math.isfinite(value) if isinstance(value, float) else abs(value) <= 2**63
 
 
 def _check_list(key: str, kind: str, value: Any) -> tuple:
@@ -301,11 +297,10 @@ def _check_list(key: str, kind: str, value: Any) -> tuple:
     if kind == "times":
         if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in value):
             raise PresetError(f"{key} must be a list of seconds, got {value!r}")
-        if not all(_finite(t) for t in value):
-            raise PresetError(f"{key} = {list(value)} must hold finite seconds (no nan or inf)")
-        times = tuple(float(t) for t in value)
-        if any(t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:], strict=False)):
-            raise PresetError(f"{key} = {list(times)} must be increasing seconds >= 0")
+        times = tuple(float(t) for t in value if _finite(t))
+        increasing = all(b > a for a, b in zip(times, times[1:], strict=False))
+        if len(times) < len(value) or any(t < 0 for t in times) or not increasing:
+            raise PresetError(f"{key} = {list(value)} must be increasing finite seconds >= 0")
         return times
     for item in value:
         if isinstance(item, bool) or not isinstance(item, str | int):

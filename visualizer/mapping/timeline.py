@@ -15,6 +15,7 @@ Saved as `.npz` with these keys (documented in README.md):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +28,7 @@ from visualizer.options import LATENT_SIZE, N_CLASSES
 
 REQUIRED_KEYS = ("class_vectors", "noise", "truncation", "fps_num", "fps_den", "seed")
 MIN_FPS, MAX_FPS = Fraction(1), Fraction(240)  # below 1 fps a frame outlasts short tracks
+FPS_TEXT = re.compile(r"^\d{1,20}(\.\d{0,20})?([eE][-+]?\d{1,3})?(/\d{1,20})?$")
 MAX_FPS_TERM = 10**9  # numerator and denominator: 30000/1001 style rates, never 3/10**30
 
 
@@ -45,8 +47,8 @@ def fps_problem(fps: object) -> str | None:
 def parse_fps(text: str) -> Fraction:
     """'30', '29.97', '30000/1001' -> an exact Fraction in [1, 240]; ValueError naming the text."""
     try:
-        # bounded length first: Fraction('1e999999999') would build a billion-digit integer
-        value = Fraction(text) if len(text) <= 32 else None
+        # the shape first: Fraction('1e999999999') would build a billion-digit integer
+        value = Fraction(text) if FPS_TEXT.match(text.strip()) else None
     except (ValueError, ZeroDivisionError):
         value = None
     if value is None:
