@@ -298,9 +298,9 @@ def _check_list(key: str, kind: str, value: Any) -> tuple:
         if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in value):
             raise PresetError(f"{key} must be a list of seconds, got {value!r}")
         times = tuple(float(t) for t in value if _finite(t))
-        increasing = all(b > a for a, b in zip(times, times[1:], strict=False))
-        if len(times) < len(value) or any(t < 0 for t in times) or not increasing:
-            raise PresetError(f"{key} = {list(value)} must be increasing finite seconds >= 0")
+        shown = list(times) if len(times) == len(value) else list(value)
+        if shown != list(times) or min(times, default=0) < 0 or sorted(set(times)) != shown:
+            raise PresetError(f"{key} = {shown} must be increasing finite seconds >= 0")
         return times
     for item in value:
         if isinstance(item, bool) or not isinstance(item, str | int):
