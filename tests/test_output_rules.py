@@ -147,7 +147,7 @@ def test_two_renders_of_one_output_the_second_fails_at_once(song, weights, tmp_p
     assert time.monotonic() - started < 30  # refused at once, not after its own analysis
     _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
-    from visualizer.render import video
+    from tests.video_fixtures import probe
 
-    assert video.probe(out)["frames"] == 10  # the first render's file, whole
+    assert probe(out)["frames"] == 10  # the first render's file, whole
     assert not lock.exists()
