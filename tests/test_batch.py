@@ -384,3 +384,20 @@ def test_album_progress_counts_frames_and_tracks():
     assert [e.done for e in events if e.stage == "track:b"] == [2, 5]  # parts add up
     assert (album_events[-1].done, album_events[-1].total) == (15, 30)
     assert album_events[-1].label == "2/3 tracks"
+
+
+@pytest.mark.parametrize(
+    "preset, key",
+    [("default", "classes.names"), ("dreamy", "keyframes.names"), ("morph", "morph.names")],
+)
+def test_album_classes_set_the_palette_of_the_presets_class_mode(preset, key):
+    from visualizer.batch.jobs import track_options
+    from visualizer.batch.plan import TrackOverrides
+    from visualizer.mapping.presets import load_preset
+
+    options = track_options(
+        RenderOptions(preset=preset), TrackOverrides(classes=("tiger", "volcano"))
+    )
+    assert options.overrides[-1] == f'{key}=["tiger", "volcano"]'
+    resolved = load_preset(preset, list(options.overrides))
+    assert getattr(resolved, key.split(".")[0]).names == ("tiger", "volcano")

@@ -37,7 +37,13 @@ from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS
 # RenderOptions fields that name files: hashed by what the file holds, not by its name.
 PATH_FIELDS = frozenset({"weights", "timeline"})
 # Album TOML `classes` go to the names of the class technique the track's preset uses.
-CLASS_KEYS = {"chroma": "classes.names", "keyframes": "keyframes.names", "breed": "breed.names"}
+# Which preset key an album track's `classes = [...]` sets, per classes.mode.
+CLASS_KEYS = {
+    "chroma": "classes.names",
+    "keyframes": "keyframes.names",
+    "breed": "breed.names",
+    "morph": "morph.names",
+}
 
 
 @dataclass(frozen=True)
@@ -187,7 +193,7 @@ def track_options(base: Any, extra: TrackOverrides) -> Any:
     """The album's `RenderOptions` with one track's album-TOML overrides applied.
 
     ``classes`` set the palette of the class technique the track's preset uses (chroma,
-    keyframes or breed). Raises `PresetError` for an unknown preset or a bad override.
+    keyframes, breed or morph). Raises `PresetError` for an unknown preset or a bad override.
     """
     from visualizer.mapping.presets import load_preset
 

@@ -2,10 +2,11 @@
 
 `run_batch` is the entry point of `visualizer batch`:
 
-1. `prepare_batch` resolves the inputs to tracks and output names (`visualizer.batch.plan`), applies the
-   album TOML, hashes each track's content and settings, and decides per track against the
-   manifest (`visualizer.batch.manifest`): skip (done, unchanged, output present), resume (interrupted),
-   render (new, failed, or changed settings). Bad inputs raise before any work starts.
+1. `prepare_batch` resolves the inputs to tracks and output names (`visualizer.batch.plan`),
+   applies the album TOML, hashes each track's content and settings, and decides per track
+   against the manifest (`visualizer.batch.manifest`): skip (done, unchanged, output present),
+   resume (interrupted), render (new, failed, or changed settings). Bad inputs raise before any
+   work starts.
 2. The jobs run either here (`run_local`: one `TrackWorker`, its generator loaded once, the next
    track's analysis and mapping overlapping the current track's render on a second thread) or on
    a Ray cluster (`visualizer.batch.ray_runner`: one worker actor per GPU or CPU slot).
