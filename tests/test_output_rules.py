@@ -151,3 +151,14 @@ def test_two_renders_of_one_output_the_second_fails_at_once(song, weights, tmp_p
 
     assert probe(out)["frames"] == 10  # the first render's file, whole
     assert not lock.exists()
+
+
+def test_a_relative_track_whose_name_holds_a_colon_renders(weights, tmp_path, monkeypatch, capsys):
+    # ffmpeg would read "12:00.wav" as a protocol "12:"; paths are passed absolute
+    write_wav(tmp_path / "12:00.wav", music_like(1.0, SR, seed=5), SR)
+    monkeypatch.chdir(tmp_path)
+    code, err = _cli(capsys, *_render("12:00.wav", "o.mp4", weights))
+    assert code == 0, err
+    from tests.video_fixtures import probe
+
+    assert probe(tmp_path / "o.mp4")["audio_seconds"] is not None

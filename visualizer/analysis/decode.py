@@ -193,7 +193,15 @@ def _read_ffmpeg(path: Path, start: float, duration: float | None) -> tuple[np.n
     (ffmpeg's own downmix weighs channels differently).
     """
     native_sr, channels = _ffmpeg_stream_format(path)
-    args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error", "-i", str(path)]
+    args = [
+        ffmpeg_exe(),
+        "-nostdin",
+        "-hide_banner",
+        "-v",
+        "error",
+        "-i",
+        str(Path(path).absolute()),
+    ]
     if start > 0:
         # output seeking: decode and drop what precedes ``start``. Input seeking (-ss before -i)
         # lands tens of milliseconds off in AAC, which would break audio/video sync.
@@ -225,7 +233,8 @@ _AUDIO_STREAM_RE = re.compile(r"Stream #\d+:\d+.*?: Audio: .*?(\d+) Hz")
 def _ffmpeg_header(path: Path) -> str:
     """ffmpeg's description of the file's header (it exits 1 because there is no output)."""
     proc = subprocess.run(
-        [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)], capture_output=True
+        [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(Path(path).absolute())],
+        capture_output=True,
     )
     text = proc.stderr.decode("utf-8", "replace")
     if "Duration:" not in text and "Stream #" not in text:

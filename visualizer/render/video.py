@@ -317,7 +317,7 @@ def concat_and_mux(
             cmd += ["-ss", f"{audio_start:.6f}"]
         if audio_duration is not None:
             cmd += ["-t", f"{audio_duration:.6f}"]
-        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
+        cmd += ["-i", str(Path(audio).absolute()), "-map", "0:v:0", "-map", "1:a:0"]
         cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
     cmd += ["-c:v", "copy", "-movflags", "+faststart"]
     cmd += ["-f", {".mov": "mov", ".mkv": "matroska"}.get(output.suffix.lower(), "mp4"), str(tmp)]
