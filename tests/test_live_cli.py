@@ -119,3 +119,24 @@ def test_a_host_other_than_localhost_is_warned_about(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert err.startswith("warning: serving on 0.0.0.0") and "error: " in err
+
+
+@pytest.mark.slow
+def test_live_and_render_load_the_same_network_for_the_same_flags():
+    """``--weights random`` is one fixed network whatever the seed (live used its seed)."""
+    import torch
+
+    from visualizer.live.session import LiveOptions
+    from visualizer.model.inference import load_generator
+    from visualizer.render.plan import RenderOptions
+
+    flags = dict(model="biggan-deep-128", weights="random", device="cpu", precision="fp32")
+    live = load_generator(LiveOptions(**flags, seed=7))
+    render = load_generator(RenderOptions(**flags, seed=3))
+    assert (live.device, live.dtype, live.resolution) == (render.device, render.dtype, 128)
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(1, 128, generator=gen).clamp(-2, 2) * 0.5
+    y = torch.zeros(1, 1000)
+    y[0, 207] = 1.0
+    t = torch.tensor([0.5])
+    assert torch.equal(live.frames(z, y, t), render.frames(z, y, t))
