@@ -2,9 +2,10 @@
 
 - `plan`: tracks from folders and playlists, output names, album overrides, settings hashes
 - `manifest`: `manifest.json`, the record of every track's state
-- `jobs`: batch options and per-track jobs
+- `jobs`: batch options and per-track jobs, decided against the manifest
 - `runner`: the local runner and `run_batch`
-- `ray_runner`: Ray actors, retries, split renders
+- `tracks`: one track on a worker that holds the generator
+- `ray_runner`, `ray_worker`: Ray actors, retries, split renders
 """
 
 from visualizer.lazy import lazy_exports

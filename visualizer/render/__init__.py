@@ -1,5 +1,7 @@
 """The render stage: Timeline -> frames -> video.
 
+- `plan`: `RenderOptions`, their checks, the plan and result of a render, and its identity
+  (`IDENTITY_FIELDS`: what changes the picture or sound)
 - `frames`: batches of Timeline rows through the generator on its device, streamed to a sink
 - `video`: the ffmpeg encoder, segments, concatenation and the audio mux
 - `workdir`: the resumable work folder beside an output
@@ -9,6 +11,8 @@
 from visualizer.lazy import lazy_exports
 
 _EXPORTS = {
+    "RenderOptions": "plan",
+    "IDENTITY_FIELDS": "plan",
     "generate": "frames",
     "stream": "frames",
     "SegmentWriter": "video",
