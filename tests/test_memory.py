@@ -67,3 +67,39 @@ def test_random_generator_equals_folding_random_state_dict():
             assert torch.equal(got[key], value), key
     other = random_generator(config, 6).state_dict()
     assert not torch.equal(other["gen_z.weight"], expected.state_dict()["gen_z.weight"])
+
+
+def test_mel_basis_is_librosas_filter_bank_bit_for_bit():
+    import librosa
+    import numpy as np
+
+    from visualizer.analysis.spectral import mel_basis
+
+    for sr, n_fft in ((22050, 2048), (44100, 2048), (16000, 1024), (48000, 512)):
+        expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=128)
+        got = mel_basis(sr, n_fft, 128)
+        assert got.dtype == np.float32
+        assert np.array_equal(got, expected), (sr, n_fft)
+
+
+def test_analysis_does_not_import_librosa(tmp_path):
+    """librosa (and numba under it) holds ~110 MiB once imported: the analysis must not need it."""
+    import soundfile as sf
+
+    from tests.fixtures_audio import SR, music_like
+
+    track = tmp_path / "t.wav"
+    sf.write(track, music_like(4.0, SR, seed=0), SR)
+    probe = (
+        "import sys\n"
+        "from visualizer.analysis.track import analyze_file\n"
+        "from visualizer.analysis.causal import CausalAnalyzer\n"
+        f"analyze_file({str(track)!r}, fps=30)\n"
+        "CausalAnalyzer(22050, 30)\n"
+        "print(sorted(m for m in ('librosa', 'numba') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "VISUALIZER_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -40,6 +40,7 @@ from visualizer.analysis.spectral import (
     N_MELS,
     SILENCE_RMS,
     chroma_basis,
+    mel_basis,
 )
 
 PEAK_HALF_LIFE_S = 20.0  # running-peak normaliser forgets a loud passage over ~20 s
@@ -166,8 +167,6 @@ class CausalAnalyzer:
     """
 
     def __init__(self, sr: int, fps: Fraction | int | float) -> None:
-        import librosa
-
         self.sr = int(sr)
         self.fps = Fraction(fps).limit_denominator(1_000_000)
         self.hop, self.n_fft = HOP, N_FFT
@@ -175,7 +174,7 @@ class CausalAnalyzer:
         freqs = np.fft.rfftfreq(self.n_fft, 1.0 / self.sr)
         self._n_low = int(np.searchsorted(freqs, CHROMA_FMAX))
         self._chroma_fb = chroma_basis(self.sr, self._n_low).astype(np.float64)
-        self._mel_fb = librosa.filters.mel(sr=self.sr, n_fft=self.n_fft, n_mels=N_MELS)
+        self._mel_fb = mel_basis(self.sr, self.n_fft, N_MELS)
         low, high = BAND_EDGES
         self._bands = [freqs < low, (freqs >= low) & (freqs < high), freqs >= high]
         hops_per_s = self.sr / self.hop

@@ -98,7 +98,6 @@ def _spectral_reductions(y: np.ndarray, sr: int, chunk: int = 2048) -> dict[str,
     rms (N,), mel power (N, 128), band power (N, 3), and the magnitude below CHROMA_FMAX
     averaged over CHROMA_POOL hops ("low", (N / CHROMA_POOL, bins)).
     """
-    import librosa.filters
     import scipy.fft
 
     padded = np.pad(y, N_FFT // 2)
@@ -108,7 +107,7 @@ def _spectral_reductions(y: np.ndarray, sr: int, chunk: int = 2048) -> dict[str,
     n = frames.shape[0]
     window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
-    mel_basis = librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=N_MELS).T  # (bins, mels)
+    mel_filters = mel_basis(sr).T  # (bins, mels)
     n_low = int(np.searchsorted(freqs, CHROMA_FMAX))
     band_starts = np.concatenate([[0], np.searchsorted(freqs, BAND_EDGES)])  # low, mid, high
     band_sizes = np.diff(np.append(band_starts, freqs.size)).astype(np.float32)
@@ -124,14 +123,14 @@ def _spectral_reductions(y: np.ndarray, sr: int, chunk: int = 2048) -> dict[str,
         rms[start:stop] = np.sqrt(np.einsum("ij,ij->i", block, block) / N_FFT)
         spectrum = scipy.fft.rfft(block * window, axis=1, workers=-1)
         power = spectrum.real**2 + spectrum.imag**2
-        mel[start:stop] = power @ mel_basis
+        mel[start:stop] = power @ mel_filters
         band[start:stop] = np.add.reduceat(power, band_starts, axis=1) / band_sizes
         magnitude = np.sqrt(power[:, :n_low])
         pad = -magnitude.shape[0] % CHROMA_POOL  # the last chunk may end mid-block
         magnitude = np.pad(magnitude, ((0, pad), (0, 0))).reshape(-1, CHROMA_POOL, n_low)
         first = start // CHROMA_POOL
         low[first : first + magnitude.shape[0]] = magnitude.mean(1)
-    mel_of_bin = np.argmax(mel_basis[:n_low], axis=1)  # the mel band each low bin feeds most
+    mel_of_bin = np.argmax(mel_filters[:n_low], axis=1)  # the mel band each low bin feeds most
     return {"rms": rms, "mel": mel, "band": band, "low": low, "mel_of_bin": mel_of_bin}
 
 
@@ -286,6 +285,42 @@ def _attack_at_start(db: np.ndarray) -> float:
     if drop < MIN_ONSET_DB:
         return drop
     return float(np.maximum(db[0] - db.min(), 0.0).mean())
+
+
+def mel_basis(sr: int, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) float32 triangular mel filters from 0 Hz to sr / 2.
+
+    The same numbers as ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)`` (Slaney mel
+    scale, area-normalised triangles), in numpy: importing librosa costs ~110 MiB of resident
+    memory and a second of start-up for this one table.
+    """
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sr / 2.0), n_mels + 2))
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    widths = np.diff(edges)
+    ramps = edges[:, None] - freqs[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    # float32 before the area normalisation, then again after it, as librosa rounds
+    weights = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    weights *= (2.0 / (edges[2 : n_mels + 2] - edges[:n_mels]))[:, None]
+    return weights
+
+
+_MEL_LINEAR_HZ = 200.0 / 3  # Slaney: linear below 1 kHz at 3 mels per 200 Hz,
+_MEL_LOG_STEP = np.log(6.4) / 27.0  # then logarithmic, 27 mels per factor 6.4
+
+
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / _MEL_LINEAR_HZ
+    log = 1000.0 / _MEL_LINEAR_HZ + np.log(np.maximum(hz, 1e-10) / 1000.0) / _MEL_LOG_STEP
+    return np.where(hz >= 1000.0, log, linear)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    linear = mel * _MEL_LINEAR_HZ
+    log = 1000.0 * np.exp(_MEL_LOG_STEP * (mel - 1000.0 / _MEL_LINEAR_HZ))
+    return np.where(mel >= 1000.0 / _MEL_LINEAR_HZ, log, linear)
 
 
 def chroma_basis(sr: int, n_bins: int) -> np.ndarray:
