@@ -4,6 +4,7 @@ real processes)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,3 +163,39 @@ def test_a_relative_track_whose_name_holds_a_colon_renders(weights, tmp_path, mo
     from tests.video_fixtures import probe
 
     assert probe(tmp_path / "o.mp4")["audio_seconds"] is not None
+
+
+def _batch_argv(tracks, outdir, weights) -> list[str]:
+    return [
+        sys.executable, "-m", "visualizer", "batch", str(tracks), "-o", str(outdir),
+        "--weights", weights, "--fps", "5", "--segment-frames", "5", "-q",
+    ]  # fmt: skip
+
+
+def test_two_batches_on_one_folder_the_second_fails_at_once(weights, tmp_path):
+    tracks = tmp_path / "tracks"
+    tracks.mkdir()
+    for seed, name in enumerate(("a.wav", "b.wav")):
+        write_wav(tracks / name, music_like(2.0, SR, seed=seed), SR)
+    outdir = tmp_path / "out"
+    argv = _batch_argv(tracks, outdir, weights)
+    first = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    lock, manifest = outdir / ".batch.lock", outdir / "manifest.json"
+    deadline = time.monotonic() + 60
+    while not manifest.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the first run has decided its tracks
+    assert manifest.exists(), first.communicate()
+    started = time.monotonic()
+    second = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 1
+    assert f"being written by pid {first.pid}" in second.stderr, second.stderr
+    assert "Traceback" not in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    assert time.monotonic() - started < 30
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    entries = json.loads(manifest.read_text())["tracks"]
+    assert {name: entry["status"] for name, entry in entries.items()} == {
+        "a.mp4": "done",
+        "b.mp4": "done",
+    }  # the refused run recorded nothing
+    assert not lock.exists()

@@ -109,8 +109,11 @@ def check_folder_writable(folder: Path, what: str = "output") -> None:
 
 
 @contextlib.contextmanager
-def exclusive(path: str | os.PathLike, what: str = "output") -> Iterator[None]:
-    """Hold the one lock on ``path`` (a hidden ``.NAME.lock`` beside it) for the block.
+def exclusive(
+    path: str | os.PathLike, what: str = "output", lock: str | os.PathLike | None = None
+) -> Iterator[None]:
+    """Hold the one lock on ``path`` for the block: the file ``lock``, by default a hidden
+    ``.NAME.lock`` beside ``path`` (a folder may keep its lock inside itself instead).
 
     A second holder fails at once with an OutputError naming the running process (its pid and
     command line), so two runs never write one output. The lock dies with its process; the lock
@@ -119,7 +122,7 @@ def exclusive(path: str | os.PathLike, what: str = "output") -> Iterator[None]:
     import fcntl
 
     path = Path(path)
-    lock = path.parent / f".{path.name}.lock"
+    lock = Path(lock) if lock is not None else path.parent / f".{path.name}.lock"
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:

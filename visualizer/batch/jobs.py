@@ -9,6 +9,7 @@ and `TrackOutcome` comes back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -32,8 +33,10 @@ from visualizer.batch.plan import (
     settings_hash,
 )
 from visualizer.errors import AudioError
+from visualizer.files import exclusive
 from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS
 
+LOCK_NAME = ".batch.lock"  # inside OUTDIR while a batch runs there
 # RenderOptions fields that name files: hashed by what the file holds, not by its name.
 PATH_FIELDS = frozenset({"weights", "timeline"})
 # Album TOML `classes` go to the names of the class technique the track's preset uses.
@@ -117,9 +120,17 @@ class PreparedBatch:
 
 
 def prepare_batch(
-    inputs: Sequence[str | os.PathLike], base: Any, batch: BatchOptions
+    inputs: Sequence[str | os.PathLike],
+    base: Any,
+    batch: BatchOptions,
+    *,
+    held: contextlib.ExitStack | None = None,
 ) -> PreparedBatch:
     """Resolve the album and decide each track against the manifest.
+
+    With ``held``, the batch folder's lock (`LOCK_NAME` inside it) is taken onto that stack
+    before the manifest is read, so a second batch on the folder fails at once with an
+    `OutputError` naming the running one (two runs marked each other's finished tracks failed).
 
     The manifest is updated at once: jobs are ``pending``, skipped tracks are marked
     ``last_run: skipped``, unreadable tracks ``failed``. Raises a `VisualizerError` for any bad
@@ -131,6 +142,8 @@ def prepare_batch(
     album = load_album(batch.album) if batch.album else None
     overrides = album.overrides_for(tracks) if album else [TrackOverrides()] * len(tracks)
     outdir = check_outdir(Path(batch.outdir))
+    if held is not None:
+        held.enter_context(exclusive(outdir, "batch folder", lock=outdir / LOCK_NAME))
     manifest = Manifest.load(outdir)
     identities: dict[object, object] = {}  # weights/timeline path -> content identity, once
     jobs: list[TrackJob] = []

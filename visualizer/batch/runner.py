@@ -19,6 +19,7 @@ Progress events: stage ``"album"`` (frames done over the album's estimated frame
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -126,12 +127,13 @@ def run_batch(
     adds per-track overrides). Raises a `VisualizerError` for bad inputs before any work; a track
     that fails is recorded (status ``failed`` with its reason) and the others still render.
     """
-    prepared = prepare_batch(inputs, base, batch)
-    if batch.ray is not None:
-        from visualizer.batch.ray_runner import run_ray  # ray: only when asked for
+    with contextlib.ExitStack() as held:  # the batch folder's lock, for the whole run
+        prepared = prepare_batch(inputs, base, batch, held=held)
+        if batch.ray is not None:
+            from visualizer.batch.ray_runner import run_ray  # ray: only when asked for
 
-        run_ray(prepared.jobs, prepared.manifest, base, batch, progress=progress)
-    else:
-        run_local(prepared.jobs, prepared.manifest, base, progress=progress)
+            run_ray(prepared.jobs, prepared.manifest, base, batch, progress=progress)
+        else:
+            run_local(prepared.jobs, prepared.manifest, base, progress=progress)
     entries = prepared.manifest.snapshot()
     return BatchResult([{"name": name, **entries[name]} for name in prepared.names])
