@@ -85,3 +85,12 @@ def test_bench_rejects_bad_options(argv, message, capsys):
 def test_bench_bad_end_to_end_values_are_one_line_errors(capsys):
     assert main(["bench", "--device", "cpu", "--seconds", "0", "--end-to-end"]) == 1
     assert "invalid --seconds 0" in capsys.readouterr().err
+
+
+def test_seconds_per_audio_second_sit_beside_the_peers_recorded_figure():
+    from visualizer.bench.end_to_end import PEER_SECONDS_PER_AUDIO_SECOND, audio_second_figures
+
+    figures = audio_second_figures(46.0, 10.0)
+    assert figures["seconds_per_audio_second"] == 4.6
+    assert figures["peer_seconds_per_audio_second_recorded"] == PEER_SECONDS_PER_AUDIO_SECOND
+    assert figures["over_peer"] == round(4.6 / PEER_SECONDS_PER_AUDIO_SECOND, 3)
