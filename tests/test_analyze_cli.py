@@ -46,7 +46,7 @@ def test_refuses_to_overwrite(tmp_path, track, capsys):
     out = tmp_path / "f.npz"
     out.write_bytes(b"keep me")
     assert main(["analyze", str(track), "-o", str(out), "-q"]) == 1
-    assert "f.npz exists: pass --overwrite" in capsys.readouterr().err
+    assert "f.npz (use --overwrite to replace it)" in capsys.readouterr().err
     assert out.read_bytes() == b"keep me"
     assert main(["analyze", str(track), "-o", str(out), "-q", "--overwrite", "--no-cache"]) == 0
     assert load_features(out).n_frames == 150

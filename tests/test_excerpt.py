@@ -168,7 +168,7 @@ def test_timeline_command_refuses_to_replace_files(song, tmp_path, capsys):
     assert main(["timeline", str(song), "-o", str(out)]) == 1
     assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == b"precious"
     assert main(["timeline", str(song), "-o", str(song), "--overwrite"]) == 1
-    assert "is the input track" in capsys.readouterr().err
+    assert "is one of the inputs" in capsys.readouterr().err
     assert main(["timeline", str(song), "-o", str(tmp_path / "x.npz"), "--start", "99"]) == 1
     assert "beyond the end" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()

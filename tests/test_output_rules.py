@@ -199,3 +199,108 @@ def test_two_batches_on_one_folder_the_second_fails_at_once(weights, tmp_path):
         "b.mp4": "done",
     }  # the refused run recorded nothing
     assert not lock.exists()
+
+
+def _kept(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(b"mine")
+    return path
+
+
+# Every command's outputs: (case, argv builder (tmp, song, weights) -> argv, the file that must
+# stay as it was (tmp, song) -> path, words the error line holds). Each is refused before work.
+OUTPUT_CASES = [
+    (
+        "analyze -o is the track",
+        lambda t, s, w: ["analyze", s, "-o", s, "--overwrite"],
+        lambda t, s: s,
+        "is one of the inputs",
+    ),
+    (
+        "analyze -o exists",
+        lambda t, s, w: ["analyze", s, "-o", t / "f.npz"],
+        lambda t, s: _kept(t, "f.npz"),
+        "features file exists",
+    ),
+    (
+        "analyze --plot is the track",
+        lambda t, s, w: ["analyze", s, "-o", t / "f.npz", "--plot", s, "--overwrite"],
+        lambda t, s: s,
+        "is one of the inputs",
+    ),
+    (
+        "analyze --plot is the features file",
+        lambda t, s, w: ["analyze", s, "-o", t / "f.npz", "--plot", t / "f.npz", "--overwrite"],
+        lambda t, s: _kept(t, "f.npz"),
+        "is one of the inputs",
+    ),
+    (
+        "analyze --plot exists",
+        lambda t, s, w: ["analyze", s, "-o", t / "f.npz", "--plot", t / "p.png"],
+        lambda t, s: _kept(t, "p.png"),
+        "--plot exists",
+    ),
+    (
+        "preview -o exists",
+        lambda t, s, w: ["preview", s, "-o", t / "s.png", "--weights", w],
+        lambda t, s: _kept(t, "s.png"),
+        "storyboard exists",
+    ),
+    (
+        "preview -o is the preset",
+        lambda t, s, w: ["preview", s, "-o", t / "p.png", "--weights", w, "--preset", t / "p.png"],
+        lambda t, s: _kept(t, "p.png"),
+        "is one of the inputs",
+    ),
+    (
+        "timeline -o exists",
+        lambda t, s, w: ["timeline", s, "-o", t / "t.npz"],
+        lambda t, s: _kept(t, "t.npz"),
+        "timeline exists",
+    ),
+    (
+        "timeline -o is the preset",
+        lambda t, s, w: ["timeline", s, "-o", t / "t.npz", "--preset", t / "t.npz", "--overwrite"],
+        lambda t, s: _kept(t, "t.npz"),
+        "is one of the inputs",
+    ),
+    (
+        "live --record exists",
+        lambda t, s, w: ["live", "--audio", s, "--record", t / "r.mp4", "--weights", w],
+        lambda t, s: _kept(t, "r.mp4"),
+        "--record exists",
+    ),
+    (
+        "live --record is the audio",
+        lambda t, s, w: ["live", "--audio", t / "r.mp4", "--record", t / "r.mp4", "--overwrite"],
+        lambda t, s: _kept(t, "r.mp4"),
+        "is one of the inputs",
+    ),
+    (
+        "render --frames-dir holds the track",
+        lambda t, s, w: [*_render(s, t / "o.mp4", w), "--frames-dir", t, "--overwrite"],
+        lambda t, s: s,
+        "holds or is one of the inputs",
+    ),
+]
+
+
+@pytest.mark.parametrize("case, argv, kept, words", OUTPUT_CASES, ids=[c[0] for c in OUTPUT_CASES])
+def test_every_command_keeps_existing_files_and_inputs(
+    case, argv, kept, words, song, weights, tmp_path
+):
+    protected = kept(tmp_path, song)
+    before = protected.read_bytes()
+    listing = sorted(tmp_path.iterdir())
+    done = subprocess.run(
+        [sys.executable, "-m", "visualizer", *map(str, argv(tmp_path, song, weights)), "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,  # a live command that slipped past the check would serve until killed
+    )
+    assert done.returncode == 1, done.stderr
+    assert words in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert protected.read_bytes() == before
+    assert sorted(tmp_path.iterdir()) == listing  # nothing written beside it either

@@ -78,9 +78,11 @@ def check_output(
     *,
     overwrite: bool = False,
     what: str = "output",
+    make_folder: bool = False,
 ) -> Path:
     """Raise OutputError unless ``path`` may be written: not an input, not existing (or overwrite),
-    in a folder that exists and is writable. Returns ``path`` as a Path."""
+    in a folder that exists (or, with ``make_folder``, can be made) and is writable. Returns
+    ``path`` as a Path."""
     path = Path(path)
     for source in inputs:
         if source is not None and same_file(path, source):
@@ -89,21 +91,24 @@ def check_output(
         raise OutputError(f"{what} name too long ({len(path.name.encode())} bytes): {path.name}")
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise OutputError(f"{what} exists: {path} (use --overwrite to replace it)")
-    check_folder_writable(path.parent, what)
+    check_folder_writable(path.parent, what, make=make_folder)
     return path
 
 
-def check_folder_writable(folder: Path, what: str = "output") -> None:
-    """OutputError when ``folder`` is missing, a file, or cannot take new files."""
-    for parent in (folder, *folder.parents):
+def check_folder_writable(folder: Path, what: str = "output", make: bool = False) -> None:
+    """OutputError when ``folder`` is a file or cannot take new files, or is missing (with
+    ``make``: when the nearest existing folder above it cannot take the new folder)."""
+    existing = folder
+    for parent in (folder, *folder.absolute().parents):
         if parent.exists() and not parent.is_dir():
             raise OutputError(f"{what} folder {folder} cannot exist: {parent} is a file")
         if parent.exists():
+            existing = parent
             break
-    if not folder.is_dir():
+    if not folder.is_dir() and not make:
         raise OutputError(f"{what} folder does not exist: {folder}")
     try:  # access() is not enough: read-only mounts, immutable folders, /proc and /sys
-        temporary_path(folder / "probe", ".probe").unlink()
+        temporary_path(existing / "probe", ".probe").unlink()
     except OSError as error:
         raise OutputError(f"{what} folder {folder} is not writable ({error.strerror})") from None
 

@@ -41,13 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from visualizer.analysis.features import save_features
     from visualizer.analysis.track import analyze_file
     from visualizer.commands.common import ProgressBars
-    from visualizer.errors import OutputError
+    from visualizer.files import check_output
 
     output = args.output or Path(f"{args.track.stem}.features.npz")
-    outputs = [output] + ([args.plot] if args.plot else [])
-    for path in outputs:
-        if path.exists() and not args.overwrite:
-            raise OutputError(f"{path} exists: pass --overwrite to replace it")
+    rules = dict(overwrite=args.overwrite, make_folder=True)  # folders are made, as before
+    check_output(output, [args.track], what="features file", **rules)
+    if args.plot:
+        check_output(args.plot, [args.track, output], what="--plot", **rules)
     bars = ProgressBars(quiet=args.quiet)
     try:
         features = analyze_file(

@@ -121,8 +121,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from visualizer.errors import VisualizerError
-
     if args.list_midi:
         from visualizer.live.midi import list_ports
 
@@ -147,11 +145,13 @@ def run(args: argparse.Namespace) -> int:
             args.host,
         )
     if args.record:
+        from visualizer.files import check_output
         from visualizer.render.video import check_output_suffix
 
         check_output_suffix(Path(args.record))
-        if Path(args.record).exists() and not args.overwrite:
-            raise VisualizerError(f"{args.record} exists (use --overwrite to replace it)")
+        named = (args.audio, args.preset, args.weights, args.midi_map)
+        inputs = [p for p in named if p and p != "random" and Path(p).is_file()]
+        check_output(args.record, inputs, overwrite=args.overwrite, what="--record")
     from visualizer.live.session import LiveSession
 
     session = LiveSession.open(options_from_args(args))

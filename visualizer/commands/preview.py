@@ -43,18 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from visualizer.commands.render import options_from_args
     from visualizer.errors import AudioError
+    from visualizer.files import check_output
     from visualizer.model.inference import load_generator
     from visualizer.pipeline import make_timeline
+    from visualizer.render.plan import inputs_of
     from visualizer.render.storyboard import render_storyboard, save_image
 
     output = Path(args.output)
-    if output.exists() and not args.overwrite:
-        from visualizer.errors import OutputError
-
-        raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
     if not Path(args.track).is_file():
         raise AudioError(f"audio file not found: {args.track}")
     options = options_from_args(args)
+    inputs = inputs_of(options, Path(args.track))
+    check_output(output, inputs, overwrite=args.overwrite, what="storyboard")
     bars = ProgressBars(quiet=args.quiet)
     try:
         timeline = make_timeline(args.track, options, bars)

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from visualizer.commands.render import loop_override
     from visualizer.errors import AudioError, OutputError, RenderError
+    from visualizer.files import check_output
     from visualizer.mapping import timeline as timeline_io
     from visualizer.pipeline import make_timeline
     from visualizer.render.plan import RenderOptions
@@ -43,12 +44,10 @@ def run(args: argparse.Namespace) -> int:
     track, output = Path(args.track), Path(args.output)
     if not track.is_file():
         raise AudioError(f"audio file not found: {track}")
-    if output.exists() and output.resolve() == track.resolve():
-        raise OutputError(f"output {output} is the input track: choose another file")
+    inputs = [track, args.preset if args.preset and Path(args.preset).is_file() else None]
+    check_output(output, inputs, overwrite=args.overwrite, what="timeline")
     if output.suffix.lower() != ".npz":
         raise OutputError(f"invalid output {output}: a Timeline is a .npz file")
-    if output.exists() and not args.overwrite:
-        raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
     if args.duration is not None and args.duration <= 0:
         raise RenderError(f"invalid --duration {args.duration}: expected seconds > 0")
     options = RenderOptions(
