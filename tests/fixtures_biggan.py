@@ -54,10 +54,13 @@ class WeightsServer:
     """A real HTTP server on 127.0.0.1 (a thread) serving ``files`` (name -> bytes) under
     ``self.url``, with Range support. Names added to ``cut`` are sent half only (once), with the
     full Content-Length, as a dropped connection would. A name in ``hold`` (name -> Event) is sent
-    half, then the rest once the event is set. ``requests`` logs (name, Range header)."""
+    half, then the rest once the event is set. Names in ``no_length`` are sent without a
+    Content-Length (the end of the body is the end of the connection). ``requests`` logs
+    (name, Range header)."""
 
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files, self.cut, self.requests = files, set(), []
+        self.no_length: set[str] = set()
         self.hold: dict[str, threading.Event] = {}
         server = self
 
@@ -80,7 +83,8 @@ class WeightsServer:
                 else:
                     self.send_response(200)
                 body = data[start:]
-                self.send_header("Content-Length", str(len(body)))
+                if name not in server.no_length:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if name in server.cut:
                     server.cut.discard(name)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import music_like, write_wav
-from tests.fixtures_biggan import write_checkpoint
+from tests.fixtures_biggan import checkpoint_config, write_checkpoint
 from tests.render_fixtures import random_timeline
 from visualizer.cli import main
 from visualizer.mapping import timeline as timeline_io
@@ -24,6 +24,36 @@ def _weights_with_config(folder: Path, **config) -> Path:
     write_checkpoint(folder, channel_width=8)
     data = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**data, **config}))
+    return folder
+
+
+def _bad_weights(folder: Path, form: str, change: str) -> Path:
+    """A tiny checkpoint whose first tensor is spoiled (``change``: nan, int or bool), as a
+    weights folder (``bin``), a lone ``.pt`` or a folded ``.safetensors`` file."""
+    import torch
+    from safetensors.torch import save_file
+
+    from visualizer.model.network import BigGANDeep, load_state_dict_published
+    from visualizer.model.random_weights import random_state_dict
+
+    config = checkpoint_config(channel_width=8)
+    state = random_state_dict(config, 0)
+    if form == "folded":
+        model = load_state_dict_published(BigGANDeep(config), state, "random")
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    key = next(iter(state))
+    spoiled = {"nan": state[key].clone().fill_(float("nan")), "int": state[key].to(torch.int32)}
+    state[key] = spoiled.get(change, state[key] != 0)
+    folder.mkdir()
+    if form == "folded":
+        metadata = {"config": json.dumps(config.to_dict())}
+        save_file(state, folder / "w.safetensors", metadata=metadata)
+        return folder / "w.safetensors"
+    if form == "pt":
+        torch.save(state, folder / "w.pt")
+        return folder / "w.pt"
+    write_checkpoint(folder, channel_width=8)
+    torch.save(state, folder / "pytorch_model.bin")
     return folder
 
 
@@ -97,6 +127,19 @@ CASES = [
         "beyond any",
     ),  # fmt: skip
     ("weights config deep", lambda t, s: ["--weights", _deep_config(t / "w")], 1, "config"),
+    *[
+        (
+            f"weights {change} in {form}",
+            lambda t, s, form=form, change=change: [
+                "--weights",
+                _bad_weights(t / "w", form, change),
+            ],
+            1,
+            words,
+        )
+        for form in ("bin", "pt", "folded")
+        for change, words in (("nan", "non-finite"), ("int", "not floating"), ("bool", "not floa"))
+    ],
 ]
 
 

@@ -220,3 +220,24 @@ def test_two_processes_download_one_model(files, tmp_path):
     assert (folder / "pytorch_model.bin").read_bytes() == files[WEIGHTS]
     assert (folder / "config.json").read_bytes() == files[CONFIG]
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "pytorch_model.bin"]
+
+
+@pytest.mark.parametrize("config", ["files", "absurd"])
+def test_zeros_without_a_length_are_not_recorded_as_a_download(
+    files, no_builtin_sources, monkeypatch, config
+):
+    # With no Content-Length and no published checksum the transfer cannot tell it is short or
+    # junk: only loading it (`loading.check_weights`) can, before it counts as cached.
+    import json
+
+    absurd = json.dumps({**json.loads(files[CONFIG]), "channel_width": 1024}).encode()
+    served = {WEIGHTS: b"\0" * 50_000_000, CONFIG: absurd if config == "absurd" else files[CONFIG]}
+    with WeightsServer(served) as zeros:
+        zeros.no_length.add(WEIGHTS)
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", zeros.url)
+        with pytest.raises(DownloadError, match="does not load|beyond any"):
+            download("biggan-deep-128")
+    assert registry.cached_model_dir("biggan-deep-128") is None
+    assert _leftovers() == []
+    folder = cache_dir() / "biggan-deep-128"
+    assert not (folder / "pytorch_model.bin").exists()

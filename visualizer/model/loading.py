@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -165,7 +166,9 @@ def _load_pickle_cached(path: Path, config, hf_compatible: bool) -> BigGANDeep:
         except WeightsError as error:  # a damaged cache entry is rebuilt, never trusted
             log.warning(f"rebuilding the folded weights cache: {error}")
             folded.unlink(missing_ok=True)
-    generator = _from_published(BigGANDeep(config, hf_compatible), _torch_load(path), str(path))
+    state = _torch_load(path)
+    check_tensors(state, str(path))  # read and checked before the model is built
+    generator = _from_published(BigGANDeep(config, hf_compatible), state, str(path))
     _save_folded(generator, folded, source=str(path))
     return generator
 
@@ -189,6 +192,29 @@ def _torch_load(path: Path) -> dict:
     return state
 
 
+def check_tensors(state: Mapping[str, torch.Tensor], source: str) -> None:
+    """WeightsError unless every tensor of a weights file holds finite floating-point values.
+
+    NaN weights rendered an all-black video with exit status 0; integer and bool tensors are
+    not weights whatever their shapes. Shapes are checked against the architecture by the
+    network's loaders, also before the model is built.
+    """
+    import torch
+
+    not_float = [f"{k} ({v.dtype})" for k, v in state.items() if not v.is_floating_point()]
+    if not_float:
+        raise WeightsError(f"{source}: not floating-point weights: {_some(not_float)}")
+    # A sum is NaN/inf when any element is: one reduction per tensor, no boolean mask.
+    bad = [k for k, v in state.items() if not math.isfinite(v.sum(dtype=torch.float64))]
+    if bad:
+        raise WeightsError(f"{source}: non-finite values (NaN or inf) in {_some(bad)}")
+
+
+def _some(items: list[str], count: int = 3) -> str:
+    more = f" and {len(items) - count} more" if len(items) > count else ""
+    return ", ".join(items[:count]) + more
+
+
 def _short(error: BaseException) -> str:
     return str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
 
@@ -197,7 +223,13 @@ def _load_safetensors(path: Path, config, hf_compatible: bool) -> BigGANDeep:
     """A folded (our format, config in its metadata) or published-format safetensors file."""
     from safetensors import safe_open
 
-    from visualizer.model.network import BigGANConfig, BigGANDeep, load_state_dict_folded
+    from visualizer.model.network import (
+        BigGANConfig,
+        BigGANDeep,
+        check_folded_keys,
+        check_published_keys,
+        load_state_dict_folded,
+    )
 
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -207,13 +239,16 @@ def _load_safetensors(path: Path, config, hf_compatible: bool) -> BigGANDeep:
         raise WeightsError(
             f"{path}: truncated or corrupt safetensors file ({_short(error)})"
         ) from None
+    check_tensors(state, str(path))
     if any(k.endswith(".weight_orig") for k in state):
+        check_published_keys(config, state, str(path))
         return _from_published(BigGANDeep(config, hf_compatible), state, str(path))
     if "config" in metadata:
         try:
             config = BigGANConfig.from_dict(json.loads(metadata["config"]), source=str(path))
         except json.JSONDecodeError:
             raise WeightsError(f"{path}: unreadable config in the file's metadata") from None
+    check_folded_keys(config, hf_compatible, state, str(path))  # before the model is built
     generator = BigGANDeep(config, hf_compatible)
     load_state_dict_folded(generator, state, str(path))
     return generator
