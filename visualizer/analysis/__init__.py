@@ -1,7 +1,9 @@
 """The analysis stage: audio file -> Features on the video's frame clock.
 
-- `decode`: any audio file -> mono float32 `Audio` (soundfile, then the ffmpeg binary)
-- `spectral`: one chunked STFT -> onsets, chroma, energy, bands (HPSS in the mel domain)
+- `decode`: any audio file -> mono float32 `Audio`, or blocks of it (soundfile, then ffmpeg)
+- `stft`: the STFT of a stream of samples, chunk by chunk, reduced to per-hop rows
+- `hop_rows`: HPSS, chroma and onset flux from those rows with bounded windows
+- `spectral`: the streamed rows -> onsets, chroma, energy, bands, beats, sections
 - `rhythm`: peak picking, tempo, beat tracking, novelty sections (numpy only)
 - `features`: the `Features` type, the frame clock, `.npz` files
 - `track`: `analyze` / `analyze_file`, decode + features + cache in one call
@@ -15,6 +17,7 @@ from visualizer.lazy import lazy_exports
 _EXPORTS = {
     "Audio": "decode",
     "load_audio": "decode",
+    "stream_audio": "decode",
     "probe_duration": "decode",
     "Features": "features",
     "FrameFeatures": "features",

@@ -15,6 +15,8 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from visualizer.errors import AudioError
 log = logging.getLogger("visualizer")
 
 DEFAULT_SR = 22050
+BLOCK = 1 << 16  # frames decoded at a time: 1.5 s at 44.1 kHz
 
 # A decoded length shorter than the header's by more than this is a truncated file. Some mp3
 # headers only estimate their length, so a little slack keeps valid files loading.
@@ -87,33 +90,84 @@ def load_audio(
     """Decode ``path`` to mono float32 at ``sr`` Hz, from ``start`` seconds for ``duration``.
 
     Channels are averaged; any input rate is resampled with soxr (high quality). ``duration=None``
-    reads to the end; a window that runs past the end is cut at the end.
+    reads to the end; a window that runs past the end is cut at the end. The samples are those
+    of `stream_audio`, joined.
 
     Raises `AudioError` naming the file when it is missing, empty, not audio, corrupt or
     truncated, holds no samples, or ``start`` lies at or beyond its end.
+    """
+    blocks = list(stream_audio(path, sr=sr, start=start, duration=duration))
+    samples = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+    return Audio(samples=samples, sr=sr, path=Path(path), start=float(start))
+
+
+def stream_audio(
+    path: str | os.PathLike,
+    *,
+    sr: int = DEFAULT_SR,
+    start: float = 0.0,
+    duration: float | None = None,
+    block: int = BLOCK,
+) -> Iterator[np.ndarray]:
+    """Consecutive mono float32 blocks of ``path`` at ``sr`` Hz (see `load_audio`).
+
+    The file is decoded ``block`` frames at a time and each block is averaged to mono and
+    resampled as it comes (soxr's streaming resampler gives the same samples as resampling the
+    whole), so memory does not grow with the track. A missing, empty or unreadable file, or a
+    bad window, raises `AudioError` here; damage found while decoding (corrupt or truncated data,
+    NaN samples, no samples at all) raises it from the iteration, after the blocks before it.
     """
     path = Path(path)
     check_file(path)
     check_window(path, start, duration)
     if not isinstance(sr, int) or sr <= 0:
         raise AudioError(f"invalid sample rate {sr!r}: expected a positive integer")
-    decoded = _read_soundfile(path, start, duration)
-    if decoded is None:
-        samples, native_sr = _read_ffmpeg(path, start, duration)
-    else:
-        samples, native_sr = decoded
-    if samples.size == 0:
+    opened = _soundfile_blocks(path, start, duration, block)
+    native_sr, blocks = (
+        opened if opened is not None else _ffmpeg_blocks(path, start, duration, block)
+    )
+    return _checked(path, _resampled(blocks, native_sr, sr))
+
+
+def _checked(path: Path, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    count = 0
+    for samples in blocks:
+        if not np.isfinite(samples).all():
+            raise AudioError(f"{path}: corrupt audio (decoded samples hold NaN or infinity)")
+        count += samples.shape[0]
+        if samples.shape[0]:
+            yield samples
+    if count == 0:
         raise AudioError(f"{path}: no audio samples could be decoded (empty or corrupt)")
-    samples = _resample(samples, native_sr, sr)
-    if not np.isfinite(samples).all():
-        raise AudioError(f"{path}: corrupt audio (decoded samples hold NaN or infinity)")
-    return Audio(samples=samples, sr=sr, path=path, start=float(start))
 
 
-def _read_soundfile(
-    path: Path, start: float, duration: float | None
-) -> tuple[np.ndarray, int] | None:
-    """Mono float32 at the file's own rate, or None when libsndfile cannot open the file."""
+def _resampled(blocks: Iterator[np.ndarray], orig_sr: int, target_sr: int) -> Iterator[np.ndarray]:
+    """``blocks`` at ``orig_sr`` resampled to ``target_sr`` with soxr "HQ", as they come.
+
+    "HQ" is what librosa.resample(res_type="soxr_hq") runs, without librosa's import cost. The
+    output is cut to round(n * target_sr / orig_sr) samples for n input samples, as in one go.
+    """
+    if orig_sr == target_sr:
+        for samples in blocks:
+            yield np.ascontiguousarray(samples, dtype=np.float32)
+        return
+    import soxr
+
+    stream = soxr.ResampleStream(orig_sr, target_sr, 1, dtype="float32", quality="HQ")
+    n_in = n_out = 0
+    for samples in blocks:
+        n_in += samples.shape[0]
+        out = stream.resample_chunk(np.ascontiguousarray(samples, np.float32), last=False)
+        n_out += out.shape[0]
+        yield out
+    out = stream.resample_chunk(np.zeros(0, np.float32), last=True)
+    yield out[: max(0, int(round(n_in * target_sr / orig_sr)) - n_out)]
+
+
+def _soundfile_blocks(
+    path: Path, start: float, duration: float | None, block: int
+) -> tuple[int, Iterator[np.ndarray]] | None:
+    """(native rate, mono float32 blocks), or None when libsndfile cannot open the file."""
     import soundfile as sf
 
     try:
@@ -128,47 +182,45 @@ def _read_soundfile(
                 f"{path}: truncated: the header declares {short[0]} bytes of samples "
                 f"but the file holds {short[1]}"
             )
-    with handle as f:
-        native_sr, total = f.samplerate, f.frames
-        first = int(round(start * native_sr))
-        if start > 0 and first >= total:
-            length = total / native_sr
-            raise AudioError(
-                f"{path}: start {start:g} s is beyond the end of the audio ({length:.3f} s)"
-            )
-        wanted = (
-            total - first if duration is None else min(total - first, round(duration * native_sr))
+    native_sr, total = handle.samplerate, handle.frames
+    first = int(round(start * native_sr))
+    if start > 0 and first >= total:
+        handle.close()
+        raise AudioError(
+            f"{path}: start {start:g} s is beyond the end of the audio ({total / native_sr:.3f} s)"
         )
+    wanted = total - first if duration is None else min(total - first, round(duration * native_sr))
+    return native_sr, _read_soundfile(path, handle, first, wanted, block)
+
+
+def _read_soundfile(
+    path: Path, handle, first: int, wanted: int, block: int
+) -> Iterator[np.ndarray]:
+    """Up to ``wanted`` frames of ``handle`` from frame ``first``, channels averaged, in blocks.
+
+    Only one block of all channels is ever in memory (a one-hour stereo mix is 1.2 GB of float32).
+    """
+    import soundfile as sf
+
+    done = 0
+    with handle as f:
         try:
             if first:
                 f.seek(first)
-            data = _read_mono(f, wanted)
+            while done < wanted:
+                data = f.read(min(block, wanted - done), dtype="float32", always_2d=True)
+                if data.shape[0] == 0:
+                    break
+                done += data.shape[0]
+                yield data.mean(axis=1, dtype=np.float32)
         except (sf.LibsndfileError, RuntimeError) as error:
             raise AudioError(f"{path}: corrupt audio data ({error})") from None
-    shortfall = wanted - data.shape[0]
-    if shortfall > max(_TRUNCATION_SLACK * wanted, _TRUNCATION_MIN_SECONDS * native_sr):
+        native_sr, total = f.samplerate, f.frames
+    if wanted - done > max(_TRUNCATION_SLACK * wanted, _TRUNCATION_MIN_SECONDS * native_sr):
         raise AudioError(
             f"{path}: truncated or corrupt: the header declares {total / native_sr:.3f} s "
-            f"but only {(first + data.shape[0]) / native_sr:.3f} s could be decoded"
+            f"but only {(first + done) / native_sr:.3f} s could be decoded"
         )
-    return data, native_sr
-
-
-def _read_mono(f, wanted: int, block: int = 1 << 18) -> np.ndarray:
-    """Up to ``wanted`` frames of an open SoundFile, channels averaged, float32 (n,).
-
-    Read in blocks so that only the mono result is ever whole in memory: a 10-minute stereo
-    track would otherwise hold a 200 MB float32 (n, 2) copy next to it.
-    """
-    out = np.empty(wanted, np.float32)
-    done = 0
-    while done < wanted:
-        data = f.read(min(block, wanted - done), dtype="float32", always_2d=True)
-        if data.shape[0] == 0:
-            break
-        out[done : done + data.shape[0]] = data.mean(axis=1, dtype=np.float32)
-        done += data.shape[0]
-    return out[:done]
 
 
 def _ffmpeg_reason(stderr: str) -> str:
@@ -186,8 +238,10 @@ def _ffmpeg_reason(stderr: str) -> str:
     return f"cannot decode ({lines[-1] if lines else 'ffmpeg failed'})"
 
 
-def _read_ffmpeg(path: Path, start: float, duration: float | None) -> tuple[np.ndarray, int]:
-    """Mono float32 through the ffmpeg binary, keeping the stream's own sample rate.
+def _ffmpeg_blocks(
+    path: Path, start: float, duration: float | None, block: int
+) -> tuple[int, Iterator[np.ndarray]]:
+    """(native rate, mono float32 blocks) through the ffmpeg binary, read from a pipe.
 
     ffmpeg decodes every channel and this code averages them, as on the soundfile path
     (ffmpeg's own downmix weighs channels differently).
@@ -210,20 +264,41 @@ def _read_ffmpeg(path: Path, start: float, duration: float | None) -> tuple[np.n
         args += ["-t", f"{duration:.6f}"]
     args += ["-map", "0:a:0", "-vn", "-ac", str(channels), "-ar", str(native_sr)]
     args += ["-f", "f32le", "pipe:1"]
-    proc = subprocess.run(args, capture_output=True)
-    stderr = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
+    return native_sr, _read_ffmpeg(path, args, channels, start, block)
+
+
+def _read_ffmpeg(
+    path: Path, args: list[str], channels: int, start: float, block: int
+) -> Iterator[np.ndarray]:
+    """Run ffmpeg with ``args`` and yield its f32le output averaged over ``channels``."""
+    frame_bytes = 4 * channels
+    done = 0
+    # stderr to a file: a pipe nobody reads until the end could fill and stall ffmpeg
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors)
+        try:
+            while raw := proc.stdout.read(block * frame_bytes):
+                usable = len(raw) - len(raw) % frame_bytes  # only at the very end
+                frames = np.frombuffer(raw[:usable], dtype="<f4").reshape(-1, channels)
+                done += frames.shape[0]
+                yield frames.mean(axis=1, dtype=np.float32)
+            returncode = proc.wait()
+        finally:
+            if proc.poll() is None:  # the consumer stopped early, or failed
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        errors.seek(0)
+        stderr = errors.read().decode("utf-8", "replace")
+    if returncode != 0:
         raise AudioError(f"{path}: {_ffmpeg_reason(stderr)}")
     if stderr.strip():
         log.warning("%s: the decoder reported: %s", path, stderr.strip().splitlines()[0])
-    usable = len(proc.stdout) - len(proc.stdout) % (4 * channels)
-    frames = np.frombuffer(proc.stdout[:usable], dtype="<f4").reshape(-1, channels)
-    if frames.shape[0] == 0 and start > 0:
+    if done == 0 and start > 0:
         length = probe_duration(path)
         raise AudioError(
             f"{path}: start {start:g} s is beyond the end of the audio ({length:.3f} s)"
         )
-    return frames.mean(axis=1, dtype=np.float32), native_sr
 
 
 _DURATION_RE = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -292,16 +367,6 @@ def probe_duration(path: str | os.PathLike) -> float:
         hours, minutes, seconds = match.groups()
         return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     return load_audio(path, sr=8000).duration
-
-
-def _resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    if orig_sr == target_sr:
-        return np.ascontiguousarray(samples, dtype=np.float32)
-    import soxr
-
-    # soxr "HQ" is what librosa.resample(res_type="soxr_hq") runs, without librosa's import cost
-    out = soxr.resample(samples, orig_sr, target_sr, quality="HQ").astype(np.float32)
-    return out[: int(round(samples.shape[0] * target_sr / orig_sr))]
 
 
 def _wav_shortfall(path: Path) -> tuple[int, int] | None:

@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from visualizer.analysis.cache import cache_key, read_cached, write_cached
-from visualizer.analysis.decode import DEFAULT_SR, Audio, check_file, check_window, load_audio
+from visualizer.analysis.decode import DEFAULT_SR, Audio, check_file, check_window, stream_audio
 from visualizer.analysis.features import Features, excerpt, excerpt_frames, parse_fps_value
 from visualizer.errors import AudioError
 from visualizer.progress import ProgressCallback, report
@@ -84,7 +84,10 @@ def _analyze_track(
     if cache and (features := read_cached(key)) is not None:
         report(progress, "analyze", 1, 1, "step", "analyze (cached)")
         return features
-    features = analyze(load_audio(path), fps=fps, progress=progress)
+    from visualizer.analysis.spectral import analyze_stream  # scipy: only when analysing
+
+    # decoded and analysed block by block: memory does not grow with the track's length
+    features = analyze_stream(stream_audio(path), DEFAULT_SR, fps=fps, progress=progress)
     if cache:
         write_cached(key, features)
     return features
