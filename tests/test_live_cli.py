@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -91,6 +92,28 @@ def test_live_cli_errors_are_one_line(tmp_path, args, message):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 1
     assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("where", ["busy port", "unresolvable host"])
+def test_a_server_that_cannot_start_is_one_error_line(tmp_path, where):
+    track, _ = write_track(tmp_path, seconds=1.0)
+    weights = write_checkpoint(tmp_path / "ckpt", 128, 8)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        place = ["--port", str(port)] if where == "busy port" else ["--host", "no-such.invalid"]
+        record = tmp_path / "show.mp4"
+        process = _cli(
+            "--audio", str(track), "--weights", str(weights), "--device", "cpu",
+            "--record", str(record), *place,
+        )  # fmt: skip
+        _, err = process.communicate(timeout=120)
+    assert process.returncode == 1, err
+    lines = [line for line in err.strip().splitlines() if not line.startswith("warning:")]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot serve on"), err
+    assert "Event loop is closed" not in err and "Traceback" not in err
+    assert not record.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_live_cli_needs_a_source():

@@ -98,8 +98,10 @@ class LiveServer:
             raise VisualizerError(f"cannot serve on {self.host}:{self.port}: {self._error}")
 
     def stop(self) -> None:
+        """Stop serving; also safe after a failed start, whose loop is already closed."""
         if self._loop is not None and self._stopped is not None:
-            self._loop.call_soon_threadsafe(self._stopped.set)
+            with contextlib.suppress(RuntimeError):  # "Event loop is closed": nothing to stop
+                self._loop.call_soon_threadsafe(self._stopped.set)
         if self._thread is not None:
             self._thread.join(timeout=10)
 
