@@ -18,6 +18,13 @@ from visualizer.mapping import timeline as timeline_io
 
 SR = 22050
 DEEP = "[" * 3000 + "]" * 3000
+DEEP_TABLE = "{a=" * 3000 + "1" + "}" * 3000
+
+
+def _base_loop(folder: Path) -> Path:
+    """A preset whose base is itself, spelled through a sub-folder and '..'."""
+    (folder / "sub").mkdir()
+    return _file(folder / "loop.toml", 'base = "sub/../loop.toml"\n')
 
 
 def _weights_with_config(folder: Path, **config) -> Path:
@@ -57,6 +64,21 @@ def _bad_weights(folder: Path, form: str, change: str) -> Path:
     return folder
 
 
+def _junk_under_the_largest_config(folder: Path) -> Path:
+    """16 junk bytes under the largest config the bounds accept (5.7 G parameters): the file is
+    read before any model is built, so this fails in seconds, not after allocating 23 GB."""
+    up = [[True, 32, 32]] * 8 + [[False, 32, 32]] * 18
+    down = [[False, 32, 16], [False, 16, 8], [False, 8, 4], [False, 4, 2], [False, 2, 1]]
+    config = dict(
+        output_dim=1024, z_dim=1024, class_embed_dim=1024, channel_width=256, num_classes=10_000,
+        layers=up + down, attention_layer_position=8, eps=1e-4, n_stats=1024,
+    )  # fmt: skip
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "pytorch_model.bin").write_bytes(b"\0" * 16)
+    return folder
+
+
 def _deep_config(folder: Path) -> Path:
     write_checkpoint(folder, channel_width=8)
     (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
@@ -85,6 +107,27 @@ CASES = [
     ("preset inf value", lambda t, s: ["--set", "truncation.max=inf"], 1, "out of range"),
     ("preset nan value", lambda t, s: ["--set", "truncation.max=nan"], 1, "out of range"),
     ("preset deep --set", lambda t, s: ["--set", f"classes.names={DEEP}"], 1, "classes.names"),
+    ("preset deep --set number", lambda t, s: ["--set", f"walk.speed={DEEP}"], 1, "walk.speed"),
+    ("preset deep --set list", lambda t, s: ["--set", f"keyframes.times={DEEP}"], 1, "keyframes"),
+    ("preset deep --set table", lambda t, s: ["--set", "walk=" + DEEP_TABLE], 1, "walk"),
+    (
+        "preset base loop through ..",
+        lambda t, s: ["--preset", _base_loop(t)],
+        1,
+        "'base' loop",
+    ),  # fmt: skip
+    (
+        "preset base name over a file name",
+        lambda t, s: ["--preset", _file(t / "l.toml", f'base = "{"x" * 300}"')],
+        1,
+        "unknown preset",
+    ),  # fmt: skip
+    (
+        "preset base name over a path",
+        lambda t, s: ["--preset", _file(t / "l.toml", f'base = "{"x" * 10_000}"')],
+        1,
+        "too long",
+    ),  # fmt: skip
     ("preset file deep", lambda t, s: ["--preset", _file(t / "d.toml", f"x = {DEEP}")], 1, "TOML"),
     (
         "preset file nan",
@@ -127,6 +170,12 @@ CASES = [
         "beyond any",
     ),  # fmt: skip
     ("weights config deep", lambda t, s: ["--weights", _deep_config(t / "w")], 1, "config"),
+    (
+        "weights junk under the largest config",
+        lambda t, s: ["--weights", _junk_under_the_largest_config(t / "w")],
+        1,
+        "not a PyTorch checkpoint",
+    ),  # fmt: skip
     *[
         (
             f"weights {change} in {form}",
@@ -223,3 +272,37 @@ def test_timeline_load_names_a_bad_preset(tmp_path):
 
     with pytest.raises(TimelineError, match="not TOML"):
         timeline_io.load(_timeline_with(tmp_path / "t.npz", preset=np.str_("[[[")))
+
+
+# A hand-edited batch manifest: (case, the entry of song.mp4, words the error line holds)
+GOOD_ENTRY = {"index": 1, "status": "done", "attempts": 1, "frames": 12, "wall_seconds": 1.5}
+MANIFEST_CASES = [
+    ("entry not a table", [1, 2], "is not a table"),
+    ("attempts text", {**GOOD_ENTRY, "attempts": "x"}, ".attempts"),
+    ("attempts list", {**GOOD_ENTRY, "attempts": [1]}, ".attempts"),
+    ("attempts negative", {**GOOD_ENTRY, "attempts": -3}, ".attempts"),
+    ("frames bool", {**GOOD_ENTRY, "frames": True}, ".frames"),
+    ("status unknown", {**GOOD_ENTRY, "status": "finished"}, "pending, running, done, failed"),
+    ("status null", {**GOOD_ENTRY, "status": None}, ".status"),
+    ("last_run number", {**GOOD_ENTRY, "last_run": 3}, ".last_run"),
+    ("source table", {**GOOD_ENTRY, "source": {"a": 1}}, ".source"),
+    ("source_size float", {**GOOD_ENTRY, "source_size": 1.5}, ".source_size"),
+    ("wall_seconds infinite", {**GOOD_ENTRY, "wall_seconds": 1e400}, ".wall_seconds"),
+    ("settings_hash number", {**GOOD_ENTRY, "settings_hash": 7}, ".settings_hash"),
+]
+
+
+@pytest.mark.parametrize("case, entry, words", MANIFEST_CASES, ids=[c[0] for c in MANIFEST_CASES])
+def test_a_hand_edited_batch_manifest_is_one_error_line(
+    case, entry, words, song, tiny, tmp_path, capsys
+):
+    outdir = tmp_path / "videos"
+    outdir.mkdir()
+    manifest = outdir / "manifest.json"
+    manifest.write_text(json.dumps({"format": 1, "tracks": {"song.mp4": entry}}))
+    before = manifest.read_bytes()
+    code, err = _run(capsys, ["batch", song, "-o", outdir, "--weights", tiny, "-q"])
+    _assert_one_error_line(code, err, 1, words)
+    assert "batch manifest" in err and "song.mp4" in err
+    assert manifest.read_bytes() == before
+    assert sorted(p.name for p in outdir.iterdir()) == ["manifest.json"]

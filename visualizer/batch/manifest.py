@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import os
 import tempfile
 import threading
@@ -41,6 +42,51 @@ from visualizer.errors import OutputError
 FORMAT = 1
 STATUSES = ("pending", "running", "done", "failed")
 MANIFEST_NAME = "manifest.json"
+
+
+# The type of each field an entry may hold (a hand-edited manifest is checked on load).
+_TEXT, _COUNT, _SECONDS = (str,), (int,), (int, float)
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "index": _COUNT, "source": _TEXT, "output": _TEXT, "status": _TEXT, "last_run": _TEXT,
+    "settings_hash": _TEXT, "source_sha256": _TEXT, "source_size": _COUNT,
+    "source_mtime_ns": _COUNT, "frames": _COUNT, "video_seconds": _SECONDS,
+    "audio_seconds": _SECONDS, "wall_seconds": _SECONDS, "attempts": _COUNT, "worker": _TEXT,
+    "error": _TEXT,
+}  # fmt: skip
+LAST_RUNS = ("rendered", "resumed", "skipped", "failed")
+
+
+def check_entry(path: Path, name: str, entry: object) -> None:
+    """OutputError naming the first field of a manifest entry that has the wrong type or value
+    (null is allowed everywhere but ``status``; unknown fields are kept as they are)."""
+    where = f"batch manifest {path}: tracks[{json.dumps(name)[:80]}]"
+    if not isinstance(entry, dict):
+        raise OutputError(f"{where} is not a table; fix it or move the manifest away")
+    for field, value in entry.items():
+        types = FIELD_TYPES.get(field)
+        if types is None or (value is None and field != "status"):
+            continue
+        wrong = not isinstance(value, types) or isinstance(value, bool)
+        if not wrong and field == "status":
+            wrong = value not in STATUSES
+        elif not wrong and field == "last_run":
+            wrong = value not in LAST_RUNS
+        elif not wrong and types is not _TEXT:
+            wrong = not math.isfinite(value) or value < 0
+        if wrong:
+            shown = json.dumps(value)[:60]
+            raise OutputError(
+                f"{where}.{field} = {shown} is not {_WHAT[types]}{_choices(field)}; fix it or "
+                "move the manifest away"
+            )
+
+
+_WHAT = {_TEXT: "a string", _COUNT: "a whole number >= 0", _SECONDS: "a number >= 0"}
+
+
+def _choices(field: str) -> str:
+    choices = {"status": STATUSES, "last_run": LAST_RUNS}.get(field)
+    return f" ({', '.join(choices)})" if choices else ""
 
 
 class Manifest:
@@ -70,6 +116,8 @@ class Manifest:
             raise OutputError(
                 f"batch manifest {path} has format {data.get('format')!r}, expected {FORMAT}"
             )
+        for name, entry in data["tracks"].items():
+            check_entry(path, name, entry)
         return cls(path, {str(k): dict(v) for k, v in data["tracks"].items()})
 
     def get(self, name: str) -> dict | None:

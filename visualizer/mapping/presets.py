@@ -43,6 +43,9 @@ from visualizer.mapping.preset_schema import (
 
 __all__ = ["Preset", "check_seed", "validate", "load_preset", "preset_from_toml", "preset_to_toml"]
 
+MAX_NAME = 4096  # bytes in a preset name or path (PATH_MAX)
+MAX_BASES = 16  # presets in one `base` chain
+
 # ---------------------------------------------------------------------------------- finding
 
 
@@ -92,10 +95,12 @@ def _read_toml(source: Any) -> dict[str, Any]:
 
 def _locate(name_or_path: str | Path) -> Any:
     text = str(name_or_path)
+    if len(text.encode()) > MAX_NAME:
+        raise PresetError(f"preset name too long ({len(text.encode())} bytes): {text[:60]}...")
     looks_like_path = isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text
-    if looks_like_path or Path(text).is_file():
+    if looks_like_path or _is_file(Path(text)):
         path = Path(text).expanduser()
-        if not path.is_file():
+        if not _is_file(path):
             raise PresetError(f"preset file not found: {path}")
         return path
     builtins = _builtin_files()
@@ -109,11 +114,24 @@ def _locate(name_or_path: str | Path) -> Any:
     )
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name the file system refuses (a part over 255 bytes): no such file
+        return False
+
+
 def _raw_with_bases(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The preset's TOML tables, with `base` presets merged underneath (key by key)."""
+    """The preset's TOML tables, with `base` presets merged underneath (key by key).
+
+    ``seen`` holds the chain so far, files by their resolved path: a loop spelled through
+    ``..``, ``./`` or a link is still the same file."""
     source = _locate(name_or_path)
-    if str(source) in seen:
-        raise PresetError(f"preset 'base' loop: {' -> '.join([*seen, str(source)])}")
+    key = str(source.resolve()) if isinstance(source, Path) else str(source)
+    if key in seen:
+        raise PresetError(f"preset 'base' loop: {' -> '.join([*seen, key])}")
+    if len(seen) >= MAX_BASES:
+        raise PresetError(f"{source}: more than {MAX_BASES} presets deep in 'base'")
     raw = _read_toml(source)
     base = raw.pop("base", None)
     if base is None:
@@ -122,9 +140,9 @@ def _raw_with_bases(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> dic
         raise PresetError(f"{source}: base must be a preset name or path, got {base!r}")
     if isinstance(source, Path) and base not in _builtin_files():
         candidate = source.parent / base  # a relative path is relative to the preset file
-        if candidate.is_file():
+        if _is_file(candidate):
             base = str(candidate)
-    return _merge(_raw_with_bases(base, (*seen, str(source))), raw)
+    return _merge(_raw_with_bases(base, (*seen, key)), raw)
 
 
 def _merge(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

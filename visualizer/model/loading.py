@@ -179,6 +179,10 @@ def _torch_load(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        if not _looks_like_checkpoint(path):
+            raise WeightsError(
+                f"{path}: not a PyTorch checkpoint (neither a zip archive nor a pickle)"
+            ) from None
         if "weights only" in str(error).lower():
             raise WeightsError(
                 f"{path}: refused to load: the file holds objects other than tensors "
@@ -213,6 +217,14 @@ def check_tensors(state: Mapping[str, torch.Tensor], source: str) -> None:
 def _some(items: list[str], count: int = 3) -> str:
     more = f" and {len(items) - count} more" if len(items) > count else ""
     return ", ".join(items[:count]) + more
+
+
+def _looks_like_checkpoint(path: Path) -> bool:
+    """A torch.save file starts as a zip archive (``PK``) or, in the legacy format, with a
+    pickle protocol opcode (0x80); anything else is not worth the word 'unpickled'."""
+    with open(path, "rb") as handle:
+        start = handle.read(2)
+    return start == b"PK" or start[:1] == b"\x80"
 
 
 def _short(error: BaseException) -> str:
