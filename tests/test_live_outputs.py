@@ -121,14 +121,17 @@ def test_ndi_feed_carries_the_frames_the_page_shows(tmp_path):
     assert info.get("source"), "the NDI source was never found"
     assert len(received) >= 3 and len(shown) >= 3
     assert info["resolution"] == (128, 128) and info["fps"] == Fraction(24)
-    # the NDI frames are the page's frames (both through lossy codecs); the page's one-frame
-    # slot may skip a frame NDI sent, whose nearest page frame is then a neighbour
-    nearest = []
+    # the NDI frames are the page's frames (both through lossy codecs): most NDI frames have a
+    # page frame within the codecs' loss, far closer than the typical other frame. The page's
+    # one-frame slot may skip frames NDI sent (more so on a loaded machine), so not every one.
+    nearest, typical = [], []
     for frame in received[1:]:
         distances = sorted(_distance(frame, s) for s in shown)
-        assert distances[0] < distances[len(distances) // 2] / 2, distances
         nearest.append(distances[0])
-    assert np.mean(np.array(nearest) < 4.0) >= 0.6, nearest
+        typical.append(distances[len(distances) // 2])
+    matched = np.array(nearest) < 4.0
+    assert matched.mean() >= 0.6, (nearest, typical)
+    assert np.median(np.array(typical)[matched]) > 2 * 4.0, typical
     # and the feed moves with the show
     assert np.abs(received[-1].astype(int) - received[1].astype(int)).mean() > 1.0
 
