@@ -107,3 +107,20 @@ def test_a_wav_truncated_in_its_data_fails_while_streaming(tmp_path):
 
     with pytest.raises(AudioError, match="truncated"):
         list(stream_audio(cut))
+
+
+def test_section_novelty_never_builds_the_whole_self_similarity_matrix():
+    # an hour at 120 BPM is 7200 beat blocks: the (N, N) matrix alone would be 415 MB
+    from visualizer.analysis.rhythm import novelty_boundaries
+
+    rng = np.random.default_rng(0)
+    features = np.repeat(rng.standard_normal((26, 8)), 500, axis=1)  # 8 sections of 500 blocks
+    features += 0.05 * rng.standard_normal(features.shape)
+    tracemalloc.start()
+    try:
+        starts = novelty_boundaries(features, kernel=16, threshold=0.4)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(starts, np.arange(8) * 500)
+    assert peak < 10e6, peak  # the features (1 MB), copies of them, and one tile of rows

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
+NOVELTY_TILE = 512  # blocks of self-similarity rows built at once (2 MiB)
+
 
 def peak_pick(
     envelope: np.ndarray, *, rate: float, delta: float = 0.07, wait: float = 0.03
@@ -191,16 +193,24 @@ def novelty_boundaries(
     x = np.divide(x, scale, out=np.zeros_like(x), where=scale > 1e-9)
     norms = np.linalg.norm(x, axis=0)
     x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 1e-9)
-    ssm = x.T @ x  # (N, N) in [-1, 1]
     half = kernel // 2
     axis = np.arange(-half, half) + 0.5
     taper = np.exp(-0.5 * (axis / (0.5 * half)) ** 2)
     checker = np.outer(np.sign(axis), np.sign(axis)) * np.outer(taper, taper)
     checker /= np.abs(checker).sum()
-    padded = np.pad(ssm, half, mode="constant")
     novelty = np.zeros(n)
-    for i in range(n):
-        novelty[i] = np.sum(padded[i : i + kernel, i : i + kernel] * checker)
+    # The checkerboard only sees the SSM within half a kernel of its diagonal, so the (N, N)
+    # matrix (415 MB for the 7200 beats of an hour) is built a tile of rows at a time.
+    for first in range(0, n, NOVELTY_TILE):
+        stop = min(n, first + NOVELTY_TILE)
+        # cosine self-similarity of blocks [first - half, stop + half), zeros outside the track
+        lo, hi = max(0, first - half), min(n, stop + half)
+        padded = np.zeros((stop - first + kernel,) * 2)
+        inner = slice(lo - (first - half), hi - (first - half))
+        padded[inner, inner] = x[:, lo:hi].T @ x[:, lo:hi]  # in [-1, 1]
+        for i in range(first, stop):
+            k = i - first
+            novelty[i] = np.sum(padded[k : k + kernel, k : k + kernel] * checker)
     # within-segment quadrants similar, cross quadrants dissimilar: high at a boundary
     novelty = np.clip(novelty, 0.0, None)
     is_peak = novelty >= maximum_filter1d(novelty, kernel + 1, mode="constant")
