@@ -135,6 +135,7 @@ CASES = [
         1,
         "out of range",
     ),  # fmt: skip
+    ("duration under half a frame", lambda t, s: ["--duration", "1e-9"], 1, "too short"),
     ("fps tiny", lambda t, s: ["--fps", "1e-300"], 2, "invalid fps"),
     ("fps huge fraction", lambda t, s: ["--fps", "3/" + "1" + "0" * 30], 2, "invalid fps"),
     ("fps below 1", lambda t, s: ["--fps", "0.0001"], 2, "invalid fps"),
@@ -306,3 +307,24 @@ def test_a_hand_edited_batch_manifest_is_one_error_line(
     assert "batch manifest" in err and "song.mp4" in err
     assert manifest.read_bytes() == before
     assert sorted(p.name for p in outdir.iterdir()) == ["manifest.json"]
+
+
+@pytest.mark.parametrize("where", ["argument", "playlist"])
+def test_a_url_batch_input_is_shown_as_typed_and_refused(where, tiny, tmp_path, capsys):
+    url = "http://example.com/a.mp3"
+    inputs = url
+    if where == "playlist":
+        inputs = _file(tmp_path / "list.m3u", f"#EXTM3U\n{url}\n")
+    outdir = tmp_path / "videos"
+    code, err = _run(capsys, ["batch", inputs, "-o", outdir, "--weights", tiny, "-q"])
+    _assert_one_error_line(code, err, 1, f"{url}: URLs are not supported; download the file first")
+    assert not outdir.exists()
+
+
+@pytest.mark.parametrize("command", ["analyze", "timeline", "preview"])
+def test_a_window_under_half_a_frame_is_too_short_everywhere(command, song, tiny, tmp_path, capsys):
+    out = tmp_path / ("x.png" if command == "preview" else "x.npz")
+    extra = ["--weights", tiny] if command == "preview" else []
+    code, err = _run(capsys, [command, song, "-o", out, "--duration", "1e-9", "-q", *extra])
+    _assert_one_error_line(code, err, 1, "a window of 1e-09 s is too short")
+    assert not out.exists()

@@ -55,11 +55,21 @@ def analyze_file(
     fps = parse_fps_value(fps)
     check_file(path)  # a missing file is an AudioError before anything is hashed
     check_window(path, start, duration)
+    check_window_length(path, duration, fps)  # before the analysis, not after it
     features = _analyze_track(path, fps, progress, cache)
     if start == 0 and duration is None:
         return features
     first, count = excerpt_window(path, features, start, duration)
     return excerpt(features, first, count)
+
+
+def check_window_length(path: str | os.PathLike, duration: float | None, fps: Fraction) -> None:
+    """AudioError when a ``duration`` window holds no frame at ``fps`` (under half a frame)."""
+    if duration is not None and duration * fps < 0.5:
+        raise AudioError(
+            f"{path}: a window of {duration:g} s is too short: under half a frame at "
+            f"{float(fps):g} fps (--duration at least {0.5 / float(fps):.4g} s)"
+        )
 
 
 def excerpt_window(
@@ -70,6 +80,7 @@ def excerpt_window(
     See `visualizer.analysis.features.excerpt_frames`; raises AudioError naming the file when
     ``start`` lies at or beyond the end of the audio.
     """
+    check_window_length(path, duration, features.fps)
     if start >= features.duration:
         raise AudioError(
             f"{path}: start {start:g} s is beyond the end of the audio ({features.duration:.3f} s)"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import string
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,6 +53,8 @@ def collect_tracks(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     tracks: list[Path] = []
     seen: set[Path] = set()
     for raw in inputs:
+        if is_url(str(raw)):  # before Path(), which would show "http:/host" with one slash
+            raise AlbumError(f"{raw}: URLs are not supported; download the file first")
         for path in _expand(Path(raw)):
             resolved = path.resolve()
             if resolved not in seen:
@@ -63,6 +66,11 @@ def collect_tracks(inputs: Sequence[str | os.PathLike]) -> list[Path]:
             f"no audio files found in {shown} (searched for {', '.join(AUDIO_SUFFIXES)})"
         )
     return tracks
+
+
+def is_url(text: str) -> bool:
+    """True for ``scheme://...`` (http, https, ftp, s3, ...): not a file on this machine."""
+    return re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text) is not None
 
 
 def _expand(path: Path) -> Iterable[Path]:
@@ -89,6 +97,11 @@ def read_playlist(path: Path) -> list[Path]:
             continue  # blank lines, comments and #EXTINF-style directives
         if line.startswith("file://"):
             line = line[len("file://") :]
+        elif is_url(line):
+            raise AlbumError(
+                f"playlist {path} line {number}: {line}: URLs are not supported; "
+                "download the file first"
+            )
         entry = Path(line).expanduser()
         if not entry.is_absolute():
             entry = path.parent / entry

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from visualizer.analysis.track import check_window_length
 from visualizer.errors import OutputError, RenderError, WeightsError
 from visualizer.files import check_folder_writable, check_output, same_file
 from visualizer.mapping.timeline import Timeline, fps_problem
-from visualizer.options import COMPILE_MODES, ENCODERS, FITS, PRECISIONS
+from visualizer.options import COMPILE_MODES, DEFAULT_FPS, ENCODERS, FITS, PRECISIONS
 from visualizer.render import video
 
 
@@ -158,6 +159,8 @@ def check_options(output: Path, options: RenderOptions, track: Path | None = Non
         raise RenderError(f"invalid {fps_problem(options.fps)}")
     if options.start < 0 or (options.duration is not None and options.duration <= 0):
         raise RenderError("start must be >= 0 and duration > 0 seconds")
+    if options.timeline is None:  # a saved timeline brings its own frame clock
+        check_window_length(track or "--duration", options.duration, options.fps or DEFAULT_FPS)
     check_outputs(output, options, track)
     if options.timeline is not None:
         check_timeline_file(Path(options.timeline))
