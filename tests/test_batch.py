@@ -176,6 +176,9 @@ def test_manifest_roundtrip_atomic_and_corrupt(tmp_path):
     assert json.loads((tmp_path / "manifest.json").read_text())["tracks"]["a.mp4"]["frames"] == 12
     assert Manifest.load(tmp_path).get("a.mp4")["status"] == "done"
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no temporary left over
+    umask = os.umask(0o022)
+    os.umask(umask)  # the manifest is as readable as the videos beside it (not mkstemp's 0600)
+    assert (tmp_path / "manifest.json").stat().st_mode & 0o777 == 0o666 & ~umask
     with pytest.raises(ValueError, match="unknown manifest status"):
         manifest.update("a.mp4", status="halfway")
     (tmp_path / "manifest.json").write_text("{not json", "utf-8")

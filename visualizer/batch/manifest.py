@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from visualizer.errors import OutputError
+from visualizer.files import publish
 
 FORMAT = 1
 STATUSES = ("pending", "running", "done", "failed")
@@ -155,7 +156,7 @@ class Manifest:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            publish(Path(tmp), self.path)  # the videos' permissions (umask), not mkstemp's 0600
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
