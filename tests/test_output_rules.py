@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -304,3 +305,31 @@ def test_every_command_keeps_existing_files_and_inputs(
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert protected.read_bytes() == before
     assert sorted(tmp_path.iterdir()) == listing  # nothing written beside it either
+
+
+def test_a_kill_during_the_mux_leaves_temporaries_that_resume_removes(weights, tmp_path, capsys):
+    song = write_wav(tmp_path / "song.wav", music_like(8.0, SR, seed=3), SR)
+    out = tmp_path / "o.mp4"
+    argv = [*_render(song, out, weights, "--segment-frames", 4)]
+    argv[argv.index("--fps") + 1] = 2
+    process = subprocess.Popen(
+        [sys.executable, "-m", "visualizer", *map(str, argv)],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its ffmpeg dies with it, as on a real kill of the group
+    )
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        names = os.listdir(tmp_path)
+        if any(n.endswith(".concat.txt") for n in names) and any(".partial" in n for n in names):
+            os.killpg(process.pid, signal.SIGKILL)  # the mux has started
+            break
+    process.wait()
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".o.mp4."))
+    assert any(n.endswith(".partial") for n in left) and not out.exists(), left
+
+    code, err = _cli(capsys, *argv, "--resume")
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "o.mp4", "o.preset.toml", "song.wav",
+    ]  # fmt: skip

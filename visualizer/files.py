@@ -10,6 +10,7 @@ deleted when it raises.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,21 @@ def publish(tmp: Path, path: Path) -> None:
     """Rename a complete temporary file to ``path`` with ordinary permissions (mkstemp: 600)."""
     os.chmod(tmp, 0o666 & ~_UMASK)
     os.replace(tmp, path)
+
+
+def remove_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the hidden temporaries a killed writer of ``path`` left beside it
+    (``.NAME.XXXX.partial``, ``.NAME.XXXX.concat.txt``, any suffix after ``.partial``); returns
+    them. Only for the holder of ``exclusive(path)``: nobody else writes them then."""
+    path = Path(path)
+    removed = []
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        name = leftover.name[len(path.name) + 2 :]  # "XXXX.partial", "lock", "parts", ...
+        temporary = ".partial" in name or name.endswith(".concat.txt")
+        if temporary and "." in name and leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from visualizer.errors import AudioError, OutputError, RenderError, TimelineError
-from visualizer.files import exclusive, write_text_atomic
+from visualizer.files import exclusive, remove_temporaries, write_text_atomic
 from visualizer.mapping.timeline import Timeline
 from visualizer.memory import release_free_memory
 from visualizer.model.inference import (
@@ -78,6 +78,8 @@ def plan_render(
     track, output = Path(track), Path(output)
     check_options(output, options, track)
     check_track(track)
+    for written in (output, preset_path_for(output)):  # what a run killed mid-write left
+        remove_temporaries(written)
     work_dir = work_dir_for(output)
     cuda = _wants_cuda(options.device)
     size = options.size or (model_resolution(options.model),) * 2
