@@ -95,6 +95,25 @@ def _timeline_with(path: Path, **changes) -> Path:
     return path
 
 
+def _timeline_claiming(path: Path, key: str, shape: tuple, dtype: str = "<f4") -> Path:
+    """A small timeline whose ``key`` member's header claims ``shape`` (its data: 64 bytes)."""
+    import io
+    import zipfile
+
+    _timeline_with(path)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": dtype, "fortran_order": False, "shape": shape}
+    )
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members[f"{key}.npy"] = header.getvalue() + b"\0" * 64
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
 def _file(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -162,6 +181,27 @@ CASES = [
         ],
         1,
         "not TOML",
+    ),  # fmt: skip
+    (
+        "timeline header claims a billion frames",
+        lambda t, s: [
+            "--timeline",
+            _timeline_claiming(t / "h.npz", "class_vectors", (10**9, 1000)),
+        ],
+        1,
+        "shorter than its shape",
+    ),  # fmt: skip
+    (
+        "timeline header of another dtype",
+        lambda t, s: ["--timeline", _timeline_claiming(t / "d.npz", "truncation", (12,), "<i8")],
+        1,
+        "must be float32",
+    ),  # fmt: skip
+    (
+        "timeline headers of mismatched shapes",
+        lambda t, s: ["--timeline", _timeline_claiming(t / "m.npz", "truncation", (2,))],
+        1,
+        "must have shape",
     ),  # fmt: skip
     ("timeline-out is the track", lambda t, s: ["--timeline-out", s, "--overwrite"], 1, "inputs"),
     (

@@ -77,3 +77,19 @@ def test_missing_and_non_npz_files(tmp_path):
     text.write_text("not numpy")
     with pytest.raises(TimelineError, match="not a readable timeline"):
         load(text)
+
+
+def test_the_work_folder_keeps_a_deflated_copy_of_a_long_timeline(tmp_path):
+    # 20,000 frames are 90 MB raw; the work folder's copy (for --resume) is deflated.
+    from visualizer.render.workdir import start_work_dir
+
+    n = 20_000
+    classes = np.zeros((n, 1000), np.float32)
+    classes[np.arange(n), np.arange(n) % 1000] = 1.0
+    long = Timeline(classes, np.zeros((n, 128), np.float32), np.full(n, 0.5, np.float32),
+                    Fraction(30), 0, "")  # fmt: skip
+    start_work_dir(tmp_path / "parts", {"format": 1}, long)
+    copy = tmp_path / "parts" / "timeline.npz"
+    assert copy.stat().st_size < n * 1128 * 4 / 20
+    back = load(copy)
+    assert np.array_equal(back.class_vectors, classes) and back.n_frames == n

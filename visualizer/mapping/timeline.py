@@ -29,6 +29,7 @@ from visualizer.options import LATENT_SIZE, N_CLASSES
 REQUIRED_KEYS = ("class_vectors", "noise", "truncation", "fps_num", "fps_den", "seed")
 MIN_FPS, MAX_FPS = Fraction(1), Fraction(240)  # below 1 fps a frame outlasts short tracks
 FPS_TEXT = re.compile(r"^\d{1,20}(\.\d{0,20})?([eE][-+]?\d{1,3})?(/\d{1,20})?$")
+MAX_FRAMES = 10 * 3600 * 60  # ten hours at 60 fps: 8.8 GB of class vectors
 MAX_FPS_TERM = 10**9  # numerator and denominator: 30000/1001 style rates, never 3/10**30
 
 
@@ -121,10 +122,13 @@ def validate(timeline: Timeline) -> None:
         raise TimelineError(problem)
 
 
-def save(timeline: Timeline, path: str | os.PathLike) -> Path:
-    """Write ``timeline`` to ``path`` (.npz) atomically: a temporary file renamed when complete."""
+def save(timeline: Timeline, path: str | os.PathLike, *, compressed: bool = False) -> Path:
+    """Write ``timeline`` to ``path`` (.npz) atomically: a temporary file renamed when complete.
+
+    ``compressed`` deflates the members: class vectors are mostly zeros, so a long track's
+    timeline shrinks from 4.5 KB a frame to a small fraction of it, for a few seconds of CPU."""
     with atomic_output(path, suffix=".partial.npz") as tmp:
-        np.savez(
+        (np.savez_compressed if compressed else np.savez)(
             tmp,
             class_vectors=timeline.class_vectors,
             noise=timeline.noise,
@@ -150,6 +154,7 @@ def load(path: str | os.PathLike) -> Timeline:
         missing = [key for key in REQUIRED_KEYS if key not in data.files]
         if missing:
             raise TimelineError(f"{path}: not a timeline file (missing keys: {', '.join(missing)})")
+        check_headers(path)  # shapes and sizes from the headers, before any array is read
         try:
             return Timeline(
                 class_vectors=data["class_vectors"],
@@ -163,6 +168,46 @@ def load(path: str | os.PathLike) -> Timeline:
             raise TimelineError(f"{path}: {error}") from None
         except (OSError, ValueError, TypeError, ZeroDivisionError, OverflowError) as error:
             raise TimelineError(f"{path}: corrupt timeline ({error})") from None
+
+
+def check_headers(path: Path) -> None:
+    """TimelineError unless the .npz members' headers describe a timeline: float32 arrays of
+    matching shapes, at most `MAX_FRAMES` rows, each holding the bytes its header promises.
+
+    Reading a member allocates what its header says before any data arrives, so a small file
+    claiming a huge shape would end in an allocation traceback; this reads headers only."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        headers = {}
+        for key in ("class_vectors", "noise", "truncation"):
+            info = archive.getinfo(f"{key}.npy")
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read = {(1, 0): np.lib.format.read_array_header_1_0}.get(
+                    version, np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read(member)
+                header_bytes = member.tell()
+            headers[key] = shape, dtype
+            if dtype != np.float32:
+                raise TimelineError(f"{path}: {key} must be float32, got {dtype}")
+            needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if needed > info.file_size - header_bytes:
+                raise TimelineError(f"{path}: corrupt timeline ({key} is shorter than its shape)")
+    if len(headers["truncation"][0]) != 1:
+        raise TimelineError(
+            f"{path}: truncation must have shape (T,), got {headers['truncation'][0]}"
+        )
+    n = headers["truncation"][0][0]
+    expected = {"truncation": (n,), "class_vectors": (n, N_CLASSES), "noise": (n, LATENT_SIZE)}
+    for key, shape in expected.items():
+        if headers[key][0] != shape:
+            raise TimelineError(f"{path}: {key} must have shape {shape}, got {headers[key][0]}")
+    if n > MAX_FRAMES:
+        raise TimelineError(
+            f"{path}: {n} frames is more than a timeline holds (at most {MAX_FRAMES})"
+        )
 
 
 def _preset_text(data) -> str:

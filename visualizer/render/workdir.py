@@ -135,7 +135,8 @@ def start_work_dir(work_dir: Path, manifest: dict, timeline: Timeline) -> None:
     if work_dir.exists():
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
-    timeline_io.save(timeline, work_dir / "timeline.npz")
+    # Compressed: a 150,000-frame timeline is 677 MB raw, a 1 MB saved file deflated.
+    timeline_io.save(timeline, work_dir / "timeline.npz", compressed=True)
     write_text_atomic(work_dir / "preset.toml", timeline.preset)
     # The manifest is written last: a folder without one is not resumable and is started over.
     write_text_atomic(work_dir / MANIFEST, json.dumps(manifest, indent=1))
