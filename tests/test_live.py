@@ -251,6 +251,38 @@ def test_osc_messages_change_parameters_and_garbage_is_ignored(tmp_path, caplog)
         osc.stop()
 
 
+def test_osc_missing_arguments_and_oversized_datagrams_are_refused_and_logged(tmp_path, caplog):
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from visualizer.live.osc import OscInput
+
+    control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path)
+    before = control.preset.classes.sensitivity
+    osc = OscInput(control, port=0)
+    osc.start()
+    try:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        whole = OscMessageBuilder("/visualizer/set")
+        whole.add_arg("classes.sensitivity")
+        whole.add_arg(0.0, "f")
+        cut = whole.build().dgram[:-4]  # ",sf" with the float left off
+        raw.sendto(cut, ("127.0.0.1", osc.port))
+        big = OscMessageBuilder("/visualizer/set")
+        big.add_arg("classes.names")
+        big.add_arg("x" * 9000)
+        for _ in range(3):
+            raw.sendto(big.build().dgram, ("127.0.0.1", osc.port))
+        deadline = time.monotonic() + 5
+        while osc.ignored < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        osc.stop()
+    assert osc.ignored == 4 and osc.received == 0
+    assert control.preset.classes.sensitivity == before  # not 0.0
+    assert "argument 2 (type 'f') is missing" in caplog.text
+    assert caplog.text.count("ignored an OSC datagram of") == 1  # logged once, not per datagram
+
+
 # -- server: only its own files, only its own pages --------------------------------------------
 
 
