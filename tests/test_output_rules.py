@@ -333,3 +333,24 @@ def test_a_kill_during_the_mux_leaves_temporaries_that_resume_removes(weights, t
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "o.mp4", "o.preset.toml", "song.wav",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", ["ogg", "opus"])
+def test_a_truncated_ogg_renders_with_a_warning_naming_what_decoded(
+    suffix, weights, tmp_path, capsys
+):
+    from tests.fixtures_audio import write_with_ffmpeg
+
+    whole = write_with_ffmpeg(tmp_path / f"whole.{suffix}", music_like(6.0, 48000, seed=5), 48000)
+    cut = tmp_path / f"cut.{suffix}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    code, err = _cli(capsys, *_render(whole, tmp_path / "whole.mp4", weights))
+    assert code == 0 and "truncated" not in err, err
+    # without --quiet, which silences warnings too
+    argv = [a for a in _render(cut, tmp_path / "cut.mp4", weights) if a != "--quiet"]
+    code, err = _cli(capsys, *argv)
+    assert code == 0, err
+    warning = [line for line in err.splitlines() if "is truncated" in line]
+    assert len(warning) == 1 and f"cut.{suffix}" in warning[0], err
+    seconds = float(warning[0].split("using the ")[1].split(" s")[0])
+    assert 1.0 < seconds < 5.0  # about half of the 6 s, named

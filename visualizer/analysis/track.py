@@ -6,6 +6,7 @@ The one entry point from a file to Features (`analyze_file`) and from decoded sa
 
 from __future__ import annotations
 
+import logging
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,8 @@ from visualizer.analysis.decode import DEFAULT_SR, Audio, check_file, check_wind
 from visualizer.analysis.features import Features, excerpt, excerpt_frames, parse_fps_value
 from visualizer.errors import AudioError
 from visualizer.progress import ProgressCallback, report
+
+log = logging.getLogger("visualizer")
 
 
 def analyze(
@@ -57,10 +60,32 @@ def analyze_file(
     check_window(path, start, duration)
     check_window_length(path, duration, fps)  # before the analysis, not after it
     features = _analyze_track(path, fps, progress, cache)
+    if ogg_truncated(path):  # libsndfile and ffmpeg decode what is there without a word
+        log.warning(
+            "%s is truncated (its last Ogg page has no end-of-stream mark): using the %.2f s "
+            "that decode",
+            path,
+            features.duration,
+        )
     if start == 0 and duration is None:
         return features
     first, count = excerpt_window(path, features, start, duration)
     return excerpt(features, first, count)
+
+
+def ogg_truncated(path: Path) -> bool:
+    """True for an Ogg file whose last page is cut short or lacks the end-of-stream flag (a
+    download or copy that stopped early). Reads the first 4 and the last 64 KiB bytes only."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"OggS":
+            return False
+        handle.seek(max(0, os.fstat(handle.fileno()).st_size - (1 << 16)))
+        tail = handle.read()
+    page = tail[tail.rfind(b"OggS") :] if b"OggS" in tail else b""
+    if len(page) < 27 or len(page) < 27 + page[26]:
+        return True  # the page header itself is cut
+    body = sum(page[27 : 27 + page[26]])  # the segment table: the page's body size
+    return len(page) < 27 + page[26] + body or not page[5] & 0x04  # cut, or no EOS flag
 
 
 def check_window_length(path: str | os.PathLike, duration: float | None, fps: Fraction) -> None:
