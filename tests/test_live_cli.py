@@ -116,6 +116,28 @@ def test_a_server_that_cannot_start_is_one_error_line(tmp_path, where):
     assert not record.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_two_shows_recording_to_one_file_the_second_fails_at_once(tmp_path):
+    track, _ = write_track(tmp_path, seconds=2.0)
+    weights = write_checkpoint(tmp_path / "ckpt", 128, 8)
+    record = tmp_path / "show.mp4"
+    args = ("--audio", str(track), "--weights", str(weights), "--device", "cpu",
+            "--port", "0", "--record", str(record))  # fmt: skip
+    first = _cli(*args)
+    try:
+        line = first.stdout.readline()
+        assert line.startswith("live: open"), first.stderr.read()
+        started = time.monotonic()
+        second = _cli(*args)
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 1 and time.monotonic() - started < 60
+        assert f"is being written by pid {first.pid}" in err and "Traceback" not in err, err
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=120)
+    assert first.returncode == 0  # (no page played, so nothing was recorded)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # the lock is gone
+
+
 def test_live_cli_needs_a_source():
     process = _cli("--preset", "default")
     _, err = process.communicate(timeout=60)

@@ -12,6 +12,7 @@ With ``--audio`` the track plays in the page and the visuals follow the page's p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 
 from visualizer.commands.common import (
@@ -119,7 +120,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     if args.list_midi:
         from visualizer.live.midi import list_ports
@@ -144,14 +144,28 @@ def run(args: argparse.Namespace) -> int:
             "serving on %s: anyone who can reach this address can watch and steer the show",
             args.host,
         )
-    if args.record:
-        from visualizer.files import check_output
-        from visualizer.render.video import check_output_suffix
+    with contextlib.ExitStack() as held:
+        if args.record:
+            held.enter_context(_recording_lock(args))
+        return _serve(args)
 
-        check_output_suffix(Path(args.record))
-        named = (args.audio, args.preset, args.weights, args.midi_map)
-        inputs = [p for p in named if p and p != "random" and Path(p).is_file()]
-        check_output(args.record, inputs, overwrite=args.overwrite, what="--record")
+
+def _recording_lock(args: argparse.Namespace):
+    """The output rules for ``--record`` and its one-writer lock (a second show recording to
+    the same file fails at once, naming this one)."""
+    from pathlib import Path
+
+    from visualizer.files import check_output, exclusive
+    from visualizer.render.video import check_output_suffix
+
+    check_output_suffix(Path(args.record))
+    named = (args.audio, args.preset, args.weights, args.midi_map)
+    inputs = [p for p in named if p and p != "random" and Path(p).is_file()]
+    check_output(args.record, inputs, overwrite=args.overwrite, what="--record")
+    return exclusive(args.record, "--record")
+
+
+def _serve(args: argparse.Namespace) -> int:
     from visualizer.live.session import LiveSession
 
     session = LiveSession.open(options_from_args(args))
