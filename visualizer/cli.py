@@ -47,9 +47,20 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_LINE = 1000  # characters of one message: a hostile value (a 6,000-bracket --set) is cut
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line of at most about `MAX_LINE` characters."""
+    text = " ".join(str(text).splitlines())
+    if len(text) <= MAX_LINE:
+        return text
+    return f"{text[:MAX_LINE]}... ({len(text) - MAX_LINE} more characters)"
+
+
 class _OneLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
+        return f"{record.levelname.lower()}: {one_line(record.getMessage())}"
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -67,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except VisualizerError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
