@@ -55,13 +55,7 @@ def measure(command: list[str], folder: Path, name: str) -> dict:
     peak = run_with_tree_peak(command, env)
     if peak.returncode != 0:
         raise SystemExit(f"{name} failed: {peak.stderr.strip()[-500:]}")
-    return {
-        "peak_tree_mib": round(peak.peak_mib, 1),
-        "sampled_tree_mib": round(peak.tree_mib, 1),
-        "python_vmhwm_mib": round(peak.main_mib, 1),
-        "seconds": round(peak.seconds, 1),
-        "load_average_before_after": [before, load_average()],
-    }
+    return {**peak.summary(), "load_average_before_after": [before, load_average()]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,12 +37,9 @@ def render_peak(folder: Path, track: Path, model: str, fps: str, frames: int | N
     if peak.returncode != 0:
         raise SystemExit(f"render with {model} failed: {peak.stderr.strip()[-500:]}")
     return {
-        "peak_tree_mib": round(peak.peak_mib, 1),
-        "sampled_tree_mib": round(peak.tree_mib, 1),
-        "python_vmhwm_mib": round(peak.main_mib, 1),
+        **peak.summary(),
         "goal_mib": GOALS_MIB.get(model),
         "within_goal": peak.peak_mib <= GOALS_MIB.get(model, float("inf")),
-        "seconds": round(peak.seconds, 1),
     }
 
 

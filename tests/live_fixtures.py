@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from tests.fixtures_audio import SR, music_like, write_wav
@@ -13,6 +14,25 @@ from tests.fixtures_biggan import checkpoint_config
 from visualizer.model.inference import Generator, wrap
 from visualizer.model.network import BigGANDeep, load_state_dict_published
 from visualizer.model.random_weights import random_state_dict
+
+# Debian's Chromium for the browser tests (Playwright drives the system browser).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
+    ),
+]
 
 PRESET_TOML = """description = "live test"
 seed = 7

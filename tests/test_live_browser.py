@@ -11,36 +11,26 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.fixtures_audio import SR
-from tests.live_fixtures import FPS, tiny_generator, write_preset, write_track
+from tests.live_fixtures import (
+    BROWSER_MARKS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FPS,
+    tiny_generator,
+    write_preset,
+    write_track,
+)
 from visualizer.analysis.causal import analyze_causal
 from visualizer.live.control import LiveControl
 from visualizer.live.engine import causal_timeline
 from visualizer.live.session import LiveSession
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +51,7 @@ def live(tmp_path_factory):
 def page(live):
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 640, "height": 480})
         page.goto(live[0].server.url)
         yield page

@@ -12,17 +12,19 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import SR
-from tests.live_fixtures import FPS, tiny_generator, write_preset, write_track
-from tests.test_live_browser import ARGS, CHROMIUM
+from tests.live_fixtures import (
+    BROWSER_MARKS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    FPS,
+    tiny_generator,
+    write_preset,
+    write_track,
+)
 from visualizer.live.control import LiveControl
 from visualizer.live.session import LiveSession
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def live(tmp_path_factory):
 def page(live):
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(live[0].server.url)
         page.click("#toggle")

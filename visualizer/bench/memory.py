@@ -33,6 +33,15 @@ class TreePeak:
         """The larger of the two: the tree can never hold less than its main process did."""
         return max(self.tree_mib, self.main_mib)
 
+    def summary(self) -> dict[str, float]:
+        """The figures the memory benchmarks print, in MiB (one decimal) and seconds."""
+        return {
+            "peak_tree_mib": round(self.peak_mib, 1),
+            "sampled_tree_mib": round(self.tree_mib, 1),
+            "python_vmhwm_mib": round(self.main_mib, 1),
+            "seconds": round(self.seconds, 1),
+        }
+
 
 def _status_kib(pid: int, field: str) -> int:
     """One ``VmRSS``/``VmHWM`` value (KiB) of ``pid``; 0 once the process is gone."""
