@@ -160,8 +160,11 @@ class LiveEngine:
         self._subscribers.append(fn)
 
     def timeline(self) -> Timeline:
-        """The mapped frames of this session as a Timeline (needs ``keep_timeline=True``)."""
-        return _timeline(self.outputs, self._preset, self.seed, self.fps)
+        """The mapped frames of this session as a Timeline (needs ``keep_timeline=True``).
+
+        Safe while the render thread keeps appending: it reads a snapshot of the frames so far.
+        """
+        return _timeline(list(self.outputs), self._preset, self.seed, self.fps)
 
     # -- analysis and mapping --------------------------------------------------------------
     def feed(self, block: np.ndarray) -> int:
