@@ -10,7 +10,12 @@ import time
 import torch
 
 from tests.fixtures_biggan import checkpoint_config
-from visualizer.bench.memory import run_with_tree_peak, tree_pids, tree_rss_kib
+from visualizer.bench.memory import (
+    _shares_parent_memory,
+    run_with_tree_peak,
+    tree_pids,
+    tree_rss_kib,
+)
 from visualizer.memory import release_free_memory
 from visualizer.model.network import BigGANDeep, load_state_dict_published
 from visualizer.model.random_weights import random_generator, random_state_dict
@@ -33,6 +38,20 @@ def test_tree_peak_counts_the_children_of_the_process():
     assert peak.main_mib >= 150  # the parent's own high-water mark
     assert peak.tree_mib >= 250  # parent + child resident together
     assert peak.peak_mib == max(peak.tree_mib, peak.main_mib)
+    # Where the peak was: both processes, largest first, adding up to the tree's figure.
+    sizes = [mib for _, mib in peak.at_peak]
+    assert len(sizes) == 2 and sizes[0] >= 150 and sizes[1] >= 100
+    assert abs(sum(sizes) - peak.tree_mib) < 0.01
+    assert peak.summary()["tree_at_peak_mib"][0].startswith("python")
+
+
+def test_a_child_that_has_not_exec_d_yet_is_not_counted_twice():
+    """Between vfork and exec a child runs in its parent's pages and /proc shows them as its own."""
+    parent = {"Name": "python", "VmPeak": "900 kB", "VmSize": "880 kB", "VmHWM": "700 kB"}
+    assert _shares_parent_memory(dict(parent, VmRSS="650 kB"), parent)
+    assert not _shares_parent_memory(dict(parent, Name="ffmpeg"), parent)
+    assert not _shares_parent_memory(dict(parent, VmSize="120 kB"), parent)
+    assert not _shares_parent_memory(parent, {})  # the root has no parent in the tree
 
 
 def test_tree_pids_and_rss_see_a_live_child():
