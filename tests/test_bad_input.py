@@ -362,6 +362,17 @@ def test_a_url_batch_input_is_shown_as_typed_and_refused(where, tiny, tmp_path, 
     assert not outdir.exists()
 
 
+@pytest.mark.parametrize("command", ["render", "analyze", "timeline", "preview", "live"])
+def test_a_url_track_is_shown_as_typed_and_refused(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    url = "https://example.com/a b.mp3"
+    output = tmp_path / "x.out"
+    argv = [command, "--audio", url] if command == "live" else [command, url, "-o", output]
+    code, err = _run(capsys, argv)
+    _assert_one_error_line(code, err, 2, f"{url}: URLs are not supported; download the file first")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", ["analyze", "timeline", "preview"])
 def test_a_window_under_half_a_frame_is_too_short_everywhere(command, song, tiny, tmp_path, capsys):
     out = tmp_path / ("x.png" if command == "preview" else "x.npz")

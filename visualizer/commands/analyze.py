@@ -12,13 +12,16 @@ from pathlib import Path
 from visualizer.commands.common import (
     add_quiet_option,
     add_window_options,
+    local_file,
     parse_fps,
 )
 from visualizer.options import DEFAULT_FPS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("track", type=Path, help="audio file (wav, flac, ogg, mp3, m4a, opus, ...)")
+    parser.add_argument(
+        "track", type=local_file, help="audio file (wav, flac, ogg, mp3, m4a, opus, ...)"
+    )
     parser.add_argument(
         "--fps", type=parse_fps, default=DEFAULT_FPS, help="frame rate, e.g. 30 or 30000/1001"
     )
@@ -43,15 +46,16 @@ def run(args: argparse.Namespace) -> int:
     from visualizer.commands.common import ProgressBars
     from visualizer.files import check_output
 
-    output = args.output or Path(f"{args.track.stem}.features.npz")
+    track = Path(args.track)
+    output = args.output or Path(f"{track.stem}.features.npz")
     rules = dict(overwrite=args.overwrite, make_folder=True)  # folders are made, as before
-    check_output(output, [args.track], what="features file", **rules)
+    check_output(output, [track], what="features file", **rules)
     if args.plot:
-        check_output(args.plot, [args.track, output], what="--plot", **rules)
+        check_output(args.plot, [track, output], what="--plot", **rules)
     bars = ProgressBars(quiet=args.quiet)
     try:
         features = analyze_file(
-            args.track,
+            track,
             fps=args.fps,
             start=args.start,
             duration=args.duration,
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from visualizer.analysis.plot import plot_features
 
-        plot_features(features, args.plot, title=args.track.name)
+        plot_features(features, args.plot, title=track.name)
     if not args.quiet:
         print(summary(features, output, args.plot))
     return 0

@@ -33,6 +33,19 @@ def parse_seconds(text: str) -> float:
     return value
 
 
+def local_file(text: str) -> str:
+    """An audio argument, refused at once when it is a URL (argparse type): tracks are local files.
+
+    Without this a URL reached the file checks as a path ("https:/host/a.mp3: file not found").
+    The words are `batch`'s, which checks its inputs and playlists the same way.
+    """
+    from visualizer.batch.plan import is_url
+
+    if is_url(text):
+        raise argparse.ArgumentTypeError(f"{text}: URLs are not supported; download the file first")
+    return text
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

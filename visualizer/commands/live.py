@@ -19,6 +19,7 @@ from visualizer.commands.common import (
     add_model_options,
     add_preset_options,
     add_quiet_option,
+    local_file,
     positive_int,
 )
 from visualizer.live.outputs import OUTPUTS
@@ -49,7 +50,9 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--audio", metavar="FILE", help="track to play in the page")
+    source.add_argument(
+        "--audio", type=local_file, metavar="FILE", help="track to play in the page"
+    )
     source.add_argument(
         "--input", metavar="DEVICE", help="audio input device (index or name) to listen to"
     )

@@ -18,12 +18,13 @@ from visualizer.commands.common import (
     add_preset_options,
     add_quiet_option,
     add_window_options,
+    local_file,
     positive_int,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("track", help="audio file")
+    parser.add_argument("track", type=local_file, help="audio file")
     parser.add_argument("-o", "--output", required=True, help="image to write (.png or .jpg)")
     parser.add_argument(
         "--frames", type=positive_int, default=12, help="frames on the sheet (default: 12)"

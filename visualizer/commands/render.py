@@ -14,6 +14,7 @@ from visualizer.commands.common import (
     add_preset_options,
     add_quiet_option,
     add_window_options,
+    local_file,
     positive_int,
     resolve_model,
 )
@@ -106,7 +107,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("track", help="audio file (wav, flac, ogg, mp3, m4a, ...)")
+    parser.add_argument("track", type=local_file, help="audio file (wav, flac, ogg, mp3, m4a, ...)")
     parser.add_argument("-o", "--output", required=True, help="video file to write (.mp4)")
     add_model_options(parser)
     add_preset_options(parser)

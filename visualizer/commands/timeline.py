@@ -18,11 +18,12 @@ from visualizer.commands.common import (
     add_preset_options,
     add_quiet_option,
     add_window_options,
+    local_file,
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("track", help="audio file")
+    parser.add_argument("track", type=local_file, help="audio file")
     parser.add_argument("-o", "--output", required=True, help="Timeline file to write (.npz)")
     add_preset_options(parser)
     add_window_options(parser)
