@@ -74,7 +74,7 @@ def test_other_generator_errors_pass_through_unchanged():
 
 
 def test_auto_batch_size_on_cpu_is_small():
-    assert auto_batch_size(CPU, 128) == 4
+    assert auto_batch_size(CPU, 128) == 2
     assert auto_batch_size(CPU, 512) == 1
 
 
