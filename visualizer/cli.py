@@ -68,7 +68,9 @@ def _setup_logging(quiet: bool) -> None:
     handler.setFormatter(_OneLineFormatter())
     logger = logging.getLogger("visualizer")
     logger.handlers[:] = [handler]
-    logger.setLevel(logging.ERROR if quiet else logging.INFO)
+    # Quiet drops progress and summaries, never warnings: an out-of-memory retry, a compile that
+    # fell back to eager or a decoder complaint changes the result the user gets.
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
 
 

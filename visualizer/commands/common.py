@@ -130,4 +130,9 @@ def add_window_options(parser: argparse.ArgumentParser, *, each_track: bool = Fa
 
 
 def add_quiet_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars or summary (warnings still show)",
+    )
