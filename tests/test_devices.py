@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from visualizer.errors import VisualizerError
-from visualizer.model.devices import choose_device, choose_precision, resolve_device
+from visualizer.model.devices import (
+    check_named_precision,
+    choose_device,
+    choose_precision,
+    resolve_device,
+)
 from visualizer.pipeline import plan_render
 
 
@@ -58,6 +63,27 @@ def test_choose_precision_per_device():
         choose_precision("bf16", "mps")
     with pytest.raises(VisualizerError, match="unknown precision 'fp8'"):
         choose_precision("fp8", "cpu")
+
+
+def test_a_precision_the_named_device_cannot_run_fails_before_loading(tmp_path, capsys):
+    for device in ("auto", "cpu", "cuda", "cuda:1", "mps"):
+        check_named_precision(device, "fp16")
+    check_named_precision("auto", "bf16")  # decided where the render runs
+    check_named_precision("cuda:3", "bf16")
+    with pytest.raises(VisualizerError, match="'bf16' is not supported on mps"):
+        check_named_precision(" MPS ", "bf16")
+    with pytest.raises(VisualizerError, match="unknown precision 'fp8'"):
+        check_named_precision("auto", "fp8")
+
+    from tests.fixtures_audio import SR, music_like, write_wav
+    from visualizer.cli import main
+
+    track = write_wav(tmp_path / "t.wav", music_like(2.0, SR, seed=1), SR)
+    out = tmp_path / "o.mp4"
+    argv = ["render", str(track), "-o", str(out), "--model", "biggan-deep-128", "--device", "mps"]
+    assert main([*argv, "--precision", "bf16", "--weights", "random", "-q"]) == 1
+    assert "precision 'bf16' is not supported on mps" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.wav"]
 
 
 def test_resolve_device_on_this_machine():

@@ -72,6 +72,20 @@ def choose_precision(precision: str, device_type: str) -> str:
     return precision
 
 
+def check_named_precision(device: str, precision: str) -> None:
+    """Refuse ``precision`` on an explicitly named ``device`` before anything loads (torch-free).
+
+    ``auto`` and unknown names are left to `choose_precision` once the device is resolved on the
+    machine that renders (a batch's head may not have its workers' GPUs).
+    """
+    text = str(device).strip().lower()
+    kind = "cuda" if text == "cuda" or text.startswith("cuda:") else text
+    if kind in DEVICE_PRECISIONS:
+        choose_precision(precision, kind)
+    elif precision not in PRECISIONS:
+        choose_precision(precision, "cpu")  # the unknown-name error
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """``name`` (see `choose_device`) as the torch.device of this machine."""
     import torch

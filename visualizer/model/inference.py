@@ -141,7 +141,10 @@ def load_generator(
     moves the Timeline instead. Not warmed up: see `warm_up` for a compiled one.
     """
     from visualizer.model import loading
+    from visualizer.model.devices import choose_precision, resolve_device
 
+    # A precision the device cannot run fails before the weights are read (or downloaded).
+    choose_precision(settings.precision, resolve_device(settings.device).type)
     network = loading.load_network(
         settings.model, settings.weights, device=settings.device, seed=0, progress=progress
     )

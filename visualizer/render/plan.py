@@ -15,7 +15,8 @@ from visualizer.analysis.track import check_window_length
 from visualizer.errors import OutputError, RenderError, WeightsError
 from visualizer.files import check_folder_writable, check_output, same_file
 from visualizer.mapping.timeline import Timeline, fps_problem
-from visualizer.options import COMPILE_MODES, DEFAULT_FPS, ENCODERS, FITS, PRECISIONS
+from visualizer.model.devices import check_named_precision
+from visualizer.options import COMPILE_MODES, DEFAULT_FPS, ENCODERS, FITS
 from visualizer.render import video
 
 
@@ -145,10 +146,7 @@ def check_options(output: Path, options: RenderOptions, track: Path | None = Non
         raise RenderError(f"invalid quality {options.quality}: expected 0 (best) to 51")
     if options.batch_size is not None and options.batch_size < 1:
         raise RenderError(f"invalid batch size {options.batch_size}: expected >= 1")
-    if options.precision not in PRECISIONS:
-        raise RenderError(
-            f"unknown precision {options.precision!r}: expected {', '.join(PRECISIONS)}"
-        )
+    check_named_precision(options.device, options.precision)  # e.g. bf16 on a Mac's GPU
     if options.compile not in COMPILE_MODES:
         raise RenderError(
             f"unknown compile mode {options.compile!r}: expected {', '.join(COMPILE_MODES)}"
