@@ -56,7 +56,7 @@ async def _page(url: str, seconds: float) -> list[float]:
     return latencies
 
 
-def generator_only_fps(generator, device: str, seconds: float) -> float:
+def generator_only_fps(generator, seconds: float) -> float:
     """Frames per second of ``generator`` alone at batch 1 over about ``seconds`` s.
 
     Runs on a thread of its own, as the live render loop does: on the shared 2-core CPU the
@@ -66,26 +66,26 @@ def generator_only_fps(generator, device: str, seconds: float) -> float:
     import threading
 
     result: list[float] = []
-    thread = threading.Thread(target=lambda: result.append(_fps(generator, device, seconds)))
+    thread = threading.Thread(target=lambda: result.append(_fps(generator, seconds)))
     thread.start()
     thread.join()
     return result[0]
 
 
-def _fps(generator, device: str, seconds: float) -> float:
+def _fps(generator, seconds: float) -> float:
+    """Batch-1 frames per second of a `visualizer.model.inference.Generator` (the live loop's)."""
     import torch
 
-    config = generator.config
+    config = generator.network.config
     gen = torch.Generator().manual_seed(1)
     y = torch.zeros(1, config.num_classes)
     y[0, 1] = 1.0
     frames, started = 0, time.perf_counter()
-    with torch.inference_mode():
-        while frames < 2 or time.perf_counter() - started < seconds:
-            z = (torch.randn(1, config.z_dim, generator=gen) * 0.5).to(device)
-            truncation = torch.full((1,), 0.5, device=device)
-            generator.frames_uint8(z, y.to(device), truncation).cpu()
-            frames += 1
+    while frames < 2 or time.perf_counter() - started < seconds:
+        z = (torch.randn(1, config.z_dim, generator=gen) * 0.5).to(generator.device)
+        truncation = torch.full((1,), 0.5, device=generator.device)
+        generator.frames(z, y.to(generator.device), truncation).cpu()
+        frames += 1
     return frames / (time.perf_counter() - started)
 
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     generator = load_generator(live)
     load_s = time.perf_counter() - started
-    gen_before = generator_only_fps(generator, args.device, args.generator_seconds)
+    gen_before = generator_only_fps(generator, args.generator_seconds)
     samples = music_like(args.seconds + 5, SR, seed=0).astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:
         control = LiveControl("default", save_dir=folder)
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stats = session.engine.stats
             session.close()
-    gen_after = generator_only_fps(generator, args.device, args.generator_seconds)
+    gen_after = generator_only_fps(generator, args.generator_seconds)
     gen_fps = (gen_before + gen_after) / 2
     frames_due = int(args.seconds * fps)
     received_fps = len(latencies) / args.seconds
