@@ -1,4 +1,5 @@
-"""Fixtures of the render tests: a tiny deterministic generator and random Timelines.
+"""Fixtures of the render tests: a tiny deterministic generator, random Timelines, and the
+command line run in-process (`run_cli`).
 
 `ToyGenerator` is a module with what `visualizer.model.inference.wrap` needs to make it a
 `Generator` (``frames_uint8``, ``device``, ``resolution``) and costs microseconds per frame, for
@@ -69,3 +70,17 @@ def random_timeline(n_frames: int, fps: Fraction = Fraction(12), seed: int = 0) 
     noise = rng.standard_normal((n_frames, 128)).astype(np.float32)
     truncation = rng.uniform(0.3, 1.0, n_frames).astype(np.float32)
     return Timeline(classes, noise, truncation, fps, seed, "seed = 0\n")
+
+
+def run_cli(capsys, *argv) -> tuple[int, str]:
+    """``visualizer ARGV`` in this process: (exit status, what it wrote to stderr).
+
+    argparse's own exits (status 2) are caught like the command's returned status.
+    """
+    from visualizer.cli import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err

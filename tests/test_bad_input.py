@@ -12,8 +12,7 @@ import pytest
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import checkpoint_config, write_checkpoint
-from tests.render_fixtures import random_timeline
-from visualizer.cli import main
+from tests.render_fixtures import random_timeline, run_cli
 from visualizer.mapping import timeline as timeline_io
 
 SR = 22050
@@ -244,14 +243,6 @@ def song(tmp_path):
     return write_wav(tmp_path / "song.wav", music_like(1.0, SR, seed=4), SR)
 
 
-def _run(capsys, argv) -> tuple[int, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    return code, capsys.readouterr().err
-
-
 def _assert_one_error_line(code, err, status, words):
     assert code == status, err
     assert "Traceback" not in err and words in err, err
@@ -265,7 +256,7 @@ def test_bad_render_input(case, extra, status, words, song, tiny, tmp_path, caps
     out = tmp_path / "out" / "o.mp4"
     out.parent.mkdir()
     argv = ["render", song, "-o", out, "--weights", tiny, "--quiet", *extra(tmp_path, song)]
-    code, err = _run(capsys, argv)
+    code, err = run_cli(capsys, *argv)
     _assert_one_error_line(code, err, status, words)
     assert list(out.parent.iterdir()) == []  # no output, no work folder, no lock file
     assert song.read_bytes() == before
@@ -295,7 +286,7 @@ def test_bad_paths(case, track, output, words, song, tiny, tmp_path, capsys):
         song = song.rename(song.with_suffix(".mp4"))
     listing = sorted(tmp_path.iterdir())
     argv = ["render", track(tmp_path, song), "-o", output(tmp_path, song), "--weights", tiny]
-    code, err = _run(capsys, [*argv, "--quiet", "--overwrite"])
+    code, err = run_cli(capsys, *[*argv, "--quiet", "--overwrite"])
     _assert_one_error_line(code, err, 1, words)
     assert sorted(tmp_path.iterdir()) == listing
 
@@ -305,7 +296,7 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(song, tiny, tmp_path, cap
     parts.mkdir()
     (parts / "render.json").write_text("[1, 2]")
     argv = ["render", song, "-o", tmp_path / "o.mp4", "--weights", tiny, "--quiet", "--resume"]
-    code, err = _run(capsys, argv)
+    code, err = run_cli(capsys, *argv)
     _assert_one_error_line(code, err, 1, "not a render manifest")
 
 
@@ -343,7 +334,7 @@ def test_a_hand_edited_batch_manifest_is_one_error_line(
     manifest = outdir / "manifest.json"
     manifest.write_text(json.dumps({"format": 1, "tracks": {"song.mp4": entry}}))
     before = manifest.read_bytes()
-    code, err = _run(capsys, ["batch", song, "-o", outdir, "--weights", tiny, "-q"])
+    code, err = run_cli(capsys, *["batch", song, "-o", outdir, "--weights", tiny, "-q"])
     _assert_one_error_line(code, err, 1, words)
     assert "batch manifest" in err and "song.mp4" in err
     assert manifest.read_bytes() == before
@@ -357,7 +348,7 @@ def test_a_url_batch_input_is_shown_as_typed_and_refused(where, tiny, tmp_path, 
     if where == "playlist":
         inputs = _file(tmp_path / "list.m3u", f"#EXTM3U\n{url}\n")
     outdir = tmp_path / "videos"
-    code, err = _run(capsys, ["batch", inputs, "-o", outdir, "--weights", tiny, "-q"])
+    code, err = run_cli(capsys, *["batch", inputs, "-o", outdir, "--weights", tiny, "-q"])
     _assert_one_error_line(code, err, 1, f"{url}: URLs are not supported; download the file first")
     assert not outdir.exists()
 
@@ -368,7 +359,7 @@ def test_a_url_track_is_shown_as_typed_and_refused(command, tmp_path, capsys, mo
     url = "https://example.com/a b.mp3"
     output = tmp_path / "x.out"
     argv = [command, "--audio", url] if command == "live" else [command, url, "-o", output]
-    code, err = _run(capsys, argv)
+    code, err = run_cli(capsys, *argv)
     _assert_one_error_line(code, err, 2, f"{url}: URLs are not supported; download the file first")
     assert list(tmp_path.iterdir()) == []
 
@@ -377,6 +368,6 @@ def test_a_url_track_is_shown_as_typed_and_refused(command, tmp_path, capsys, mo
 def test_a_window_under_half_a_frame_is_too_short_everywhere(command, song, tiny, tmp_path, capsys):
     out = tmp_path / ("x.png" if command == "preview" else "x.npz")
     extra = ["--weights", tiny] if command == "preview" else []
-    code, err = _run(capsys, [command, song, "-o", out, "--duration", "1e-9", "-q", *extra])
+    code, err = run_cli(capsys, *[command, song, "-o", out, "--duration", "1e-9", "-q", *extra])
     _assert_one_error_line(code, err, 1, "a window of 1e-09 s is too short")
     assert not out.exists()

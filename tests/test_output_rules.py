@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
-from visualizer.cli import main
+from tests.render_fixtures import run_cli
 from visualizer.errors import OutputError
 from visualizer.files import exclusive
 
@@ -34,14 +34,6 @@ def song(tmp_path):
     return write_wav(tmp_path / "song.wav", music_like(2.0, SR, seed=3), SR)
 
 
-def _cli(capsys, *argv) -> tuple[int, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    return code, capsys.readouterr().err
-
-
 def _render(song, out, weights, *extra):
     return ("render", song, "-o", out, "--weights", weights, "--fps", 5, "--quiet", *extra)
 
@@ -49,7 +41,7 @@ def _render(song, out, weights, *extra):
 @pytest.mark.parametrize("overwrite", [(), ("--overwrite",)])
 def test_timeline_out_never_replaces_the_track(song, weights, tmp_path, capsys, overwrite):
     before = song.read_bytes()
-    code, err = _cli(
+    code, err = run_cli(
         capsys, *_render(song, tmp_path / "o.mp4", weights, "--timeline-out", song, *overwrite)
     )
     assert code == 1 and "is one of the inputs" in err and "Traceback" not in err
@@ -61,7 +53,7 @@ def test_output_is_never_an_input_even_through_another_spelling(song, weights, t
     before = song.read_bytes()
     other = tmp_path / "sub" / ".." / "song.wav"
     (tmp_path / "sub").mkdir()
-    code, err = _cli(
+    code, err = run_cli(
         capsys, *_render(song, tmp_path / "o.mp4", weights, "--timeline-out", other, "--overwrite")
     )
     assert code == 1 and "inputs" in err
@@ -71,7 +63,7 @@ def test_output_is_never_an_input_even_through_another_spelling(song, weights, t
 def test_an_existing_timeline_out_is_kept_without_overwrite(song, weights, tmp_path, capsys):
     kept = tmp_path / "t.npz"
     kept.write_bytes(b"mine")
-    code, err = _cli(capsys, *_render(song, tmp_path / "o.mp4", weights, "--timeline-out", kept))
+    code, err = run_cli(capsys, *_render(song, tmp_path / "o.mp4", weights, "--timeline-out", kept))
     assert code == 1 and "--timeline-out exists" in err and "--overwrite" in err
     assert kept.read_bytes() == b"mine"
 
@@ -79,7 +71,7 @@ def test_an_existing_timeline_out_is_kept_without_overwrite(song, weights, tmp_p
 def test_an_existing_preset_copy_is_kept_without_overwrite(song, weights, tmp_path, capsys):
     kept = tmp_path / "o.preset.toml"
     kept.write_text("# mine\n")
-    code, err = _cli(capsys, *_render(song, tmp_path / "o.mp4", weights))
+    code, err = run_cli(capsys, *_render(song, tmp_path / "o.mp4", weights))
     assert code == 1 and "preset copy exists" in err
     assert kept.read_text() == "# mine\n"
 
@@ -87,7 +79,7 @@ def test_an_existing_preset_copy_is_kept_without_overwrite(song, weights, tmp_pa
 def test_the_preset_file_cannot_be_the_preset_copy(song, weights, tmp_path, capsys):
     preset = tmp_path / "o.preset.toml"
     preset.write_text('description = "mine"\n')
-    code, err = _cli(
+    code, err = run_cli(
         capsys, *_render(song, tmp_path / "o.mp4", weights, "--preset", preset, "--overwrite")
     )
     assert code == 1 and "one of the inputs" in err
@@ -97,7 +89,9 @@ def test_the_preset_file_cannot_be_the_preset_copy(song, weights, tmp_path, caps
 def test_frames_dir_that_is_a_file_fails_before_any_work(song, weights, tmp_path, capsys):
     blocker = tmp_path / "frames"
     blocker.write_text("x")
-    code, err = _cli(capsys, *_render(song, tmp_path / "o.mp4", weights, "--frames-dir", blocker))
+    code, err = run_cli(
+        capsys, *_render(song, tmp_path / "o.mp4", weights, "--frames-dir", blocker)
+    )
     assert code == 1 and "is a file" in err
     assert not any(p.name.endswith(".parts") for p in tmp_path.iterdir())
 
@@ -106,7 +100,7 @@ def test_a_failure_before_any_segment_leaves_no_work_folder(song, tmp_path, caps
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\0" * 16)
     out = tmp_path / "o.mp4"
-    code, err = _cli(capsys, *_render(song, out, junk))
+    code, err = run_cli(capsys, *_render(song, out, junk))
     assert code == 1 and "Traceback" not in err
     assert not (tmp_path / ".o.mp4.parts").exists()  # the corrected command is not refused
 
@@ -159,7 +153,7 @@ def test_a_relative_track_whose_name_holds_a_colon_renders(weights, tmp_path, mo
     # ffmpeg would read "12:00.wav" as a protocol "12:"; paths are passed absolute
     write_wav(tmp_path / "12:00.wav", music_like(1.0, SR, seed=5), SR)
     monkeypatch.chdir(tmp_path)
-    code, err = _cli(capsys, *_render("12:00.wav", "o.mp4", weights))
+    code, err = run_cli(capsys, *_render("12:00.wav", "o.mp4", weights))
     assert code == 0, err
     from tests.video_fixtures import probe
 
@@ -328,7 +322,7 @@ def test_a_kill_during_the_mux_leaves_temporaries_that_resume_removes(weights, t
     left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".o.mp4."))
     assert any(n.endswith(".partial") for n in left) and not out.exists(), left
 
-    code, err = _cli(capsys, *argv, "--resume")
+    code, err = run_cli(capsys, *argv, "--resume")
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "o.mp4", "o.preset.toml", "song.wav",
@@ -344,10 +338,10 @@ def test_a_truncated_ogg_renders_with_a_warning_naming_what_decoded(
     whole = write_with_ffmpeg(tmp_path / f"whole.{suffix}", music_like(6.0, 48000, seed=5), 48000)
     cut = tmp_path / f"cut.{suffix}"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    code, err = _cli(capsys, *_render(whole, tmp_path / "whole.mp4", weights))
+    code, err = run_cli(capsys, *_render(whole, tmp_path / "whole.mp4", weights))
     assert code == 0 and "truncated" not in err, err
     assert "--quiet" in _render(cut, tmp_path / "cut.mp4", weights)  # quiet keeps warnings
-    code, err = _cli(capsys, *_render(cut, tmp_path / "cut.mp4", weights))
+    code, err = run_cli(capsys, *_render(cut, tmp_path / "cut.mp4", weights))
     assert code == 0, err
     warning = [line for line in err.splitlines() if "is truncated" in line]
     assert len(warning) == 1 and f"cut.{suffix}" in warning[0], err

@@ -18,8 +18,8 @@ from PIL import Image
 
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
+from tests.render_fixtures import run_cli
 from tests.video_fixtures import probe, read_frames
-from visualizer.cli import main
 from visualizer.errors import RenderError
 
 SR = 22050
@@ -36,22 +36,13 @@ def song(tmp_path_factory):
     return write_wav(tmp_path_factory.mktemp("audio") / "song.wav", music_like(3.0, SR, seed=2), SR)
 
 
-def _cli(*argv, capsys=None) -> tuple[int, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse errors
-        code = exit_.code
-    err = capsys.readouterr().err if capsys else ""
-    return code, err
-
-
 def _render_args(song, out, weights, *extra):
     return ["render", song, "-o", out, "--weights", weights, "--fps", FPS, "--quiet", *extra]
 
 
 def test_render_writes_a_video_with_sound_in_sync(song, weights, tmp_path, capsys):
     out = tmp_path / "out.mp4"
-    code, err = _cli(*_render_args(song, out, weights), capsys=capsys)
+    code, err = run_cli(capsys, *_render_args(song, out, weights))
     assert code == 0, err
     info = probe(out)
     assert info["frames"] == 30  # 3 s at 10 fps
@@ -67,25 +58,25 @@ def test_saved_timeline_reproduces_the_render_exactly(song, weights, tmp_path, c
     first, second = tmp_path / "a.mp4", tmp_path / "b.mp4"
     saved = tmp_path / "t.npz"
     args = _render_args(song, first, weights, "--timeline-out", saved, "--seed", 5)
-    assert _cli(*args, capsys=capsys)[0] == 0
+    assert run_cli(capsys, *args)[0] == 0
     args = _render_args(song, second, weights, "--timeline", saved)
     args.remove("--fps")
     args.remove(FPS)
-    assert _cli(*args, capsys=capsys)[0] == 0
+    assert run_cli(capsys, *args)[0] == 0
     reference = read_frames(first)
     assert np.array_equal(reference, read_frames(second))
     # Another batch size changes the arithmetic, not the picture: raw frames differ by rounding
     # (at most 1 level), which the encoder turns into small differences after compression.
     third = tmp_path / "c.mp4"
     args[args.index(second)] = third
-    assert _cli(*args, "--batch-size", 3, capsys=capsys)[0] == 0
+    assert run_cli(capsys, *args, "--batch-size", 3)[0] == 0
     assert np.abs(read_frames(third).astype(int) - reference).mean() < 3.0
 
 
 def test_killed_render_resumes_to_the_same_video(song, weights, tmp_path, capsys):
     whole, out = tmp_path / "whole.mp4", tmp_path / "out.mp4"
     common = ["--segment-frames", 6, "--batch-size", 2]
-    assert _cli(*_render_args(song, whole, weights, *common), capsys=capsys)[0] == 0
+    assert run_cli(capsys, *_render_args(song, whole, weights, *common))[0] == 0
 
     argv = [
         sys.executable,
@@ -103,12 +94,12 @@ def test_killed_render_resumes_to_the_same_video(song, weights, tmp_path, capsys
     assert first_segment.exists(), process.stderr.read().decode()
     assert not out.exists()
 
-    code, err = _cli(*_render_args(song, out, weights, *common), capsys=capsys)
+    code, err = run_cli(capsys, *_render_args(song, out, weights, *common))
     assert code == 1 and "--resume" in err and not out.exists()
-    code, err = _cli(*_render_args(song, out, weights, *common, "--resume"), capsys=capsys)
+    code, err = run_cli(capsys, *_render_args(song, out, weights, *common, "--resume"))
     assert code == 0, err
     assert np.array_equal(read_frames(out), read_frames(whole))
-    code, err = _cli(*_render_args(song, out, weights, *common, "--resume"), capsys=capsys)
+    code, err = run_cli(capsys, *_render_args(song, out, weights, *common, "--resume"))
     assert code == 1 and "exists" in err  # a finished video is never overwritten by --resume
 
 
@@ -150,7 +141,7 @@ def test_bad_input_exits_with_one_line_and_no_output(
     elif case == "bad weights":
         weights = str(tmp_path / "no-such-weights")
     before = {p.name for p in tmp_path.iterdir()}
-    code, err = _cli(*_render_args(track, out, weights, *extra), capsys=capsys)
+    code, err = run_cli(capsys, *_render_args(track, out, weights, *extra))
     assert code == expected_code
     assert needle in err
     lines = [line for line in err.strip().splitlines() if line]
@@ -165,7 +156,7 @@ def test_bad_input_exits_with_one_line_and_no_output(
 def test_silence_and_a_track_shorter_than_one_frame(seconds, weights, tmp_path, capsys):
     track = write_wav(tmp_path / "quiet.wav", np.zeros(int(seconds * SR), np.float32), SR)
     out = tmp_path / "out.mp4"
-    code, err = _cli(*_render_args(track, out, weights), capsys=capsys)
+    code, err = run_cli(capsys, *_render_args(track, out, weights))
     assert code == 0, err
     info = probe(out)
     assert info["frames"] >= 1
@@ -177,7 +168,7 @@ def test_size_fit_and_summary_line(song, weights, tmp_path, capsys):
     args = _render_args(song, out, weights, "--size", "256x144", "--fit", "mirror")
     args.remove("--quiet")
     args += ["--duration", "1"]
-    code, err = _cli(*args, capsys=capsys)
+    code, err = run_cli(capsys, *args)
     assert code == 0, err
     assert "wrote" in err and "10 frames" in err
     info = probe(out)
@@ -189,11 +180,11 @@ def test_preview_draws_a_storyboard_from_the_same_timeline(song, weights, tmp_pa
 
     sheet = tmp_path / "board.png"
     argv = ["preview", song, "-o", sheet, "--weights", weights, "--fps", FPS, "--frames", 4]
-    code, err = _cli(*argv, "--quiet", capsys=capsys)
+    code, err = run_cli(capsys, *argv, "--quiet")
     assert code == 0, err
     image = np.asarray(Image.open(sheet).convert("RGB"))
     assert image.shape[0] > 128 and image.shape[1] > 2 * 128
-    assert _cli(*argv, "--quiet", capsys=capsys)[0] == 1  # exists: needs --overwrite
+    assert run_cli(capsys, *argv, "--quiet")[0] == 1  # exists: needs --overwrite
 
 
 def test_ctrl_c_leaves_only_the_resumable_work_folder(song, weights, tmp_path):
@@ -225,7 +216,7 @@ def test_compiled_render_equals_eager_render(song, weights, tmp_path, capsys, mo
     for mode in ("off", "default"):
         out, folder = tmp_path / f"{mode}.mp4", tmp_path / f"png-{mode}"
         extra = ("--compile", mode, "--batch-size", 4, "--frames-dir", folder, "--seed", 3)
-        code, err = _cli(*_render_args(song, out, weights, *extra), capsys=capsys)
+        code, err = run_cli(capsys, *_render_args(song, out, weights, *extra))
         assert code == 0, err
         frames[mode] = np.stack([np.asarray(Image.open(p)) for p in sorted(folder.iterdir())])
     assert frames["off"].shape == frames["default"].shape == (30, 128, 128, 3)
@@ -251,7 +242,9 @@ def test_compile_option_reaches_the_generator_and_does_not_block_a_resume(
     plan_render(song, out, options)  # leaves the work folder an interrupted render would
     resumed = plan_render(song, out, dataclasses.replace(options, compile="default", resume=True))
     assert resumed.options.compile == "default" and len(resumed.pending()) == 1
-    code, err = _cli(*_render_args(song, tmp_path / "x.mp4", weights, "--compile", "fast"))
+    code, err = run_cli(
+        capsys, *_render_args(song, tmp_path / "x.mp4", weights, "--compile", "fast")
+    )
     assert code == 2 and not (tmp_path / "x.mp4").exists()
     with pytest.raises(RenderError, match="unknown compile mode 'fast'"):
         plan_render(song, tmp_path / "y.mp4", dataclasses.replace(options, compile="fast"))
