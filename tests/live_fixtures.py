@@ -1,7 +1,11 @@
-"""Shared pieces of the live-mode tests: a tiny generator, a generated track, a session."""
+"""Shared pieces of the live-mode tests: a tiny generator, a generated track, a session, and a
+page of it in headless Chromium."""
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,6 +15,8 @@ import torch
 
 from tests.fixtures_audio import SR, music_like, write_wav
 from tests.fixtures_biggan import checkpoint_config
+from visualizer.live.control import LiveControl
+from visualizer.live.session import LiveSession
 from visualizer.model.inference import Generator, wrap
 from visualizer.model.network import BigGANDeep, load_state_dict_published
 from visualizer.model.random_weights import random_state_dict
@@ -65,3 +71,43 @@ def write_preset(folder: Path) -> Path:
 
 
 FPS = Fraction(24)
+
+
+def live_session(
+    folder: Path, seconds: float, *, seed: int = 0, generator: Generator | None = None, **options
+) -> tuple[LiveSession, np.ndarray]:
+    """A session (not started) playing a generated track of ``seconds`` (``seed``) with the test
+    preset and ``generator`` (default: `tiny_generator`); ``options`` go to `LiveSession`.
+    Returns it and the track's samples."""
+    track, samples = write_track(folder, seconds=seconds, seed=seed)
+    control = LiveControl(str(write_preset(folder)), save_dir=folder)
+    session = LiveSession(
+        generator=generator or tiny_generator(), control=control, audio_path=track,
+        samples=samples, sr=SR, fps=FPS, port=0, **options,
+    )  # fmt: skip
+    return session, samples
+
+
+@contextlib.contextmanager
+def browser_page(url: str, width: int, height: int) -> Iterator:
+    """A Playwright page of Debian's headless Chromium at ``url`` (skips without Playwright)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
+    """The first true value of ``predicate()``, polled every 50 ms; AssertionError after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import SR, click_track, music_like
-from tests.live_fixtures import FPS, tiny_generator, write_preset, write_track
+from tests.live_fixtures import FPS, live_session, tiny_generator, write_preset
 from visualizer.analysis.causal import analyze_causal, frame_count
 from visualizer.errors import PresetError, VisualizerError
 from visualizer.live.control import LiveControl, TapTempo
 from visualizer.live.engine import FileSource, LiveEngine, PageClock, causal_timeline
-from visualizer.live.session import LiveSession
 
 
 def _equal_rows(a, b) -> bool:
@@ -289,12 +288,7 @@ def test_osc_missing_arguments_and_oversized_datagrams_are_refused_and_logged(tm
 @pytest.fixture(scope="module")
 def session(tmp_path_factory, generator):
     folder = tmp_path_factory.mktemp("live")
-    track, samples = write_track(folder, seconds=3.0)
-    control = LiveControl(str(write_preset(folder)), save_dir=folder)
-    live = LiveSession(
-        generator=generator, control=control, audio_path=track, samples=samples, sr=SR,
-        fps=FPS, port=0,
-    )  # fmt: skip
+    live, _ = live_session(folder, seconds=3.0, generator=generator)
     live.start()
     yield live
     live.close()

@@ -16,19 +16,9 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import SR
-from tests.live_fixtures import (
-    BROWSER_MARKS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    FPS,
-    tiny_generator,
-    write_preset,
-    write_track,
-)
+from tests.live_fixtures import BROWSER_MARKS, FPS, browser_page, live_session, wait_until
 from visualizer.analysis.causal import analyze_causal
-from visualizer.live.control import LiveControl
 from visualizer.live.engine import causal_timeline
-from visualizer.live.session import LiveSession
 
 pytestmark = BROWSER_MARKS
 
@@ -36,12 +26,7 @@ pytestmark = BROWSER_MARKS
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     folder = tmp_path_factory.mktemp("live-browser")
-    track, samples = write_track(folder, seconds=20.0)
-    control = LiveControl(str(write_preset(folder)), save_dir=folder)
-    session = LiveSession(
-        generator=tiny_generator(), control=control, audio_path=track, samples=samples, sr=SR,
-        fps=FPS, port=0, osc_port=0, keep_timeline=True,
-    )  # fmt: skip
+    session, samples = live_session(folder, seconds=20.0, osc_port=0, keep_timeline=True)
     session.start()
     yield session, samples
     session.close()
@@ -49,23 +34,8 @@ def live(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(live):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 640, "height": 480})
-        page.goto(live[0].server.url)
+    with browser_page(live[0].server.url, 640, 480) as page:
         yield page
-        browser.close()
-
-
-def _wait(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _state(session) -> dict:
@@ -75,7 +45,7 @@ def _state(session) -> dict:
 
 def test_frames_arrive_and_follow_the_audio_clock(live, page):
     session, samples = live
-    _wait(lambda: page.evaluate("window.live.frames") >= 5, what="frames in the page")
+    wait_until(lambda: page.evaluate("window.live.frames") >= 5, what="frames in the page")
     pixels = "Array.from(document.getElementById('view').getContext('2d')" \
         ".getImageData(0, 0, 640, 480).data.filter((_, i) => i % 97 == 0))"  # fmt: skip
     first = np.array(page.evaluate(pixels))
@@ -97,7 +67,7 @@ def test_frames_arrive_and_follow_the_audio_clock(live, page):
     time.sleep(0.8)
     assert session.engine.stats.frame == paused_at
     page.evaluate("document.getElementById('audio').play()")
-    _wait(lambda: session.engine.stats.frame > paused_at + 3, what="frames after resume")
+    wait_until(lambda: session.engine.stats.frame > paused_at + 3, what="frames after resume")
     # everything played so far was mapped exactly as the offline causal analysis maps it
     n = len(session.engine.outputs)
     offline = causal_timeline(
@@ -113,8 +83,10 @@ def test_slider_in_the_page_changes_what_the_renderer_uses(live, page):
     page.click("#advanced summary")  # every key of the scene is under "advanced"
     slider = page.locator("input[name='truncation.max']")
     slider.fill("0.55")  # sets the value and fires input
-    _wait(lambda: session.engine.mapper.preset.truncation.max == 0.55, what="slider change")
-    _wait(lambda: session.engine._latest[3] <= 0.55, what="a frame mapped with the new truncation")
+    wait_until(lambda: session.engine.mapper.preset.truncation.max == 0.55, what="slider change")
+    wait_until(
+        lambda: session.engine._latest[3] <= 0.55, what="a frame mapped with the new truncation"
+    )
     assert _state(session)["overrides"]["truncation.max"] == "0.55"
 
 
@@ -125,7 +97,7 @@ def test_osc_message_changes_what_the_renderer_uses(live, page):
     client = SimpleUDPClient("127.0.0.1", session.osc.port)
     client.send_message("/visualizer/set", ["walk.speed", 0.0])
     client.send_message("/visualizer/bogus", [1, 2])
-    _wait(lambda: session.engine.mapper.preset.walk.speed == 0.0, what="OSC change")
+    wait_until(lambda: session.engine.mapper.preset.walk.speed == 0.0, what="OSC change")
     assert _state(session)["params"] and session.osc.ignored >= 1
 
 
@@ -139,23 +111,29 @@ def test_malformed_messages_are_ignored_and_frames_keep_coming(live, page):
                             ws.send('{"type": "clock", "t": -4}'); };
     }"""
     )
-    _wait(lambda: session.server.bad_messages >= before + 4, what="malformed messages counted")
+    wait_until(lambda: session.server.bad_messages >= before + 4, what="malformed messages counted")
     frames = page.evaluate("window.live.frames")
-    _wait(lambda: page.evaluate("window.live.frames") > frames + 3, what="frames after garbage")
+    wait_until(
+        lambda: page.evaluate("window.live.frames") > frames + 3, what="frames after garbage"
+    )
 
 
 def test_class_search_and_save_from_the_page(live, page):
     session, _ = live
     page.fill("#search", "goldfi")
     page.locator("#results li", has_text="goldfish").first.click()
-    _wait(lambda: "goldfish" in session.control.overrides.get("classes.names", ""), what="pick")
+    wait_until(
+        lambda: "goldfish" in session.control.overrides.get("classes.names", ""), what="pick"
+    )
     # the class change waits for a beat (or the snap timeout), then the mapper has it
-    _wait(lambda: "goldfish" in session.engine.mapper.preset.classes.names, what="snapped change")
+    wait_until(
+        lambda: "goldfish" in session.engine.mapper.preset.classes.names, what="snapped change"
+    )
     page.fill("#savename", "../outside")
     page.click("#save")
-    _wait(lambda: "invalid preset name" in page.inner_text("#message"), what="refusal")
+    wait_until(lambda: "invalid preset name" in page.inner_text("#message"), what="refusal")
     page.fill("#savename", "stage-look")
     page.click("#save")
     saved = session.control.save_dir / "stage-look.toml"
-    _wait(saved.exists, what="saved preset")
+    wait_until(saved.exists, what="saved preset")
     assert "goldfish" in saved.read_text()

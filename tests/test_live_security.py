@@ -8,14 +8,10 @@ import asyncio
 import json
 import socket
 
-import numpy as np
 import pytest
 
-from tests.fixtures_audio import SR, music_like, write_wav
-from tests.live_fixtures import FPS, tiny_generator, write_preset
-from visualizer.live.control import LiveControl
+from tests.live_fixtures import live_session
 from visualizer.live.server import TRACK_CHUNK, host_allowed
-from visualizer.live.session import LiveSession
 
 TRACK_SECONDS = 55.0  # a 2.4 MB wav (22050 Hz mono 16-bit): more than two TRACK_CHUNKs
 
@@ -23,13 +19,7 @@ TRACK_SECONDS = 55.0  # a 2.4 MB wav (22050 Hz mono 16-bit): more than two TRACK
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     folder = tmp_path_factory.mktemp("live")
-    samples = music_like(TRACK_SECONDS, SR, seed=1).astype(np.float32)
-    track = write_wav(folder / "track.wav", samples, SR)
-    control = LiveControl(str(write_preset(folder)), save_dir=folder)
-    live = LiveSession(
-        generator=tiny_generator(), control=control, audio_path=track, samples=samples, sr=SR,
-        fps=FPS, port=0,
-    )  # fmt: skip
+    live, _ = live_session(folder, seconds=TRACK_SECONDS, seed=1)
     live.start()
     yield live
     live.close()
