@@ -54,7 +54,7 @@ def collect_tracks(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     seen: set[Path] = set()
     for raw in inputs:
         if is_url(str(raw)):  # before Path(), which would show "http:/host" with one slash
-            raise AlbumError(f"{raw}: URLs are not supported; download the file first")
+            raise AlbumError(f"{raw}: {NOT_A_FILE}")
         for path in _expand(Path(raw)):
             resolved = path.resolve()
             if resolved not in seen:
@@ -66,6 +66,9 @@ def collect_tracks(inputs: Sequence[str | os.PathLike]) -> list[Path]:
             f"no audio files found in {shown} (searched for {', '.join(AUDIO_SUFFIXES)})"
         )
     return tracks
+
+
+NOT_A_FILE = "URLs are not supported; download the file first"  # what a URL input is told
 
 
 def is_url(text: str) -> bool:
@@ -98,10 +101,7 @@ def read_playlist(path: Path) -> list[Path]:
         if line.startswith("file://"):
             line = line[len("file://") :]
         elif is_url(line):
-            raise AlbumError(
-                f"playlist {path} line {number}: {line}: URLs are not supported; "
-                "download the file first"
-            )
+            raise AlbumError(f"playlist {path} line {number}: {line}: {NOT_A_FILE}")
         entry = Path(line).expanduser()
         if not entry.is_absolute():
             entry = path.parent / entry

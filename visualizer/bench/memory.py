@@ -144,8 +144,9 @@ def run_with_tree_peak(
         tree, main, at_peak = 0, 0, []
         while process.poll() is None:
             rows = tree_rss(process.pid)
-            if sum(kib for _, kib in rows) > tree:
-                tree, at_peak = sum(kib for _, kib in rows), rows
+            total = sum(kib for _, kib in rows)
+            if total > tree:
+                tree, at_peak = total, rows
             main = max(main, _status_kib(process.pid, "VmHWM"))
             time.sleep(period)
         errors.seek(0)

@@ -76,14 +76,11 @@ def check_named_precision(device: str, precision: str) -> None:
     """Refuse ``precision`` on an explicitly named ``device`` before anything loads (torch-free).
 
     ``auto`` and unknown names are left to `choose_precision` once the device is resolved on the
-    machine that renders (a batch's head may not have its workers' GPUs).
+    machine that renders (a batch's head may not have its workers' GPUs): `choose_precision`
+    allows every precision on a device type it does not know, so only a bad name fails here.
     """
     text = str(device).strip().lower()
-    kind = "cuda" if text == "cuda" or text.startswith("cuda:") else text
-    if kind in DEVICE_PRECISIONS:
-        choose_precision(precision, kind)
-    elif precision not in PRECISIONS:
-        choose_precision(precision, "cpu")  # the unknown-name error
+    choose_precision(precision, "cuda" if text.startswith("cuda") else text)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
