@@ -238,10 +238,11 @@ def test_load_errors_name_the_file(tmp_path, small_features):
 
 
 def test_cache_hit_skips_the_analysis(tmp_path, monkeypatch):
-    from visualizer.analysis.cache import cache_key, cache_path, default_cache_dir
+    from visualizer.analysis.cache import cache_key, cache_path
+    from visualizer.content import cache_dir
 
     monkeypatch.setenv("VISUALIZER_CACHE", str(tmp_path / "cache"))
-    assert default_cache_dir() == tmp_path / "cache"
+    assert cache_dir() == tmp_path / "cache"
     track = write_wav(tmp_path / "song.wav", music_like(4.0, SR, seed=3))
     first = analyze_file(track, fps=30)
     entry = cache_path(cache_key(track, fps=Fraction(30), sr=SR))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from visualizer.errors import AudioError
+from visualizer.ffmpeg import ffmpeg_exe
 
 log = logging.getLogger("visualizer")
 
@@ -53,13 +54,6 @@ class Audio:
     def duration(self) -> float:
         """Seconds of audio held: n / sr."""
         return self.samples.shape[0] / self.sr
-
-
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary shipped by imageio-ffmpeg (there may be no system ffmpeg)."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def check_file(path: Path) -> None:
