@@ -16,10 +16,11 @@ import pytest
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer.cli import main
+from visualizer.content import cache_dir
 from visualizer.errors import DownloadError, WeightsError
 from visualizer.model import registry
 from visualizer.model.loading import download, load_network
-from visualizer.model.registry import ModelInfo, cache_dir
+from visualizer.model.registry import ModelInfo
 
 WEIGHTS, CONFIG = "biggan-deep-128-pytorch_model.bin", "biggan-deep-128-config.json"
 
@@ -37,7 +38,7 @@ def files(tmp_path_factory):
 def no_builtin_sources(monkeypatch):
     """The 128 model with no published checksum and no built-in source: only the mirrors."""
     monkeypatch.setitem(
-        registry.MODELS, "biggan-deep-128", ModelInfo("biggan-deep-128", 128, 0, None)
+        registry.DOWNLOADS, "biggan-deep-128", ModelInfo("biggan-deep-128", 0, None)
     )
 
 
@@ -165,7 +166,7 @@ _CLI = """
 import sys
 from visualizer.model import registry
 from visualizer.cli import main
-registry.MODELS["biggan-deep-128"] = registry.ModelInfo("biggan-deep-128", 128, 0, None)
+registry.DOWNLOADS["biggan-deep-128"] = registry.ModelInfo("biggan-deep-128", 0, None)
 sys.exit(main(sys.argv[1:]))
 """
 

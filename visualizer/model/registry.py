@@ -14,7 +14,6 @@ holding ``config.json`` and ``pytorch_model.bin`` is always a finished, verified
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import logging
 import os
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from visualizer import __version__
+from visualizer.content import cache_dir, file_sha256
 from visualizer.errors import DownloadError, WeightsError
 from visualizer.files import publish
 from visualizer.progress import ProgressCallback, report
@@ -65,8 +65,9 @@ class Source:
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """Where a published model's files come from (its frame size: `visualizer.model.catalog`)."""
+
     name: str
-    resolution: int
     download_size: int  # bytes of pytorch_model.bin; exact when sha256 is known, else approximate
     sha256: str | None  # of pytorch_model.bin from every source; None: not published
     config_sha256: str | None = None
@@ -86,12 +87,11 @@ class ModelInfo:
 # The checksums of the 256 files come from a third-party install catalog, the 128 Hub file's from
 # the Hub's own listing; other files are checked for completeness (Content-Length) and then by
 # loading them (every key and shape).
-MODELS: dict[str, ModelInfo] = {
+DOWNLOADS: dict[str, ModelInfo] = {
     m.name: m
     for m in (
         ModelInfo(
             "biggan-deep-128",
-            128,
             210_900_000,
             None,
             hub_repos=(
@@ -104,29 +104,23 @@ MODELS: dict[str, ModelInfo] = {
         ),
         ModelInfo(
             "biggan-deep-256",
-            256,
             234_411_737,
             "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5",
             "edd106f65ff28ee1638491a978cfa6bc50dfa0344aab70749a7b8eb08bbec677",
             legacy=True,
         ),
-        ModelInfo("biggan-deep-512", 512, 235_700_000, None, legacy=True),
+        ModelInfo("biggan-deep-512", 235_700_000, None, legacy=True),
     )
 }
 
 
 def model_info(name: str) -> ModelInfo:
-    if name not in MODELS:
-        raise WeightsError(f"unknown model {name!r} (available: {', '.join(MODELS)})")
-    return MODELS[name]
-
-
-def cache_dir() -> Path:
-    """$VISUALIZER_CACHE, else $XDG_CACHE_HOME/visualizer, else ~/.cache/visualizer."""
-    if os.environ.get("VISUALIZER_CACHE"):
-        return Path(os.environ["VISUALIZER_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "visualizer"
+    """The download record of ``name``; WeightsError naming the models that can be downloaded."""
+    if name not in DOWNLOADS:
+        raise WeightsError(
+            f"no download known for model {name!r} (downloadable: {', '.join(DOWNLOADS)})"
+        )
+    return DOWNLOADS[name]
 
 
 def cached_model_dir(name: str) -> Path | None:
@@ -318,16 +312,3 @@ def _fetch(url: str, dest: Path, progress: ProgressCallback | None, label: str) 
         raise DownloadError(
             f"{url}: transfer cut off after {done}{of} bytes (run the command again to resume)"
         )
-
-
-def _hash_file(path: Path) -> hashlib._Hash:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            hasher.update(chunk)
-    return hasher
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of the file's bytes (hex)."""
-    return _hash_file(path).hexdigest()
