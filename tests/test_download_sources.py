@@ -242,3 +242,78 @@ def test_zeros_without_a_length_are_not_recorded_as_a_download(
     assert _leftovers() == []
     folder = cache_dir() / "biggan-deep-128"
     assert not (folder / "pytorch_model.bin").exists()
+
+
+# ------------------------------------------------------------------ bounds of one transfer
+
+
+def test_an_endless_stream_is_cut_at_the_size_bound_and_not_kept(
+    files, no_builtin_sources, monkeypatch
+):
+    """A server that streams for ever without a length must not fill the cache disk, nor leave
+    a 'partial' for the next run to resume."""
+    monkeypatch.setattr(registry, "MAX_DOWNLOAD_BYTES", 16 << 20)
+    with WeightsServer(dict(files)) as server:
+        server.endless.add(WEIGHTS)
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        with pytest.raises(DownloadError, match=r"more than the 16777216 bytes expected.*deleted"):
+            download("biggan-deep-128")
+    assert _leftovers() == []
+
+
+def test_a_length_beyond_the_known_size_is_refused_before_reading(files, monkeypatch):
+    exact = ModelInfo("biggan-deep-128", len(files[WEIGHTS]) - 1, "0" * 64)
+    monkeypatch.setitem(registry.DOWNLOADS, "biggan-deep-128", exact)
+    with WeightsServer(dict(files)) as server:
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        with pytest.raises(DownloadError, match=rf"announces {len(files[WEIGHTS])} bytes"):
+            download("biggan-deep-128")
+    assert _leftovers() == []
+
+
+def test_a_partial_larger_than_the_bound_is_discarded(files, no_builtin_sources, monkeypatch):
+    folder = cache_dir() / "biggan-deep-128"
+    folder.mkdir(parents=True)
+    (folder / "pytorch_model.bin.partial").write_bytes(bytes(20 << 20))
+    monkeypatch.setattr(registry, "MAX_DOWNLOAD_BYTES", 16 << 20)
+    with WeightsServer(dict(files)) as server:
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        download("biggan-deep-128")
+        assert server.requests[0] == (WEIGHTS, None)  # from the first byte, not resumed
+    assert (folder / "pytorch_model.bin").read_bytes() == files[WEIGHTS]
+
+
+def test_a_trickling_server_is_a_stall_and_its_bytes_are_kept(
+    files, no_builtin_sources, monkeypatch
+):
+    """One byte every 0.2 s keeps a socket alive for ever; the stall rule ends it."""
+    monkeypatch.setattr(registry, "STALL_SECONDS", 1.0)
+    with WeightsServer(dict(files)) as server:
+        server.trickle[WEIGHTS] = 0.2
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        began = time.monotonic()
+        with pytest.raises(DownloadError, match=r"stalled .* run the command again to resume"):
+            download("biggan-deep-128")
+        assert time.monotonic() - began < 10
+    partial = cache_dir() / "biggan-deep-128" / "pytorch_model.bin.partial"
+    assert 0 < partial.stat().st_size < 20
+    assert files[WEIGHTS].startswith(partial.read_bytes())
+
+
+def test_a_silent_server_times_out(files, no_builtin_sources, monkeypatch):
+    monkeypatch.setattr(registry, "STALL_SECONDS", 0.5)
+    with WeightsServer(dict(files)) as server:
+        server.trickle[WEIGHTS] = 30.0  # the first byte never comes in time
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        with pytest.raises(DownloadError, match=r"stalled \(nothing for 0 s"):
+            download("biggan-deep-128")
+
+
+def test_a_download_outlasting_its_deadline_stops(files, no_builtin_sources, monkeypatch):
+    monkeypatch.setattr(registry, "DEADLINE_SECONDS", 0.5)
+    monkeypatch.setattr(registry, "STALL_BYTES", 1)
+    with WeightsServer(dict(files)) as server:
+        server.trickle[WEIGHTS] = 0.05
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        with pytest.raises(DownloadError, match=r"not finished after 0 s"):
+            download("biggan-deep-128")

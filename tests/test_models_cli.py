@@ -24,7 +24,8 @@ def served(tmp_path, monkeypatch):
         "biggan-deep-128-config.json": (folder / "config.json").read_bytes(),
     }
     bin_sha = hashlib.sha256(files["biggan-deep-128-pytorch_model.bin"]).hexdigest()
-    info = weights.ModelInfo("biggan-deep-128", 1_000_000, bin_sha)
+    size = len(files["biggan-deep-128-pytorch_model.bin"])
+    info = weights.ModelInfo("biggan-deep-128", size, bin_sha)
     monkeypatch.setitem(weights.DOWNLOADS, "biggan-deep-128", info)
     with WeightsServer(files) as server:
         yield server

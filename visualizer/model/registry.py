@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -40,6 +41,15 @@ BASE_URL_ENV = (
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "pytorch_model.bin"
 PARTIAL_NAME = WEIGHTS_NAME + ".partial"  # an interrupted download, resumed by the next one
 _CHUNK = 1 << 20
+# Bounds of one transfer, so a hostile or broken server can neither fill the cache disk nor
+# hold a render for ever: at most the registry's size (exact with a published sha256, else
+# +25 %; MAX_DOWNLOAD_BYTES when unknown), at least STALL_BYTES every STALL_SECONDS (also the
+# socket timeout), and DEADLINE_SECONDS in all (what arrived is kept for the next run).
+MAX_DOWNLOAD_BYTES = 2 << 30
+CONFIG_MAX_BYTES = 64 << 10
+STALL_SECONDS = 30.0
+STALL_BYTES = 64 << 10
+DEADLINE_SECONDS = 3 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,14 @@ class ModelInfo:
 
     name: str
     download_size: int  # bytes of pytorch_model.bin; exact when sha256 is known, else approximate
+
+    @property
+    def max_bytes(self) -> int:
+        """The most bytes a download of pytorch_model.bin may take before it is refused."""
+        if self.download_size <= 0:
+            return MAX_DOWNLOAD_BYTES
+        return self.download_size if self.sha256 else self.download_size * 5 // 4 + _CHUNK
+
     sha256: str | None  # of pytorch_model.bin from every source; None: not published
     config_sha256: str | None = None
     # Where the files are published, tried in order after $VISUALIZER_WEIGHTS_URL's mirrors.
@@ -238,14 +256,14 @@ def _fetch_source(
     when only the config cannot be fetched; a file that fails a check is deleted.
     """
     weights, config = staging / WEIGHTS_NAME, staging / CONFIG_NAME
-    _fetch(source.weights_url, weights, progress, f"{info.name} weights")
+    _fetch(source.weights_url, weights, progress, f"{info.name} weights", info.max_bytes)
     try:
         _check_sha256(weights, source.weights_sha256 or info.sha256, source.weights_url)
     except DownloadError:
         weights.unlink(missing_ok=True)
         raise
     config.unlink(missing_ok=True)  # small: never resumed
-    _fetch(source.config_url, config, None, f"{info.name} config")
+    _fetch(source.config_url, config, None, f"{info.name} config", CONFIG_MAX_BYTES)
     try:
         _check_sha256(config, info.config_sha256, source.config_url)
         verify(staging)
@@ -274,22 +292,28 @@ def _check_sha256(path: Path, expected: str | None, url: str) -> None:
         )
 
 
-def _fetch(url: str, dest: Path, progress: ProgressCallback | None, label: str) -> None:
+def _fetch(url: str, dest: Path, progress: ProgressCallback | None, label: str, limit: int) -> None:
     """Append ``url``'s bytes to ``dest``, resuming with a Range request when it has some.
 
-    Raises DownloadError on an HTTP or network error, or when fewer bytes arrive than the server
-    announced (``dest`` keeps them for resuming).
+    Raises DownloadError on an HTTP or network error, when fewer bytes arrive than the server
+    announced, when the transfer stalls or outlasts its deadline (``dest`` keeps the bytes for
+    resuming), or when the file would exceed ``limit`` bytes (``dest`` is deleted: those bytes
+    are not the file).
     """
     start = dest.stat().st_size if dest.exists() else 0
+    if start > limit:
+        dest.unlink()
+        start = 0
     headers = {"User-Agent": f"visualizer/{__version__}"}
     if start:
         headers["Range"] = f"bytes={start}-"
+    request = urllib.request.Request(url, headers=headers)
     try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
+        response = urllib.request.urlopen(request, timeout=STALL_SECONDS)
     except urllib.error.HTTPError as error:
         if error.code == 416 and start:  # the partial file is not a prefix we can extend
             dest.unlink()
-            return _fetch(url, dest, progress, label)
+            return _fetch(url, dest, progress, label, limit)
         raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         raise DownloadError(f"{url}: {getattr(error, 'reason', error)}") from None
@@ -297,18 +321,55 @@ def _fetch(url: str, dest: Path, progress: ProgressCallback | None, label: str) 
         if start and response.status != 206:  # the server ignored Range: start again
             start = 0
         length = response.headers.get("Content-Length")
-        total = start + int(length) if length is not None else None
-        done = start
+        total = start + int(length) if length is not None and length.isdigit() else None
+        if total is not None and total > limit:
+            dest.unlink(missing_ok=True)
+            raise DownloadError(f"{url}: announces {total} bytes, more than the {limit} expected")
         with open(dest, "ab" if start else "wb") as out:
-            try:
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                    done += len(chunk)
-                    report(progress, "download", done, total, "B", label)
-            except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError):
-                total = total or -1  # a broken connection is a short transfer, length or not
+            done, total = _copy(response, out, start, total, limit, url, progress, label)
+    if done > limit:
+        dest.unlink()
+        raise DownloadError(
+            f"{url}: sent more than the {limit} bytes expected; the partial file was deleted"
+        )
     if total is not None and done != total:
         of = f" of {total}" if total > 0 else ""
         raise DownloadError(
             f"{url}: transfer cut off after {done}{of} bytes (run the command again to resume)"
         )
+
+
+def _copy(response, out, done: int, total: int | None, limit: int, url, progress, label):
+    """Copy the body into ``out`` until it ends, exceeds ``limit`` or stalls; (bytes held,
+    total: -1 when the transfer broke off with no length announced)."""
+    began = window_start = time.monotonic()
+    window_bytes = 0
+    try:
+        while chunk := response.read1(_CHUNK):  # what arrived, never waiting for a full chunk
+            out.write(chunk)
+            done += len(chunk)
+            if done > limit:
+                break
+            report(progress, "download", done, total, "B", label)
+            now = time.monotonic()
+            window_bytes += len(chunk)
+            if now - began > DEADLINE_SECONDS:
+                raise DownloadError(
+                    f"{url}: not finished after {DEADLINE_SECONDS:.0f} s ({done} bytes so far; "
+                    "run the command again to resume)"
+                )
+            if now - window_start >= STALL_SECONDS:
+                if window_bytes < STALL_BYTES:
+                    raise DownloadError(
+                        f"{url}: stalled ({window_bytes} bytes in {now - window_start:.0f} s; "
+                        f"{done} bytes kept, run the command again to resume)"
+                    )
+                window_start, window_bytes = now, 0
+    except TimeoutError:
+        raise DownloadError(
+            f"{url}: stalled (nothing for {STALL_SECONDS:.0f} s; {done} bytes kept, run the "
+            "command again to resume)"
+        ) from None
+    except (http.client.IncompleteRead, ConnectionError, OSError):
+        total = total or -1  # a broken connection is a short transfer, length or not
+    return done, total
