@@ -50,7 +50,9 @@ def read_cached(key: str) -> Features | None:
     try:
         return load_features(entry)
     except FeaturesError as error:
-        log.warning("ignoring a damaged analysis cache entry (%s)", error)
+        # Dropped, so the analysis runs again and writes a good entry in its place.
+        log.warning("dropping a damaged analysis cache entry (%s)", error)
+        entry.unlink(missing_ok=True)
         return None
 
 
