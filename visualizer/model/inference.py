@@ -114,7 +114,8 @@ def wrap(
     resolution = int(getattr(network, "resolution", None) or network.config.output_dim)
     half = dtype in (torch.float16, torch.bfloat16)
     config = getattr(network, "config", None)
-    largest = config.largest_activation() if hasattr(config, "largest_activation") else None
+    measure = getattr(config, "largest_activation", None)
+    largest = measure() if callable(measure) else None
     automatic = auto_batch_size(device, resolution, half=half, largest_activation=largest)
     return Generator(
         network=network,
@@ -170,7 +171,9 @@ def load_generator(
         progress=progress,
     )  # fmt: skip
     generator = wrap(network, batch_size=settings.batch_size, family=family)
-    mode = resolve_compile(settings.compile, generator.device) if family.compile else None
+    if family.compile is None:
+        return generator  # the family renders eagerly
+    mode = resolve_compile(settings.compile, generator.device)
     if mode is None:
         return generator
     return dataclasses.replace(

@@ -313,7 +313,7 @@ def prepare_for_inference(
     model.memory_format = torch.channels_last if channels_last else torch.contiguous_format
     for module in model.modules():
         if isinstance(module, torch.nn.Conv2d):
-            module.to(memory_format=model.memory_format)
+            module.to(memory_format=model.memory_format)  # type: ignore[call-overload]
     if target.type == "cuda":
         # cuDNN's own heuristics, not per-process timing (benchmark mode), pick the convolution
         # algorithms: a resumed or split render in another process then computes each batch
