@@ -4,52 +4,38 @@ The published BigGAN-deep checkpoints are not redistributed here: users download
 cache (``visualizer models download NAME``, or the first render) or point at files they already
 have (``--weights PATH``); `visualizer.model.loading` turns either into a generator.
 
-A download cannot corrupt the cache, even when several processes (renders, Ray workers) start it at
-once: one process holds the model's lock file and downloads into a folder of its own, the others
-wait for the lock and then find the finished files. A file takes its final name only after its
-size, its sha256 (where known) and a full load of both files have been checked, so a model folder
-holding ``config.json`` and ``pytorch_model.bin`` is always a finished, verified download.
+Downloads go the way of every downloaded weight (`visualizer.downloads`: one process per model
+downloads under a lock, transfers are bounded and resumable, files are checked before they take
+their names); a model folder holding ``config.json`` and ``pytorch_model.bin`` is always a
+finished, verified download (config.json, written last, marks it done).
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import logging
-import os
-import shutil
-import tempfile
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from visualizer import __version__
-from visualizer.content import cache_dir, file_sha256
+from visualizer.content import cache_dir
+from visualizer.downloads import (
+    MIRRORS_ENV,
+    Verify,
+    check_sha256,
+    download_lock,
+    fetch_url,
+    mirrors,
+    size_bound,
+    staging,
+)
 from visualizer.errors import DownloadError, WeightsError
 from visualizer.files import publish
-from visualizer.progress import ProgressCallback, report
+from visualizer.progress import ProgressCallback
 
 log = logging.getLogger("visualizer")
 
 LEGACY_BASE_URL = "https://s3.amazonaws.com/models.huggingface.co/biggan/"
-BASE_URL_ENV = (
-    "VISUALIZER_WEIGHTS_URL"  # comma-separated mirrors, tried before the built-in sources
-)
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "pytorch_model.bin"
-PARTIAL_NAME = WEIGHTS_NAME + ".partial"  # an interrupted download, resumed by the next one
-_CHUNK = 1 << 20
-# Bounds of one transfer, so a hostile or broken server can neither fill the cache disk nor
-# hold a render for ever: at most the registry's size (exact with a published sha256, else
-# +25 %; MAX_DOWNLOAD_BYTES when unknown), at least STALL_BYTES every STALL_SECONDS (also the
-# socket timeout), and DEADLINE_SECONDS in all (what arrived is kept for the next run).
-MAX_DOWNLOAD_BYTES = 2 << 30
-CONFIG_MAX_BYTES = 64 << 10
-STALL_SECONDS = 30.0
-STALL_BYTES = 64 << 10
-DEADLINE_SECONDS = 3 * 3600.0
+CONFIG_MAX_BYTES = 64 << 10  # a config.json is a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -83,9 +69,7 @@ class ModelInfo:
     @property
     def max_bytes(self) -> int:
         """The most bytes a download of pytorch_model.bin may take before it is refused."""
-        if self.download_size <= 0:
-            return MAX_DOWNLOAD_BYTES
-        return self.download_size if self.sha256 else self.download_size * 5 // 4 + _CHUNK
+        return size_bound(self.download_size, self.sha256)
 
     sha256: str | None  # of pytorch_model.bin from every source; None: not published
     config_sha256: str | None = None
@@ -96,7 +80,7 @@ class ModelInfo:
     def sources(self, base_url: str | None = None) -> list[Source]:
         """``base_url``, then each $VISUALIZER_WEIGHTS_URL mirror, then the built-in sources."""
         bases = [base_url] if base_url else []
-        bases += [b.strip() for b in os.environ.get(BASE_URL_ENV, "").split(",") if b.strip()]
+        bases += mirrors()
         bases += [LEGACY_BASE_URL] if self.legacy else []
         found = [Source.legacy(base, self.name) for base in bases]
         return found + [Source.hub(repo, sha) for repo, sha in self.hub_repos]
@@ -151,11 +135,9 @@ def cached_model_dir(name: str) -> Path | None:
 # --------------------------------------------------------------------------------------------
 # Download
 
-Verify = Callable[[Path], None]  # checks a folder of config.json + weights; raises WeightsError
-
 WHAT_TO_DO = (
     "use --weights PATH with a folder holding config.json + pytorch_model.bin, set "
-    f"{BASE_URL_ENV} to a mirror (comma-separated base URLs), or try the tool offline with "
+    f"{MIRRORS_ENV} to a mirror (comma-separated base URLs), or try the tool offline with "
     "--weights random"
 )
 
@@ -181,66 +163,24 @@ def fetch_model(
         return done
     folder = cache_dir() / info.name
     folder.mkdir(parents=True, exist_ok=True)
-    with _model_lock(folder):
+    with download_lock(folder):
         done = cached_model_dir(name)  # another process finished it while this one waited
         if done is not None:
             return done
         failures = []
-        with _staging(folder) as staging:
+        with staging(folder, WEIGHTS_NAME) as stage:
             for source in info.sources(base_url):
                 try:
-                    _fetch_source(source, info, staging, verify, progress)
+                    _fetch_source(source, info, stage, verify, progress)
                 except WeightsError as error:  # DownloadError included
                     failures.append(str(error))
                     continue
-                _install(staging, folder)
+                _install(stage, folder)
                 return folder
     if not failures:
         raise DownloadError(f"{name}: no download source is known; {WHAT_TO_DO}")
     tried = "; ".join(failures)
     raise DownloadError(f"could not download {name}: {tried}. Instead, {WHAT_TO_DO}")
-
-
-@contextlib.contextmanager
-def _model_lock(folder: Path) -> Iterator[None]:
-    """Hold the model's inter-process lock (released by the OS if the holder dies)."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(folder.with_name(folder.name + ".lock")))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.info(f"another process is downloading {folder.name}; waiting for it")
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-@contextlib.contextmanager
-def _staging(folder: Path) -> Iterator[Path]:
-    """A folder of this process's own inside ``folder``, holding the resumable partial file.
-
-    The partial weights of an earlier attempt are moved in, and whatever remains is moved back
-    (for the next call to resume) when the block ends; the folder itself is always removed.
-    """
-    partial = folder / PARTIAL_NAME
-    # Only the lock holder stages, so any other staging folder is a killed process's: its bytes
-    # become the partial file (when there is none) and the folder goes.
-    for stale in folder.glob(".download-*"):
-        if not partial.exists() and (stale / WEIGHTS_NAME).is_file():
-            os.replace(stale / WEIGHTS_NAME, partial)
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(partial, staging / WEIGHTS_NAME)
-    try:
-        yield staging
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(staging / WEIGHTS_NAME, partial)
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _fetch_source(
@@ -256,16 +196,12 @@ def _fetch_source(
     when only the config cannot be fetched; a file that fails a check is deleted.
     """
     weights, config = staging / WEIGHTS_NAME, staging / CONFIG_NAME
-    _fetch(source.weights_url, weights, progress, f"{info.name} weights", info.max_bytes)
-    try:
-        _check_sha256(weights, source.weights_sha256 or info.sha256, source.weights_url)
-    except DownloadError:
-        weights.unlink(missing_ok=True)
-        raise
+    fetch_url(source.weights_url, weights, progress, f"{info.name} weights", info.max_bytes)
+    check_sha256(weights, source.weights_sha256 or info.sha256, source.weights_url)
     config.unlink(missing_ok=True)  # small: never resumed
-    _fetch(source.config_url, config, None, f"{info.name} config", CONFIG_MAX_BYTES)
+    fetch_url(source.config_url, config, None, f"{info.name} config", CONFIG_MAX_BYTES)
     try:
-        _check_sha256(config, info.config_sha256, source.config_url)
+        check_sha256(config, info.config_sha256, source.config_url)
         verify(staging)
     except WeightsError as error:
         weights.unlink(missing_ok=True)
@@ -280,96 +216,3 @@ def _install(staging: Path, folder: Path) -> None:
     (folder / CONFIG_NAME).unlink(missing_ok=True)
     publish(staging / WEIGHTS_NAME, folder / WEIGHTS_NAME)
     publish(staging / CONFIG_NAME, folder / CONFIG_NAME)
-
-
-def _check_sha256(path: Path, expected: str | None, url: str) -> None:
-    if expected is None:
-        return
-    actual = file_sha256(path)
-    if actual != expected:
-        raise DownloadError(
-            f"{url}: checksum mismatch (sha256 {actual}, expected {expected}); the file was deleted"
-        )
-
-
-def _fetch(url: str, dest: Path, progress: ProgressCallback | None, label: str, limit: int) -> None:
-    """Append ``url``'s bytes to ``dest``, resuming with a Range request when it has some.
-
-    Raises DownloadError on an HTTP or network error, when fewer bytes arrive than the server
-    announced, when the transfer stalls or outlasts its deadline (``dest`` keeps the bytes for
-    resuming), or when the file would exceed ``limit`` bytes (``dest`` is deleted: those bytes
-    are not the file).
-    """
-    start = dest.stat().st_size if dest.exists() else 0
-    if start > limit:
-        dest.unlink()
-        start = 0
-    headers = {"User-Agent": f"visualizer/{__version__}"}
-    if start:
-        headers["Range"] = f"bytes={start}-"
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        response = urllib.request.urlopen(request, timeout=STALL_SECONDS)
-    except urllib.error.HTTPError as error:
-        if error.code == 416 and start:  # the partial file is not a prefix we can extend
-            dest.unlink()
-            return _fetch(url, dest, progress, label, limit)
-        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        raise DownloadError(f"{url}: {getattr(error, 'reason', error)}") from None
-    with response:
-        if start and response.status != 206:  # the server ignored Range: start again
-            start = 0
-        length = response.headers.get("Content-Length")
-        total = start + int(length) if length is not None and length.isdigit() else None
-        if total is not None and total > limit:
-            dest.unlink(missing_ok=True)
-            raise DownloadError(f"{url}: announces {total} bytes, more than the {limit} expected")
-        with open(dest, "ab" if start else "wb") as out:
-            done, total = _copy(response, out, start, total, limit, url, progress, label)
-    if done > limit:
-        dest.unlink()
-        raise DownloadError(
-            f"{url}: sent more than the {limit} bytes expected; the partial file was deleted"
-        )
-    if total is not None and done != total:
-        of = f" of {total}" if total > 0 else ""
-        raise DownloadError(
-            f"{url}: transfer cut off after {done}{of} bytes (run the command again to resume)"
-        )
-
-
-def _copy(response, out, done: int, total: int | None, limit: int, url, progress, label):
-    """Copy the body into ``out`` until it ends, exceeds ``limit`` or stalls; (bytes held,
-    total: -1 when the transfer broke off with no length announced)."""
-    began = window_start = time.monotonic()
-    window_bytes = 0
-    try:
-        while chunk := response.read1(_CHUNK):  # what arrived, never waiting for a full chunk
-            out.write(chunk)
-            done += len(chunk)
-            if done > limit:
-                break
-            report(progress, "download", done, total, "B", label)
-            now = time.monotonic()
-            window_bytes += len(chunk)
-            if now - began > DEADLINE_SECONDS:
-                raise DownloadError(
-                    f"{url}: not finished after {DEADLINE_SECONDS:.0f} s ({done} bytes so far; "
-                    "run the command again to resume)"
-                )
-            if now - window_start >= STALL_SECONDS:
-                if window_bytes < STALL_BYTES:
-                    raise DownloadError(
-                        f"{url}: stalled ({window_bytes} bytes in {now - window_start:.0f} s; "
-                        f"{done} bytes kept, run the command again to resume)"
-                    )
-                window_start, window_bytes = now, 0
-    except TimeoutError:
-        raise DownloadError(
-            f"{url}: stalled (nothing for {STALL_SECONDS:.0f} s; {done} bytes kept, run the "
-            "command again to resume)"
-        ) from None
-    except (http.client.IncompleteRead, ConnectionError, OSError):
-        total = total or -1  # a broken connection is a short transfer, length or not
-    return done, total
