@@ -25,7 +25,7 @@ import pytest
 from tests.fixtures_biggan import write_checkpoint
 from tests.live_fixtures import write_preset, write_track
 from tests.test_live_cli import _cli
-from visualizer.errors import DeviceError
+from visualizer.errors import LiveIOError
 
 # before the NDI library starts (it reads its configuration once): discovery on loopback
 NDI_CONFIG = Path(tempfile.mkdtemp(prefix="ndi-config-"))
@@ -149,7 +149,7 @@ def test_virtual_camera_opens_or_says_what_is_missing():
 
     try:
         camera = CameraOutput(resolution=128, fps=Fraction(24))
-    except DeviceError as error:
+    except LiveIOError as error:
         assert "cannot open a virtual camera" in str(error) and "v4l2loopback" in str(error)
         return
     try:  # a machine with a loopback device: the frame goes through
