@@ -93,7 +93,7 @@ class MidiInput:
         self._last_cc: dict[tuple[int, int], int] = {}  # for buttons that send CC
         self._last_error = ""
         self._lock = threading.Lock()
-        self._port = None
+        self._port: Any = None  # a mido input port once open
 
     # -- ports -----------------------------------------------------------------------------
     def open(self, wanted: str = "") -> str:
