@@ -63,12 +63,14 @@ class Sink:
 
     name: ClassVar[str] = "sink"  # the registry key
     summary: ClassVar[str] = ""  # a few words for --help
-    output_choice: ClassVar[bool] = True  # offered by --output NAME (the page is always on, and a
-    # recording is chosen by --record FILE)
-    depth: ClassVar[int] = 1  # frames held for the sending thread; 0 = no thread: ``send``
-    # runs on the render thread and must only hand the frame on (the page's event loop sends)
-    close_wait_s: ClassVar[float | None] = 5.0  # how long ``close`` waits for the thread to
-    # send what it holds (None: until it is done, for a recording that must keep every frame)
+    # offered by --output NAME (False: the page is always on, a recording is chosen by --record)
+    output_choice: ClassVar[bool] = True
+    # frames held for the sending thread; 0 = no thread: ``send`` runs on the render thread and
+    # must only hand the frame on (the page's: the server's event loop does the sending)
+    depth: ClassVar[int] = 1
+    # how long ``close`` waits for the thread to send what it holds; None = until it is done (a
+    # recording must keep every frame it took)
+    close_wait_s: ClassVar[float | None] = 5.0
 
     def __init__(self) -> None:
         self.sent = 0  # frames sent
