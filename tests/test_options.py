@@ -56,9 +56,12 @@ def test_commands_offer_the_shared_vocabularies(command):
 
 
 def test_live_offers_the_shared_vocabularies():
+    from visualizer.live.sinks import output_names
+
     choices = _choices("live")
     assert choices["--model"] == MODEL_CHOICES
     assert choices["--precision"] == options.PRECISIONS
+    assert choices["--output"] == output_names() == ("ndi", "camera")  # the sinks' registry
 
 
 def test_bench_offers_the_shared_vocabularies():
