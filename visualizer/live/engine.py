@@ -140,8 +140,10 @@ class LiveEngine:
         block = self.source.read(self.lead)
         if block.restart:
             # a seek back: replay from the start so the state equals the uninterrupted one
-            self.stats.restarts += 1
+            # (counted once done, so whoever sees the count sees the state started over)
             self._restart()
+            self.stats.frame = -1  # nothing mapped since the restart yet
+            self.stats.restarts += 1
         return self.feed(block.samples) if block.samples.size else 0
 
     def _map(self, row: FrameFeatures) -> None:
