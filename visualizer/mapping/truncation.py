@@ -10,8 +10,28 @@ truncated normal by its quantile, so u has the truncated normal's statistics at 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 from scipy.special import ndtr, ndtri
+
+from visualizer.errors import PresetError
+from visualizer.mapping.technique import FEATURES, Drive, Frame, Technique, opt
+
+
+@dataclass(frozen=True)
+class TruncationOptions:
+    # Truncation when the signal is 0 and when it is 1, each 0.02-1 (min <= max); lower =
+    # cleaner, more typical images, higher = more varied ones.
+    min: float = opt(0.4, 0.02, 1.0)
+    max: float = opt(0.7, 0.02, 1.0)
+    # Signal that moves the truncation ("constant" holds it at max).
+    feature: str = opt("energy", choices=FEATURES)
+    # Loud = low truncation instead of high.
+    invert: bool = opt(False)
+    # Time constant of the signal smoothing in seconds, 0-10.
+    smoothing: float = opt(0.5, 0.0, 10.0)
 
 
 def truncated_normal(rng: np.random.Generator, size: int, bound: float) -> np.ndarray:
@@ -48,3 +68,22 @@ def truncation_value(signal: float, low: float, high: float, invert: bool) -> fl
     if invert:
         signal = 1.0 - signal
     return low + (high - low) * signal
+
+
+class Truncation(Technique):
+    """Sets each frame's truncation from its smoothed signal."""
+
+    name, Options, stage = "truncation", TruncationOptions, "truncation"
+
+    @classmethod
+    def check(cls, preset: Any) -> None:
+        t = preset.truncation
+        if t.min > t.max:
+            raise PresetError(f"truncation.min = {t.min} must not exceed truncation.max = {t.max}")
+
+    def drive(self, options: TruncationOptions) -> Drive:
+        return Drive(options.feature, options.smoothing)
+
+    def step(self, frame: Frame, value: float) -> float:
+        t = self.options
+        return truncation_value(frame.drives[self.name], t.min, t.max, t.invert)
