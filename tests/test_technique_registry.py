@@ -26,6 +26,7 @@ from tests.fixtures_audio import SR, music_like
 from visualizer.analysis.decode import Audio
 from visualizer.analysis.features import FrameFeatures, load_features, save_features
 from visualizer.analysis.track import analyze
+from visualizer.errors import PresetError
 from visualizer.mapping import build_timeline
 from visualizer.mapping import timeline as timeline_io
 from visualizer.mapping.preset_schema import SECTIONS
@@ -224,9 +225,9 @@ def test_new_sections_reach_the_schema_the_cli_and_the_live_page(plugged):
 
 
 def test_without_them_their_words_are_rejected():
-    with pytest.raises(Exception, match="unknown preset section or key 'shimmer.amount'"):
+    with pytest.raises(PresetError, match="unknown preset section or key 'shimmer.amount'"):
         load_preset("pulse", ["shimmer.amount=0.5"])
-    with pytest.raises(Exception, match="classes.mode = 'strobe' is not allowed"):
+    with pytest.raises(PresetError, match="classes.mode = 'strobe' is not allowed"):
         load_preset("pulse", ["classes.mode=strobe"])
 
 
