@@ -57,6 +57,7 @@ class CausalMapper:
         self._fps = float(self.fps)
         self.seed = check_seed(preset.seed if seed is None else seed)
         home = stream(self.seed, "latent").standard_normal(LATENT_SIZE)
+        home.setflags(write=False)  # shared by the techniques: none may change it in place
         self.techniques = [
             technique(Setup(stream(self.seed, technique.name), self._fps, home))
             for technique in TECHNIQUES

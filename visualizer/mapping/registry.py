@@ -42,7 +42,7 @@ BUILT_IN: tuple[type[Technique], ...] = (
     Truncation,  # f
 )
 OTHER_SECTIONS: dict[str, type] = {"latent": LatentOptions, "loop": LoopOptions}
-RESERVED = ("description", "seed", "base")  # top-level preset keys
+RESERVED = ("description", "seed", "base", "replace")  # top-level keys, Preset's method
 
 TECHNIQUES: list[type[Technique]] = []  # every registered technique, in table order
 _closed = False
@@ -56,20 +56,30 @@ def register(technique: type[Technique]) -> None:
             f"technique {technique.__name__!r} registered after the preset schema was built: "
             "register techniques before the first preset is loaded"
         )
-    name = getattr(technique, "name", "")
-    taken = [t.name for t in TECHNIQUES] + list(OTHER_SECTIONS) + list(RESERVED)
-    if not name.isidentifier() or name in taken:
-        raise ValueError(f"technique name {name!r} must be a new identifier; taken: {taken}")
-    if getattr(technique, "stage", None) not in STAGES:
-        raise ValueError(f"technique {name!r}: stage must be one of {', '.join(STAGES)}")
-    params = getattr(getattr(technique, "Options", None), "__dataclass_params__", None)
-    if params is None or not params.frozen:
-        raise ValueError(f"technique {name!r}: Options must be a frozen dataclass")
-    if technique.stage == "classes" and (not technique.mode or technique.mode in CLASS_MODES):
-        raise ValueError(f"class technique {name!r} needs a new mode word; taken: {CLASS_MODES}")
+    problem = _problem(technique)
+    if problem:
+        raise ValueError(f"technique {technique.__name__!r}: {problem}")
     TECHNIQUES.append(technique)
     if technique.stage == "classes":
         CLASS_MODES.append(technique.mode)
+
+
+def _problem(technique: type[Technique]) -> str | None:
+    """What keeps ``technique`` out of the table, or None."""
+    name = getattr(technique, "name", "")
+    taken = [t.name for t in TECHNIQUES] + list(OTHER_SECTIONS) + list(RESERVED)
+    if not name.isidentifier() or name.startswith("_") or name in taken:
+        return f"name {name!r} must be a new identifier (taken: {', '.join(taken)})"
+    if getattr(technique, "stage", None) not in STAGES:
+        return f"stage must be one of {', '.join(STAGES)}"
+    params = getattr(getattr(technique, "Options", None), "__dataclass_params__", None)
+    if params is None or not params.frozen:
+        return "Options must be a frozen dataclass"
+    if technique.step is Technique.step:
+        return "it has no step"
+    if technique.stage == "classes" and (not technique.mode or technique.mode in CLASS_MODES):
+        return f"a class technique needs a new mode word (taken: {', '.join(CLASS_MODES)})"
+    return None
 
 
 def sections() -> dict[str, type]:
