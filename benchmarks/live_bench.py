@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.fixtures_audio import SR, music_like
     from visualizer.live.control import LiveControl
     from visualizer.live.session import LiveOptions, LiveSession
+    from visualizer.live.source_file import FileSource
     from visualizer.model.inference import load_generator
 
     if args.threads:
@@ -125,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         control = LiveControl("default", save_dir=folder)
         session = LiveSession(
-            generator=generator, control=control, audio_path=None, samples=samples, sr=SR,
-            fps=fps, port=0,
+            generator=generator, control=control, source=FileSource(samples, SR), fps=fps,
+            port=0,
         )  # fmt: skip
         session.start()
         try:

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from visualizer.ffmpeg import ffmpeg_exe
+
 SR = 22050
 A4 = 440.0
 
@@ -194,12 +196,6 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, sr: int = SR) -> Pat
     path = Path(path)
     sf.write(path, np.asarray(samples, np.float32), sr, subtype="PCM_16")
     return path
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def write_with_ffmpeg(

@@ -7,6 +7,7 @@ pass its folder as ``--weights DIR`` to the CLI or to `visualizer.model.loading.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.server
 import json
@@ -55,13 +56,17 @@ class WeightsServer:
     ``self.url``, with Range support. Names added to ``cut`` are sent half only (once), with the
     full Content-Length, as a dropped connection would. A name in ``hold`` (name -> Event) is sent
     half, then the rest once the event is set. Names in ``no_length`` are sent without a
-    Content-Length (the end of the body is the end of the connection). ``requests`` logs
-    (name, Range header)."""
+    Content-Length (the end of the body is the end of the connection). Names in ``endless`` are
+    an endless stream of zeros without a length; a name in ``trickle`` (name -> seconds) is sent
+    one byte at a time, that many seconds apart. ``requests`` logs (name, Range header)."""
 
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files, self.cut, self.requests = files, set(), []
         self.no_length: set[str] = set()
         self.hold: dict[str, threading.Event] = {}
+        self.endless: set[str] = set()
+        self.trickle: dict[str, float] = {}
+        self.stopped = threading.Event()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -83,6 +88,10 @@ class WeightsServer:
                 else:
                     self.send_response(200)
                 body = data[start:]
+                if name in server.endless:
+                    self.end_headers()
+                    self._endless()
+                    return
                 if name not in server.no_length:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -90,12 +99,28 @@ class WeightsServer:
                     server.cut.discard(name)
                     body = body[: len(body) // 2]  # then close the connection early
                     self.close_connection = True
+                if name in server.trickle:
+                    self._trickle(body, server.trickle[name])
+                    return
                 if name in server.hold:
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     server.hold[name].wait(timeout=120)
                     body = body[len(body) // 2 :]
                 self.wfile.write(body)
+
+            def _endless(self):
+                with contextlib.suppress(OSError):  # until the client hangs up
+                    while not server.stopped.is_set():
+                        self.wfile.write(bytes(1 << 16))
+
+            def _trickle(self, body: bytes, seconds: float):
+                with contextlib.suppress(OSError):
+                    for index in range(len(body)):
+                        if server.stopped.wait(seconds):
+                            return
+                        self.wfile.write(body[index : index + 1])
+                        self.wfile.flush()
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/biggan/"
@@ -106,5 +131,6 @@ class WeightsServer:
         return self
 
     def __exit__(self, *exc):
+        self.stopped.set()
         self.httpd.shutdown()
         self.httpd.server_close()

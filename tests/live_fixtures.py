@@ -17,6 +17,7 @@ from tests.fixtures_audio import SR, music_like, write_wav
 from tests.fixtures_biggan import checkpoint_config
 from visualizer.live.control import LiveControl
 from visualizer.live.session import LiveSession
+from visualizer.live.source_file import FileSource
 from visualizer.model.inference import Generator, wrap
 from visualizer.model.network import BigGANDeep, load_state_dict_published
 from visualizer.model.random_weights import random_state_dict
@@ -82,8 +83,8 @@ def live_session(
     track, samples = write_track(folder, seconds=seconds, seed=seed)
     control = LiveControl(str(write_preset(folder)), save_dir=folder)
     session = LiveSession(
-        generator=generator or tiny_generator(), control=control, audio_path=track,
-        samples=samples, sr=SR, fps=FPS, port=0, **options,
+        generator=generator or tiny_generator(), control=control,
+        source=FileSource(samples, SR, track), fps=FPS, port=0, **options,
     )  # fmt: skip
     return session, samples
 

@@ -115,7 +115,7 @@ def test_bad_window(tmp_path, kwargs):
 def test_video_without_audio_stream(tmp_path):
     import subprocess
 
-    from tests.fixtures_audio import ffmpeg_exe
+    from visualizer.ffmpeg import ffmpeg_exe
 
     path = tmp_path / "silent_film.mp4"
     subprocess.run(

@@ -23,6 +23,7 @@ from visualizer import pipeline
 from visualizer.batch.ray_worker import NOSET_VISIBLE, actor_device
 from visualizer.bench.generator import warm_up_outputs
 from visualizer.errors import RenderError
+from visualizer.ffmpeg import ffmpeg_exe
 from visualizer.model import device_memory as memory
 from visualizer.model.config import BigGANConfig
 from visualizer.model.inference import wrap
@@ -77,7 +78,7 @@ def test_quality_zero_is_lossless_with_both_encoders():
     assert video.encoder_args("libx264", 0)[4:6] == ["-crf", "0"]
     # The bundled ffmpeg's NVENC accepts the value (an unknown one would fail at open).
     help_text = subprocess.run(
-        [video.ffmpeg_exe(), "-hide_banner", "-h", "encoder=h264_nvenc"],
+        [ffmpeg_exe(), "-hide_banner", "-h", "encoder=h264_nvenc"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert re.search(r"^\s+lossless\s+\d+\s", help_text, flags=re.MULTILINE)

@@ -15,11 +15,13 @@ import time
 import pytest
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
+from visualizer import downloads
 from visualizer.cli import main
+from visualizer.content import cache_dir
 from visualizer.errors import DownloadError, WeightsError
 from visualizer.model import registry
 from visualizer.model.loading import download, load_network
-from visualizer.model.registry import ModelInfo, cache_dir
+from visualizer.model.registry import ModelInfo
 
 WEIGHTS, CONFIG = "biggan-deep-128-pytorch_model.bin", "biggan-deep-128-config.json"
 
@@ -37,7 +39,7 @@ def files(tmp_path_factory):
 def no_builtin_sources(monkeypatch):
     """The 128 model with no published checksum and no built-in source: only the mirrors."""
     monkeypatch.setitem(
-        registry.MODELS, "biggan-deep-128", ModelInfo("biggan-deep-128", 128, 0, None)
+        registry.DOWNLOADS, "biggan-deep-128", ModelInfo("biggan-deep-128", 0, None)
     )
 
 
@@ -164,8 +166,9 @@ def test_builtin_sources_in_order(monkeypatch):
 _CLI = """
 import sys
 from visualizer.model import registry
+from visualizer import downloads
 from visualizer.cli import main
-registry.MODELS["biggan-deep-128"] = registry.ModelInfo("biggan-deep-128", 128, 0, None)
+registry.DOWNLOADS["biggan-deep-128"] = registry.ModelInfo("biggan-deep-128", 0, None)
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -241,3 +244,139 @@ def test_zeros_without_a_length_are_not_recorded_as_a_download(
     assert _leftovers() == []
     folder = cache_dir() / "biggan-deep-128"
     assert not (folder / "pytorch_model.bin").exists()
+
+
+# ------------------------------------------------------------------ bounds of one transfer
+
+
+def test_an_endless_stream_is_cut_at_the_size_bound_and_not_kept(
+    files, no_builtin_sources, monkeypatch
+):
+    """A server that streams for ever without a length must not fill the cache disk, nor leave
+    a 'partial' for the next run to resume."""
+    monkeypatch.setattr(downloads, "MAX_DOWNLOAD_BYTES", 16 << 20)
+    with WeightsServer(dict(files)) as server:
+        server.endless.add(WEIGHTS)
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        with pytest.raises(DownloadError, match=r"more than the 16777216 bytes expected.*deleted"):
+            download("biggan-deep-128")
+    assert _leftovers() == []
+
+
+def test_a_length_beyond_the_known_size_is_refused_before_reading(files, monkeypatch):
+    exact = ModelInfo("biggan-deep-128", len(files[WEIGHTS]) - 1, "0" * 64)
+    monkeypatch.setitem(registry.DOWNLOADS, "biggan-deep-128", exact)
+    with WeightsServer(dict(files)) as server:
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        with pytest.raises(DownloadError, match=rf"announces {len(files[WEIGHTS])} bytes"):
+            download("biggan-deep-128")
+    assert _leftovers() == []
+
+
+def test_a_partial_larger_than_the_bound_is_discarded(files, no_builtin_sources, monkeypatch):
+    folder = cache_dir() / "biggan-deep-128"
+    folder.mkdir(parents=True)
+    (folder / "pytorch_model.bin.partial").write_bytes(bytes(20 << 20))
+    monkeypatch.setattr(downloads, "MAX_DOWNLOAD_BYTES", 16 << 20)
+    with WeightsServer(dict(files)) as server:
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        download("biggan-deep-128")
+        assert server.requests[0] == (WEIGHTS, None)  # from the first byte, not resumed
+    assert (folder / "pytorch_model.bin").read_bytes() == files[WEIGHTS]
+
+
+def test_a_trickling_server_is_a_stall_and_its_bytes_are_kept(
+    files, no_builtin_sources, monkeypatch
+):
+    """One byte every 0.2 s keeps a socket alive for ever; the stall rule ends it."""
+    monkeypatch.setattr(downloads, "STALL_SECONDS", 1.0)
+    with WeightsServer(dict(files)) as server:
+        server.trickle[WEIGHTS] = 0.2
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        began = time.monotonic()
+        with pytest.raises(DownloadError, match=r"stalled .* run the command again to resume"):
+            download("biggan-deep-128")
+        assert time.monotonic() - began < 10
+    partial = cache_dir() / "biggan-deep-128" / "pytorch_model.bin.partial"
+    assert 0 < partial.stat().st_size < 20
+    assert files[WEIGHTS].startswith(partial.read_bytes())
+
+
+def test_a_silent_server_times_out(files, no_builtin_sources, monkeypatch):
+    monkeypatch.setattr(downloads, "STALL_SECONDS", 0.5)
+    with WeightsServer(dict(files)) as server:
+        server.trickle[WEIGHTS] = 30.0  # the first byte never comes in time
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        with pytest.raises(DownloadError, match=r"stalled \(nothing for 0 s"):
+            download("biggan-deep-128")
+
+
+def test_a_download_outlasting_its_deadline_stops(files, no_builtin_sources, monkeypatch):
+    monkeypatch.setattr(downloads, "DEADLINE_SECONDS", 0.5)
+    monkeypatch.setattr(downloads, "STALL_BYTES", 1)
+    with WeightsServer(dict(files)) as server:
+        server.trickle[WEIGHTS] = 0.05
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
+        with pytest.raises(DownloadError, match=r"not finished after 0 s"):
+            download("biggan-deep-128")
+
+
+# ------------------------------------------------------- one published file (not BigGAN-deep)
+
+
+def _remote(server_url: str, data: bytes, sha: str | None) -> downloads.RemoteFile:
+    return downloads.RemoteFile(
+        name="tiny-upscaler", filename="tiny.pth", urls=(f"{server_url}tiny.pth",),
+        size=len(data), sha256=sha, what="test weights",
+    )  # fmt: skip
+
+
+def test_a_published_file_downloads_once_verified(files):
+    import hashlib
+
+    data = files[WEIGHTS]
+    sha = hashlib.sha256(data).hexdigest()
+    seen = []
+    with WeightsServer({"tiny.pth": data}) as server:
+        remote = _remote(server.url, data, sha)
+        path = downloads.fetch_file(remote, verify=seen.append)
+        assert downloads.fetch_file(remote) == path  # cached: no second request
+        assert len(server.requests) == 1
+    assert path == cache_dir() / "tiny-upscaler" / "tiny.pth"
+    assert path.read_bytes() == data
+    assert len(seen) == 1 and seen[0].name == "tiny.pth"  # verified once, before its name
+
+
+def test_a_published_file_with_a_wrong_checksum_is_deleted(files, monkeypatch):
+    data = files[WEIGHTS]
+    with WeightsServer({"tiny.pth": data}) as server:
+        remote = _remote(server.url, data, "0" * 64)
+        with pytest.raises(DownloadError, match=r"checksum mismatch.*put the file at"):
+            downloads.fetch_file(remote)
+    assert not remote.path().exists()
+    assert sorted(p.name for p in remote.path().parent.iterdir()) == []
+
+
+def test_a_published_file_that_does_not_load_is_not_kept_and_a_mirror_serves(files, monkeypatch):
+    data = files[WEIGHTS]
+
+    def verify(path):
+        if path.read_bytes() != data:
+            raise WeightsError(f"{path}: not the weights")
+
+    with (
+        WeightsServer({"tiny.pth": b"junk" * 10}) as bad,
+        WeightsServer({"tiny.pth": data}) as mirror,
+    ):
+        monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", mirror.url)
+        remote = _remote(bad.url, data, None)
+        remote = downloads.RemoteFile(**{**remote.__dict__, "size": 0})
+        assert downloads.fetch_file(remote, verify=verify).read_bytes() == data
+        assert bad.requests == []  # the mirror came first and served
+    monkeypatch.delenv("VISUALIZER_WEIGHTS_URL")
+    remote.path().unlink()
+    with WeightsServer({"tiny.pth": b"junk" * 10}) as bad:
+        remote = downloads.RemoteFile(**{**_remote(bad.url, data, None).__dict__, "size": 0})
+        with pytest.raises(DownloadError, match="not the weights"):
+            downloads.fetch_file(remote, verify=verify)
+    assert not remote.path().exists()

@@ -238,10 +238,11 @@ def test_load_errors_name_the_file(tmp_path, small_features):
 
 
 def test_cache_hit_skips_the_analysis(tmp_path, monkeypatch):
-    from visualizer.analysis.cache import cache_key, cache_path, default_cache_dir
+    from visualizer.analysis.cache import cache_key, cache_path
+    from visualizer.content import cache_dir
 
     monkeypatch.setenv("VISUALIZER_CACHE", str(tmp_path / "cache"))
-    assert default_cache_dir() == tmp_path / "cache"
+    assert cache_dir() == tmp_path / "cache"
     track = write_wav(tmp_path / "song.wav", music_like(4.0, SR, seed=3))
     first = analyze_file(track, fps=30)
     entry = cache_path(cache_key(track, fps=Fraction(30), sr=SR))
@@ -261,17 +262,34 @@ def test_cache_hit_skips_the_analysis(tmp_path, monkeypatch):
     assert analyze_file(track, fps=30).tempo != 999.0
 
 
-def test_damaged_cache_entry_is_replaced(tmp_path, monkeypatch):
+def _damage(kind: str, good: bytes) -> bytes:
+    """A cache entry's bytes as a crash, a full disk or bit rot leaves them."""
+    if kind == "garbage":
+        return b"garbage"
+    if kind == "zip-header-only":  # looks like a zip archive, is not one
+        return b"PK\x03\x04" + bytes(40)
+    if kind == "truncated":
+        return good[: len(good) // 2]
+    flipped = bytearray(good)  # "bit-rot": a member's compressed bytes changed
+    for i in range(len(flipped) // 3, len(flipped) // 3 + 64):
+        flipped[i] ^= 0xFF
+    return bytes(flipped)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "zip-header-only", "truncated", "bit-rot"])
+def test_damaged_cache_entry_is_dropped_and_recomputed(tmp_path, monkeypatch, caplog, kind):
     from visualizer.analysis.cache import cache_key, cache_path
 
     monkeypatch.setenv("VISUALIZER_CACHE", str(tmp_path / "cache"))
     track = write_wav(tmp_path / "song.wav", chord_track([[0, 4, 7]], 2.0))
+    first = analyze_file(track, fps=24)
     entry = cache_path(cache_key(track, fps=Fraction(24), sr=SR))
-    entry.parent.mkdir(parents=True)
-    entry.write_bytes(b"garbage")
+    entry.write_bytes(_damage(kind, entry.read_bytes()))
     features = analyze_file(track, fps=24)
     assert features.n_frames == 48
-    assert load_features(entry).n_frames == 48
+    assert np.array_equal(features.chroma, first.chroma)
+    assert load_features(entry).n_frames == 48  # a good entry took its place
+    assert "damaged analysis cache entry" in caplog.text
 
 
 def test_analyze_file_window_and_missing_file(tmp_path):

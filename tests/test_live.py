@@ -20,7 +20,8 @@ from tests.live_fixtures import FPS, live_session, tiny_generator, write_preset
 from visualizer.analysis.causal import analyze_causal, frame_count
 from visualizer.errors import PresetError, VisualizerError
 from visualizer.live.control import LiveControl, TapTempo
-from visualizer.live.engine import FileSource, LiveEngine, PageClock, causal_timeline
+from visualizer.live.engine import LiveEngine, causal_timeline
+from visualizer.live.source_file import FileSource
 
 
 def _equal_rows(a, b) -> bool:
@@ -92,8 +93,7 @@ def test_onsets_and_beats_follow_a_click_track():
 # -- engine: live == offline causal -----------------------------------------------------------
 
 
-def _engine(generator, control, samples, clock, keep=True) -> LiveEngine:
-    source = FileSource(samples, SR, clock)
+def _engine(generator, control, source, keep=True) -> LiveEngine:
     return LiveEngine(
         generator=generator, control=control, source=source, fps=FPS, seed=3, keep_timeline=keep
     )
@@ -101,13 +101,13 @@ def _engine(generator, control, samples, clock, keep=True) -> LiveEngine:
 
 def test_live_timeline_equals_offline_causal_timeline(tmp_path, generator, music):
     control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path)
-    clock = PageClock()
-    engine = _engine(generator, control, music, clock)
+    source = FileSource(music, SR)
+    engine = _engine(generator, control, source)
     rng = np.random.default_rng(0)
     t, rendered, step = 0.0, 0, 0
     while t < len(music) / SR:  # irregular clock steps, i.e. irregular audio blocks
         t += float(rng.uniform(0.001, 0.4))
-        clock.update(t, playing=False)
+        source.report(t, playing=False)
         engine.advance()
         step += 1
         if step % 4 == 0:  # rendering is slower than the clock: frames in between are dropped
@@ -126,10 +126,10 @@ def test_live_timeline_equals_offline_causal_timeline(tmp_path, generator, music
 
 def test_seek_back_replays_to_the_same_state(tmp_path, generator, music):
     control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path)
-    clock = PageClock()
-    engine = _engine(generator, control, music, clock)
+    source = FileSource(music, SR)
+    engine = _engine(generator, control, source)
     for t in (1.0, 2.0, 0.5, 1.5, 3.0):
-        clock.update(t, playing=False)
+        source.report(t, playing=False)
         engine.advance()
     assert engine.stats.restarts == 1
     offline = causal_timeline(
@@ -140,12 +140,12 @@ def test_seek_back_replays_to_the_same_state(tmp_path, generator, music):
 
 def test_slider_change_reaches_the_mapper_within_a_frame(tmp_path, generator, music):
     control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path)
-    clock = PageClock()
-    engine = _engine(generator, control, music, clock, keep=False)
-    clock.update(0.5, playing=False)
+    source = FileSource(music, SR)
+    engine = _engine(generator, control, source, keep=False)
+    source.report(0.5, playing=False)
     engine.advance()
     control.set("truncation.max", 0.5)
-    clock.update(0.5 + 1 / float(FPS), playing=False)
+    source.report(0.5 + 1 / float(FPS), playing=False)
     assert engine.advance() == 1
     assert engine.mapper.preset.truncation.max == 0.5
     assert engine._latest[3] <= 0.5
@@ -332,7 +332,7 @@ def test_serves_page_assets_track_and_ranges(session):
     assert status == 200 and b"<canvas" in body and headers["Content-Type"] == "text/html"
     assert _get(base + "app.js")[0] == 200 and _get(base + "style.css")[0] == 200
     status, whole, _ = _get(base + "track")
-    assert status == 200 and whole == session.audio_path.read_bytes()
+    assert status == 200 and whole == session.source.track.read_bytes()
     status, part, headers = _get(base + "track", {"Range": "bytes=100-199"})
     assert status == 206 and part == whole[100:200]
     assert headers["Content-Range"] == f"bytes 100-199/{len(whole)}"
@@ -379,16 +379,16 @@ def test_websocket_refuses_foreign_origin_and_survives_garbage(session):
 
 
 def test_a_page_that_does_not_keep_up_gets_only_the_latest_frame(session):
-    from visualizer.live.server import _Client
-
-    client = _Client(connection=None)  # never drained: a stalled page
-    session.server._clients.add(client)
+    feed = session.server.page
+    page = feed.join(connection=None)  # never drained: a stalled page
+    dropped = feed.dropped
     try:
         for index in range(5):
-            session.server._publish({"index": index, "dropped": 0}, b"jpeg%d" % index)
-        assert client.slot == ({"index": 4, "dropped": 0}, b"jpeg4") and client.dropped == 4
+            feed.publish({"index": index, "dropped": 0}, b"jpeg%d" % index)
+        assert page.slot == ({"index": 4, "dropped": 0}, b"jpeg4") and page.dropped == 4
+        assert feed.dropped >= dropped + 4
     finally:
-        session.server._clients.discard(client)
+        feed.leave(page)
 
 
 def test_a_vanished_page_does_not_stall_rendering(session):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_fixtures import write_preset
-from visualizer.errors import DeviceError, MidiMapError
+from visualizer.errors import LiveIOError, MidiMapError
 from visualizer.live.control import LiveControl
 from visualizer.live.midi_map import Binding, MidiMap
 from visualizer.live.show import scene_names
@@ -200,7 +200,7 @@ def _alsa_sequencer() -> str | None:
         return "no ALSA sequencer on this machine (/dev/snd/seq is missing: load snd-seq)"
     try:
         list_ports()
-    except DeviceError as error:
+    except LiveIOError as error:
         return str(error)
     return None
 
@@ -210,9 +210,9 @@ def test_ports_are_listed_or_the_missing_backend_is_explained():
     if reason is None:
         assert isinstance(list_ports(), list)
     else:
-        with pytest.raises(DeviceError, match="cannot use MIDI here"):
+        with pytest.raises(LiveIOError, match="cannot use MIDI here"):
             list_ports()
-    with pytest.raises(DeviceError, match=r"no MIDI input port matches 'korg' \(available: 'a'"):
+    with pytest.raises(LiveIOError, match=r"no MIDI input port matches 'korg' \(available: 'a'"):
         choose_port("korg", ["a", "b"])
     assert choose_port("NANO", ["x", "nanoKONTROL2 MIDI 1"]) == "nanoKONTROL2 MIDI 1"
 

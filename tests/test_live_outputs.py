@@ -25,7 +25,7 @@ import pytest
 from tests.fixtures_biggan import write_checkpoint
 from tests.live_fixtures import write_preset, write_track
 from tests.test_live_cli import _cli
-from visualizer.errors import DeviceError
+from visualizer.errors import LiveIOError
 
 # before the NDI library starts (it reads its configuration once): discovery on loopback
 NDI_CONFIG = Path(tempfile.mkdtemp(prefix="ndi-config-"))
@@ -145,16 +145,17 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_virtual_camera_opens_or_says_what_is_missing():
     pytest.importorskip("pyvirtualcam", reason="the virtual camera needs the live extra")
-    from visualizer.live.outputs import CameraOutput
+    from visualizer.live.sink import Frame
+    from visualizer.live.sink_camera import CameraSink
 
     try:
-        camera = CameraOutput(resolution=128, fps=Fraction(24))
-    except DeviceError as error:
+        camera = CameraSink(resolution=128, fps=Fraction(24))
+    except LiveIOError as error:
         assert "cannot open a virtual camera" in str(error) and "v4l2loopback" in str(error)
         return
     try:  # a machine with a loopback device: the frame goes through
         camera.start()
-        camera.add(0, 0.0, b"", np.zeros((128, 128, 3), np.uint8))
+        camera.receive(Frame(0, 0.0, np.zeros((128, 128, 3), np.uint8), b"", {}))
         deadline = time.monotonic() + 5
         while camera.sent == 0 and time.monotonic() < deadline:
             time.sleep(0.02)

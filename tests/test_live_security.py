@@ -88,7 +88,7 @@ def test_host_names_allowed():
 
 
 def test_track_comes_in_bounded_ranges_read_from_the_file(session):
-    port, whole = session.server.port, session.audio_path.read_bytes()
+    port, whole = session.server.port, session.source.track.read_bytes()
     assert len(whole) > 2 * TRACK_CHUNK
     status, headers, body = _get(port, "/track", "127.0.0.1")
     assert status == 206 and len(body) == TRACK_CHUNK and body == whole[:TRACK_CHUNK]

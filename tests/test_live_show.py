@@ -13,8 +13,9 @@ from tests.fixtures_audio import SR, music_like
 from tests.live_fixtures import FPS, tiny_generator, write_preset
 from visualizer.errors import PresetError
 from visualizer.live.control import LiveControl
-from visualizer.live.engine import FileSource, LiveEngine, PageClock
+from visualizer.live.engine import LiveEngine
 from visualizer.live.show import MASTERS, apply_masters, scene_after, scene_names
+from visualizer.live.source_file import FileSource
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +28,16 @@ def music() -> np.ndarray:
     return music_like(6.0, SR, seed=2).astype(np.float32)
 
 
-def _engine(control, generator, music) -> tuple[LiveEngine, PageClock]:
-    clock = PageClock()
+def _engine(control, generator, music) -> tuple[LiveEngine, FileSource]:
+    source = FileSource(music, SR)
     engine = LiveEngine(
-        generator=generator, control=control, source=FileSource(music, SR, clock),
-        fps=FPS, seed=7, keep_timeline=True,
-    )  # fmt: skip
-    return engine, clock
+        generator=generator, control=control, source=source, fps=FPS, seed=7, keep_timeline=True
+    )
+    return engine, source
 
 
-def _play_to(engine: LiveEngine, clock: PageClock, seconds: float) -> None:
-    clock.update(seconds, playing=False)
+def _play_to(engine: LiveEngine, source: FileSource, seconds: float) -> None:
+    source.report(seconds, playing=False)
     engine.advance()
 
 
@@ -103,12 +103,12 @@ def test_a_scene_change_crossfades_the_generator_inputs(tmp_path, generator, mus
     outputs = {}
     for name, fade in (("stay", None), ("cut", 0.0), ("fade", 1.0)):
         control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path, snap_classes=False)
-        engine, clock = _engine(control, generator, music)
-        _play_to(engine, clock, 2.0)
+        engine, source = _engine(control, generator, music)
+        _play_to(engine, source, 2.0)
         start = len(engine.outputs)
         if fade is not None:
             control.load("minimal", fade=fade)
-        _play_to(engine, clock, 4.0)
+        _play_to(engine, source, 4.0)
         assert not engine.scene_fade.active  # 2 s later any fade is over
         outputs[name] = engine.outputs
     frames = int(FPS)  # 1 s
@@ -126,13 +126,13 @@ def test_a_scene_change_crossfades_the_generator_inputs(tmp_path, generator, mus
 
 def test_freeze_holds_and_blackout_blacks_the_picture(tmp_path, generator, music):
     control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path)
-    engine, clock = _engine(control, generator, music)
+    engine, source = _engine(control, generator, music)
     frames = []
-    engine.subscribe(lambda index, t, jpeg, frame: frames.append((index, frame)))
-    _play_to(engine, clock, 1.0)
+    engine.subscribe(lambda frame: frames.append((frame.index, frame.pixels)))
+    _play_to(engine, source, 1.0)
     assert engine.render_latest() and frames[-1][1].max() > 0
     control.perform("freeze", 0.0)
-    _play_to(engine, clock, 1.5)
+    _play_to(engine, source, 1.5)
     assert not engine.render_latest() and len(frames) == 1  # nothing new is sent
     control.perform("freeze", 0.0)
     control.perform("blackout", 0.0)
@@ -140,17 +140,18 @@ def test_freeze_holds_and_blackout_blacks_the_picture(tmp_path, generator, music
     index, frame = frames[-1]
     assert index == engine.stats.frame and frame.shape == frames[0][1].shape and frame.max() == 0
     control.perform("blackout", 0.0)
-    _play_to(engine, clock, 5.0)  # long enough for the causal beat tracker to lock
+    _play_to(engine, source, 5.0)  # long enough for the causal beat tracker to lock
     assert engine.render_latest() and frames[-1][1].max() > 0
     assert engine.stats.beats >= 1 and engine.stats.onsets >= 1
 
 
 def test_page_messages_reach_masters_actions_and_crossfade(tmp_path, generator, music):
     from visualizer.live.server import LiveServer
+    from visualizer.live.sink_page import PageSink
 
     control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path)
-    engine, clock = _engine(control, generator, music)
-    server = LiveServer(engine, control, clock=clock)
+    engine, source = _engine(control, generator, music)
+    server = LiveServer(engine, control, source=source, page=PageSink())
 
     def send(message: dict) -> dict:
         return server.handle_message(json.dumps(message))

@@ -12,6 +12,7 @@ import pytest
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer.cli import main
+from visualizer.content import cache_dir
 from visualizer.model import registry as weights
 
 
@@ -23,8 +24,9 @@ def served(tmp_path, monkeypatch):
         "biggan-deep-128-config.json": (folder / "config.json").read_bytes(),
     }
     bin_sha = hashlib.sha256(files["biggan-deep-128-pytorch_model.bin"]).hexdigest()
-    info = weights.ModelInfo("biggan-deep-128", 128, 1_000_000, bin_sha)
-    monkeypatch.setitem(weights.MODELS, "biggan-deep-128", info)
+    size = len(files["biggan-deep-128-pytorch_model.bin"])
+    info = weights.ModelInfo("biggan-deep-128", size, bin_sha)
+    monkeypatch.setitem(weights.DOWNLOADS, "biggan-deep-128", info)
     with WeightsServer(files) as server:
         yield server
 
@@ -40,7 +42,7 @@ def test_list_shows_every_model_and_cache_state(capsys, served):
     capsys.readouterr()
     assert main(["models", "list"]) == 0
     cached_line = next(line for line in capsys.readouterr().out.splitlines() if "-128" in line)
-    assert str(weights.cache_dir() / "biggan-deep-128") in cached_line
+    assert str(cache_dir() / "biggan-deep-128") in cached_line
 
 
 def test_download_progress_and_already_cached(capsys, served):

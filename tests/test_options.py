@@ -13,7 +13,9 @@ from visualizer import options
 from visualizer.batch.plan import AlbumError, output_names
 from visualizer.cli import get_parser
 from visualizer.errors import OutputError
-from visualizer.model.registry import MODELS
+from visualizer.model.catalog import family_of, model_names, resolution_of
+from visualizer.model.config import BigGANConfig
+from visualizer.model.registry import DOWNLOADS
 from visualizer.render.video import check_output_suffix
 
 
@@ -28,15 +30,24 @@ def _choices(command: str) -> dict[str, tuple]:
     }
 
 
-def test_the_registry_holds_every_model_the_options_name():
-    assert tuple(MODELS) == options.MODELS
-    assert ("auto", *options.MODELS) == options.MODEL_CHOICES
+MODEL_CHOICES = ("auto", *model_names())
+
+
+def test_one_table_names_the_models_and_their_sizes():
+    """The catalog's families name every model; downloads and configs exist for exactly the
+    published ones, and each model's frame size is the one its config builds."""
+    assert model_names() == ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
+    assert tuple(DOWNLOADS) == model_names()
+    for name in model_names():
+        assert BigGANConfig.for_model(name).resolution == resolution_of(name)
+    family = family_of("biggan-deep-256")
+    assert (family.latent_size, family.n_classes) == (options.LATENT_SIZE, options.N_CLASSES)
 
 
 @pytest.mark.parametrize("command", ["render", "batch", "preview"])
 def test_commands_offer_the_shared_vocabularies(command):
     choices = _choices(command)
-    assert choices["--model"] == options.MODEL_CHOICES
+    assert choices["--model"] == MODEL_CHOICES
     if command != "preview":
         assert choices["--fit"] == options.FITS
         assert choices["--encoder"] == options.ENCODERS
@@ -45,14 +56,17 @@ def test_commands_offer_the_shared_vocabularies(command):
 
 
 def test_live_offers_the_shared_vocabularies():
+    from visualizer.live.sinks import output_names
+
     choices = _choices("live")
-    assert choices["--model"] == options.MODEL_CHOICES
+    assert choices["--model"] == MODEL_CHOICES
     assert choices["--precision"] == options.PRECISIONS
+    assert choices["--output"] == output_names() == ("ndi", "camera")  # the sinks' registry
 
 
 def test_bench_offers_the_shared_vocabularies():
     choices = _choices("bench")
-    assert choices["--model"] == options.MODELS
+    assert choices["--model"] == model_names()
     assert choices["--precision"] == options.PRECISIONS
     assert choices["--compile"] == options.COMPILE_MODES
 

@@ -115,6 +115,60 @@ def test_a_held_lock_refuses_a_second_holder_at_once(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _plant(kind: str, lock: Path, victim: Path) -> None:
+    """Something that is not the tool's own lock file, where the lock goes."""
+    if kind == "symlink":
+        lock.symlink_to(victim)
+    elif kind == "fifo":
+        os.mkfifo(lock)
+    elif kind == "folder":
+        lock.mkdir()
+    else:  # another user's file
+        lock.write_text("someone else's\n")
+        os.chown(lock, 65534, 65534)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "folder", "foreign"])
+def test_a_planted_lock_is_refused_and_never_followed(tmp_path, kind):
+    """A lock is truncated and written: through a planted link it would destroy the target."""
+    if kind == "foreign" and os.geteuid() != 0:
+        pytest.skip("making a file another user owns needs root")
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me\n")
+    out, lock = tmp_path / "o.mp4", tmp_path / ".o.mp4.lock"
+    _plant(kind, lock, victim)
+    refused = pytest.raises(OutputError, match=r"lock file .*\.o\.mp4\.lock is .*: remove it")
+    with refused, exclusive(out):
+        pass
+    assert victim.read_text() == "keep me\n"
+    assert lock.is_symlink() or lock.exists()  # not ours: left for the user to look at
+
+
+def test_a_render_with_a_planted_lock_link_fails_and_leaves_the_target(
+    song, weights, tmp_path, capsys
+):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me\n")
+    (tmp_path / ".o.mp4.lock").symlink_to(victim)
+    code, err = run_cli(capsys, *_render(song, tmp_path / "o.mp4", weights))
+    assert code == 1 and "symbolic link" in err and err.count("\n") == 1
+    assert victim.read_text() == "keep me\n"
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_planted_batch_lock_link_is_refused(song, weights, tmp_path, capsys):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me\n")
+    outdir = tmp_path / "videos"
+    outdir.mkdir()
+    (outdir / ".batch.lock").symlink_to(victim)
+    code, err = run_cli(
+        capsys, "batch", song, "-o", outdir, "--weights", weights, "--fps", 5, "--quiet"
+    )
+    assert code == 1 and "symbolic link" in err
+    assert victim.read_text() == "keep me\n"
+
+
 def _spawn_render(song, out, weights) -> subprocess.Popen:
     argv = [sys.executable, "-m", "visualizer", *map(str, _render(song, out, weights))]
     return subprocess.Popen(

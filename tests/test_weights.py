@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
+from visualizer.content import cache_dir
 from visualizer.errors import DownloadError, WeightsError
 from visualizer.model import registry
 from visualizer.model.loading import download, load_network
-from visualizer.model.registry import ModelInfo, cache_dir
+from visualizer.model.registry import ModelInfo
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +34,11 @@ def served(tiny_dir, monkeypatch):
     sha = {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
     info = ModelInfo(
         "biggan-deep-128",
-        128,
         len(files["biggan-deep-128-pytorch_model.bin"]),
         sha["biggan-deep-128-pytorch_model.bin"],
         sha["biggan-deep-128-config.json"],
     )
-    monkeypatch.setitem(registry.MODELS, "biggan-deep-128", info)
+    monkeypatch.setitem(registry.DOWNLOADS, "biggan-deep-128", info)
     with WeightsServer(files) as server:
         monkeypatch.setenv("VISUALIZER_WEIGHTS_URL", server.url)
         yield server

@@ -50,8 +50,10 @@ class Cancelled(VisualizerError):
     """Work was cancelled by a progress callback or by the user (Ctrl-C)."""
 
 
-class DeviceError(VisualizerError):
-    """A MIDI port or video output is missing, busy, or not supported on this machine."""
+class LiveIOError(VisualizerError):
+    """A live-mode input or output - a MIDI port, an audio input, a video feed (NDI, virtual
+    camera) - is missing, busy, or not supported on this machine. (Not the compute device: a
+    ``--device`` that does not exist is a plain `VisualizerError`.)"""
 
 
 class MidiMapError(VisualizerError):

@@ -10,8 +10,10 @@ deleted when it raises.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -145,7 +147,7 @@ def exclusive(
     path = Path(path)
     lock = Path(lock) if lock is not None else path.parent / f".{path.name}.lock"
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(lock)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -153,7 +155,7 @@ def exclusive(
             os.close(fd)
             raise OutputError(f"{what} {path} is being written by {holder}: wait for it") from None
         try:
-            if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+            if os.fstat(fd).st_ino == os.lstat(lock).st_ino:
                 break  # still the file on disk (not one a releasing holder just removed)
         except FileNotFoundError:
             pass
@@ -165,6 +167,38 @@ def exclusive(
     finally:
         lock.unlink(missing_ok=True)  # while still locked: the next holder makes a new file
         os.close(fd)
+
+
+def _open_lock(lock: Path) -> int:
+    """A descriptor of the lock file ``lock``, created if missing; OutputError for anything
+    planted there: a lock is truncated and written, so following a symbolic link (or writing
+    into a FIFO, a device or another user's file) could destroy whatever it points at."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(lock, flags, 0o644)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OutputError(
+                f"lock file {lock} is a symbolic link: remove it (a lock is never followed)"
+            ) from None
+        if error.errno == errno.EISDIR:
+            raise OutputError(f"lock file {lock} is not a regular file: remove it") from None
+        raise OutputError(f"cannot open the lock file {lock} ({error.strerror})") from None
+    problem = planted_problem(os.fstat(fd))
+    if problem:
+        os.close(fd)
+        raise OutputError(f"lock file {lock} is {problem}: remove it")
+    return fd
+
+
+def planted_problem(status: os.stat_result) -> str | None:
+    """Why a file the tool is about to write into is not one it may use (None when it may):
+    not a regular file, or owned by another user."""
+    if not stat.S_ISREG(status.st_mode):
+        return "not a regular file"
+    if hasattr(os, "geteuid") and status.st_uid != os.geteuid():
+        return f"owned by another user (uid {status.st_uid})"
+    return None
 
 
 def _command_line() -> str:

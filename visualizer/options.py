@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-# --model: the published BigGAN-deep generators (`visualizer.model.registry` has their files);
-# "auto" = biggan-deep-512 on a CUDA device, biggan-deep-128 elsewhere.
-MODELS = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
-MODEL_CHOICES = ("auto", *MODELS)
+# --model: the models of every family in `visualizer.model.catalog.model_names()`, and "auto"
+# = biggan-deep-512 on a CUDA device, biggan-deep-128 elsewhere.
+AUTO_MODEL = "auto"
 
 # --device: a pattern, not a closed list (`visualizer.model.devices.resolve_device`).
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
@@ -33,7 +32,8 @@ ENCODERS = ("auto", "libx264", "h264_nvenc")
 # Containers a video (render, batch --name template, live --record) is written in.
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 
-# The generator's inputs: class vectors over the ImageNet classes and the latent z.
+# The generator's inputs the mapping makes per frame: class vectors over the ImageNet classes
+# and the latent z (a model family states what it takes: `visualizer.model.family`).
 N_CLASSES = 1000
 LATENT_SIZE = 128
 

@@ -29,6 +29,7 @@ from visualizer.errors import AudioError, OutputError, RenderError, TimelineErro
 from visualizer.files import exclusive, remove_temporaries, write_text_atomic
 from visualizer.mapping.timeline import Timeline
 from visualizer.memory import release_free_memory
+from visualizer.model.catalog import resolution_of
 from visualizer.model.inference import (
     BackgroundLoader,
     Generator,
@@ -82,7 +83,7 @@ def plan_render(
         remove_temporaries(written)
     work_dir = work_dir_for(output)
     cuda = _wants_cuda(options.device)
-    size = options.size or (model_resolution(options.model),) * 2
+    size = options.size or (resolution_of(options.model),) * 2
     encoder = video.resolve_encoder(options.encoder, cuda=cuda, size=size)
     saved = read_manifest(work_dir)
     if saved is not None and not options.resume:
@@ -122,12 +123,6 @@ def plan_render(
     else:
         start_work_dir(work_dir, manifest, full)
     return plan
-
-
-def model_resolution(model: str) -> int:
-    """Output size in pixels of a model name such as biggan-deep-256 (128 when it has none)."""
-    tail = model.rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else 128
 
 
 def _wants_cuda(device: str) -> bool:

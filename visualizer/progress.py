@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class ProgressBars:
 
     def __init__(self, quiet: bool = False, *, notebook: bool = False) -> None:
         self.quiet, self.notebook = quiet, notebook
-        self._bars: dict[str, object] = {}
+        self._bars: dict[str, Any] = {}  # stage -> tqdm bar
 
     def __call__(self, event: ProgressEvent) -> None:
         if self.quiet:

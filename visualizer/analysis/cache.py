@@ -8,38 +8,18 @@ the analysis would produce different numbers. A cache hit imports neither libros
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 from fractions import Fraction
 from pathlib import Path
 
 from visualizer.analysis.features import Features, load_features, save_features
+from visualizer.content import cache_dir, file_sha256, text_sha256
 from visualizer.errors import FeaturesError
 
 log = logging.getLogger("visualizer")
 
 ANALYSIS_VERSION = "3"  # 2: section threshold relative to the track; 3: no edge onsets
-
-
-def default_cache_dir() -> Path:
-    """$VISUALIZER_CACHE, else $XDG_CACHE_HOME/visualizer, else ~/.cache/visualizer."""
-    explicit = os.environ.get("VISUALIZER_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "visualizer"
-
-
-def file_digest(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of the file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_key(path: Path, *, fps: Fraction, sr: int) -> str:
@@ -48,17 +28,17 @@ def cache_key(path: Path, *, fps: Fraction, sr: int) -> str:
     Excerpts are windows of the whole track's analysis, so they share its entry.
     """
     params = {
-        "audio": file_digest(path),
+        "audio": file_sha256(path),
         "fps": f"{fps.numerator}/{fps.denominator}",
         "sr": sr,
         "version": ANALYSIS_VERSION,
     }
     text = json.dumps(params, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return text_sha256(text)[:32]
 
 
 def cache_path(key: str) -> Path:
-    return default_cache_dir() / "features" / f"{key}.npz"
+    return cache_dir() / "features" / f"{key}.npz"
 
 
 def read_cached(key: str) -> Features | None:
@@ -70,7 +50,9 @@ def read_cached(key: str) -> Features | None:
     try:
         return load_features(entry)
     except FeaturesError as error:
-        log.warning("ignoring a damaged analysis cache entry (%s)", error)
+        # Dropped, so the analysis runs again and writes a good entry in its place.
+        log.warning("dropping a damaged analysis cache entry (%s)", error)
+        entry.unlink(missing_ok=True)
         return None
 
 
@@ -79,4 +61,4 @@ def write_cached(key: str, features: Features) -> None:
     try:
         save_features(features, cache_path(key))
     except OSError as error:
-        log.warning("could not write the analysis cache in %s (%s)", default_cache_dir(), error)
+        log.warning("could not write the analysis cache in %s (%s)", cache_dir(), error)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from visualizer.errors import AudioError
+from visualizer.ffmpeg import ffmpeg_exe
 
 log = logging.getLogger("visualizer")
 
@@ -53,13 +54,6 @@ class Audio:
     def duration(self) -> float:
         """Seconds of audio held: n / sr."""
         return self.samples.shape[0] / self.sr
-
-
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary shipped by imageio-ffmpeg (there may be no system ffmpeg)."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def check_file(path: Path) -> None:
@@ -276,8 +270,10 @@ def _read_ffmpeg(
     # stderr to a file: a pipe nobody reads until the end could fill and stall ffmpeg
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errors)
+        stdout = proc.stdout
+        assert stdout is not None  # stdout=PIPE
         try:
-            while raw := proc.stdout.read(block * frame_bytes):
+            while raw := stdout.read(block * frame_bytes):
                 usable = len(raw) - len(raw) % frame_bytes  # only at the very end
                 frames = np.frombuffer(raw[:usable], dtype="<f4").reshape(-1, channels)
                 done += frames.shape[0]
@@ -287,7 +283,7 @@ def _read_ffmpeg(
             if proc.poll() is None:  # the consumer stopped early, or failed
                 proc.kill()
                 proc.wait()
-            proc.stdout.close()
+            stdout.close()
         errors.seek(0)
         stderr = errors.read().decode("utf-8", "replace")
     if returncode != 0:

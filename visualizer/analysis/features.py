@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -232,6 +234,8 @@ def load_features(path: str | os.PathLike) -> Features:
         raise
     except (OSError, ValueError, EOFError, ZeroDivisionError, KeyError) as error:
         raise FeaturesError(f"{path}: not a readable features .npz ({error})") from None
+    except (zipfile.BadZipFile, zlib.error) as error:  # a damaged archive or member
+        raise FeaturesError(f"{path}: a damaged features .npz ({error})") from None
     problem = validate_features(features)
     if problem:
         raise FeaturesError(f"{path}: {problem}")

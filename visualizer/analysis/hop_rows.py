@@ -146,7 +146,7 @@ class HopRows:
                 flux[start : start + count] = np.maximum(db - earlier, 0.0).mean(axis=1)
             previous = reference[-1:]
         flux = np.concatenate([np.zeros(ONSET_SHIFT, np.float32), flux])[:n]  # onto the attack
-        lowest = max(self.db_min, floor)
+        lowest = max(self.db_min, float(floor))
         flux[0] = max(flux[0], min(_attack_at_start(head, lowest), float(flux[1:].max(initial=0))))
         # Normalised to the strongest onset, but never to less than a real onset's flux: steady
         # audio (a held chord) has only noise-level flux, which must not become full onsets.

@@ -12,7 +12,6 @@ work starts:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -22,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import AudioError, OutputError, VisualizerError
 from visualizer.options import VIDEO_SUFFIXES
 
@@ -338,14 +338,10 @@ def file_digest(path: Path, cache: Mapping[str, object] | None = None) -> dict[s
 
 
 def _sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                hasher.update(block)
+        return file_sha256(path)
     except OSError as error:
         raise AudioError(f"cannot read {path}: {error.strerror or error}") from None
-    return hasher.hexdigest()
 
 
 def path_identity(value: str | os.PathLike | None) -> object:
@@ -375,7 +371,7 @@ def settings_hash(source_sha256: str, settings: Mapping[str, object]) -> str:
     payload = json.dumps(
         {"source": source_sha256, "settings": settings}, sort_keys=True, default=str
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return text_sha256(payload)
 
 
 def check_outdir(outdir: Path) -> Path:

@@ -7,7 +7,8 @@ import argparse
 import json
 
 from visualizer.commands.common import ProgressBars, add_quiet_option, positive_int
-from visualizer.options import COMPILE_MODES, CONCRETE_PRECISIONS, DEVICES, MODELS, PRECISIONS
+from visualizer.model.catalog import model_names
+from visualizer.options import COMPILE_MODES, CONCRETE_PRECISIONS, DEVICES, PRECISIONS
 
 
 def parse_precisions(text: str) -> tuple[str, ...]:
@@ -24,7 +25,7 @@ def parse_precisions(text: str) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", choices=MODELS, default="biggan-deep-128", help="(default: %(default)s)"
+        "--model", choices=model_names(), default="biggan-deep-128", help="(default: %(default)s)"
     )
     parser.add_argument(
         "--batch-size",

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
-from visualizer.options import MODEL_CHOICES
+from visualizer.model.catalog import model_names
+from visualizer.options import AUTO_MODEL
 from visualizer.progress import ProgressBars as ProgressBars  # the commands' bars
 
 
@@ -59,7 +60,7 @@ def positive_int(text: str) -> int:
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
-        choices=MODEL_CHOICES,
+        choices=(AUTO_MODEL, *model_names()),
         default="auto",
         help="generator resolution; auto = biggan-deep-512 on a CUDA device, biggan-deep-128 on "
         "a CPU, where 512 px takes about a second per frame (default: auto)",

@@ -22,7 +22,7 @@ from visualizer.commands.common import (
     local_file,
     positive_int,
 )
-from visualizer.live.outputs import OUTPUTS
+from visualizer.live.sinks import output_help, output_names
 from visualizer.options import PRECISIONS
 
 log = logging.getLogger("visualizer")
@@ -93,9 +93,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         action="append",
         default=[],
-        choices=OUTPUTS,
-        help="also send the frames as a video feed: ndi (NDI source) or camera (virtual "
-        "camera); repeatable",
+        choices=output_names(),
+        help=f"also send the frames to: {output_help()}; repeatable",
     )
     parser.add_argument(
         "--ndi-name", default="visualizer", help="name of the NDI source (%(default)s)"
@@ -134,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             print("no MIDI input ports found")
         return 0
     if args.list_devices:
-        from visualizer.live.inputs import list_devices
+        from visualizer.live.source_soundcard import list_devices
 
         devices = list_devices()
         for index, name, channels, rate in devices:
@@ -176,8 +175,8 @@ def _serve(args: argparse.Namespace) -> int:
         session.start()
         if not args.quiet:
             print(f"live: open {session.server.url} (Ctrl-C to stop)", flush=True)
-            for output in session.outputs:
-                print(f"live: sending {output.describe()}", flush=True)
+            for sink in session.outputs:
+                print(f"live: sending {sink.describe()}", flush=True)
             if session.midi is not None:
                 midi = session.midi
                 print(f"live: MIDI from {midi.port_name!r}, map {midi.map_path}", flush=True)

@@ -25,17 +25,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from visualizer.content import cache_dir
     from visualizer.model import registry as weights
+    from visualizer.model.catalog import family_of, model_names, resolution_of
 
     if args.action == "list":
         print(f"{'NAME':<17} {'RES':>4}  {'SIZE':>8}  CACHED")
-        for info in weights.MODELS.values():
-            folder = weights.cached_model_dir(info.name)
-            approx = "" if info.sha256 else "~"
-            size = f"{approx}{info.download_size / 1e6:.0f} MB"
-            print(f"{info.name:<17} {info.resolution:>4}  {size:>8}  {folder or 'no'}")
-        print(f"cache: {weights.cache_dir()}")
+        for name in model_names():
+            info = weights.DOWNLOADS.get(name)
+            folder = weights.cached_model_dir(name) if info else None
+            approx = "" if info is None or info.sha256 else "~"
+            size = f"{approx}{info.download_size / 1e6:.0f} MB" if info else "-"
+            print(f"{name:<17} {resolution_of(name):>4}  {size:>8}  {folder or 'no'}")
+        print(f"cache: {cache_dir()}")
         return 0
+    family_of(args.name)  # an unknown name is refused with the list of models there are
     info = weights.model_info(args.name)
     already = weights.cached_model_dir(info.name)
     bars = ProgressBars(quiet=args.quiet)

@@ -1,17 +1,15 @@
-"""The live render loop: audio clock -> causal analysis -> causal mapping -> generator -> JPEG.
+"""The live render loop: source -> causal analysis -> causal mapping -> generator -> sinks.
 
-The loop never queues frames. Each turn it reads the audio clock, analyses and maps EVERY frame
-up to the clock's frame (cheap, so the mapping state is the one the offline causal Timeline
-has), and renders only the newest of them; frames it had no time for are counted as dropped.
-Finished frames go to subscribers (the server keeps one latest-frame slot per browser), so a
-slow browser can never hold the render loop back.
+The loop never queues frames. Each turn it reads the source's audio up to its clock, analyses
+and maps EVERY frame up to the clock's frame (cheap, so the mapping state is the one the offline
+causal Timeline has), and renders only the newest of them; frames it had no time for are counted
+as dropped. Finished frames go to subscribers, the sinks (`visualizer.live.sink`), each of which
+holds its own slot, so a slow browser or receiver can never hold the render loop back.
 
-Clocks: with ``--audio`` the track plays in the page's <audio> element and the page reports its
-``currentTime`` (`PageClock`); the visuals follow that clock, so they follow pauses, seeks and
-the browser's own audio buffering. As the whole track is known, the loop maps the frame that
-will be heard when the render finishes (clock + the recent render time, at most 0.5 s), so the
-picture is on time instead of one render late. With ``--input`` the clock is the number of
-samples captured (`visualizer.live.inputs.InputSource`); there is nothing to look ahead to.
+The source (`visualizer.live.source`) is asked for the audio up to ``lead`` seconds past its
+clock: the recent render time, at most 0.5 s. A source that knows what comes (a track played in
+the page) gives the frame that will be heard when the render finishes, so the picture is on
+time instead of one render late; a live input has nothing to look ahead to and ignores it.
 """
 
 from __future__ import annotations
@@ -30,49 +28,13 @@ from visualizer.analysis.causal import CausalAnalyzer
 from visualizer.analysis.features import FrameFeatures
 from visualizer.live.control import LiveControl
 from visualizer.live.scene_fade import SceneFade
+from visualizer.live.sink import Frame
+from visualizer.live.source import Source
 from visualizer.mapping.timeline import Timeline
 
 log = logging.getLogger("visualizer")
 
-SEEK_BACK_S = 0.25  # a clock this far behind what was analysed is a seek: start over
-MAX_LEAD_S = 0.5  # never render further ahead of the track than this
-
-
-class PageClock:
-    """The track position as the page's <audio> element reports it, extrapolated between
-    reports with the monotonic clock. ``now()`` is None until the first report."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._t: float | None = None
-        self._at = 0.0
-        self._playing = False
-
-    def update(self, t: float, playing: bool) -> None:
-        with self._lock:
-            self._t, self._at, self._playing = float(t), time.monotonic(), bool(playing)
-
-    def now(self) -> float | None:
-        with self._lock:
-            if self._t is None:
-                return None
-            return self._t + (time.monotonic() - self._at if self._playing else 0.0)
-
-
-class FileSource:
-    """A decoded track (mono float32 ``samples`` at ``sr``) played by a clock."""
-
-    def __init__(self, samples: np.ndarray, sr: int, clock: PageClock) -> None:
-        self.samples, self.sr, self.clock = samples, int(sr), clock
-
-    def target(self, lead: float = 0.0) -> int | None:
-        """Samples of the track played ``lead`` seconds from now (None before the clock
-        starts). The whole track is known, so the loop can map the frame that will be heard
-        when its render finishes instead of the one heard when it started."""
-        t = self.clock.now()
-        if t is None:
-            return None
-        return int(min(max(t + lead, 0.0), len(self.samples) / self.sr) * self.sr)
+MAX_LEAD_S = 0.5  # never render further ahead of the source's clock than this
 
 
 def causal_timeline(rows: list[FrameFeatures], preset, *, seed: int, fps: Fraction) -> Timeline:
@@ -112,11 +74,11 @@ class Stats:
 
 
 class LiveEngine:
-    """Render loop. ``generator`` is a `visualizer.model.inference.Generator`; ``source`` is a
-    `FileSource` or an input source with ``sr`` and ``read() -> np.ndarray``.
+    """Render loop. ``generator`` is a `visualizer.model.inference.Generator`, ``source`` a
+    `visualizer.live.source.Source`.
 
-    ``subscribe(fn)`` registers ``fn(index, t, jpeg_bytes)``, called from the render thread;
-    it must return at once (the server only swaps a slot).
+    ``subscribe(fn)`` registers ``fn(frame: Frame)``, called from the render thread for every
+    rendered frame; it must return at once (a sink only swaps a slot).
     """
 
     def __init__(
@@ -124,7 +86,7 @@ class LiveEngine:
         *,
         generator,
         control: LiveControl,
-        source,
+        source: Source,
         fps: Fraction,
         seed: int,
         jpeg_quality: int = 85,
@@ -136,7 +98,7 @@ class LiveEngine:
         self.keep_timeline = keep_timeline
         self.stats = Stats()
         self.lead = 0.0  # seconds a track is mapped ahead of its clock: the expected render time
-        self._subscribers: list[Callable[[int, float, bytes, np.ndarray], None]] = []
+        self._subscribers: list[Callable[[Frame], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._frame_lock = threading.Lock()
@@ -150,13 +112,12 @@ class LiveEngine:
         self._preset = self.control.take_change(False)
         self.mapper = CausalMapper(self._preset, seed=self.seed, fps=self.fps)
         self._good_preset = self._preset  # the last preset the mapper stepped without error
-        self._fed = 0
         self._latest: tuple[int, np.ndarray, np.ndarray, float] | None = None
         self._rendered_index = -1
         self.outputs: list[tuple[np.ndarray, np.ndarray, float]] = []
         self.scene_fade = SceneFade()
 
-    def subscribe(self, fn: Callable[[int, float, bytes, np.ndarray], None]) -> None:
+    def subscribe(self, fn: Callable[[Frame], None]) -> None:
         self._subscribers.append(fn)
 
     def timeline(self) -> Timeline:
@@ -176,20 +137,12 @@ class LiveEngine:
 
     def advance(self) -> int:
         """Bring analysis and mapping up to the source's clock; returns frames mapped."""
-        if hasattr(self.source, "read"):
-            return self.feed(self.source.read())
-        target = self.source.target(self.lead)
-        if target is None:
-            return 0
-        if target < self._fed - (SEEK_BACK_S + self.lead) * self.source.sr:
-            # seek back: replay from the start so the state equals the uninterrupted one
+        block = self.source.read(self.lead)
+        if block.restart:
+            # a seek back: replay from the start so the state equals the uninterrupted one
             self.stats.restarts += 1
             self._restart()
-        if target <= self._fed:
-            return 0
-        block = self.source.samples[self._fed : target]
-        self._fed = target
-        return self.feed(block)
+        return self.feed(block.samples) if block.samples.size else 0
 
     def _map(self, row: FrameFeatures) -> None:
         tap = self.control.tap_tempo
@@ -234,11 +187,11 @@ class LiveEngine:
         started = time.perf_counter()
         if self.control.blackout:
             side = self.generator.resolution
-            frame = np.zeros((side, side, 3), dtype=np.uint8)
+            pixels = np.zeros((side, side, 3), dtype=np.uint8)
         else:
-            frame = self._generate(class_vector, noise, truncation)
+            pixels = self._generate(class_vector, noise, truncation)
         buffer = io.BytesIO()
-        Image.fromarray(frame).save(buffer, format="JPEG", quality=self.jpeg_quality)
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=self.jpeg_quality)
         elapsed = time.perf_counter() - started
         self.stats.dropped += max(0, index - self._rendered_index - 1)
         self._rendered_index = index
@@ -249,12 +202,14 @@ class LiveEngine:
         s.render_fps = rate if s.rendered == 1 else 0.8 * s.render_fps + 0.2 * rate
         self.lead = min(MAX_LEAD_S, 0.8 * self.lead + 0.2 * elapsed)
         t = float(index / self.fps)
-        now = self._clock_now()
+        now = self.source.clock()
         if now is not None:
-            s.latency_ms = 1000.0 * (now - t)
+            s.latency_ms = 1000.0 * (now.seconds - t)
+        info = {**dataclasses.asdict(s), "version": self.control.version}
+        frame = Frame(index=index, t=t, pixels=pixels, jpeg=buffer.getvalue(), info=info)
         for fn in list(self._subscribers):
             try:
-                fn(index, t, buffer.getvalue(), frame)
+                fn(frame)
             except Exception:  # a broken subscriber must not stop the show
                 log.exception("frame subscriber failed")
         return True
@@ -269,13 +224,6 @@ class LiveEngine:
             torch.tensor([truncation], dtype=torch.float32, device=self.device),
         )
         return frames[0].cpu().numpy()
-
-    def _clock_now(self) -> float | None:
-        clock = getattr(self.source, "clock", None)
-        return clock.now() if clock is not None else self._fed_seconds()
-
-    def _fed_seconds(self) -> float:
-        return getattr(self.source, "received", 0) / self.source.sr
 
     # -- the loop --------------------------------------------------------------------------
     def start(self) -> None:

@@ -7,7 +7,7 @@ notes fire actions, as the `visualizer.live.midi_map.MidiMap` says. Learn mode b
 arms a target, the next control or note that moves is bound to it and the map is saved.
 
 mido and python-rtmidi are imported only here (the ``live`` extra). On Linux rtmidi talks to the
-ALSA sequencer (/dev/snd/seq); where it is missing, opening a port is a DeviceError that says so.
+ALSA sequencer (/dev/snd/seq); where it is missing, opening a port is a LiveIOError that says so.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from visualizer.errors import DeviceError, MidiMapError, VisualizerError
+from visualizer.errors import LiveIOError, MidiMapError, VisualizerError
 from visualizer.live.control import LiveControl, parameter_specs
 from visualizer.live.midi_map import (
     SCENE_PREFIX,
@@ -39,21 +39,21 @@ def _mido():
     try:
         import mido
     except ImportError as error:
-        raise DeviceError(
+        raise LiveIOError(
             f"MIDI needs mido and python-rtmidi (pip install 'visualizer[live]'): {error}"
         ) from None
     return mido
 
 
-def _backend_error(error: BaseException) -> DeviceError:
-    return DeviceError(
+def _backend_error(error: BaseException) -> LiveIOError:
+    return LiveIOError(
         f"cannot use MIDI here: {error} (Linux needs the ALSA sequencer, /dev/snd/seq: "
         "load snd-seq, or run where the controller is plugged in)"
     )
 
 
 def list_ports() -> list[str]:
-    """Names of the MIDI input ports, or a DeviceError when MIDI cannot run here."""
+    """Names of the MIDI input ports, or a LiveIOError when MIDI cannot run here."""
     mido = _mido()
     try:
         return list(mido.get_input_names())
@@ -67,7 +67,7 @@ def choose_port(wanted: str, names: list[str]) -> str:
         if wanted.lower() in name.lower():
             return name
     available = ", ".join(repr(n) for n in names) or "none"
-    raise DeviceError(f"no MIDI input port matches {wanted!r} (available: {available})")
+    raise LiveIOError(f"no MIDI input port matches {wanted!r} (available: {available})")
 
 
 class MidiInput:
@@ -93,7 +93,7 @@ class MidiInput:
         self._last_cc: dict[tuple[int, int], int] = {}  # for buttons that send CC
         self._last_error = ""
         self._lock = threading.Lock()
-        self._port = None
+        self._port: Any = None  # a mido input port once open
 
     # -- ports -----------------------------------------------------------------------------
     def open(self, wanted: str = "") -> str:

@@ -5,16 +5,17 @@ HTTP GET serves exactly these paths and nothing else (404): ``/`` (the page), ``
 seek) and ``/state`` (JSON: engine stats, parameters, clock). Names are looked up in a fixed
 table, never joined to a filesystem path, so no request can reach another file.
 
-``/ws`` is the WebSocket. Server -> page: binary frame messages (4-byte big-endian header
-length, a JSON header ``{index, t, dropped, render_fps, render_ms, latency_ms}``, then the
-JPEG) and JSON text messages (``state``, ``classes``, ``saved``, ``error``). Page -> server: JSON
-text messages, see `handle_message`. Each page has ONE latest-frame slot: a new frame replaces
-an unsent one (counted as dropped), so a slow or stalled page never queues frames nor slows
-the render loop. Malformed messages are logged and answered with an error; they never close
-the connection nor stop the show. Every request must name this machine by a loopback Host
-(127.0.0.1, localhost, [::1], or the ``--host`` name), so a web page reaching the port through
-DNS rebinding is refused (403) on every path; the WebSocket also needs an Origin matching the
-Host, so another web site cannot steer the show.
+``/ws`` is the WebSocket. Server -> page: binary frame messages (the page sink,
+`visualizer.live.sink_page`: one latest-frame slot per page, so a slow or stalled page never
+queues frames nor slows the render loop) and JSON text messages (``state``, ``classes``,
+``saved``, ``error``). Page -> server: JSON text messages, see `handle_message`; the page's
+player position goes to the source (``report``). Malformed messages are logged and answered
+with an error; they never close the connection nor stop the show.
+
+Every request must name this machine by a loopback Host (127.0.0.1, localhost, [::1], or the
+``--host`` name), so a web page reaching the port through DNS rebinding is refused (403) on
+every path; the WebSocket also needs an Origin matching the Host, so another web site cannot
+steer the show.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import json
 import logging
 import mimetypes
 import re
-import struct
 import threading
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ from websockets.http11 import Request, Response
 from visualizer.errors import VisualizerError
 from visualizer.live.control import LiveControl
 from visualizer.live.engine import LiveEngine
+from visualizer.live.sink_page import PageSink
+from visualizer.live.source import Source
 
 log = logging.getLogger("visualizer")
 
@@ -54,32 +56,22 @@ RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits: any file; int
 TRACK_CHUNK = 1 << 20  # bytes of the track per /track response (bounded memory per client)
 
 
-class _Client:
-    def __init__(self, connection: ServerConnection) -> None:
-        self.connection = connection
-        self.slot: tuple[dict[str, Any], bytes] | None = None
-        self.ready = asyncio.Event()
-        self.dropped = 0  # frames replaced in the slot before this page took them
-
-
 class LiveServer:
-    """Serves the page and streams the engine's frames. ``start()`` runs it in a thread and
-    returns once the port is bound (``port=0`` picks a free one; see ``self.port``)."""
+    """Serves the page and feeds it the ``page`` sink's frames. ``start()`` runs it in a thread
+    and returns once the port is bound (``port=0`` picks a free one; see ``self.port``)."""
 
     def __init__(
         self,
         engine: LiveEngine,
         control: LiveControl,
         *,
+        source: Source,
+        page: PageSink,
         host: str = "127.0.0.1",
         port: int = 8765,
-        track: Path | None = None,
-        clock=None,
     ) -> None:
-        self.engine, self.control, self.clock = engine, control, clock
+        self.engine, self.control, self.source, self.page = engine, control, source, page
         self.host, self.port = host, port
-        self.track = Path(track) if track else None
-        self._clients: set[_Client] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -87,7 +79,6 @@ class LiveServer:
         self._error: BaseException | None = None
         self.bad_messages = 0  # malformed page messages seen (ignored)
         self.midi = None  # a `visualizer.live.midi.MidiInput` when --midi is on (learn, state)
-        engine.subscribe(self._on_frame)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -118,6 +109,7 @@ class LiveServer:
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.page.bind(self._loop)
         self._stopped = asyncio.Event()
         async with serve(
             self._handle,
@@ -152,20 +144,21 @@ class LiveServer:
             return _response(200, (STATIC / name).read_bytes(), _mime(name))
         if path == "/state":
             return _response(200, json.dumps(self.state()).encode(), "application/json")
-        if path == "/track" and self.track is not None:
-            return _ranged(self.track, request.headers.get("Range"))
+        if path == "/track" and self.source.track is not None:
+            return _ranged(self.source.track, request.headers.get("Range"))
         return connection.respond(404, "not found\n")
 
     def state(self) -> dict[str, Any]:
         stats = self.engine.stats
+        clock = self.source.clock()
         return {
             **self.control.snapshot(),
             "stats": {**stats.__dict__},
-            "clock": self.clock.now() if self.clock is not None else None,
+            "clock": clock.seconds if clock is not None else None,
             "fps": float(self.engine.fps),
-            "track": self.track is not None,
+            "track": self.source.track is not None,
             "bad_messages": self.bad_messages,
-            "clients": len(self._clients),
+            "clients": len(self.page.pages),
             "midi": self.midi.snapshot() if self.midi is not None else None,
         }
 
@@ -175,56 +168,18 @@ class LiveServer:
         seen = self.control.version
         while True:
             await asyncio.sleep(0.1)
-            if self.control.version == seen or not self._clients:
+            if self.control.version == seen or not self.page.pages:
                 continue
             seen = self.control.version
             text = json.dumps({"type": "state", **self.state()})
-            for client in list(self._clients):
+            for page in list(self.page.pages):
                 with contextlib.suppress(ConnectionClosed):
-                    await client.connection.send(text)
-
-    # -- frames ----------------------------------------------------------------------------
-    def _on_frame(self, index: int, t: float, jpeg: bytes, frame) -> None:
-        """Called from the render thread: hand the frame to the loop, never wait."""
-        if self._loop is None or not self._clients:
-            return
-        s = self.engine.stats
-        meta = {
-            "index": index,
-            "t": t,
-            "dropped": s.dropped,
-            "render_fps": round(s.render_fps, 2),
-            "render_ms": round(s.render_ms, 1),
-            "latency_ms": round(s.latency_ms, 1),
-            "version": self.control.version,
-            "beats": s.beats,
-            "onsets": s.onsets,
-        }
-        self._loop.call_soon_threadsafe(self._publish, meta, jpeg)
-
-    def _publish(self, meta: dict[str, Any], jpeg: bytes) -> None:
-        for client in self._clients:
-            if client.slot is not None:
-                client.dropped += 1
-            client.slot = (meta, jpeg)
-            client.ready.set()
-
-    async def _sender(self, client: _Client) -> None:
-        while True:
-            await client.ready.wait()
-            client.ready.clear()
-            if client.slot is None:
-                continue
-            meta, jpeg = client.slot
-            client.slot = None
-            header = json.dumps({**meta, "dropped": meta["dropped"] + client.dropped}).encode()
-            await client.connection.send(struct.pack(">I", len(header)) + header + jpeg)
+                    await page.connection.send(text)
 
     # -- WebSocket -------------------------------------------------------------------------
     async def _handle(self, connection: ServerConnection) -> None:
-        client = _Client(connection)
-        self._clients.add(client)
-        sender = asyncio.create_task(self._sender(client))
+        page = self.page.join(connection)
+        sender = asyncio.create_task(self.page.feed(page))
         try:
             await connection.send(json.dumps({"type": "state", **self.state()}))
             async for message in connection:
@@ -234,7 +189,7 @@ class LiveServer:
         except ConnectionClosed:
             pass
         finally:
-            self._clients.discard(client)
+            self.page.leave(page)
             sender.cancel()
 
     def handle_message(self, message: str | bytes) -> dict[str, Any] | None:
@@ -271,8 +226,7 @@ class LiveServer:
             t = float(data["t"])
             if not 0 <= t < 1e7:
                 raise ValueError(f"clock {t} out of range")
-            if self.clock is not None:
-                self.clock.update(t, bool(data.get("playing", True)))
+            self.source.report(t, bool(data.get("playing", True)))
             return None
         if kind == "set":
             self.control.set(str(data["key"]), data["value"])
@@ -316,9 +270,11 @@ class LiveServer:
             self.midi.learn(None if target is None else str(target))
 
     def now(self) -> float:
-        """The audio clock in seconds (the page's, else the newest mapped frame's time)."""
-        now = self.clock.now() if self.clock is not None else None
-        return now if now is not None else self.engine.stats.frame / float(self.engine.fps)
+        """The source's clock in seconds (before it starts: the newest mapped frame's time)."""
+        clock = self.source.clock()
+        return (
+            clock.seconds if clock is not None else self.engine.stats.frame / float(self.engine.fps)
+        )
 
 
 def _mime(name: str) -> str:
@@ -365,6 +321,7 @@ def _ranged(path: Path, header: str | None) -> Response:
         if size <= TRACK_CHUNK:
             return _response(200, path.read_bytes(), mime, {"Accept-Ranges": "bytes"})
         match = RANGE.match("bytes=0-")  # a big file comes in ranges, whatever was asked
+    assert match is not None
     first, last = match.groups()
     if first:
         start, end = int(first), min(int(last) if last else size - 1, size - 1)

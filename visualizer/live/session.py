@@ -1,8 +1,9 @@
 """One live session: the pieces of live mode wired together (and taken apart in order).
 
-`LiveSession` owns the audio source, the `LiveControl`, the `LiveEngine` render thread, the
-`LiveServer`, the optional OSC and MIDI inputs, video outputs and recorder. The CLI builds it
-from a `LiveOptions` with `LiveSession.open`; tests build it directly with a tiny generator.
+`LiveSession` owns the source (`visualizer.live.sources`), the `LiveControl`, the `LiveEngine`
+render thread, the `LiveServer`, the optional OSC and MIDI inputs, and the sinks
+(`visualizer.live.sinks`: the page's feed, the ``--output`` feeds, the recording). The CLI builds
+it from a `LiveOptions` with `LiveSession.open`; tests build it directly with a tiny generator.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
+from visualizer.errors import LiveIOError
 from visualizer.live.control import LiveControl
-from visualizer.live.engine import FileSource, LiveEngine, PageClock
+from visualizer.live.engine import LiveEngine
 from visualizer.live.server import LiveServer
+from visualizer.live.sink import Sink, SinkSetup
+from visualizer.live.sink_page import PageSink
+from visualizer.live.sinks import open_sink, output_names
+from visualizer.live.source import Source
+from visualizer.live.sources import open_source
 from visualizer.options import DEFAULT_FPS
 
 log = logging.getLogger("visualizer")
@@ -53,20 +58,20 @@ class LiveOptions:
     jpeg_quality: int = 85  # 1-100
     midi: str | None = None  # MIDI input port, None = off
     midi_map: Path | None = None  # None = midi.map.toml in save_dir (learn mode writes it there)
-    outputs: tuple[str, ...] = ()  # video feeds to open
+    outputs: tuple[str, ...] = ()  # video feeds to open (`visualizer.live.sinks.output_names`)
     ndi_name: str = "visualizer"  # the NDI source name
 
 
 class LiveSession:
+    """``source`` is an opened `visualizer.live.source.Source`; ``outputs`` name the
+    ``--output`` sinks to open besides the page (and ``record``, the recording)."""
+
     def __init__(
         self,
         *,
         generator,
         control: LiveControl,
-        audio_path: Path | None = None,
-        samples: np.ndarray | None = None,
-        sr: int = 22050,
-        input_source=None,
+        source: Source,
         fps: Fraction = DEFAULT_FPS,
         seed: int | None = None,
         host: str = "127.0.0.1",
@@ -82,76 +87,71 @@ class LiveSession:
         outputs: tuple[str, ...] = (),
         ndi_name: str = "visualizer",
     ) -> None:
-        self.control = control
-        self.clock = PageClock() if input_source is None else None
-        self.audio_path = audio_path
-        if input_source is None:
-            self.source = FileSource(samples, sr, self.clock)
-        else:
-            self.source = input_source
+        self.control, self.source = control, source
         seed = int(control.preset.seed if seed is None else seed)
         self.engine = LiveEngine(
             generator=generator,
             control=control,
-            source=self.source,
+            source=source,
             fps=fps,
             seed=seed,
             jpeg_quality=jpeg_quality,
             keep_timeline=keep_timeline,
         )
+        for name in outputs:
+            if name not in output_names():
+                valid = ", ".join(output_names())
+                raise LiveIOError(f"unknown output {name!r} (valid: {valid})")
+        setup = SinkSetup(
+            resolution=generator.resolution, fps=Fraction(fps), ndi_name=ndi_name, record=record,
+            record_size=record_size, overwrite=overwrite, soundtrack=source.soundtrack,
+        )  # fmt: skip
+        self.midi = None
+        self.sinks: list[Sink] = []
+        try:
+            if midi_port is not None:
+                self.midi = _midi_input(control, midi_map, self.now)
+                self.midi.open(midi_port)
+            names = ["page", *dict.fromkeys(outputs), *(["record"] if record else [])]
+            for name in names:
+                sink = open_sink(name, setup)
+                self.sinks.append(sink)
+                self.engine.subscribe(sink.receive)
+        except BaseException:
+            self._close_inputs_and_outputs()
+            raise
+        if record is not None:
+            source.keep_audio()
+        page = self.sinks[0]
+        assert isinstance(page, PageSink)
         self.server = LiveServer(
-            self.engine, control, host=host, port=port, track=audio_path, clock=self.clock
+            self.engine, control, source=source, page=page, host=host, port=port
         )
+        self.server.midi = self.midi
         self.osc = None
         if osc_port is not None:
             from visualizer.live.osc import OscInput
 
             self.osc = OscInput(control, host=host, port=osc_port, now=self.now)
-        self.midi = None
-        if midi_port is not None:
-            self.midi = _midi_input(control, midi_map, self.now)
-            self.midi.open(midi_port)
-            self.server.midi = self.midi
-        self.outputs = []
-        try:
-            for kind in dict.fromkeys(outputs):
-                from visualizer.live.outputs import open_output
-
-                output = open_output(
-                    kind, resolution=generator.resolution, fps=fps, ndi_name=ndi_name
-                )
-                self.outputs.append(output)
-                self.engine.subscribe(output.add)
-        except BaseException:
-            self._close_inputs_and_outputs()
-            raise
-        self.recorder = None
-        if record is not None:
-            from visualizer.live.recorder import Recorder
-
-            resolution = generator.resolution
-            self.recorder = Recorder(
-                record, fps=fps, resolution=resolution, size=record_size, overwrite=overwrite
-            )
-            self.engine.subscribe(self.recorder.add)
-            if input_source is not None:
-                input_source.keep = True
         self._done = threading.Event()
 
+    @property
+    def outputs(self) -> list[Sink]:
+        """The sinks opened by ``--output``."""
+        return [sink for sink in self.sinks if sink.output_choice]
+
     def now(self) -> float:
-        """The audio clock in seconds (page clock for a track, samples captured for input)."""
-        if self.clock is not None:
-            return self.clock.now() or 0.0
-        return self.source.received / self.source.sr
+        """The source's clock in seconds (0 before it starts)."""
+        reading = self.source.clock()
+        return reading.seconds if reading is not None else 0.0
 
     def start(self) -> None:
         self.server.start()
         if self.osc is not None:
             self.osc.start()
-        for output in self.outputs:
-            output.start()
-        if hasattr(self.source, "start"):
-            self.source.start()
+        for sink in self.sinks:
+            sink.start()
+        self.source.start()
         self.engine.start()
 
     def wait(self, timeout: float | None = None) -> None:
@@ -161,23 +161,18 @@ class LiveSession:
         """Stop everything; finish the recording. Returns the recording's path (or None)."""
         self._done.set()
         self.engine.stop()
-        if hasattr(self.source, "stop"):
-            self.source.stop()
+        self.source.stop()
         if self.osc is not None:
             self.osc.stop()
-        self._close_inputs_and_outputs()
         self.server.stop()
-        if self.recorder is None:
-            return None
-        if self.clock is not None:
-            return self.recorder.close(audio=self.audio_path)
-        return self.recorder.close(samples=self.source.captured(), sr=self.source.sr)
+        return self._close_inputs_and_outputs()
 
-    def _close_inputs_and_outputs(self) -> None:
+    def _close_inputs_and_outputs(self) -> Path | None:
+        """Close MIDI and the sinks (the recording last: it muxes); returns what they wrote."""
         if self.midi is not None:
             self.midi.close()
-        for output in self.outputs:
-            output.close()
+        written = [sink.close() for sink in self.sinks]
+        return next((path for path in written if path is not None), None)
 
     @classmethod
     def open(cls, options: LiveOptions) -> LiveSession:
@@ -193,16 +188,10 @@ class LiveSession:
             save_dir=options.save_dir,
             snap_classes=options.snap_classes,
         )
-        source: dict = {}
         if options.audio is not None:
-            from visualizer.analysis.decode import load_audio
-
-            audio = load_audio(options.audio)
-            source = dict(audio_path=Path(options.audio), samples=audio.samples, sr=audio.sr)
+            source = open_source("file", str(options.audio))
         else:
-            from visualizer.live.inputs import InputSource
-
-            source = dict(input_source=InputSource(options.input))
+            source = open_source("soundcard", options.input or "")
         # learn mode writes the map beside the saved scenes; the dotted name keeps it out of them
         midi_map = options.midi_map or Path(options.save_dir) / MAP_NAME
         if options.midi is not None:
@@ -226,7 +215,7 @@ class LiveSession:
             midi_map=midi_map,
             outputs=options.outputs,
             ndi_name=options.ndi_name,
-            **source,
+            source=source,
         )
 
 

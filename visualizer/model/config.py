@@ -9,14 +9,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from visualizer.errors import WeightsError
 
-_L128 = ((0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 4), (0, 4, 4))
-_L128 = _L128 + ((1, 4, 2), (0, 2, 2), (1, 2, 1))
-_L256 = ((0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 8), (0, 8, 8))
-_L256 = _L256 + ((1, 8, 4), (0, 4, 4), (1, 4, 2), (0, 2, 2), (1, 2, 1))
+Layers = tuple[tuple[int, int, int], ...]  # (upsamples 0/1, in multiplier, out multiplier)
+_L128: Layers = ((0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 4))
+_L128 += ((0, 4, 4), (1, 4, 2), (0, 2, 2), (1, 2, 1))
+_L256: Layers = ((0, 16, 16), (1, 16, 16), (0, 16, 16), (1, 16, 8), (0, 8, 8), (1, 8, 8))
+_L256 += ((0, 8, 8), (1, 8, 4), (0, 4, 4), (1, 4, 2), (0, 2, 2), (1, 2, 1))
 PUBLISHED_LAYERS = {128: _L128, 256: _L256, 512: _L256 + ((0, 1, 1), (1, 1, 1))}
+# The one table of the published BigGAN-deep models and their frame sizes in pixels (the model
+# family `visualizer.model.biggan_deep` offers exactly these).
+PUBLISHED_MODELS = {f"biggan-deep-{resolution}": resolution for resolution in PUBLISHED_LAYERS}
 
 
 # Upper bounds, generous around the published models (ch 128, z 128, 1000 classes, 51 stats,
@@ -49,10 +54,9 @@ class BigGANConfig:
     @classmethod
     def for_model(cls, name: str) -> BigGANConfig:
         """The published config of ``biggan-deep-128`` / ``-256`` / ``-512``."""
-        sizes = {f"biggan-deep-{r}": r for r in PUBLISHED_LAYERS}
-        if name not in sizes:
-            raise WeightsError(f"unknown model {name!r} (available: {', '.join(sizes)})")
-        res = sizes[name]
+        if name not in PUBLISHED_MODELS:
+            raise WeightsError(f"unknown model {name!r} (available: {', '.join(PUBLISHED_MODELS)})")
+        res = PUBLISHED_MODELS[name]
         layers = tuple((bool(u), i, o) for u, i, o in PUBLISHED_LAYERS[res])
         return cls(output_dim=res, layers=layers)
 
@@ -92,7 +96,7 @@ class BigGANConfig:
                 f"{source}: unknown key {unknown[0]!r} (not a BigGAN-deep config; "
                 f"expected keys: {', '.join(sorted(known))})"
             )
-        kwargs: dict[str, object] = {}
+        kwargs: dict[str, Any] = {}  # checked value by value below
         for key in known - {"layers", "eps"}:
             if key in data:
                 value = data[key]

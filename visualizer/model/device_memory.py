@@ -19,11 +19,15 @@ _BYTES_PER_FRAME = {128: 48 << 20, 256: 160 << 20, 512: 600 << 20}
 MAX_TENSOR_ELEMENTS = 2**31 - 1
 
 
-def auto_batch_size(device: Any, resolution: int, *, half: bool = False) -> int:
+def auto_batch_size(
+    device: Any, resolution: int, *, half: bool = False, largest_activation: int | None = None
+) -> int:
     """Frames per generator call: CPU 1-2 by resolution; CUDA from free memory (1-63/64).
 
     ``half``: the convolutions run in fp16/bf16, whose activations take half the bytes. Blocks
     the allocator holds but does not use count as free: they serve the next batch first.
+    ``largest_activation``: elements per frame of the network's biggest activation (None: the
+    published BigGAN-deep's of this resolution), which caps the batch (`batch_cap`).
     """
     if getattr(device, "type", str(device)) != "cuda":
         # Measured on a 2-core x86 CPU at 128 px: batch 2 is the fastest (1/2/4/8 frames: 8.1/8.5/
@@ -34,16 +38,23 @@ def auto_batch_size(device: Any, resolution: int, *, half: bool = False) -> int:
     free, _total = torch.cuda.mem_get_info(device)
     free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
     per_frame = _BYTES_PER_FRAME.get(resolution, _BYTES_PER_FRAME[512]) // (2 if half else 1)
-    return int(max(1, min(batch_cap(resolution), (free // 2) // per_frame)))
+    cap = batch_cap(resolution, largest_activation)
+    return int(max(1, min(cap, (free // 2) // per_frame)))
 
 
-def batch_cap(resolution: int) -> int:
+def batch_cap(resolution: int, largest_activation: int | None = None) -> int:
     """Largest automatic batch (<= MAX_AUTO_BATCH) whose biggest activation stays < 2**31
-    elements, for the published BigGAN-deep of ``resolution`` px (512 -> 63)."""
-    from visualizer.model.config import BigGANConfig
+    elements: ``largest_activation`` elements per frame, by default the published BigGAN-deep's
+    of ``resolution`` px (512 -> 63)."""
+    from visualizer.model.config import PUBLISHED_MODELS, BigGANConfig
 
-    per_frame = BigGANConfig.for_model(f"biggan-deep-{resolution}").largest_activation()
-    return max(1, min(MAX_AUTO_BATCH, MAX_TENSOR_ELEMENTS // per_frame))
+    per_frame = largest_activation
+    if per_frame is None:
+        published = f"biggan-deep-{resolution}"
+        if published not in PUBLISHED_MODELS:
+            return MAX_AUTO_BATCH
+        per_frame = BigGANConfig.for_model(published).largest_activation()
+    return max(1, min(MAX_AUTO_BATCH, MAX_TENSOR_ELEMENTS // max(1, per_frame)))
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from visualizer.model.catalog import family_of
 from visualizer.model.device_memory import (
     auto_batch_size,
     is_out_of_memory,
@@ -27,6 +28,8 @@ from visualizer.progress import ProgressCallback, report
 
 if TYPE_CHECKING:
     import torch
+
+    from visualizer.model.family import ModelFamily
 
 log = logging.getLogger("visualizer")
 
@@ -52,9 +55,10 @@ class GeneratorSettings(Protocol):
 class Generator:
     """A network ready to render frames (made by `load_generator`, or `wrap` for a module).
 
-    ``frames(z (B, 128), class_vectors (B, 1000), truncation (B,) in (0, 1])`` -> uint8
-    (B, R, R, 3) on ``device``. A compiled generator (``compiled``) must always get
-    ``batch_size`` frames: a new shape recompiles (or, with CUDA graphs, records a new graph).
+    ``frames(z (B, latent_size), class_vectors (B, n_classes), truncation (B,) in (0, 1])`` ->
+    uint8 (B, R, R, 3) on ``device`` (BigGAN-deep: 128 latent values, 1000 classes). A compiled
+    generator (``compiled``) must always get ``batch_size`` frames: a new shape recompiles (or,
+    with CUDA graphs, records a new graph).
     """
 
     network: Any  # the module: BigGANDeep, or any module with frames_uint8(z, y, truncation)
@@ -62,6 +66,8 @@ class Generator:
     dtype: torch.dtype  # of the convolutions
     resolution: int  # frames are resolution x resolution pixels
     batch_size: int  # frames per call, >= 1
+    latent_size: int = LATENT_SIZE  # z values per frame the network takes
+    n_classes: int = N_CLASSES  # class-vector length per frame the network takes
     compile_mode: str | None = None  # the torch.compile mode in use; None = eager
     synthesize: Callable | None = None  # the compiled convolutional body; None = eager
 
@@ -94,19 +100,31 @@ class Generator:
             return self.network.frames_uint8(z, class_vectors, truncation, self.synthesize)
 
 
-def wrap(network: Any, *, batch_size: int | None = None) -> Generator:
-    """An eager `Generator` around a module already on its device (None batch = automatic)."""
+def wrap(
+    network: Any, *, batch_size: int | None = None, family: ModelFamily | None = None
+) -> Generator:
+    """An eager `Generator` around a module already on its device (None batch = automatic).
+
+    The input sizes come from ``family``, else from the module's ``config`` (BigGAN-deep's
+    ``z_dim`` and ``num_classes``), else BigGAN-deep's 128 and 1000.
+    """
     import torch
 
     device, dtype = _device_of(network), _dtype_of(network)
     resolution = int(getattr(network, "resolution", None) or network.config.output_dim)
     half = dtype in (torch.float16, torch.bfloat16)
+    config = getattr(network, "config", None)
+    measure = getattr(config, "largest_activation", None)
+    largest = measure() if callable(measure) else None
+    automatic = auto_batch_size(device, resolution, half=half, largest_activation=largest)
     return Generator(
         network=network,
         device=device,
         dtype=dtype,
         resolution=resolution,
-        batch_size=batch_size or auto_batch_size(device, resolution, half=half),
+        batch_size=batch_size or automatic,
+        latent_size=family.latent_size if family else getattr(config, "z_dim", LATENT_SIZE),
+        n_classes=family.n_classes if family else getattr(config, "num_classes", N_CLASSES),
     )
 
 
@@ -135,24 +153,31 @@ def _dtype_of(network: Any) -> torch.dtype:
 def load_generator(
     settings: GeneratorSettings, *, progress: ProgressCallback | None = None
 ) -> Generator:
-    """The generator ``settings`` ask for (model, weights, device, precision, compile, batch).
+    """The generator ``settings`` ask for (model, weights, device, precision, compile, batch),
+    loaded by the model's family (`visualizer.model.catalog`).
 
     ``"random"`` weights are always seed 0: one fixed network for every command, whose seed
     moves the Timeline instead. Not warmed up: see `warm_up` for a compiled one.
     """
-    from visualizer.model import loading
     from visualizer.model.devices import choose_precision, resolve_device
+    from visualizer.model.loading import resolve_compile
 
+    family = family_of(settings.model)
+    device = resolve_device(settings.device)
     # A precision the device cannot run fails before the weights are read (or downloaded).
-    choose_precision(settings.precision, resolve_device(settings.device).type)
-    network = loading.load_network(
-        settings.model, settings.weights, device=settings.device, seed=0, progress=progress
-    )
-    network = loading.prepare_for_inference(network, precision=settings.precision)
-    mode = loading.resolve_compile(settings.compile, network.device)
-    generator = wrap(network, batch_size=settings.batch_size)
+    precision = choose_precision(settings.precision, device.type)
+    network = family.load(
+        settings.model, settings.weights, device=device, precision=precision, seed=0,
+        progress=progress,
+    )  # fmt: skip
+    generator = wrap(network, batch_size=settings.batch_size, family=family)
+    if family.compile is None:
+        return generator  # the family renders eagerly
+    mode = resolve_compile(settings.compile, generator.device)
+    if mode is None:
+        return generator
     return dataclasses.replace(
-        generator, compile_mode=mode, synthesize=loading.compile_synthesize(network, mode)
+        generator, compile_mode=mode, synthesize=family.compile(network, mode)
     )
 
 
@@ -212,8 +237,8 @@ def _warmed(generator: Generator) -> Generator | None:
     import torch
 
     batch, device = generator.batch_size, generator.device
-    z = torch.zeros(batch, LATENT_SIZE, device=device)
-    y = torch.zeros(batch, N_CLASSES, device=device)
+    z = torch.zeros(batch, generator.latent_size, device=device)
+    y = torch.zeros(batch, generator.n_classes, device=device)
     y[:, 0] = 1.0
     truncation = torch.full((batch,), 0.5, device=device)
     try:

@@ -9,7 +9,6 @@ the source file's sha256 and size; later loads read that copy (faster, and no un
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -19,18 +18,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from visualizer.content import cache_dir, file_sha256, text_sha256
 from visualizer.errors import VisualizerError, WeightsError
 from visualizer.files import atomic_output
 from visualizer.memory import release_free_memory
+from visualizer.model.config import PUBLISHED_MODELS
 from visualizer.model.devices import choose_precision, resolve_device
-from visualizer.model.registry import (
-    CONFIG_NAME,
-    WEIGHTS_NAME,
-    cache_dir,
-    fetch_model,
-    file_sha256,
-    model_info,
-)
+from visualizer.model.registry import CONFIG_NAME, WEIGHTS_NAME, fetch_model
 from visualizer.options import COMPILE_MODES
 from visualizer.progress import ProgressCallback
 
@@ -65,7 +59,7 @@ def load_network(
     from visualizer.model.random_weights import random_generator
 
     target = device if not isinstance(device, str) else resolve_device(device)
-    model_info(model)
+    BigGANConfig.for_model(model)  # an unknown name fails before any download
     if weights is not None and str(weights) == "random":
         log.warning(
             f"--weights random: {model} with seeded untrained weights; the frames are abstract "
@@ -112,7 +106,7 @@ def check_weights(folder: Path, model: str) -> None:
     starts without unpickling again.
     """
     generator = _load_path(folder, model, hf_compatible=False)
-    expected = model_info(model).resolution
+    expected = PUBLISHED_MODELS[model]
     if generator.config.resolution != expected:
         raise WeightsError(
             f"{folder / CONFIG_NAME}: a {generator.config.resolution} px model, expected "
@@ -157,8 +151,7 @@ def _load_pickle_cached(path: Path, config, hf_compatible: bool) -> BigGANDeep:
     from visualizer.model.network import BigGANDeep
 
     config_json = json.dumps(config.to_dict(), sort_keys=True)
-    digest = file_sha256(path)
-    key = hashlib.sha256(f"{digest}:{config_json}".encode()).hexdigest()[:32]
+    key = text_sha256(f"{file_sha256(path)}:{config_json}")[:32]
     folded = cache_dir() / "folded" / f"{key}-{path.stat().st_size}.safetensors"
     if folded.is_file():
         try:
@@ -320,7 +313,7 @@ def prepare_for_inference(
     model.memory_format = torch.channels_last if channels_last else torch.contiguous_format
     for module in model.modules():
         if isinstance(module, torch.nn.Conv2d):
-            module.to(memory_format=model.memory_format)
+            module.to(memory_format=model.memory_format)  # type: ignore[call-overload]
     if target.type == "cuda":
         # cuDNN's own heuristics, not per-process timing (benchmark mode), pick the convolution
         # algorithms: a resumed or split render in another process then computes each batch

@@ -111,6 +111,9 @@ class BigGANDeep(nn.Module):
     correct linear interpolation between the rows k/(n_stats-1).
     """
 
+    bn_means: Tensor  # buffers (n_stats, n_cond + ch): the truncation statistics tables
+    bn_vars: Tensor
+
     def __init__(self, config: BigGANConfig, hf_compatible: bool = False) -> None:
         super().__init__()
         self.config, self.hf_compatible = config, hf_compatible
@@ -166,20 +169,20 @@ class BigGANDeep(nn.Module):
         # The package computes math.modf(t / (1/50)) on a Python float and weights row lo by the
         # fraction (swapped); an fp32 truncation is read back as its shortest decimal so 0.58
         # behaves as the Python float 0.58 did there.
-        values = truncation.detach().cpu()
-        if values.dtype != torch.float64:
-            values = [float(str(np.float32(v))) for v in values.float().numpy()]
+        held = truncation.detach().cpu()
+        if held.dtype != torch.float64:
+            values = [float(str(np.float32(v))) for v in held.float().numpy()]
         else:
-            values = values.tolist()
+            values = held.tolist()
         step = 1.0 / (self.config.n_stats - 1)
         lo, hi, w_lo, w_hi = [], [], [], []
         for t in values:
-            coef, start = math.modf(t / step)
-            start = int(start)
-            if coef == 0.0:
-                lo.append(start), hi.append(start), w_lo.append(1.0), w_hi.append(0.0)
-            else:
-                lo.append(start), hi.append(start + 1), w_lo.append(coef), w_hi.append(1.0 - coef)
+            coef, whole = math.modf(t / step)
+            start = int(whole)
+            lo.append(start)
+            hi.append(start if coef == 0.0 else start + 1)
+            w_lo.append(1.0 if coef == 0.0 else coef)
+            w_hi.append(0.0 if coef == 0.0 else 1.0 - coef)
         dev = self.device
         as_w = lambda w: torch.tensor(w, dtype=torch.float64).float()[:, None].to(dev)  # noqa: E731
         as_i = lambda i: torch.tensor(i, dtype=torch.long, device=dev)  # noqa: E731
@@ -341,6 +344,10 @@ def check_folded_keys(
     check_shapes({k: tuple(v.shape) for k, v in model.state_dict().items()}, state, source)
 
 
+def _shape(value: object) -> tuple[int, ...] | str:
+    return tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+
+
 def check_shapes(
     expected: Mapping[str, tuple[int, ...]], state: Mapping[str, object], source: str
 ) -> None:
@@ -348,9 +355,9 @@ def check_shapes(
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     wrong = [
-        f"{k} {tuple(state[k].shape)} (expected {expected[k]})"
+        f"{k} {_shape(state[k])} (expected {expected[k]})"
         for k in expected
-        if k in state and (not isinstance(state[k], Tensor) or tuple(state[k].shape) != expected[k])
+        if k in state and _shape(state[k]) != expected[k]
     ]
     for label, keys in (("missing keys", missing), ("unexpected keys", unexpected)):
         if keys:
@@ -397,7 +404,7 @@ def load_state_dict_published(
     model.bn_weight.copy_(s["generator.bn.weight"])
     model.bn_bias.copy_(s["generator.bn.bias"])
     model.conv_to_rgb.weight.copy_(_fold(s, "generator.conv_to_rgb")[:3])
-    model.conv_to_rgb.bias.copy_(s["generator.conv_to_rgb.bias"][:3])
+    model.conv_to_rgb.bias.copy_(s["generator.conv_to_rgb.bias"][:3])  # type: ignore[union-attr]
     return model
 
 

@@ -4,42 +4,38 @@ The published BigGAN-deep checkpoints are not redistributed here: users download
 cache (``visualizer models download NAME``, or the first render) or point at files they already
 have (``--weights PATH``); `visualizer.model.loading` turns either into a generator.
 
-A download cannot corrupt the cache, even when several processes (renders, Ray workers) start it at
-once: one process holds the model's lock file and downloads into a folder of its own, the others
-wait for the lock and then find the finished files. A file takes its final name only after its
-size, its sha256 (where known) and a full load of both files have been checked, so a model folder
-holding ``config.json`` and ``pytorch_model.bin`` is always a finished, verified download.
+Downloads go the way of every downloaded weight (`visualizer.downloads`: one process per model
+downloads under a lock, transfers are bounded and resumable, files are checked before they take
+their names); a model folder holding ``config.json`` and ``pytorch_model.bin`` is always a
+finished, verified download (config.json, written last, marks it done).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import http.client
 import logging
-import os
-import shutil
-import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from visualizer import __version__
+from visualizer.content import cache_dir
+from visualizer.downloads import (
+    MIRRORS_ENV,
+    Verify,
+    check_sha256,
+    download_lock,
+    fetch_url,
+    mirrors,
+    size_bound,
+    staging,
+)
 from visualizer.errors import DownloadError, WeightsError
 from visualizer.files import publish
-from visualizer.progress import ProgressCallback, report
+from visualizer.progress import ProgressCallback
 
 log = logging.getLogger("visualizer")
 
 LEGACY_BASE_URL = "https://s3.amazonaws.com/models.huggingface.co/biggan/"
-BASE_URL_ENV = (
-    "VISUALIZER_WEIGHTS_URL"  # comma-separated mirrors, tried before the built-in sources
-)
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "pytorch_model.bin"
-PARTIAL_NAME = WEIGHTS_NAME + ".partial"  # an interrupted download, resumed by the next one
-_CHUNK = 1 << 20
+CONFIG_MAX_BYTES = 64 << 10  # a config.json is a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -65,9 +61,16 @@ class Source:
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """Where a published model's files come from (its frame size: `visualizer.model.catalog`)."""
+
     name: str
-    resolution: int
     download_size: int  # bytes of pytorch_model.bin; exact when sha256 is known, else approximate
+
+    @property
+    def max_bytes(self) -> int:
+        """The most bytes a download of pytorch_model.bin may take before it is refused."""
+        return size_bound(self.download_size, self.sha256)
+
     sha256: str | None  # of pytorch_model.bin from every source; None: not published
     config_sha256: str | None = None
     # Where the files are published, tried in order after $VISUALIZER_WEIGHTS_URL's mirrors.
@@ -77,7 +80,7 @@ class ModelInfo:
     def sources(self, base_url: str | None = None) -> list[Source]:
         """``base_url``, then each $VISUALIZER_WEIGHTS_URL mirror, then the built-in sources."""
         bases = [base_url] if base_url else []
-        bases += [b.strip() for b in os.environ.get(BASE_URL_ENV, "").split(",") if b.strip()]
+        bases += mirrors()
         bases += [LEGACY_BASE_URL] if self.legacy else []
         found = [Source.legacy(base, self.name) for base in bases]
         return found + [Source.hub(repo, sha) for repo, sha in self.hub_repos]
@@ -86,12 +89,11 @@ class ModelInfo:
 # The checksums of the 256 files come from a third-party install catalog, the 128 Hub file's from
 # the Hub's own listing; other files are checked for completeness (Content-Length) and then by
 # loading them (every key and shape).
-MODELS: dict[str, ModelInfo] = {
+DOWNLOADS: dict[str, ModelInfo] = {
     m.name: m
     for m in (
         ModelInfo(
             "biggan-deep-128",
-            128,
             210_900_000,
             None,
             hub_repos=(
@@ -104,29 +106,23 @@ MODELS: dict[str, ModelInfo] = {
         ),
         ModelInfo(
             "biggan-deep-256",
-            256,
             234_411_737,
             "5900ef4065047e3aa0d1b66197b7f2664dceb59b27080e414ad57e203c485bc5",
             "edd106f65ff28ee1638491a978cfa6bc50dfa0344aab70749a7b8eb08bbec677",
             legacy=True,
         ),
-        ModelInfo("biggan-deep-512", 512, 235_700_000, None, legacy=True),
+        ModelInfo("biggan-deep-512", 235_700_000, None, legacy=True),
     )
 }
 
 
 def model_info(name: str) -> ModelInfo:
-    if name not in MODELS:
-        raise WeightsError(f"unknown model {name!r} (available: {', '.join(MODELS)})")
-    return MODELS[name]
-
-
-def cache_dir() -> Path:
-    """$VISUALIZER_CACHE, else $XDG_CACHE_HOME/visualizer, else ~/.cache/visualizer."""
-    if os.environ.get("VISUALIZER_CACHE"):
-        return Path(os.environ["VISUALIZER_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "visualizer"
+    """The download record of ``name``; WeightsError naming the models that can be downloaded."""
+    if name not in DOWNLOADS:
+        raise WeightsError(
+            f"no download known for model {name!r} (downloadable: {', '.join(DOWNLOADS)})"
+        )
+    return DOWNLOADS[name]
 
 
 def cached_model_dir(name: str) -> Path | None:
@@ -139,11 +135,9 @@ def cached_model_dir(name: str) -> Path | None:
 # --------------------------------------------------------------------------------------------
 # Download
 
-Verify = Callable[[Path], None]  # checks a folder of config.json + weights; raises WeightsError
-
 WHAT_TO_DO = (
     "use --weights PATH with a folder holding config.json + pytorch_model.bin, set "
-    f"{BASE_URL_ENV} to a mirror (comma-separated base URLs), or try the tool offline with "
+    f"{MIRRORS_ENV} to a mirror (comma-separated base URLs), or try the tool offline with "
     "--weights random"
 )
 
@@ -169,66 +163,24 @@ def fetch_model(
         return done
     folder = cache_dir() / info.name
     folder.mkdir(parents=True, exist_ok=True)
-    with _model_lock(folder):
+    with download_lock(folder):
         done = cached_model_dir(name)  # another process finished it while this one waited
         if done is not None:
             return done
         failures = []
-        with _staging(folder) as staging:
+        with staging(folder, WEIGHTS_NAME) as stage:
             for source in info.sources(base_url):
                 try:
-                    _fetch_source(source, info, staging, verify, progress)
+                    _fetch_source(source, info, stage, verify, progress)
                 except WeightsError as error:  # DownloadError included
                     failures.append(str(error))
                     continue
-                _install(staging, folder)
+                _install(stage, folder)
                 return folder
     if not failures:
         raise DownloadError(f"{name}: no download source is known; {WHAT_TO_DO}")
     tried = "; ".join(failures)
     raise DownloadError(f"could not download {name}: {tried}. Instead, {WHAT_TO_DO}")
-
-
-@contextlib.contextmanager
-def _model_lock(folder: Path) -> Iterator[None]:
-    """Hold the model's inter-process lock (released by the OS if the holder dies)."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(folder.with_name(folder.name + ".lock")))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.info(f"another process is downloading {folder.name}; waiting for it")
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-@contextlib.contextmanager
-def _staging(folder: Path) -> Iterator[Path]:
-    """A folder of this process's own inside ``folder``, holding the resumable partial file.
-
-    The partial weights of an earlier attempt are moved in, and whatever remains is moved back
-    (for the next call to resume) when the block ends; the folder itself is always removed.
-    """
-    partial = folder / PARTIAL_NAME
-    # Only the lock holder stages, so any other staging folder is a killed process's: its bytes
-    # become the partial file (when there is none) and the folder goes.
-    for stale in folder.glob(".download-*"):
-        if not partial.exists() and (stale / WEIGHTS_NAME).is_file():
-            os.replace(stale / WEIGHTS_NAME, partial)
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(partial, staging / WEIGHTS_NAME)
-    try:
-        yield staging
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(staging / WEIGHTS_NAME, partial)
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _fetch_source(
@@ -244,16 +196,12 @@ def _fetch_source(
     when only the config cannot be fetched; a file that fails a check is deleted.
     """
     weights, config = staging / WEIGHTS_NAME, staging / CONFIG_NAME
-    _fetch(source.weights_url, weights, progress, f"{info.name} weights")
-    try:
-        _check_sha256(weights, source.weights_sha256 or info.sha256, source.weights_url)
-    except DownloadError:
-        weights.unlink(missing_ok=True)
-        raise
+    fetch_url(source.weights_url, weights, progress, f"{info.name} weights", info.max_bytes)
+    check_sha256(weights, source.weights_sha256 or info.sha256, source.weights_url)
     config.unlink(missing_ok=True)  # small: never resumed
-    _fetch(source.config_url, config, None, f"{info.name} config")
+    fetch_url(source.config_url, config, None, f"{info.name} config", CONFIG_MAX_BYTES)
     try:
-        _check_sha256(config, info.config_sha256, source.config_url)
+        check_sha256(config, info.config_sha256, source.config_url)
         verify(staging)
     except WeightsError as error:
         weights.unlink(missing_ok=True)
@@ -268,66 +216,3 @@ def _install(staging: Path, folder: Path) -> None:
     (folder / CONFIG_NAME).unlink(missing_ok=True)
     publish(staging / WEIGHTS_NAME, folder / WEIGHTS_NAME)
     publish(staging / CONFIG_NAME, folder / CONFIG_NAME)
-
-
-def _check_sha256(path: Path, expected: str | None, url: str) -> None:
-    if expected is None:
-        return
-    actual = file_sha256(path)
-    if actual != expected:
-        raise DownloadError(
-            f"{url}: checksum mismatch (sha256 {actual}, expected {expected}); the file was deleted"
-        )
-
-
-def _fetch(url: str, dest: Path, progress: ProgressCallback | None, label: str) -> None:
-    """Append ``url``'s bytes to ``dest``, resuming with a Range request when it has some.
-
-    Raises DownloadError on an HTTP or network error, or when fewer bytes arrive than the server
-    announced (``dest`` keeps them for resuming).
-    """
-    start = dest.stat().st_size if dest.exists() else 0
-    headers = {"User-Agent": f"visualizer/{__version__}"}
-    if start:
-        headers["Range"] = f"bytes={start}-"
-    try:
-        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
-    except urllib.error.HTTPError as error:
-        if error.code == 416 and start:  # the partial file is not a prefix we can extend
-            dest.unlink()
-            return _fetch(url, dest, progress, label)
-        raise DownloadError(f"{url}: HTTP {error.code} {error.reason}") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-        raise DownloadError(f"{url}: {getattr(error, 'reason', error)}") from None
-    with response:
-        if start and response.status != 206:  # the server ignored Range: start again
-            start = 0
-        length = response.headers.get("Content-Length")
-        total = start + int(length) if length is not None else None
-        done = start
-        with open(dest, "ab" if start else "wb") as out:
-            try:
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                    done += len(chunk)
-                    report(progress, "download", done, total, "B", label)
-            except (http.client.IncompleteRead, ConnectionError, TimeoutError, OSError):
-                total = total or -1  # a broken connection is a short transfer, length or not
-    if total is not None and done != total:
-        of = f" of {total}" if total > 0 else ""
-        raise DownloadError(
-            f"{url}: transfer cut off after {done}{of} bytes (run the command again to resume)"
-        )
-
-
-def _hash_file(path: Path) -> hashlib._Hash:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            hasher.update(chunk)
-    return hasher
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of the file's bytes (hex)."""
-    return _hash_file(path).hexdigest()

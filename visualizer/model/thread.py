@@ -52,7 +52,7 @@ class GeneratorThread:
         """``function(*args, **kwargs)`` run on this thread; its result or its exception."""
         if threading.current_thread() is self._thread:
             return function(*args, **kwargs)
-        done, result = threading.Event(), []
+        done, result = threading.Event(), list[Any]()
         self._interrupted.clear()
         self._jobs.put((function, args, kwargs, done, result))
         try:

@@ -30,6 +30,17 @@ log = logging.getLogger("visualizer")
 Consumer = Callable[[int, np.ndarray], None]  # (index of the first frame, uint8 (B, R, R, 3))
 
 
+def check_fits(generator: Generator, timeline: Timeline) -> None:
+    """RenderError unless ``timeline``'s rows have the input sizes ``generator`` takes."""
+    rows = (timeline.noise.shape[1], timeline.class_vectors.shape[1])
+    takes = (generator.latent_size, generator.n_classes)
+    if rows != takes:
+        raise RenderError(
+            f"the model takes {takes[0]} latent values and {takes[1]} class weights per frame; "
+            f"the Timeline holds {rows[0]} and {rows[1]}"
+        )
+
+
 def generate(
     generator: Generator,
     timeline: Timeline,
@@ -53,6 +64,7 @@ def generate(
     An out-of-memory error (torch's, or cuBLAS/cuDNN failing to allocate) halves the batch size
     and retries the same frames; at batch size 1 it becomes a RenderError.
     """
+    check_fits(generator, timeline)
     batch_size = batch_size or generator.batch_size
     device = generator.device
     fixed = generator.compiled or device.type == "cuda"

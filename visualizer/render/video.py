@@ -25,20 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from visualizer.errors import OutputError, RenderError
+from visualizer.ffmpeg import ffmpeg_exe
 from visualizer.files import publish, temporary_path
 from visualizer.options import ENCODERS, FITS, VIDEO_SUFFIXES
 
 log = logging.getLogger("visualizer")
 
 AUDIO_BITRATE = "320k"  # AAC at a bitrate where it is transparent for music
-
-
-@functools.cache
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary bundled with imageio-ffmpeg (there is no system ffmpeg)."""
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 @functools.cache

@@ -10,13 +10,13 @@ seed that decide a render's Timeline. `visualizer.pipeline` drives the render an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import OutputError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
@@ -64,7 +64,7 @@ def resumed_timeline(work_dir: Path, saved: dict, options: RenderOptions) -> Tim
 def source_key(options: RenderOptions) -> str:
     """What decides the Timeline besides the track: the saved timeline, or preset + seed."""
     if options.timeline is not None:
-        return "timeline:" + hashlib.sha256(Path(options.timeline).read_bytes()).hexdigest()[:16]
+        return "timeline:" + file_sha256(options.timeline)[:16]
     from visualizer.mapping.presets import preset_to_toml
 
     preset, seed = resolve_preset(options)
@@ -72,7 +72,7 @@ def source_key(options: RenderOptions) -> str:
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return text_sha256(text)[:16]
 
 
 def manifest_for(plan: RenderPlan, full: Timeline) -> dict[str, Any]:
