@@ -20,7 +20,6 @@ Per frame the mapper runs the stages in this order, each technique of a stage in
 
 from __future__ import annotations
 
-import hashlib
 import operator
 from dataclasses import field
 from typing import Any, ClassVar, NamedTuple
@@ -28,6 +27,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from visualizer.analysis.features import FrameFeatures
+from visualizer.content import text_sha256
 from visualizer.errors import PresetError
 
 # Per-frame signals a technique's `feature` key can name, all in [0, 1] (`mapping.signals`).
@@ -56,8 +56,9 @@ def check_seed(seed: object) -> int:
 
 
 def stable_hash(name: str) -> int:
-    """A 64-bit number for ``name``, the same in every process (never Python's `hash`)."""
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
+    """The first 8 bytes of the sha256 of ``name`` as a number: the same in every process and
+    version (never Python's `hash`, which changes per process)."""
+    return int(text_sha256(name)[:16], 16)
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
