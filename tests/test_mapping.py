@@ -14,12 +14,13 @@ from visualizer.mapping import timeline as timeline_io
 from visualizer.mapping.classes import resolve_class
 from visualizer.mapping.interpolate import boundaries, mix_weights, segments_offline, slerp
 from visualizer.mapping.palette import chroma_matrix, chroma_weights
-from visualizer.mapping.preset_schema import Preset, WalkOptions
+from visualizer.mapping.preset_schema import Preset
 from visualizer.mapping.presets import list_presets, load_preset
 from visualizer.mapping.presets import preset_from_toml as load_preset_text
-from visualizer.mapping.pulse import Pulse
+from visualizer.mapping.pulse import Envelope
 from visualizer.mapping.signals import zero_phase
 from visualizer.mapping.truncation import from_truncated, truncated_normal
+from visualizer.mapping.walk import WalkOptions
 
 PRESETS = [name for name, _ in list_presets()]
 TIGER, VOLCANO = 292, 980
@@ -181,7 +182,7 @@ def test_pulses_peak_at_the_onset_and_decay():
     assert np.argmax(distance[:150]) == 50 and np.argmax(distance[150:]) == 0
     assert (np.diff(distance[50:150]) < 0).all()
     assert distance[149] < 0.01 * distance[50]  # 3.3 decay constants later
-    pulse = Pulse()
+    pulse = Envelope()
     amounts = [pulse.step(k, decay=0.1, fps=30) for k in [0, 1.0, 0, 0, 0.2, 0]]
     assert amounts[:2] == [0.0, 1.0] and amounts[2] == pytest.approx(math.exp(-1 / 3))
     assert amounts[4] == amounts[3] * math.exp(-1 / 3)  # a weaker kick does not cut the pulse

@@ -10,13 +10,14 @@ from visualizer.cli import main
 from visualizer.errors import PresetError
 from visualizer.mapping.arithmetic import is_mix
 from visualizer.mapping.classes import find_theme
-from visualizer.mapping.preset_schema import Preset, TruncationOptions
+from visualizer.mapping.preset_schema import Preset
 from visualizer.mapping.presets import (
     list_presets,
     load_preset,
     preset_from_toml,
     preset_to_toml,
 )
+from visualizer.mapping.truncation import TruncationOptions
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -3,30 +3,37 @@
 - `classes`: the 1000 ImageNet names and the curated themes, lookup with suggestions
 - `arithmetic`: class items (a class, a theme's classes, "tiger + 0.5 volcano") as class vectors
 - `presets`: TOML presets loaded into frozen dataclasses, `--set` overrides, the preset writer
+- `preset_schema`: the sections (from the registry), their ranges, validation
 - `timeline`: the `Timeline` type (what the generator receives per frame) and its `.npz` file
+- `technique`: the technique interface (section, signal, state, per-frame step), random streams
+- `registry`: the one table of techniques; the preset schema and the mapper read it
 
-Techniques, one module each (all pure numpy, seeded):
+Techniques, one module each (all pure numpy, each drawing from its own seeded stream):
 
-- a `palette`: chroma -> class blend over a palette, with sensitivity and smoothing
-- b `interpolate`: linear / spherical interpolation between keyframe classes, exact endpoints
+- a `palette`: chroma -> class blend over a palette, with sensitivity and smoothing ([classes])
+- b `keyframes`: linear / spherical interpolation between keyframe classes, exact endpoints
 - c `breed`: ``a*y1 + (1-a)*y2`` of two classes, ``a`` driven by a signal
 - d `walk`: the latent turns on circles of normal values, as far per frame as energy and its
   rise ask, so it keeps its law (`motion` composes d-i on that law; `truncation` maps it)
 - e `pulse`: onsets or beats kick the latent towards a seeded direction, then decay
 - f `truncation`: truncation between min and max driven by a signal; truncated-normal latents
-- g `warp.hallucinate`: the ``sin(z)`` fold (small values stay, large ones fold back)
-- h `warp.zoom`: a signal scales the latent's magnitude up around its running mean
+- g `hallucinate`: the ``sin(z)`` fold (small values stay, large ones fold back; `warp`)
+- h `zoom`: a signal scales the latent's magnitude up around its running mean (`warp`)
 - i `rotary`: latent circles in a random plane, one turn per N beats
-- j `palette.palette_for_section`: sections switch the class palette
-- k `arithmetic`: weighted sums and differences of classes in one class vector
-- l `classmix` "morph": the class glides through a list while the latent holds still
+- j `palette`: sections switch the class palette
+- l `morph`: the class glides through a list while the latent holds still
 - m `poses`: latent keyframes (seeds or saved latents) glide by slerp while the class holds
-- n `crossfade`: a change of classes glides over `classes.crossfade` beats, never a jump
-- o `loop`: the end of a Timeline bent back into its start, a seamless loop
 
-`classmix` makes each frame's class vector (a, b, c, j, k, l, then n); `mapper` composes it with
-the latent techniques and the poses (m) and closes loops (o): `CausalMapper` (live) and
-`build_timeline` (offline) share its code.
+Shared by them: k `arithmetic` (weighted sums and differences of classes in one class vector),
+`interpolate` (slerp, segments at sections / beats / times), `warp` (law-keeping folds, scales
+and blends), `signals` (features as signals, causal and zero-phase smoothing).
+
+The stages: `classmix` makes each frame's class vector (the technique classes.mode names, then
+n `crossfade`: a change of classes glides over `classes.crossfade` beats, never a jump);
+`motion` chains the latent techniques on standard normals, maps them to the truncated normal
+and applies the poses; `mapper` runs the stages per frame and closes loops (o `loop`: the end of
+a Timeline bent back into its start): `CausalMapper` (live) and `build_timeline` (offline) share
+its code.
 """
 
 from visualizer.lazy import lazy_exports

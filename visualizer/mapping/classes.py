@@ -89,9 +89,10 @@ def resolve_class(spec: str | int) -> int:
             f"ambiguous class '{spec}': it may mean {_describe(candidates)}; "
             "use a full name or an index"
         )
-    if key in _themes_by_key():
+    theme = _themes_by_key().get(key)
+    if theme is not None:
         raise ClassNameError(
-            f"'{spec}' is a theme of {len(find_theme(spec).classes)} classes, not one class: "
+            f"'{spec}' is a theme of {len(theme.classes)} classes, not one class: "
             "use it in a list of classes"
         )
     close = _close_themes(key) + [name for _, name in search_classes(spec, limit=3)]
@@ -172,7 +173,7 @@ def search_classes(text: str, limit: int = 10) -> list[tuple[int, str]]:
         for index in indices:
             ranked[index] = min(rank, ranked.get(index, rank))
 
-    everything = [(name, (index,)) for name, index in by_name.items()]
+    everything: list[tuple[str, tuple[int, ...]]] = [(n, (i,)) for n, i in by_name.items()]
     everything += list(by_synonym.items())
     for name, indices in everything:
         if name == key:

@@ -1,16 +1,20 @@
-"""Class interpolation between keyframe classes (technique b), linear or spherical.
+"""Interpolation and segments, shared by class keyframes (b), latent poses (m) and loops (o).
 
-The track is cut into segments at sections, every N beats, or given times. Within segment s the
-class moves from keyframe s to keyframe s+1 with exact endpoints: the segment's first frame is
-keyframe s alone and its last frame keyframe s+1 alone. Offline the segment ends are known; live
-(causal) they are estimated, and the class holds keyframe s+1 once the estimate runs out.
+The track is cut into segments at sections, every N beats, or given times. Within segment s a
+value moves from key s to key s+1 with exact endpoints: the segment's first frame is key s alone
+and its last frame key s+1 alone. Offline the segment ends are known (`Segments.plan`); live
+(causal) they are estimated, and the value holds key s+1 once the estimate runs out.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+
+from visualizer.analysis.features import Features, FrameFeatures
+from visualizer.errors import PresetError
 
 
 def ease(u: float) -> float:
@@ -127,3 +131,44 @@ class Segmenter:
                 length = float(later[0] - self.start)
         progress = (index - self.start) / max(length - 1.0, 1.0)
         return self.segment, min(1.0, progress)
+
+
+class Segments:
+    """Where each frame lies between keys, for one keyed section (fields key, every, times,
+    guess): estimated frame by frame, or exact once `plan` has seen the whole track."""
+
+    def __init__(self, fps: float) -> None:
+        self._fps = fps
+        self._segmenter = Segmenter()
+        self._planned: list[tuple[int, float]] | None = None
+        self._times: tuple = ()
+        self._time_starts = np.zeros(1, dtype=np.int64)
+
+    def plan(self, features: Features, options: Any, *, min_gap: int) -> None:
+        """Use the exact segment ends of the whole track (offline look-ahead)."""
+        starts = boundaries(
+            options.key, features.n_frames, sections=features.sections, beats=features.beats,
+            every=options.every, times=options.times, fps=self._fps, min_gap=min_gap,
+        )  # fmt: skip
+        index, progress = segments_offline(starts, features.n_frames)
+        self._planned = list(zip(index.tolist(), progress.tolist(), strict=True))
+
+    def step(self, row: FrameFeatures, options: Any) -> tuple[int, float]:
+        """(segment index, progress in [0, 1]) of ``row``; frames come in order."""
+        if self._planned is not None:
+            return self._planned[row.index]
+        if options.times != self._times:
+            self._times = options.times
+            times = [round(t * self._fps) for t in options.times]
+            self._time_starts = np.array(sorted({0, *times}), dtype=np.int64)
+        return self._segmenter.step(
+            row.index, key=options.key, is_section_start=row.is_section_start,
+            is_beat=row.is_beat, every=options.every, time_starts=self._time_starts,
+            tempo=row.tempo, fps=self._fps, guess=options.guess,
+        )  # fmt: skip
+
+
+def check_times(name: str, options: Any, used: bool) -> None:
+    """PresetError when a used keyed section asks for key = "times" without listing any."""
+    if used and options.key == "times" and not options.times:
+        raise PresetError(f'{name}.times must list segment start seconds when key = "times"')

@@ -1,4 +1,4 @@
-"""Seamless loops (technique o): the end of a Timeline bent back into its start.
+"""Seamless loops (o): the end of a whole Timeline bent back into its start, the [loop] section.
 
 For VJ clip libraries a clip must repeat without a seam. Over the last L frames every path is
 pulled towards frame 0, with a smoothstep weight that reaches 1 one frame after the clip ends:
@@ -10,13 +10,25 @@ soften the picture); the truncation blends linearly. With ``--duration`` the loo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from visualizer.mapping.interpolate import ease, slerp
+from visualizer.mapping.technique import opt
 from visualizer.mapping.timeline import Timeline
 
 AUTO_SHARE = 0.25  # an automatic blend covers a quarter of the clip ...
 AUTO_MAX_SECONDS = 2.0  # ... and at most this many seconds
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    # Close the clip into a seamless loop: the last frame flows back into the first (`--loop`).
+    enabled: bool = opt(False)
+    # Seconds over which the end is bent back to the start, 0-30 (0 = a quarter of the clip,
+    # at most 2 seconds).
+    seconds: float = opt(0.0, 0.0, 30.0)
 
 
 def blend_frames(n_frames: int, fps: float, seconds: float) -> int:

@@ -1,43 +1,40 @@
 """The mapping stage: features + preset + seed -> per-frame generator inputs.
 
 One implementation serves both modes. `CausalMapper` consumes one `FrameFeatures` row at a time
-and keeps its state (latent walk, pulse, rotation phase, smoothing, segment and section
-counters), as live mode needs. `build_timeline` runs the same per-frame code over a whole track:
-with ``causal=True`` it is exactly the frame-by-frame stepping; by default it first smooths the
-signals with zero phase and uses the exact keyframe segment ends (look-ahead), so the offline
-curves have no smoothing lag and keyframe segments end exactly on their class.
+and keeps every technique's state (latent walk, pulse, rotation phase, smoothing, segment and
+section counters), as live mode needs. `build_timeline` runs the same per-frame code over a whole
+track: with ``causal=True`` it is exactly the frame-by-frame stepping; by default it first
+smooths each technique's signal with zero phase and lets techniques plan with the whole track
+(exact keyframe and pose segment ends: look-ahead), so the offline curves have no smoothing lag
+and keyframe segments end exactly on their class.
 
-Random draws, all from ``np.random.default_rng(seed)``: at construction and in this order a class
-permutation (random palettes and keyframes), then the latent motion's start, speed factors, kick
-direction and rotation plane (`visualizer.mapping.motion`); then, frame by frame, the walk's
-next circles (so a Timeline depends only on the seed, the preset and the frames before it).
+The techniques and their order come from `visualizer.mapping.registry`; the stages are described
+in `visualizer.mapping.technique`. Random draws: each technique draws only from its own stream,
+``stream(seed, name)``, at construction and, frame by frame, as it goes (the walk's next
+circles); the home latent the latent chain starts from comes from the stream named "latent". So
+a Timeline depends only on the seed, the preset and the frames before it, and adding or removing
+a technique leaves every other technique's draws as they were.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from visualizer.analysis.features import Features, FrameFeatures
-from visualizer.mapping.classmix import ClassMixer
-from visualizer.mapping.crossfade import min_segment
-from visualizer.mapping.interpolate import Segmenter, boundaries, segments_offline
+from visualizer.mapping.classmix import ClassStage
 from visualizer.mapping.loop import close_loop
-from visualizer.mapping.motion import LatentMotion
-from visualizer.mapping.poses import PoseTrack
+from visualizer.mapping.motion import LatentStage
 from visualizer.mapping.presets import Preset, check_seed, preset_to_toml
+from visualizer.mapping.registry import TECHNIQUES
 from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, signal_of, zero_phase
+from visualizer.mapping.technique import STAGES, Frame, Setup, stream
 from visualizer.mapping.timeline import Timeline
-from visualizer.mapping.truncation import truncation_value
 from visualizer.options import LATENT_SIZE, N_CLASSES
 from visualizer.progress import ProgressCallback, report
-
-# Signals smoothed per technique (each preset section's `feature`, smoothed with its `smoothing`)
-SMOOTHED = ("breed", "truncation", "hallucinate", "zoom")
 
 
 class Step(NamedTuple):
@@ -45,25 +42,7 @@ class Step(NamedTuple):
 
     classes: np.ndarray  # float32 (1000,) >= 0
     noise: np.ndarray  # float32 (128,)
-    truncation: float  # in [truncation.min, truncation.max]
-
-
-@dataclass(frozen=True)
-class Drives:
-    """The smoothed signals, each in [0, 1], that set a technique's strength on one frame."""
-
-    breed: float
-    truncation: float
-    hallucinate: float
-    zoom: float
-
-
-@dataclass(frozen=True)
-class SegmentPosition:
-    """Where a frame lies between keyframes: segment ``index`` and ``progress`` in [0, 1)."""
-
-    index: int = 0
-    progress: float = 0.0
+    truncation: float  # in (0, 1]: [truncation.min, truncation.max] with the built-ins
 
 
 class CausalMapper:
@@ -77,72 +56,54 @@ class CausalMapper:
         self.fps = Fraction(fps)
         self._fps = float(self.fps)
         self.seed = check_seed(preset.seed if seed is None else seed)
-        rng = np.random.default_rng(self.seed)
-        self._order = rng.permutation(N_CLASSES)
-        self._motion = LatentMotion(rng, fps=self._fps)
-        start = self._motion.home(preset.latent.bound)
-        self._segmenter = Segmenter()
-        self._chroma = Ema()
-        self._emas = {name: Ema() for name in SMOOTHED}
-        self._classes = ClassMixer(preset, order=self._order, fps=self._fps)
-        self._poses = PoseTrack(preset, home=start.copy(), fps=self._fps)
+        home = stream(self.seed, "latent").standard_normal(LATENT_SIZE)
+        home.setflags(write=False)  # shared by the techniques: none may change it in place
+        self.techniques = [
+            technique(Setup(stream(self.seed, technique.name), self._fps, home))
+            for technique in TECHNIQUES
+        ]
+        staged = {stage: [t for t in self.techniques if t.stage == stage] for stage in STAGES}
+        self._classes = ClassStage(staged["classes"], fps=self._fps)
+        self._latent = LatentStage(staged["latent"], staged["pose"], home=home)
+        self._truncation = staged["truncation"]
+        self._emas = {t.name: Ema() for t in self.techniques}
+        self._section = 0
         self.set_preset(preset)
 
     def set_preset(self, preset: Preset) -> None:
         """Use ``preset``'s values from the next frame on, keeping every piece of state."""
         self.preset = preset
+        for technique in self.techniques:
+            technique.set_preset(preset)
         self._classes.set_preset(preset)
-        self._poses.set_preset(preset)
-        self._alpha_chroma = ema_alpha(preset.classes.smoothing, self._fps)
-        self._alphas = {n: ema_alpha(getattr(preset, n).smoothing, self._fps) for n in SMOOTHED}
-        times = [round(t * self._fps) for t in preset.keyframes.times]
-        self._time_starts = np.array(sorted({0, *times}), dtype=np.int64)
+        # (technique name, feature, EMA weight) of each technique that follows a signal
+        self.drives = [
+            (t.name, drive.feature, ema_alpha(drive.smoothing, self._fps))
+            for t in self.techniques
+            if (drive := t.drive(getattr(preset, t.name))) is not None
+        ]
 
     def step(self, frame: FrameFeatures) -> Step:
         """Map one frame (frames must come in order, one call per frame), causally."""
-        p = self.preset
-        chroma = frame.chroma
-        if p.classes.mode == "chroma":
-            chroma = self._chroma.step(chroma, self._alpha_chroma)
-        values = {}
-        for name in SMOOTHED:
-            signal = signal_of(getattr(p, name).feature, frame)
-            values[name] = self._emas[name].step(signal, self._alphas[name])
-        segment = SegmentPosition()
-        if p.classes.mode == "keyframes":
-            k = p.keyframes
-            index, progress = self._segmenter.step(
-                frame.index,
-                key=k.key,
-                is_section_start=frame.is_section_start,
-                is_beat=frame.is_beat,
-                every=k.every,
-                time_starts=self._time_starts,
-                tempo=frame.tempo,
-                fps=self._fps,
-                guess=k.guess,
-            )
-            segment = SegmentPosition(index, progress)
-        walk = signal_of(p.walk.feature, frame)
-        return self.advance(frame, chroma, Drives(**values), walk, segment)
+        drives = {
+            name: self._emas[name].step(signal_of(feature, frame), alpha)
+            for name, feature, alpha in self.drives
+        }
+        return self.advance(frame, drives)
 
-    def advance(
-        self,
-        frame: FrameFeatures,
-        chroma: np.ndarray,
-        drives: Drives,
-        walk: float,
-        segment: SegmentPosition,
-    ) -> Step:
-        """The shared per-frame core: ``chroma`` and ``drives`` already smoothed, ``walk`` the
-        walk's signal in [0, 1], ``segment`` known (causally or with look-ahead)."""
-        p = self.preset
-        y = self._classes.step(frame, chroma, drives.breed, segment)
-        z = self._motion.step(p, frame, walk, drives.hallucinate, drives.zoom)
-        z = self._poses.step(frame, z)
-        t = p.truncation
-        truncation = truncation_value(drives.truncation, t.min, t.max, t.invert)
-        noise = np.clip(z, -p.latent.bound, p.latent.bound) * truncation
+    def advance(self, row: FrameFeatures, drives: dict[str, Any]) -> Step:
+        """The shared per-frame core: ``drives`` holds each technique's signal, already
+        smoothed (causally or with zero phase)."""
+        if row.is_section_start and row.index > 0:
+            self._section += 1
+        frame = Frame(row, drives, self._section)
+        bound = self.preset.latent.bound
+        y = self._classes.step(frame)
+        u = self._latent.step(frame, bound)
+        truncation = 1.0
+        for technique in self._truncation:
+            truncation = technique.step(frame, truncation)
+        noise = np.clip(u, -bound, bound) * truncation
         return Step(y, noise.astype(np.float32), truncation)
 
 
@@ -195,10 +156,11 @@ def build_timeline(
     """Map a whole track to a Timeline (T = features.n_frames rows) at features.fps.
 
     ``seed`` defaults to ``preset.seed``. ``causal=True`` gives exactly what stepping a
-    `CausalMapper` over the rows gives; the default smooths with zero phase and uses the exact
-    keyframe segment ends (look-ahead), which is what an offline render wants, and closes the
-    clip into a seamless loop when ``preset.loop.enabled``. ``loop=False`` leaves that to the
-    caller, who may cut an excerpt first (`visualizer.mapping.loop.close_loop`).
+    `CausalMapper` over the rows gives; the default smooths with zero phase and lets the
+    techniques look ahead (exact keyframe and pose segment ends), which is what an offline
+    render wants, and closes the clip into a seamless loop when ``preset.loop.enabled``.
+    ``loop=False`` leaves that to the caller, who may cut an excerpt first
+    (`visualizer.mapping.loop.close_loop`).
     """
     mapper = CausalMapper(preset, seed=seed, fps=features.fps)
     n = features.n_frames
@@ -210,12 +172,12 @@ def build_timeline(
         for i in range(n):
             classes[i], noise[i], truncation[i] = mapper.step(rows.frame(i))
     else:
-        chroma, drives, segments = _look_ahead(mapper, features, preset)
-        mapper._poses.plan(features)
-        walk = feature_rows(features)[preset.walk.feature].tolist()
+        for technique in mapper.techniques:
+            technique.plan(features)
+        columns = _look_ahead(mapper, features)
         for i in range(n):
-            step = mapper.advance(rows.frame(i), chroma[i], drives[i], walk[i], segments[i])
-            classes[i], noise[i], truncation[i] = step
+            drives = {name: column[i] for name, column in columns.items()}
+            classes[i], noise[i], truncation[i] = mapper.advance(rows.frame(i), drives)
     report(progress, "map", n, n, "frame")
     # The saved preset carries the seed actually used, so it alone reproduces the Timeline.
     used = preset_to_toml(dataclasses.replace(preset, seed=mapper.seed))
@@ -225,24 +187,12 @@ def build_timeline(
     return timeline
 
 
-def _look_ahead(mapper: CausalMapper, features: Features, preset: Preset):
-    """Zero-phase smoothed chroma (T, 12), `Drives` and exact `SegmentPosition` per frame."""
-    n = features.n_frames
+def _look_ahead(mapper: CausalMapper, features: Features) -> dict[str, Any]:
+    """Each technique's signal over the whole track, smoothed with zero phase (no lag): a list
+    of floats (T,) for a scalar signal, a (T, 12) array for chroma."""
     signals = feature_rows(features)
-    chroma = zero_phase(features.chroma, mapper._alpha_chroma).T
-    smoothed = {
-        name: zero_phase(signals[getattr(preset, name).feature], mapper._alphas[name]).tolist()
-        for name in SMOOTHED
-    }
-    columns = (smoothed[name] for name in SMOOTHED)
-    drives = [Drives(*values) for values in zip(*columns, strict=True)]
-    k = preset.keyframes
-    shortest = min_segment(preset.classes.crossfade, features.tempo, mapper._fps)
-    starts = boundaries(
-        k.key, n, sections=features.sections, beats=features.beats, every=k.every,
-        times=k.times, fps=mapper._fps, min_gap=shortest,
-    )  # fmt: skip
-    segment, fraction = segments_offline(starts, n)
-    pairs = zip(segment.tolist(), fraction.tolist(), strict=True)
-    segments = [SegmentPosition(i, f) for i, f in pairs]
-    return chroma, drives, segments
+    columns: dict[str, Any] = {}
+    for name, feature, alpha in mapper.drives:
+        smoothed = zero_phase(signals[feature], alpha)
+        columns[name] = smoothed.T if smoothed.ndim > 1 else smoothed.tolist()
+    return columns

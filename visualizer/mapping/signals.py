@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
 
 from visualizer.analysis.features import Features, FrameFeatures
 
@@ -41,6 +40,8 @@ def zero_phase(x: np.ndarray, alpha: float) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if alpha >= 1.0 or x.shape[-1] == 0:
         return x.copy()
+    from scipy.signal import lfilter  # 2 s to import: only the offline path needs it
+
     b, a = [alpha], [1.0, alpha - 1.0]
     # Start each pass at its first sample so the edges do not fade in from zero.
     forward, _ = lfilter(b, a, x, axis=-1, zi=(1.0 - alpha) * x[..., :1])
@@ -50,9 +51,11 @@ def zero_phase(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def feature_rows(features: Features) -> dict[str, np.ndarray]:
-    """Each named signal of `preset_schema.FEATURES` as a (T,) array in [0, 1]."""
+    """Each named signal of `technique.FEATURES` as a (T,) array in [0, 1], and "chroma"
+    (12, T)."""
     n = features.n_frames
     return {
+        "chroma": features.chroma,
         "energy": features.energy,
         "rise": features.energy_rise,
         "onset": features.onset_strength,
@@ -63,8 +66,10 @@ def feature_rows(features: Features) -> dict[str, np.ndarray]:
     }
 
 
-def signal_of(name: str, frame: FrameFeatures) -> float:
+def signal_of(name: str, frame: FrameFeatures) -> float | np.ndarray:
     """One frame's value of the signal ``name`` (same definitions as `feature_rows`)."""
+    if name == "chroma":
+        return frame.chroma
     if name == "energy":
         return frame.energy
     if name == "rise":
