@@ -26,7 +26,7 @@ from visualizer.batch.plan import (
 from visualizer.batch.runner import AlbumProgress, BatchOptions, prepare_batch, run_batch
 from visualizer.cli import main
 from visualizer.errors import Cancelled, OutputError
-from visualizer.render.plan import RenderOptions
+from visualizer.rendering.plan import RenderOptions
 
 # ------------------------------------------------------------------------------ inputs
 

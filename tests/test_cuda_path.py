@@ -26,8 +26,8 @@ from visualizer.errors import RenderError
 from visualizer.model import device_memory as memory
 from visualizer.model.config import BigGANConfig
 from visualizer.model.inference import wrap
-from visualizer.render import frames as render
-from visualizer.render import video
+from visualizer.rendering import frames as render
+from visualizer.rendering import video
 
 no_nvenc_here = pytest.mark.skipif(
     torch.cuda.is_available(), reason="shows the fallback where NVENC cannot open"

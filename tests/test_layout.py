@@ -88,7 +88,7 @@ def test_modules_stay_readable():
 def test_cli_import_loads_no_heavy_library():
     code = (
         "import sys, visualizer, visualizer.cli, visualizer.analysis, visualizer.model, "
-        "visualizer.render, visualizer.mapping, visualizer.batch\n"
+        "visualizer.rendering, visualizer.pipeline, visualizer.mapping, visualizer.batch\n"
         "print(sorted(m for m in ('torch', 'librosa', 'scipy', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run(

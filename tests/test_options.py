@@ -14,7 +14,7 @@ from visualizer.batch.plan import AlbumError, output_names
 from visualizer.cli import get_parser
 from visualizer.errors import OutputError
 from visualizer.model.registry import MODELS
-from visualizer.render.video import check_output_suffix
+from visualizer.rendering.video import check_output_suffix
 
 
 def _choices(command: str) -> dict[str, tuple]:
@@ -92,7 +92,7 @@ def test_every_render_option_either_changes_the_picture_or_does_not():
     """A new RenderOptions field must be classed, for resume and batch skip alike."""
     import dataclasses
 
-    from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS, RUN_FIELDS, RenderOptions
+    from visualizer.rendering.plan import IDENTITY_FIELDS, PRESET_FIELDS, RUN_FIELDS, RenderOptions
 
     names = [f.name for f in dataclasses.fields(RenderOptions)]
     assert sorted(IDENTITY_FIELDS + RUN_FIELDS) == sorted(names)

@@ -10,7 +10,7 @@ import pytest
 from tests.fixtures_audio import write_wav
 from tests.video_fixtures import probe, read_frames
 from visualizer.errors import OutputError, RenderError
-from visualizer.render import video
+from visualizer.rendering import video
 
 
 def _frames(n: int, size: int = 32, seed: int = 0) -> np.ndarray:

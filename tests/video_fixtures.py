@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visualizer.render.video import ffmpeg_exe
+from visualizer.rendering.video import ffmpeg_exe
 
 
 def probe(path: Path) -> dict[str, float | int | None]:

@@ -25,7 +25,7 @@ from visualizer.errors import VisualizerError
 from visualizer.mapping.presets import load_preset
 from visualizer.options import DEFAULT_FPS
 from visualizer.progress import ProgressBars, ProgressCallback
-from visualizer.render.plan import RenderOptions, RenderResult
+from visualizer.rendering.plan import RenderOptions, RenderResult
 
 if TYPE_CHECKING:
     from visualizer.analysis.features import Features
@@ -165,7 +165,7 @@ def _override_strings(overrides: Overrides) -> tuple[str, ...]:
 
 
 def _size(size: tuple[int, int] | str | None) -> tuple[int, int] | None:
-    from visualizer.render.video import parse_size
+    from visualizer.rendering.video import parse_size
 
     if size is None or not isinstance(size, str):
         return None if size is None else (int(size[0]), int(size[1]))

@@ -10,7 +10,7 @@ The video is encoded as fixed segments of ``segment_frames`` frames in a work fo
 output (``.OUT.mp4.parts/``). Each segment is renamed into place only when complete, so after a
 kill ``resume=True`` continues from the first missing segment and the result is frame-identical
 to an uninterrupted render (same segmentation, same deterministic encoder settings). The work
-folder's contents and the resume checks live in `visualizer.render.workdir`.
+folder's contents and the resume checks live in `visualizer.rendering.workdir`.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ from visualizer.model.inference import (
 )
 from visualizer.options import DEFAULT_FPS
 from visualizer.progress import ProgressCallback, report
-from visualizer.render import video
-from visualizer.render.plan import (
+from visualizer.rendering import video
+from visualizer.rendering.plan import (
     RenderOptions,
     RenderPlan,
     RenderResult,
     check_options,
 )
-from visualizer.render.workdir import (
+from visualizer.rendering.workdir import (
     check_same_render,
     manifest_for,
     preset_path_for,
@@ -223,7 +223,7 @@ def render_segments(
 
     Complete segments are skipped, so calling this again after an interruption continues.
     """
-    from visualizer.render import frames as render
+    from visualizer.rendering import frames as render
 
     wanted = plan.pending() if segment_ids is None else segment_ids
     for index in wanted:

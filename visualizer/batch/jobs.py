@@ -1,7 +1,7 @@
 """The jobs of a batch run, decided against the manifest.
 
 `prepare_batch` resolves the album (`visualizer.batch.plan`), applies per-track overrides, hashes
-each track's content and its render identity (`visualizer.render.plan.IDENTITY_FIELDS`), and
+each track's content and its render identity (`visualizer.rendering.plan.IDENTITY_FIELDS`), and
 decides per track: skip (done, unchanged, output present), resume (interrupted, unchanged), or
 render (new, failed, changed). The data types here are picklable: `TrackJob` goes to Ray actors
 and `TrackOutcome` comes back.
@@ -34,7 +34,7 @@ from visualizer.batch.plan import (
 )
 from visualizer.errors import AudioError
 from visualizer.files import exclusive
-from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS
+from visualizer.rendering.plan import IDENTITY_FIELDS, PRESET_FIELDS
 
 LOCK_NAME = ".batch.lock"  # inside OUTDIR while a batch runs there
 # RenderOptions fields that name files: hashed by what the file holds, not by its name.
@@ -183,7 +183,7 @@ def prepare_batch(
 
 def check_base_options(base: Any) -> None:
     """Reject render options that cannot apply to a whole album, and bad values, up front."""
-    from visualizer.render.plan import check_options
+    from visualizer.rendering.plan import check_options
 
     if base.timeline is not None:
         raise AlbumError("a saved --timeline belongs to one track; batch analyses every track")

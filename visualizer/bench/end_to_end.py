@@ -65,7 +65,7 @@ def tiny_checkpoint(folder: Path, channel_width: int = 8, seed: int = 0) -> Path
 
 def generator_only_seconds(generator: Any, timeline: Any, batch_size: int) -> float:
     """Seconds to generate every frame of ``timeline`` (uint8 on the host), nothing else."""
-    from visualizer.render import frames as render
+    from visualizer.rendering import frames as render
 
     device = generator.device
     start = time.perf_counter()
@@ -99,7 +99,7 @@ class EndToEndOptions:
 
 def run_end_to_end_bench(bench: EndToEndOptions = EndToEndOptions()) -> dict[str, Any]:
     """Generator-only vs end-to-end seconds for the same frames; optional RSS comparison."""
-    from visualizer.render.plan import RenderOptions
+    from visualizer.rendering.plan import RenderOptions
 
     options = RenderOptions(
         model=bench.model,

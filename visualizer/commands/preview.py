@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from visualizer.files import check_output
     from visualizer.model.inference import load_generator
     from visualizer.pipeline import make_timeline
-    from visualizer.render.plan import inputs_of
-    from visualizer.render.storyboard import render_storyboard, save_image
+    from visualizer.rendering.plan import inputs_of
+    from visualizer.rendering.storyboard import render_storyboard, save_image
 
     output = Path(args.output)
     if not Path(args.track).is_file():

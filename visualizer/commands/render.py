@@ -28,7 +28,7 @@ DRAFT_FPS = 10  # a draft shows about this many frames per second of the full-ra
 def parse_size_arg(text: str) -> tuple[int, int]:
     """'1920x1080' -> (1920, 1080) for argparse (even sides; a bad value exits with status 2)."""
     from visualizer.errors import RenderError
-    from visualizer.render.video import parse_size
+    from visualizer.rendering.video import parse_size
 
     try:
         return parse_size(text)
@@ -137,7 +137,7 @@ def options_from_args(args: argparse.Namespace):
     from fractions import Fraction
 
     from visualizer.options import DEFAULT_FPS
-    from visualizer.render.plan import RenderOptions
+    from visualizer.rendering.plan import RenderOptions
 
     if args.duration is not None and args.duration <= 0:
         from visualizer.errors import RenderError

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from visualizer.files import check_output
     from visualizer.mapping import timeline as timeline_io
     from visualizer.pipeline import make_timeline
-    from visualizer.render.plan import RenderOptions
+    from visualizer.rendering.plan import RenderOptions
 
     track, output = Path(args.track), Path(args.output)
     if not track.is_file():

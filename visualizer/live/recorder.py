@@ -45,7 +45,7 @@ class Recorder:
             raise OutputError(f"folder of {self.output} does not exist")
         self.fps, self.resolution = Fraction(fps), resolution
         self._dir = tempfile.TemporaryDirectory(prefix=".live-record-", dir=self.output.parent)
-        from visualizer.render.video import SegmentWriter
+        from visualizer.rendering.video import SegmentWriter
 
         self._segment = Path(self._dir.name) / "video.mp4"
         self._writer = SegmentWriter(self._segment, resolution=resolution, fps=self.fps, size=size)
@@ -84,7 +84,7 @@ class Recorder:
         """Finish: mux ``audio`` (a file, trimmed to the recorded span) or captured ``samples``
         (mono float32 at ``sr``, starting at frame 0). Returns the output path, or None when no
         frame was recorded."""
-        from visualizer.render.video import concat_and_mux
+        from visualizer.rendering.video import concat_and_mux
 
         self._queue.put(None)
         self._thread.join()

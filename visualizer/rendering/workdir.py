@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from visualizer.errors import OutputError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
-from visualizer.render.plan import (
+from visualizer.rendering.plan import (
     IDENTITY_FIELDS,
     PRESET_FIELDS,
     preset_path_for,  # noqa: F401 (part of this module's API)
@@ -29,7 +29,7 @@ from visualizer.render.plan import (
 log = logging.getLogger("visualizer")
 
 if TYPE_CHECKING:
-    from visualizer.render.plan import RenderOptions, RenderPlan
+    from visualizer.rendering.plan import RenderOptions, RenderPlan
 
 MANIFEST = "render.json"
 MANIFEST_VERSION = 1

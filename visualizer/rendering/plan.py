@@ -17,7 +17,7 @@ from visualizer.files import check_folder_writable, check_output, same_file
 from visualizer.mapping.timeline import Timeline, fps_problem
 from visualizer.model.devices import check_named_precision
 from visualizer.options import COMPILE_MODES, DEFAULT_FPS, ENCODERS, FITS
-from visualizer.render import video
+from visualizer.rendering import video
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class RenderOptions:
 
 # A render's identity: the RenderOptions fields that change its picture or its sound. A resume
 # and every part of a split render must keep them (the work folder's render.json,
-# `visualizer.render.workdir.manifest_for`); the batch renders a finished track again when one
+# `visualizer.rendering.workdir.manifest_for`); the batch renders a finished track again when one
 # changes (`visualizer.batch.jobs` settings hash). Files count by what they hold, and
 # `PRESET_FIELDS` as the preset and seed they resolve to.
 IDENTITY_FIELDS = (

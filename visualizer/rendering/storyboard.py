@@ -48,7 +48,7 @@ def render_storyboard(
 
     ``columns`` defaults to about a 16:9 sheet. Frames are generated one batch at a time.
     """
-    from visualizer.render import frames as render
+    from visualizer.rendering import frames as render
 
     indices = sample_indices(timeline.n_frames, count)
     if not indices:

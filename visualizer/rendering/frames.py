@@ -307,7 +307,7 @@ class SegmentSink:
         self.ahead = self._start(self.run[0], resolution) if self.run else None
 
     def _start(self, segment: int, resolution: int) -> Any:
-        from visualizer.render import video
+        from visualizer.rendering import video
 
         options = self.plan.options
         return video.SegmentWriter(
