@@ -14,8 +14,7 @@ import pytest
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
 from tests.video_fixtures import read_frames
-from visualizer.batch.manifest import Manifest
-from visualizer.batch.plan import (
+from visualizer.batch.album import (
     AlbumError,
     collect_tracks,
     file_digest,
@@ -23,6 +22,7 @@ from visualizer.batch.plan import (
     output_names,
     settings_hash,
 )
+from visualizer.batch.manifest import Manifest
 from visualizer.batch.runner import AlbumProgress, BatchOptions, prepare_batch, run_batch
 from visualizer.cli import main
 from visualizer.errors import Cancelled, OutputError
@@ -394,8 +394,8 @@ def test_album_progress_counts_frames_and_tracks():
     [("default", "classes.names"), ("dreamy", "keyframes.names"), ("morph", "morph.names")],
 )
 def test_album_classes_set_the_palette_of_the_presets_class_mode(preset, key):
+    from visualizer.batch.album import TrackOverrides
     from visualizer.batch.jobs import track_options
-    from visualizer.batch.plan import TrackOverrides
     from visualizer.mapping.presets import load_preset
 
     options = track_options(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from visualizer import options
-from visualizer.batch.plan import AlbumError, output_names
+from visualizer.batch.album import AlbumError, output_names
 from visualizer.cli import get_parser
 from visualizer.errors import OutputError
 from visualizer.model.registry import MODELS

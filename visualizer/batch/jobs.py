@@ -1,6 +1,6 @@
 """The jobs of a batch run, decided against the manifest.
 
-`prepare_batch` resolves the album (`visualizer.batch.plan`), applies per-track overrides, hashes
+`prepare_batch` resolves the album (`visualizer.batch.album`), applies per-track overrides, hashes
 each track's content and its render identity (`visualizer.rendering.plan.IDENTITY_FIELDS`), and
 decides per track: skip (done, unchanged, output present), resume (interrupted, unchanged), or
 render (new, failed, changed). The data types here are picklable: `TrackJob` goes to Ray actors
@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visualizer.batch.manifest import Manifest
-from visualizer.batch.plan import (
+from visualizer.batch.album import (
     AlbumError,
     TrackOverrides,
     check_outdir,
@@ -32,6 +31,7 @@ from visualizer.batch.plan import (
     path_identity,
     settings_hash,
 )
+from visualizer.batch.manifest import Manifest
 from visualizer.errors import AudioError
 from visualizer.files import exclusive
 from visualizer.rendering.plan import IDENTITY_FIELDS, PRESET_FIELDS

@@ -2,7 +2,7 @@
 
 `run_batch` is the entry point of `visualizer batch`:
 
-1. `prepare_batch` resolves the inputs to tracks and output names (`visualizer.batch.plan`),
+1. `prepare_batch` resolves the inputs to tracks and output names (`visualizer.batch.album`),
    applies the album TOML, hashes each track's content and settings, and decides per track
    against the manifest (`visualizer.batch.manifest`): skip (done, unchanged, output present),
    resume (interrupted), render (new, failed, or changed settings). Bad inputs raise before any
