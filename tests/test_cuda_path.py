@@ -45,7 +45,7 @@ def test_probe_finds_that_nvenc_cannot_encode_here_and_libx264_can():
 def test_auto_falls_back_to_libx264_with_an_info_line(caplog):
     with caplog.at_level(logging.INFO, logger="visualizer"):
         assert video.resolve_encoder("auto", cuda=True, size=(1920, 1080)) == "libx264"
-    assert "h264_nvenc cannot encode here" in caplog.text
+    assert "h264_nvenc cannot encode 1920x1080 video here" in caplog.text
     with pytest.raises(RenderError, match=r"'h264_nvenc' cannot encode 128x128 .*libx264"):
         video.resolve_encoder("h264_nvenc", cuda=True, size=(128, 128))
 

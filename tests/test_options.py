@@ -14,7 +14,8 @@ from visualizer.batch.album import AlbumError, output_names
 from visualizer.cli import get_parser
 from visualizer.errors import OutputError
 from visualizer.model.registry import MODELS
-from visualizer.rendering.video import check_output_suffix
+from visualizer.rendering import codecs
+from visualizer.rendering.codecs import check_output_suffix
 
 
 def _choices(command: str) -> dict[str, tuple]:
@@ -39,7 +40,7 @@ def test_commands_offer_the_shared_vocabularies(command):
     assert choices["--model"] == options.MODEL_CHOICES
     if command != "preview":
         assert choices["--fit"] == options.FITS
-        assert choices["--encoder"] == options.ENCODERS
+        assert choices["--encoder"] == codecs.ENCODERS
         assert choices["--precision"] == options.PRECISIONS
         assert choices["--compile"] == options.COMPILE_MODES
 
@@ -57,7 +58,7 @@ def test_bench_offers_the_shared_vocabularies():
     assert choices["--compile"] == options.COMPILE_MODES
 
 
-@pytest.mark.parametrize("suffix", [*options.VIDEO_SUFFIXES, ".webm", ".avi"])
+@pytest.mark.parametrize("suffix", [*codecs.VIDEO_SUFFIXES, ".webm", ".avi"])
 def test_a_batch_name_template_is_accepted_exactly_when_the_render_accepts_its_suffix(
     tmp_path, suffix
 ):
@@ -72,7 +73,7 @@ def test_a_batch_name_template_is_accepted_exactly_when_the_render_accepts_its_s
         batch_accepts = True
     except AlbumError:
         batch_accepts = False
-    assert batch_accepts == render_accepts == (suffix in options.VIDEO_SUFFIXES)
+    assert batch_accepts == render_accepts == (suffix in codecs.VIDEO_SUFFIXES)
 
 
 def test_the_vocabularies_import_nothing():

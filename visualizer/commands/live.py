@@ -159,7 +159,7 @@ def _recording_lock(args: argparse.Namespace):
     from pathlib import Path
 
     from visualizer.files import check_output, exclusive
-    from visualizer.rendering.video import check_output_suffix
+    from visualizer.rendering.codecs import check_output_suffix
 
     check_output_suffix(Path(args.record))
     named = (args.audio, args.preset, args.weights, args.midi_map)

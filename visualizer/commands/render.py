@@ -18,7 +18,8 @@ from visualizer.commands.common import (
     positive_int,
     resolve_model,
 )
-from visualizer.options import COMPILE_MODES, ENCODERS, FITS, PRECISIONS
+from visualizer.options import COMPILE_MODES, FITS, PRECISIONS
+from visualizer.rendering.codecs import BEST_QUALITY, ENCODERS, WORST_QUALITY
 
 log = logging.getLogger("visualizer")
 
@@ -41,8 +42,10 @@ def parse_quality(text: str) -> int:
         value = int(text)
     except ValueError:
         value = -1
-    if not 0 <= value <= 51:
-        raise argparse.ArgumentTypeError(f"invalid quality {text!r}: expected 0 (best) to 51")
+    if not BEST_QUALITY <= value <= WORST_QUALITY:
+        raise argparse.ArgumentTypeError(
+            f"invalid quality {text!r}: expected {BEST_QUALITY} (best) to {WORST_QUALITY}"
+        )
     return value
 
 

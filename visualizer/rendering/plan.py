@@ -16,8 +16,8 @@ from visualizer.errors import OutputError, RenderError, WeightsError
 from visualizer.files import check_folder_writable, check_output, same_file
 from visualizer.mapping.timeline import Timeline, fps_problem
 from visualizer.model.devices import check_named_precision
-from visualizer.options import COMPILE_MODES, DEFAULT_FPS, ENCODERS, FITS
-from visualizer.rendering import video
+from visualizer.options import COMPILE_MODES, DEFAULT_FPS, FITS
+from visualizer.rendering import codecs, video
 
 
 @dataclass(frozen=True)
@@ -133,15 +133,15 @@ class RenderPlan:
 
 def check_options(output: Path, options: RenderOptions, track: Path | None = None) -> None:
     """Reject bad option values and combinations before any work (errors name the value)."""
-    video.check_output_suffix(output)
+    codecs.check_output_suffix(
+        output, options.encoder if options.encoder in codecs.ENCODERS else "auto"
+    )
     if options.size is not None:
         video.check_size(options.size)
     if options.fit not in FITS:
         raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(FITS)}")
-    if options.encoder not in ENCODERS:
-        raise RenderError(
-            f"unknown encoder {options.encoder!r}: expected one of {', '.join(ENCODERS)}"
-        )
+    if options.encoder != "auto":
+        codecs.codec(options.encoder)  # RenderError naming the choices
     if not 0 <= options.quality <= 51:
         raise RenderError(f"invalid quality {options.quality}: expected 0 (best) to 51")
     if options.batch_size is not None and options.batch_size < 1:
