@@ -56,7 +56,7 @@ class StageClock:
 
 def render(args: argparse.Namespace) -> dict:
     from visualizer.pipeline import render_track
-    from visualizer.rendering.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
 
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
         track = _track(Path(folder), args.seconds)
@@ -153,7 +153,7 @@ def check_oom_halving(args) -> dict:
     import torch
 
     from visualizer.pipeline import render_track
-    from visualizer.rendering.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
 
     free, _ = torch.cuda.mem_get_info()
     hog = torch.empty(max(0, free - (6 << 30)), dtype=torch.uint8, device="cuda")
@@ -199,7 +199,7 @@ def check_graph_thread(args) -> dict:
     import torch
 
     from visualizer.pipeline import render_track
-    from visualizer.rendering.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
 
     times: list[float] = []
 

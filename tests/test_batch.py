@@ -26,7 +26,7 @@ from visualizer.batch.manifest import Manifest
 from visualizer.batch.runner import AlbumProgress, BatchOptions, prepare_batch, run_batch
 from visualizer.cli import main
 from visualizer.errors import Cancelled, OutputError
-from visualizer.rendering.plan import RenderOptions
+from visualizer.pipeline.options import RenderOptions
 
 # ------------------------------------------------------------------------------ inputs
 

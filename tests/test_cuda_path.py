@@ -144,7 +144,7 @@ def test_next_segment_encoder_starts_ahead_and_abort_removes_both(setup, tmp_pat
     track, saved, n = setup
     plan = pipeline.plan_render(track, tmp_path / "out.mp4", _options(saved))
     frames = np.zeros((4, 32, 32, 3), np.uint8)
-    sink = render.SegmentSink(plan, [0, 1, 2])
+    sink = pipeline.segment_sink(plan, [0, 1, 2])
     sink(0, frames)
     assert sink.ahead is not None and sink.ahead.path == plan.segment_path(1)
     assert sink.ahead._proc.poll() is None  # already running, waiting for frames

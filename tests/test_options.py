@@ -93,7 +93,12 @@ def test_every_render_option_either_changes_the_picture_or_does_not():
     """A new RenderOptions field must be classed, for resume and batch skip alike."""
     import dataclasses
 
-    from visualizer.rendering.plan import IDENTITY_FIELDS, PRESET_FIELDS, RUN_FIELDS, RenderOptions
+    from visualizer.pipeline.options import (
+        IDENTITY_FIELDS,
+        PRESET_FIELDS,
+        RUN_FIELDS,
+        RenderOptions,
+    )
 
     names = [f.name for f in dataclasses.fields(RenderOptions)]
     assert sorted(IDENTITY_FIELDS + RUN_FIELDS) == sorted(names)

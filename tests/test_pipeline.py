@@ -19,7 +19,7 @@ from visualizer import pipeline
 from visualizer.errors import Cancelled, OutputError, RenderError
 from visualizer.mapping import timeline as timeline_io
 from visualizer.model.inference import wrap
-from visualizer.rendering.plan import RenderOptions
+from visualizer.pipeline.options import RenderOptions
 
 FPS = Fraction(12)
 SECONDS = 2.5

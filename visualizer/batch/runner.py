@@ -123,9 +123,10 @@ def run_batch(
 ) -> BatchResult:
     """Render an album into ``batch.outdir``; returns every track's manifest entry.
 
-    ``base`` is the `visualizer.pipeline.RenderOptions` applied to every track (the album TOML
-    adds per-track overrides). Raises a `VisualizerError` for bad inputs before any work; a track
-    that fails is recorded (status ``failed`` with its reason) and the others still render.
+    ``base`` is the `visualizer.pipeline.options.RenderOptions` applied to every track (the
+    album TOML adds per-track overrides). Raises a `VisualizerError` for bad inputs before any
+    work; a track that fails is recorded (status ``failed`` with its reason) and the others
+    still render.
     """
     with contextlib.ExitStack() as held:  # the batch folder's lock, for the whole run
         prepared = prepare_batch(inputs, base, batch, held=held)

@@ -19,11 +19,10 @@ from visualizer.commands.common import (
     resolve_model,
 )
 from visualizer.options import COMPILE_MODES, FITS, PRECISIONS
+from visualizer.pipeline.preview import DRAFT_FPS
 from visualizer.rendering.codecs import BEST_QUALITY, ENCODERS, WORST_QUALITY
 
 log = logging.getLogger("visualizer")
-
-DRAFT_FPS = 10  # a draft shows about this many frames per second of the full-rate Timeline
 
 
 def parse_size_arg(text: str) -> tuple[int, int]:
@@ -139,8 +138,8 @@ def options_from_args(args: argparse.Namespace):
     import dataclasses
     from fractions import Fraction
 
-    from visualizer.options import DEFAULT_FPS
-    from visualizer.rendering.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.preview import draft_step
 
     if args.duration is not None and args.duration <= 0:
         from visualizer.errors import RenderError
@@ -156,7 +155,7 @@ def options_from_args(args: argparse.Namespace):
     if args.fps is not None:
         values["fps"] = Fraction(args.fps)
     if getattr(args, "draft", False):
-        values["frame_step"] = max(1, round((args.fps or DEFAULT_FPS) / DRAFT_FPS))
+        values["frame_step"] = draft_step(args.fps)
     return RenderOptions(**values)
 
 
@@ -176,7 +175,8 @@ def summary(result) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from visualizer.pipeline import render_track, work_dir_for
+    from visualizer.pipeline.render import render_track
+    from visualizer.pipeline.workdir import work_dir_for
 
     options = options_from_args(args)
     bars = ProgressBars(quiet=args.quiet)

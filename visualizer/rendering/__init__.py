@@ -1,22 +1,23 @@
-"""The render stage: Timeline -> frames -> video.
+"""The render stage: Timeline -> frames -> video. It transforms data only: the job layer
+(`visualizer.pipeline`) decides what to render where, and hands over a `Timeline`, a `Generator`
+and an `Encoding`.
 
-- `plan`: `RenderOptions`, their checks, the plan and result of a render, and its identity
-  (`IDENTITY_FIELDS`: what changes the picture or sound)
 - `frames`: batches of Timeline rows through the generator on its device, streamed to a sink
-- `video`: the ffmpeg encoder, segments, concatenation and the audio mux
-- `workdir`: the resumable work folder beside an output
+- `video`: the ffmpeg encoder, segments, concatenation and the audio mux, size and fit
+- `codecs`: one row per ``--encoder``: ffmpeg encoder, quality arguments, containers
 - `storyboard`: a contact sheet of frames sampled over the song
 """
 
 from visualizer.lazy import lazy_exports
 
 _EXPORTS = {
-    "RenderOptions": "plan",
-    "IDENTITY_FIELDS": "plan",
     "generate": "frames",
     "stream": "frames",
+    "SegmentSink": "frames",
+    "Encoding": "video",
     "SegmentWriter": "video",
     "concat_and_mux": "video",
+    "CODECS": "codecs",
     "render_storyboard": "storyboard",
 }
 __all__ = sorted(_EXPORTS)

@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -188,6 +189,31 @@ def encoder_args(encoder: str, quality: int) -> list[str]:
     """Codec arguments of ``encoder`` at ``quality`` (0 = lossless to 51), from its
     `visualizer.rendering.codecs` row."""
     return codec(encoder).args(quality)
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How frames become video: the exact frame rate, the encoder (a resolved
+    `visualizer.rendering.codecs` name, not "auto"), its quality (0 = lossless to 51), and the
+    output size (None = the frames' own) that square frames fill as ``fit`` says."""
+
+    fps: Fraction
+    encoder: str = "libx264"
+    quality: int = 18
+    size: tuple[int, int] | None = None
+    fit: str = "pad"
+
+    def writer(self, path: Path, resolution: int) -> SegmentWriter:
+        """A `SegmentWriter` of ``resolution`` x ``resolution`` frames into ``path``."""
+        return SegmentWriter(
+            path,
+            resolution=resolution,
+            fps=self.fps,
+            encoder=self.encoder,
+            quality=self.quality,
+            size=self.size,
+            fit=self.fit,
+        )
 
 
 class SegmentWriter:
