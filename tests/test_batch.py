@@ -372,6 +372,37 @@ def test_prepare_decides_skip_resume_and_rerender_from_the_manifest(album, tmp_p
     assert hash_with(precision="bf16") != job.settings_hash
 
 
+def test_a_work_folder_of_other_settings_is_a_typed_mismatch_the_batch_starts_over(
+    album, tmp_path, caplog
+):
+    """A resume that asks for another render raises `ResumeMismatch` (whatever its words); the
+    batch, which owns the work folder, starts that track over. Other errors stay errors."""
+    import logging
+
+    from visualizer.batch.jobs import TrackJob
+    from visualizer.batch.tracks import plan_track
+    from visualizer.pipeline.render import plan_render
+    from visualizer.pipeline.workdir import ResumeMismatch
+
+    track, output = album.tracks / "01 dawn.wav", tmp_path / "01 dawn.mp4"
+    plan_render(track, output, render_options(album, seed=1))  # what an interrupted run leaves
+    for changed in (dict(seed=2), dict(quality=30)):  # the Timeline's source; a setting
+        with pytest.raises(ResumeMismatch) as raised:
+            plan_render(track, output, render_options(album, resume=True, **changed))
+        assert isinstance(raised.value, OutputError)
+    other = render_options(album, seed=2, resume=True)
+    with caplog.at_level(logging.WARNING, logger="visualizer"):
+        plan = plan_track(TrackJob(1, output.name, track, output, other, "hash"))
+    assert "starting it over" in caplog.text
+    assert plan.pending() == list(range(len(plan.segments)))
+    assert json.loads((plan.work_dir / "render.json").read_text())["seed"] == 2
+    # Not a mismatch: an interrupted render the job does not resume is refused, as it was.
+    same = render_options(album, seed=2)
+    with pytest.raises(OutputError, match="use --resume") as raised:
+        plan_track(TrackJob(1, output.name, track, output, same, "hash"))
+    assert not isinstance(raised.value, ResumeMismatch)
+
+
 def test_album_progress_counts_frames_and_tracks():
     events = []
     jobs = [SimpleNamespace(name=n) for n in ("a", "b", "c")]
