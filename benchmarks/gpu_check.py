@@ -55,8 +55,8 @@ class StageClock:
 
 
 def render(args: argparse.Namespace) -> dict:
-    from visualizer.pipeline import render_track
     from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.render import render_track
 
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
         track = _track(Path(folder), args.seconds)
@@ -152,8 +152,8 @@ def check_oom_halving(args) -> dict:
     """Item 4: a real allocation failure (memory held by a hog) halves the batch and finishes."""
     import torch
 
-    from visualizer.pipeline import render_track
     from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.render import render_track
 
     free, _ = torch.cuda.mem_get_info()
     hog = torch.empty(max(0, free - (6 << 30)), dtype=torch.uint8, device="cuda")
@@ -198,8 +198,8 @@ def check_graph_thread(args) -> dict:
     (a second CUDA-graph pool recorded on the render thread shows as a slow first batch)."""
     import torch
 
-    from visualizer.pipeline import render_track
     from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.render import render_track
 
     times: list[float] = []
 

@@ -81,10 +81,10 @@ def map_track(
 ) -> MappedTrack:
     """`make_timeline` with the audio's length the analysis found (for the soundtrack)."""
     if options.timeline is not None:
-        return MappedTrack(_load_timeline(options), None)
+        return MappedTrack(_load_timeline(Path(options.timeline), options.fps), None)
     from visualizer.analysis.track import analyze_window
-    from visualizer.mapping import build_timeline
     from visualizer.mapping.loop import close_loop
+    from visualizer.mapping.mapper import build_timeline
 
     chosen = preset or resolve_preset(options)
     # An excerpt is the same video as those seconds of the full render: map the whole track
@@ -113,13 +113,13 @@ def map_track(
     return MappedTrack(timeline, features.duration)
 
 
-def _load_timeline(options: RenderOptions) -> Timeline:
+def _load_timeline(path: Path, fps: Fraction | None) -> Timeline:
     from visualizer.mapping import timeline as timeline_io
 
-    loaded = timeline_io.load(options.timeline)
-    if options.fps is not None and options.fps != loaded.fps:
+    loaded = timeline_io.load(path)
+    if fps is not None and fps != loaded.fps:
         raise TimelineError(
-            f"--fps {options.fps} differs from the timeline's {loaded.fps}: leave --fps out"
+            f"--fps {fps} differs from the timeline's {loaded.fps}: leave --fps out"
         )
     return loaded
 

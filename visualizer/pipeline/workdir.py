@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from visualizer.errors import OutputError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
-from visualizer.pipeline.options import IDENTITY_FIELDS, PRESET_FIELDS
+from visualizer.pipeline.options import IDENTITY_FIELDS, PRESET_FIELDS, resolve_preset
 
 log = logging.getLogger("visualizer")
 
@@ -55,10 +55,11 @@ def resumed_timeline(work_dir: Path, saved: dict, source: str) -> Timeline:
 
 def source_key(options: RenderOptions, preset: ResolvedPreset | None) -> str:
     """What decides the Timeline besides the track: the saved timeline, or the resolved preset
-    and seed (``preset``, None with a saved timeline)."""
-    if preset is None:
+    and seed (``preset``; resolved here when not given)."""
+    if options.timeline is not None:
         return "timeline:" + hashlib.sha256(Path(options.timeline).read_bytes()).hexdigest()[:16]
-    return f"preset:{_digest(preset.toml())}:seed:{preset.seed}"
+    chosen = preset or resolve_preset(options)
+    return f"preset:{_digest(chosen.toml())}:seed:{chosen.seed}"
 
 
 def _digest(text: str) -> str:
