@@ -8,7 +8,15 @@
 - `ray_runner`, `ray_worker`: Ray actors, retries, split renders
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.batch.jobs import BatchOptions as BatchOptions
+    from visualizer.batch.jobs import BatchResult as BatchResult
+    from visualizer.batch.manifest import Manifest as Manifest
+    from visualizer.batch.runner import run_batch as run_batch
 
 _EXPORTS = {
     "BatchOptions": "jobs",

@@ -7,7 +7,14 @@
 - `reactivity`: latent statistics and reactivity per preset
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.bench.end_to_end import EndToEndOptions as EndToEndOptions
+    from visualizer.bench.end_to_end import run_end_to_end_bench as run_end_to_end_bench
+    from visualizer.bench.generator import run_precision_sweep as run_precision_sweep
 
 _EXPORTS = {
     "run_precision_sweep": "generator",

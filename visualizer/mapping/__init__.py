@@ -36,7 +36,18 @@ a Timeline bent back into its start): `CausalMapper` (live) and `build_timeline`
 its code.
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.mapping.classes import resolve_classes as resolve_classes
+    from visualizer.mapping.mapper import CausalMapper as CausalMapper
+    from visualizer.mapping.mapper import build_timeline as build_timeline
+    from visualizer.mapping.presets import Preset as Preset
+    from visualizer.mapping.presets import load_preset as load_preset
+    from visualizer.mapping.presets import preset_to_toml as preset_to_toml
+    from visualizer.mapping.timeline import Timeline as Timeline
 
 _EXPORTS = {
     "CausalMapper": "mapper",

@@ -8,7 +8,19 @@ and an `Encoding`.
 - `storyboard`: a contact sheet of frames sampled over the song
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.rendering.codecs import CODECS as CODECS
+    from visualizer.rendering.frames import SegmentSink as SegmentSink
+    from visualizer.rendering.frames import generate as generate
+    from visualizer.rendering.frames import stream as stream
+    from visualizer.rendering.storyboard import render_storyboard as render_storyboard
+    from visualizer.rendering.video import Encoding as Encoding
+    from visualizer.rendering.video import SegmentWriter as SegmentWriter
+    from visualizer.rendering.video import concat_and_mux as concat_and_mux
 
 _EXPORTS = {
     "generate": "frames",
