@@ -42,11 +42,12 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.pipeline.render import render_segments as render_segments
     from visualizer.pipeline.render import render_track as render_track
     from visualizer.pipeline.render import segment_sink as segment_sink
-    from visualizer.pipeline.render import shared_batch_size as shared_batch_size
+    from visualizer.pipeline.render import start_soundtrack as start_soundtrack
     from visualizer.pipeline.timeline import make_timeline as make_timeline
     from visualizer.pipeline.timeline import map_track as map_track
     from visualizer.pipeline.timeline import write_timeline as write_timeline
     from visualizer.pipeline.workdir import ResumeMismatch as ResumeMismatch
+    from visualizer.pipeline.workdir import shared_batch_size as shared_batch_size
     from visualizer.pipeline.workdir import work_dir_for as work_dir_for
 
 _EXPORTS = {
@@ -76,7 +77,7 @@ _EXPORTS = {
         ),
         "checks",
     ),
-    **dict.fromkeys(("ResumeMismatch", "work_dir_for"), "workdir"),
+    **dict.fromkeys(("ResumeMismatch", "work_dir_for", "shared_batch_size"), "workdir"),
     **dict.fromkeys(("make_timeline", "map_track", "write_timeline"), "timeline"),
     **dict.fromkeys(
         (
@@ -86,7 +87,7 @@ _EXPORTS = {
             "render_segments",
             "finish_render",
             "segment_sink",
-            "shared_batch_size",
+            "start_soundtrack",
         ),
         "render",
     ),
