@@ -25,6 +25,10 @@ from visualizer.errors import OutputError, RenderError
 # scale; a codec maps it onto its own arguments.
 BEST_QUALITY, WORST_QUALITY = 0, 51
 
+# The soundtrack's codec: AAC at a bitrate where it is transparent for music; every container
+# below holds it, and MP4 players do not all accept a track's own codec.
+AUDIO_ARGS = ("-c:a", "aac", "-b:a", "320k")
+
 # Output suffix -> ffmpeg muxer: the containers a video is written in.
 CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 VIDEO_SUFFIXES = tuple(CONTAINERS)

@@ -25,9 +25,9 @@ from visualizer.content import text_sha256
 from visualizer.errors import RenderError
 from visualizer.ffmpeg import ffmpeg_exe
 from visualizer.files import publish, temporary_path
+from visualizer.rendering.codecs import AUDIO_ARGS
 from visualizer.rendering.video import lower_priority
 
-AUDIO_ARGS = ("-c:a", "aac", "-b:a", "320k")  # AAC at a bitrate where it is transparent
 PREFIX, SUFFIX = "soundtrack-", ".m4a"
 
 

@@ -30,7 +30,7 @@ from visualizer.errors import RenderError
 from visualizer.ffmpeg import ffmpeg_exe
 from visualizer.files import publish, temporary_path
 from visualizer.options import FITS
-from visualizer.rendering.codecs import AUTO, CODECS, CONTAINERS, Codec, codec
+from visualizer.rendering.codecs import AUDIO_ARGS, AUTO, CODECS, CONTAINERS, Codec, codec
 
 log = logging.getLogger("visualizer")
 
@@ -361,8 +361,6 @@ def concat_and_mux(
     audio_duration) and encoded while muxing (for short recordings made on the fly). The result
     is written to a temporary name beside ``output`` and renamed when complete.
     """
-    from visualizer.rendering.soundtrack import AUDIO_ARGS
-
     output = Path(output)
     fd, list_path = tempfile.mkstemp(
         prefix=f".{output.name}.", suffix=".concat.txt", dir=output.parent
