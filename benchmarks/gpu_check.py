@@ -3,7 +3,7 @@ so a step stopped at its time limit keeps the checks it finished.
 
     python3 benchmarks/gpu_check.py STEP [--dry] [--work DIR]
 
-STEP: preflight (imports, ffmpeg, CUDA), environment, encode (encoder-only fps at 512 px: 1, 2,
+STEP: preflight (imports, ffmpeg, CUDA; then the machine), encode (encoder-only fps at 512 px: 1, 2,
 4, ... encoders, medium and veryfast), sweep (batch 32 at 512 px in fp32, fp16 and bf16: fps and
 the share of pixels within 2 levels of fp32), cudnn (deterministic against benchmark
 algorithms), render (generator-only in the render's process, then the 7,200-frame 512 px render
@@ -110,6 +110,8 @@ def preflight(s: Sizes, work: Path) -> None:
         line["cuda"] = torch.cuda.is_available()
         line["ok"] = line["ok"] and line["cuda"]
     emit("preflight", **line)
+    if line["ok"]:
+        environment(s, work)
 
 
 def environment(s: Sizes, work: Path) -> None:
@@ -368,7 +370,7 @@ def compile_check(s: Sizes, work: Path) -> None:
 
 
 STEPS = {
-    "preflight": preflight, "environment": environment, "encode": encode, "sweep": sweep,
+    "preflight": preflight, "encode": encode, "sweep": sweep,
     "cudnn": cudnn, "render": render, "resume": resume, "oom": oom, "compile": compile_check,
 }  # fmt: skip
 

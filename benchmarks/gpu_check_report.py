@@ -88,7 +88,7 @@ def _rows(report: dict, step: str, check: str) -> list[dict]:
 
 def summary_lines(report: dict) -> list[str]:
     lines = [f"gpu_check: {report['seconds']:.0f} s"]
-    for row in _rows(report, "environment", "environment"):
+    for row in _rows(report, "preflight", "environment"):
         lines.append(f"  machine: {row.get('gpu', 'no GPU')}, torch {row.get('torch')}, "
                      f"{row.get('cores')} cores, driver {row.get('driver', '-')}")  # fmt: skip
     encode = _rows(report, "encode", "encode")
