@@ -50,3 +50,15 @@ def test_memory_bench_names_the_processes_at_the_peak(tmp_path):
 def test_long_track_bench_analyses_a_generated_minute(tmp_path):
     result = _run(tmp_path, "long_track_bench.py", "--minutes", "1")
     assert result["analysis"]["1 min"]["peak_tree_mib"] > 50
+
+
+@pytest.mark.slow
+def test_encode_bench_reports_scaling_and_preset_quality(tmp_path):
+    args = ("--size", "64", "--frames", "16", "--segment-frames", "8", "--presets", "veryfast")
+    scaling = _run(tmp_path, "encode_bench.py", "scaling", "--counts", "1,2", *args)["rows"]
+    assert [r["encoders"] for r in scaling] == [1, 2] and scaling[0]["over_one_encoder"] == 1
+    assert all(r["fps"] > 0 for r in scaling)
+    quality = _run(tmp_path, "encode_bench.py", "quality", "--presets", "medium,ultrafast",
+                   "--size", "64", "--frames", "8")["rows"]  # fmt: skip
+    assert [r["preset"] for r in quality] == ["medium", "ultrafast"]
+    assert all(30 < r["psnr_db"] < 99 and 0.5 < r["ssim"] <= 1 for r in quality)
