@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from visualizer.errors import LiveIOError, MidiMapError, VisualizerError
-from visualizer.live.control import LiveControl, parameter_specs
+from visualizer.live.control import LiveControl
 from visualizer.live.midi_map import (
     SCENE_PREFIX,
     Binding,
@@ -28,6 +28,7 @@ from visualizer.live.midi_map import (
     control_value,
     is_action,
 )
+from visualizer.live.params import parameter_specs
 
 log = logging.getLogger("visualizer")
 
@@ -35,7 +36,7 @@ VIRTUAL = "virtual"  # --midi virtual: a port other software connects to
 VIRTUAL_NAME = "visualizer"
 
 
-def _mido():
+def load_mido():
     try:
         import mido
     except ImportError as error:
@@ -45,29 +46,49 @@ def _mido():
     return mido
 
 
-def _backend_error(error: BaseException) -> LiveIOError:
+def backend_error(error: BaseException) -> LiveIOError:
     return LiveIOError(
         f"cannot use MIDI here: {error} (Linux needs the ALSA sequencer, /dev/snd/seq: "
         "load snd-seq, or run where the controller is plugged in)"
     )
 
 
-def list_ports() -> list[str]:
-    """Names of the MIDI input ports, or a LiveIOError when MIDI cannot run here."""
-    mido = _mido()
+def list_ports(direction: str = "input") -> list[str]:
+    """Names of the MIDI input (or "output") ports, or a LiveIOError when MIDI cannot run here."""
+    mido = load_mido()
     try:
-        return list(mido.get_input_names())
+        names = mido.get_input_names() if direction == "input" else mido.get_output_names()
+        return list(names)
     except Exception as error:  # rtmidi raises its own SystemError subclasses
-        raise _backend_error(error) from None
+        raise backend_error(error) from None
 
 
-def choose_port(wanted: str, names: list[str]) -> str:
+def open_port(direction: str, wanted: str, callback: Callable[[Any], None] | None = None) -> Any:
+    """An open mido port: ``direction`` "input" (its messages go to ``callback``, on rtmidi's
+    thread) or "output". ``wanted`` picks it as ``--midi`` does: "" the first port, a part of a
+    name, or "virtual" (a port named "visualizer" that other software connects to)."""
+    mido = load_mido()
+    try:
+        if direction == "input":
+            if wanted == VIRTUAL:
+                return mido.open_input(VIRTUAL_NAME, virtual=True, callback=callback)
+            return mido.open_input(choose_port(wanted, list_ports()), callback=callback)
+        if wanted == VIRTUAL:
+            return mido.open_output(VIRTUAL_NAME, virtual=True)
+        return mido.open_output(choose_port(wanted, list_ports("output"), "output"))
+    except VisualizerError:
+        raise
+    except Exception as error:  # rtmidi raises its own SystemError subclasses
+        raise backend_error(error) from None
+
+
+def choose_port(wanted: str, names: list[str], direction: str = "input") -> str:
     """The first port whose name contains ``wanted`` (any case; "" = the first port)."""
     for name in names:
         if wanted.lower() in name.lower():
             return name
     available = ", ".join(repr(n) for n in names) or "none"
-    raise LiveIOError(f"no MIDI input port matches {wanted!r} (available: {available})")
+    raise LiveIOError(f"no MIDI {direction} port matches {wanted!r} (available: {available})")
 
 
 class MidiInput:
@@ -98,17 +119,7 @@ class MidiInput:
     # -- ports -----------------------------------------------------------------------------
     def open(self, wanted: str = "") -> str:
         """Open an input port (see the module docstring); returns its name."""
-        mido = _mido()
-        try:
-            if wanted == VIRTUAL:
-                self._port = mido.open_input(VIRTUAL_NAME, virtual=True, callback=self.handle)
-            else:
-                name = choose_port(wanted, list_ports())
-                self._port = mido.open_input(name, callback=self.handle)
-        except VisualizerError:
-            raise
-        except Exception as error:
-            raise _backend_error(error) from None
+        self._port = open_port("input", wanted, self.handle)
         self.port_name = self._port.name
         return self.port_name
 
