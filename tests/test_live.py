@@ -20,9 +20,9 @@ from tests.live_fixtures import FPS, live_session, tiny_generator, write_preset
 from visualizer.analysis.causal import analyze_causal, frame_count
 from visualizer.errors import PresetError, VisualizerError
 from visualizer.live.control import LiveControl
-from visualizer.live.tempo_tap import TapTempo
 from visualizer.live.engine import LiveEngine, causal_timeline
 from visualizer.live.source_file import FileSource
+from visualizer.live.tempo_tap import TapTempo
 
 
 def _equal_rows(a, b) -> bool:

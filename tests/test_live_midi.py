@@ -127,7 +127,7 @@ def test_notes_and_buttons_fire_actions(tmp_path):
         Binding("note", 10, 41, "next_scene"),
     ]))  # fmt: skip
     play(midi, note_on(10, 36) + note_on(10, 36) + note_on(10, 36))
-    assert control.tap_tempo.bpm == pytest.approx(120.0)
+    assert control.beat.sources["tap"].bpm == pytest.approx(120.0)
     play(midi, note_on(10, 37))
     assert control.preset.classes.names == ("goldfish", "daisy")
     assert control.preset.classes.palettes == (("castle", "valley"), ("tiger", "volcano"))

@@ -73,7 +73,7 @@ def test_a_registered_sink_is_an_output_choice(dummy_sink):
     with pytest.raises(ValueError, match="already registered"):
         SINKS.register(type("Other", (DummySink,), {}))
     SINKS.register(DummySink)  # the same class again: no change
-    assert SINKS.names() == ("page", "ndi", "camera", "record", "dummy")
+    assert SINKS.names() == ("page", "ndi", "camera", "record", "osc", "midi", "dummy")
 
 
 def test_the_dummy_sink_receives_the_frames_the_page_gets(tmp_path, generator, dummy_sink):

@@ -11,7 +11,7 @@ import socket
 import pytest
 
 from tests.live_fixtures import live_session
-from visualizer.live.server import TRACK_CHUNK, host_allowed
+from visualizer.live.http import TRACK_CHUNK, host_allowed
 
 TRACK_SECONDS = 55.0  # a 2.4 MB wav (22050 Hz mono 16-bit): more than two TRACK_CHUNKs
 

@@ -212,6 +212,11 @@ class BeatClock:
             self._source_epoch = -1  # adopt the new source's epoch on the next reading
             self.source.set_beats_per_bar(self.beats_per_bar)
 
+    def add(self, source: TempoSource) -> None:
+        """Offer ``source`` (opened) under its name; `use` follows it."""
+        with self._lock:
+            self.sources[source.name] = source
+
     def tap(self, at: float | None = None) -> None:
         """One tap: the tap source takes over from the audio tracker (a MIDI clock or Link that
         leads refuses it)."""

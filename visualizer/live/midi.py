@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def choose_port(wanted: str, names: list[str], direction: str = "input") -> str:
 
 
 class MidiInput:
-    """Applies MIDI messages to ``control``. ``now()`` is the audio clock (for tap);
+    """Applies MIDI messages to ``control``. ``now()`` is the time of a tap (monotonic);
     ``map_path`` is where learn mode saves the map (None: learning does not save)."""
 
     def __init__(
@@ -101,7 +102,7 @@ class MidiInput:
         *,
         midi_map: MidiMap | None = None,
         map_path: Path | None = None,
-        now: Callable[[], float] = lambda: 0.0,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.control, self.now = control, now
         self.map = midi_map or MidiMap()
@@ -193,14 +194,14 @@ class MidiInput:
         if binding is None:
             return False
         if kind == "note":
-            self._fire(binding.target)
+            self._fire(binding)
             return True
         value = int(message.value)
         previous = self._last_cc.get((channel, number), 0)
         self._last_cc[(channel, number)] = value
         if is_action(binding.target):
             if value >= 64 > previous:  # a button sending CC: fire on the press only
-                self._fire(binding.target)
+                self._fire(binding)
             return True
         self._set(binding, value)
         return True
@@ -222,11 +223,12 @@ class MidiInput:
         self.control.changed()
         return True
 
-    def _fire(self, target: str) -> None:
+    def _fire(self, binding: Binding) -> None:
+        target, quantize = binding.target, binding.quantize
         if target.startswith(SCENE_PREFIX):
-            self.control.load(target[len(SCENE_PREFIX) :])
-        else:  # only a tap needs the clock
-            self.control.perform(target, self.now() if target == "tap" else 0.0)
+            self.control.load(target[len(SCENE_PREFIX) :], quantize=quantize)
+        else:  # only a tap needs the time
+            self.control.perform(target, self.now() if target == "tap" else None, quantize)
 
     def _set(self, binding: Binding, value: int) -> None:
         target = binding.target

@@ -85,6 +85,14 @@ ADDRESSES: tuple[Address, ...] = (
             "av_offset_ms -500 to 500"),
 )  # fmt: skip
 BY_PATH = {address.path: address for address in ADDRESSES}
+# what --osc-out sends (`visualizer.live.sink_osc`), listed on the same page
+OUT_ADDRESSES: tuple[Address, ...] = (
+    Address(f"{PREFIX}/beat", (Arg("beat", "i", (1, 16)), Arg("bar", "i")), "on every beat"),
+    Address(f"{PREFIX}/bar", (Arg("bar", "i"),), "on every downbeat (bar 1 is the first)"),
+    Address(f"{PREFIX}/bpm", (Arg("bpm", "f", (20.0, 400.0)),), "when the tempo moves by 0.1"),
+    Address(f"{PREFIX}/scene", (Arg("name", "s"),), "when the scene changes"),
+    Address(f"{PREFIX}/pending", (Arg("name", "s"),), "a scene armed to land ('' once it has)"),
+)
 
 
 def check_arguments(address: Address, args: tuple[object, ...]) -> list[Any]:
@@ -123,25 +131,38 @@ def _check(address: Address, arg: Arg, value: object) -> Any:
     return float(number)
 
 
-def listing() -> list[dict[str, Any]]:
-    """The table as JSON-ready data (``/osc.json``)."""
-    return [
-        {"address": a.path, "usage": a.usage(), "help": a.help, "args": [asdict(g) for g in a.args]}
-        for a in ADDRESSES
-    ]
+def listing() -> dict[str, list[dict[str, Any]]]:
+    """The tables as JSON-ready data (``/osc.json``): what is accepted ("in") and what
+    ``--osc-out`` sends ("out")."""
+    return {"in": [_entry(a) for a in ADDRESSES], "out": [_entry(a) for a in OUT_ADDRESSES]}
+
+
+def _entry(a: Address) -> dict[str, Any]:
+    return {
+        "address": a.path,
+        "usage": a.usage(),
+        "help": a.help,
+        "args": [asdict(g) for g in a.args],
+    }
 
 
 def listing_page() -> str:
     """The table as a readable HTML page (``/osc``)."""
-    rows = "".join(
-        f"<tr><td><code>{html.escape(a.usage())}</code></td><td>{html.escape(a.help)}</td></tr>"
-        for a in ADDRESSES
-    )
+    rows, sent = _rows(ADDRESSES), _rows(OUT_ADDRESSES)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>visualizer OSC</title>"
         "<link rel='stylesheet' href='/style.css'></head><body class='doc'>"
         "<h1>OSC addresses</h1><p>UDP to the --osc-port. Types: text, number, whole number; "
         "[optional]. Also as JSON: <a href='/osc.json'>/osc.json</a>.</p>"
         f"<table><tr><th>address and arguments</th><th>what it does</th></tr>{rows}</table>"
+        "<h2>Sent by --osc-out HOST:PORT</h2>"
+        f"<table><tr><th>address and arguments</th><th>when</th></tr>{sent}</table>"
         "</body></html>"
+    )
+
+
+def _rows(addresses: tuple[Address, ...]) -> str:
+    return "".join(
+        f"<tr><td><code>{html.escape(a.usage())}</code></td><td>{html.escape(a.help)}</td></tr>"
+        for a in addresses
     )

@@ -63,7 +63,7 @@ class SinkSetup:
     midi_out: str | None = None  # midi: the output port (as --midi chooses one)
     midi_clock: bool = False  # midi: also send MIDI clock (24 pulses per beat)
     clock: BeatClock | None = None  # midi: the beat state the MIDI clock follows
-    leds: Mapping[str, int] | None = None  # midi: pad notes that light up, by target
+    leds: Mapping[str, tuple[int, int]] | None = None  # midi: (channel 1-16, note) by target
 
 
 class Sink:
