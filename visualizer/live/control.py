@@ -19,7 +19,6 @@ import logging
 import os
 import random
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +185,7 @@ class LiveControl:
     def _arm(self, preset, label: str, quantize: str, **extra: Any) -> None:
         """Arm a launch (it replaces one still waiting); one due at once (``now``, or no
         running beat) lands at once."""
-        launch = Launch.arm(preset, label, quantize, self.beat.state(), time.monotonic(), **extra)
+        launch = Launch.arm(preset, label, quantize, self.beat.state(), self.beat.now(), **extra)
         self.pending = launch if launch.target is not None else None
         if launch.target is None:
             self._land(launch)
@@ -328,7 +327,7 @@ class LiveControl:
                 if self.cycle_bars and self._bars >= self.cycle_bars and self.pending is None:
                     self._cycle()
             launch = self.pending
-            if launch is not None and (beat is None or launch.due(beat, time.monotonic())):
+            if launch is not None and (beat is None or launch.due(beat, self.beat.now())):
                 self.pending = None
                 self._land(launch)
             return self.preset
