@@ -323,8 +323,9 @@ class LiveControl:
         (None: whatever waits lands now), and the auto-cycle starts a scene on its bar."""
         with self._lock:
             if beat is not None and beat.is_downbeat:
-                self._bars += 1
-                if self.cycle_bars and self._bars >= self.cycle_bars and self.pending is None:
+                self._bars += 1  # downbeats since the scene changed
+                bars, aligned = self.cycle_bars, (beat.state.bar - 1) % max(self.cycle_bars, 1)
+                if bars and self._bars >= bars and aligned == 0 and self.pending is None:
                     self._cycle()
             launch = self.pending
             if launch is not None and (beat is None or launch.due(beat, self.beat.now())):
@@ -333,7 +334,9 @@ class LiveControl:
             return self.preset
 
     def _cycle(self) -> None:
-        """The auto-cycle's scene change, landing on the bar that starts now."""
+        """The auto-cycle's scene change, landing on the bar that starts now: a bar whose number
+        is 1 more than a multiple of ``cycle_bars`` (phrases of N bars), once the scene has
+        played at least N downbeats."""
         if self.cycle_mode == "next":
             name = self.scene_after(1)
         else:
