@@ -1,5 +1,6 @@
-"""The package's shape: no import cycles (not even inside functions), no private names imported
-across modules, modules of a readable size, and an import of the CLI that loads no heavy library."""
+"""The package's shape: no import cycles (not even inside functions), stages that import nothing
+above them, no private names imported across modules, modules of a readable size, and an import
+of the CLI that loads no heavy library."""
 
 from __future__ import annotations
 
@@ -21,10 +22,31 @@ def modules() -> dict[str, Path]:
     return {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
+def _type_checking_blocks(tree: ast.Module) -> list[ast.If]:
+    """The top-level ``if TYPE_CHECKING:`` blocks of a module."""
+    return [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If)
+        and isinstance(node.test, ast.Name)
+        and node.test.id == "TYPE_CHECKING"
+    ]
+
+
 def imported(path: Path, known: dict[str, Path]) -> list[tuple[str, list[str]]]:
-    """(module, names) for every visualizer import in the file, at any depth."""
+    """(module, names) for every visualizer import in the file, at any depth.
+
+    A package ``__init__``'s ``if TYPE_CHECKING:`` block is left out: it names the lazily
+    loaded exports for type checkers and never runs (`test_lazy_exports_are_typed`)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    skipped = set()
+    if path.name == "__init__.py":
+        for block in _type_checking_blocks(tree):
+            skipped |= {id(node) for node in ast.walk(block)}
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found += [(a.name, []) for a in node.names if a.name.startswith("visualizer")]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("visualizer"):
@@ -64,6 +86,41 @@ def test_no_import_cycles():
     assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
+# The stage packages in the order a track visits them, what sits above every stage, and the
+# typed hand-offs a stage may take from the stages before it.
+STAGES = ("analysis", "mapping", "model", "rendering")
+ABOVE_THE_STAGES = ("pipeline", "batch", "live", "commands", "bench", "api", "cli")
+HANDOFFS = {
+    "visualizer.analysis.features": "Features",
+    "visualizer.mapping.timeline": "Timeline",
+    "visualizer.model.inference": "the Generator interface",
+    "visualizer.model.device_memory": "the Generator's device memory",
+}
+
+
+def test_stages_import_only_the_handoffs_of_the_stages_before_them():
+    """A stage imports nothing above it (the job layer is the only hub) and, of the other stages,
+    only the typed hand-offs of those before it: analysis imports no stage, mapping reads
+    Features, model no stage, rendering a Timeline and a Generator."""
+
+    def top(module: str) -> str:
+        return module.split(".")[1] if "." in module else ""
+
+    bad = []
+    for module, targets in graph().items():
+        if top(module) not in STAGES:
+            continue
+        for target in sorted(targets):
+            stage = top(target)
+            if stage in ABOVE_THE_STAGES:
+                bad.append(f"{module} imports {target}, above the stages")
+            elif stage in STAGES and stage != top(module):
+                before = STAGES.index(stage) < STAGES.index(top(module))
+                if not before or target not in HANDOFFS:
+                    bad.append(f"{module} imports {target}, not a hand-off of a stage before it")
+    assert bad == []
+
+
 def test_no_private_names_across_modules():
     known = modules()
     bad = [
@@ -88,7 +145,7 @@ def test_modules_stay_readable():
 def test_cli_import_loads_no_heavy_library():
     code = (
         "import sys, visualizer, visualizer.cli, visualizer.analysis, visualizer.model, "
-        "visualizer.render, visualizer.mapping, visualizer.batch\n"
+        "visualizer.rendering, visualizer.pipeline, visualizer.mapping, visualizer.batch\n"
         "print(sorted(m for m in ('torch', 'librosa', 'scipy', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run(
@@ -117,3 +174,24 @@ def test_readme_layout_names_every_module():
     actual -= {p for p in actual if p.endswith("__init__.py") and "/" in p}
     assert sorted(actual - listed) == [], "modules missing from the README layout"
     assert sorted(listed - actual) == [], "the README layout names modules that do not exist"
+
+
+def test_lazy_exports_resolve():
+    """Every name a package exports lazily (its ``if TYPE_CHECKING:`` imports) is there, and is
+    the object its module defines; a package with lazy exports lists them in ``__all__``."""
+    import importlib
+
+    from visualizer.lazy import typed_exports
+
+    broken = []
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        if "lazy_exports(" not in init.read_text():
+            continue
+        package = importlib.import_module(module_name(init))
+        exports = typed_exports(str(init))
+        assert exports, f"{package.__name__} exports nothing"
+        assert set(exports) <= set(package.__all__)
+        for name, module in exports.items():
+            if getattr(package, name) is not getattr(importlib.import_module(module), name):
+                broken.append(f"{package.__name__}.{name}")
+    assert broken == []

@@ -1,6 +1,6 @@
 """Job: whole albums and playlists, on this machine or a Ray cluster.
 
-- `plan`: tracks from folders and playlists, output names, album overrides, settings hashes
+- `album`: tracks from folders and playlists, output names, album overrides, settings hashes
 - `manifest`: `manifest.json`, the record of every track's state
 - `jobs`: batch options and per-track jobs, decided against the manifest
 - `runner`: the local runner and `run_batch`
@@ -8,13 +8,14 @@
 - `ray_runner`, `ray_worker`: Ray actors, retries, split renders
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
 
-_EXPORTS = {
-    "BatchOptions": "jobs",
-    "BatchResult": "jobs",
-    "Manifest": "manifest",
-    "run_batch": "runner",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.batch.jobs import BatchOptions as BatchOptions
+    from visualizer.batch.jobs import BatchResult as BatchResult
+    from visualizer.batch.manifest import Manifest as Manifest
+    from visualizer.batch.runner import run_batch as run_batch
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)
