@@ -113,10 +113,10 @@ class MidiClockTempo(TempoSource):
             period, newest = line
             bpm = 60.0 / (PPQN * period)
             if self._pulse < 0 or not self._playing:
-                pulses = max(self._pulse + 1, 0)  # where the next pulse will be
-                return Grid(pulses / PPQN, bpm, self._playing, self._epoch)
-            pulses = self._pulse + (at - newest) / period
-            return Grid(pulses / PPQN, bpm, True, self._epoch)
+                held = max(self._pulse + 1, 0)  # where the next pulse will be
+                return Grid(held / PPQN, bpm, self._playing, self._epoch)
+            position = self._pulse + (at - newest) / period
+            return Grid(position / PPQN, bpm, True, self._epoch)
 
     def snapshot(self) -> dict[str, Any]:
         return {"port": self.port_name, "received": self.received}
