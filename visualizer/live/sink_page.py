@@ -3,10 +3,11 @@
 Each frame goes out as one binary message: a 4-byte big-endian header length, a JSON header
 ``{index, t, dropped, render_fps, render_ms, latency_ms, version, beats, onsets, bpm, beat, fade,
 bar, beat_in_bar, playing}`` (the beat is the frame's, as heard when it is seen; ``fade`` the
-scene crossfade's progress 0-1, -1 for none), then the JPEG. Each page has ONE latest-frame slot: a new frame replaces an unsent one (counted in the
-page's and this sink's ``dropped``), so a slow or stalled page never queues frames nor slows
-the render loop. The server's event loop is this sink's sending thread: `LiveServer` binds it
-(``bind``) and runs one ``feed`` task per connected page.
+scene crossfade's progress 0-1, -1 for none), then the JPEG. Each page has ONE latest-frame
+slot: a new frame replaces an unsent one (counted in the page's and this sink's ``dropped``), so
+a slow or stalled page never queues frames nor slows the render loop. The server's event loop is
+this sink's sending thread: `LiveServer` binds it (``bind``) and runs one ``feed`` task per
+connected page.
 """
 
 from __future__ import annotations
