@@ -6,10 +6,11 @@ next pulse is bar 1, beat 1. Stop (0xFC) holds the position; Continue (0xFB) res
 Song Position Pointer (0xF2, in sixteenths = 6 pulses) moves it, for the next Continue. Senders
 keep pulsing while stopped, so the tempo is known before Start.
 
-The tempo is the slope of a least-squares line through the arrival times of the last
-`WINDOW` + 1 pulses (one beat): a pulse that arrives a millisecond late (USB jitter) moves the
-estimate far less than it moves the mean of the last intervals, and a tempo change is followed
-completely within one beat. The position between pulses is read on that same line, so it runs
+The tempo is the slope of a line through the arrival times of the last `WINDOW` + 1 pulses (one
+beat), fitted robustly (Theil-Sen: the median of the pairwise slopes, and the median intercept):
+a pulse that arrives a millisecond late (USB jitter), or a few that arrive late together (a busy
+machine), barely move it, where the mean of the last intervals would follow each one; a tempo
+change is followed completely within one beat. The position between pulses is read on that same line, so it runs
 smoothly between pulses and on through a dropped one. A gap of more than `GAP_S` between pulses
 (the sender stopped pulsing) starts the line over.
 
@@ -99,11 +100,11 @@ class MidiClockTempo(TempoSource):
             return None
         times = np.fromiter(self._times, dtype=np.float64, count=n)
         k = np.arange(n, dtype=np.float64)
-        k_mean, t_mean = k.mean(), times.mean()
-        slope = float(((k - k_mean) * (times - t_mean)).sum() / ((k - k_mean) ** 2).sum())
+        i, j = np.triu_indices(n, 1)
+        slope = float(np.median((times[j] - times[i]) / (j - i)))  # Theil-Sen: pairwise slopes
         if slope <= 0:
             return None
-        return slope, float(t_mean + slope * (n - 1 - k_mean))
+        return slope, float(np.median(times - slope * k)) + slope * (n - 1)
 
     def reading(self, at: float) -> Grid | None:
         with self._lock:
