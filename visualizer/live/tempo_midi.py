@@ -10,9 +10,9 @@ The tempo is the slope of a line through the arrival times of the last `WINDOW` 
 beat), fitted robustly (Theil-Sen: the median of the pairwise slopes, and the median intercept):
 a pulse that arrives a millisecond late (USB jitter), or a few that arrive late together (a busy
 machine), barely move it, where the mean of the last intervals would follow each one; a tempo
-change is followed completely within one beat. The position between pulses is read on that same line, so it runs
-smoothly between pulses and on through a dropped one. A gap of more than `GAP_S` between pulses
-(the sender stopped pulsing) starts the line over.
+change is followed completely within one beat. The position between pulses is read on that same
+line, so it runs smoothly between pulses and on through a dropped one. A gap of more than
+`GAP_S` between pulses (the sender stopped pulsing) starts the line over.
 
 The port is opened with `visualizer.live.midi.open_port` (the same choice of port as ``--midi``:
 the first, the first whose name contains PORT, or ``virtual``); each message goes to `handle`,
