@@ -249,14 +249,23 @@ def test_tap_takes_over_and_clearing_returns_to_the_audio():
 
 def test_audio_tracker_grid_pins_beats_and_runs_through_breaks():
     class Row:
-        def __init__(self, is_beat, tempo=120.0):
-            self.is_beat, self.tempo = is_beat, tempo
+        def __init__(self, is_beat, is_downbeat=False, meter=4):
+            self.is_beat, self.tempo, self.is_downbeat, self.meter = (
+                is_beat,
+                120.0,
+                is_downbeat,
+                meter,
+            )
 
     beat = BeatClock()
     beat.observe(Row(True), 10.0)
     beat.observe(Row(True), 10.52)  # a little late: still beat 1, the phase follows
     assert beat.state(11.02).beat == pytest.approx(2.0)
     assert beat.state(20.52).beat == pytest.approx(21.0)  # no beats for 10 s: the grid runs on
+    beat.observe(Row(True, is_downbeat=True), 21.02)  # the analysis's downbeat: beat 22 -> 24
+    assert beat.state(21.02).counter() == "7:1"
+    beat.observe(Row(True, is_downbeat=True, meter=3), 21.52)  # another meter: no realignment
+    assert beat.state(21.52).counter() == "7:2"
     assert beat.passes_rows
     beat.set_latency_ms(50)
     assert not beat.passes_rows

@@ -186,16 +186,15 @@ class BeatClock:
         if self.passes_rows:
             return row
         state = beat.state
-        values = {
-            "is_beat": beat.is_beat,
-            "tempo": state.bpm if state.playing else row.tempo,
-            "beat_phase": state.beat_phase,
-            "bar_phase": state.bar_phase,
-            "is_downbeat": beat.is_downbeat,
-            "meter": state.beats_per_bar,
-        }
-        names = {field.name for field in dataclasses.fields(row)}
-        return dataclasses.replace(row, **{k: v for k, v in values.items() if k in names})
+        return dataclasses.replace(
+            row,
+            is_beat=beat.is_beat,
+            tempo=state.bpm if state.playing else row.tempo,
+            beat_phase=state.beat_phase,
+            bar_phase=state.bar_phase,
+            is_downbeat=beat.is_downbeat,
+            meter=state.beats_per_bar,
+        )
 
     # -- controls --------------------------------------------------------------------------
     def use(self, name: str) -> None:

@@ -1,10 +1,12 @@
 """Tempo source ``audio`` (the default): the beats the causal analysis finds in the audio.
 
-The tracker (`visualizer.analysis.causal`) marks beat frames and estimates the tempo. This source
-turns them into a grid that runs between beats: each tracked beat is pinned to the nearest whole
-beat of the grid (so a tracker beat a little early or late corrects the phase, never adds a
-beat), and the grid runs on at the last tempo through breaks where no beat is found, as the
-conventions ask of an audio tracker. Frames shown later than their audio (an output latency) then
+The tracker (`visualizer.analysis.causal`) marks beat and downbeat frames and estimates the tempo
+and the meter. This source turns them into a grid that runs between beats: each tracked beat is
+pinned to the nearest whole beat of the grid (so a tracker beat a little early or late corrects
+the phase, never adds a beat), a tracked downbeat moves the count on to the next whole bar when
+the analysis's meter is the show's beats per bar (so the bars are the analysis's bars), and the
+grid runs on at the last tempo through breaks where no beat is found, as the conventions ask of
+an audio tracker. Frames shown later than their audio (an output latency) then
 still get a beat on time, predicted from the grid.
 """
 
@@ -28,6 +30,10 @@ class AudioTempo(TempoSource):
         with self._lock:
             self._anchor: tuple[float, int] | None = None  # (monotonic time, whole beat)
             self._bpm = 0.0
+            self._beats_per_bar = getattr(self, "_beats_per_bar", 4)
+
+    def set_beats_per_bar(self, beats: int) -> None:
+        self._beats_per_bar = beats
 
     def observe(self, row: Any, at: float) -> None:
         with self._lock:
@@ -36,10 +42,13 @@ class AudioTempo(TempoSource):
             if not row.is_beat or self._bpm <= 0:
                 return
             if self._anchor is None:
-                self._anchor = (at, 0)
-                return
-            last = self._anchor[1]
-            self._anchor = (at, max(round(self._position(at)), last + 1))
+                beat = 0
+            else:
+                beat = max(round(self._position(at)), self._anchor[1] + 1)
+            bar = self._beats_per_bar
+            if row.is_downbeat and row.meter == bar:
+                beat += -beat % bar  # the analysis's downbeat starts a bar here too
+            self._anchor = (at, beat)
 
     def _position(self, at: float) -> float:
         assert self._anchor is not None
