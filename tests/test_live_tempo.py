@@ -208,11 +208,21 @@ def test_link_aligns_the_heard_time_with_the_output_latency():
 def test_the_real_aalink_imports_where_the_extra_is_installed():
     aalink = pytest.importorskip("aalink", reason="the link extra (aalink) is not installed")
     import asyncio
+    import warnings
 
-    link = aalink.Link(120.0, asyncio.new_event_loop())  # not enabled: nothing on the network
+    with warnings.catch_warnings():  # aalink 0.2 deprecates the loop it still needs here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        link = aalink.Link(120.0, asyncio.new_event_loop())  # not enabled: nothing on the network
     source = LinkTempo(link)
-    grid = source.reading(time.monotonic())
-    assert grid is not None and grid.bpm == pytest.approx(120.0)
+    beat = BeatClock({"link": source}, active="link")
+    first = beat.state()
+    assert first.bpm == pytest.approx(120.0) and first.playing
+    beat.scale(2.0)  # Link's own tempo: what the peers would get
+    assert link.tempo == pytest.approx(240.0)
+    beat.set_beats_per_bar(3)
+    assert link.quantum == 3
+    time.sleep(0.1)
+    assert beat.state().beat > first.beat
 
 
 def test_link_without_the_extra_says_how_to_install_it(monkeypatch):

@@ -151,6 +151,7 @@ class LiveEngine:
         self.cue_name: str | None = None  # the scene whose thumbnail ``cue`` is (JPEG bytes)
         self.cue: bytes | None = None
         self.cue_version = 0
+        self._cue_seen = -1  # the control version the cue was last checked at
         self._subscribers: list[Callable[[Frame], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -357,8 +358,12 @@ class LiveEngine:
         """Render the thumbnail of the scene that comes next (the one waiting to land, else the
         next one) when that changed: its Timeline mapped over the newest rows, last frame.
         True when a new thumbnail was made."""
+        version = self.control.version
+        if version == self._cue_seen or not self.rows:
+            return False  # nothing changed since: the next scene is the same (and saves a scan)
+        self._cue_seen = version
         name = self.control.next_scene()
-        if name == self.cue_name or not self.rows:
+        if name == self.cue_name:
             return False
         self.cue_name = name
         try:

@@ -262,6 +262,10 @@ class LiveServer:
         page = data.get("page") or f"connection-{id(connection)}"  # a client without an id
         if not isinstance(page, str) or len(page) > PAGE_ID:
             raise ValueError(f"a page id is 1-{PAGE_ID} characters, got {page!r}")
+        if data["type"] == "clock":  # a malformed report is malformed from any page
+            t = float(data["t"])
+            if not 0 <= t < 1e7:
+                raise ValueError(f"clock {t} out of range")
         if data["type"] == "take_clock" or self.clock_owner is None:
             self.clock_owner, self._owner_connection = page, connection
             if data["type"] == "take_clock":
@@ -269,9 +273,6 @@ class LiveServer:
         if page != self.clock_owner:
             self.ignored_clocks += 1  # a second page's player: the one clock is not moved
             return None
-        t = float(data["t"])
-        if not 0 <= t < 1e7:
-            raise ValueError(f"clock {t} out of range")
         self.source.report(t, bool(data.get("playing", True)))
         return None
 

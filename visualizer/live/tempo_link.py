@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from typing import Any
 
 from visualizer.errors import LiveIOError
@@ -52,8 +53,11 @@ class LinkTempo(TempoSource):
                 "--tempo link needs the optional link extra: pip install '.[link]' "
                 f"(aalink, GPL-licensed): {error}"
             ) from None
-        # aalink wants an event loop for its awaitable syncs, which live mode does not use
-        link = aalink.Link(bpm, asyncio.new_event_loop())
+        # aalink wants an event loop for its awaitable syncs, which live mode does not use; 0.2
+        # deprecates passing one but still needs it outside a running loop
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            link = aalink.Link(bpm, asyncio.new_event_loop())
         link.quantum = 4
         link.enabled = True
         return cls(link)
