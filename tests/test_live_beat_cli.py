@@ -99,3 +99,17 @@ def test_a_clock_only_show_with_tap_osc_out_and_an_allowed_host(tmp_path):
         _, err = process.communicate(timeout=120)
         receiver.close()
     assert process.returncode == 0, err
+
+
+def test_the_readme_live_section_names_every_live_option():
+    from pathlib import Path
+
+    parser = get_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")  # noqa: SLF001 (argparse)
+    options = [a.option_strings[-1] for a in sub.choices["live"]._actions if a.option_strings]  # noqa: SLF001
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[
+        readme.index("## Live mode") : readme.index("\n## ", readme.index("## Live mode") + 5)
+    ]
+    missing = [o for o in options if o not in section and o != "--help"]
+    assert not missing, f"live options the README's live section does not describe: {missing}"
