@@ -255,6 +255,8 @@ class LiveControl:
     def perform(self, action: str, now: float | None = None, quantize: str | None = None) -> None:
         """One of ACTIONS. ``now`` is the monotonic time of a tap (default: now); ``quantize``
         the launch's quantisation for scene and palette steps (default: the surface's)."""
+        if quantize is not None:
+            check_quantize(quantize)
         if action == "tap":
             self.beat.tap(now)
         elif action in BEAT_ACTIONS:
