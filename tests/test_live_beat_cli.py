@@ -53,6 +53,8 @@ def test_beat_options_reach_the_session_options():
     assert options.cycle_mode == "random" and options.osc_out == ("::1", 7000)
     assert (options.midi_out, options.midi_clock_out) == ("", True)
     assert options.allowed_hosts == ("studio.lan", "10.0.0.2")
+    silent = options_from_args(get_parser().parse_args(["live", "--no-audio"]))
+    assert silent.tempo == "tap"  # silence has no beats to follow
     no_snap = options_from_args(get_parser().parse_args(["live", "--audio", "x", "--no-snap"]))
     assert no_snap.quantize == "now" and not no_snap.snap_classes
 

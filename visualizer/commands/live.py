@@ -329,7 +329,9 @@ def options_from_args(args: argparse.Namespace):
         outputs=tuple(args.output),
         ndi_name=args.ndi_name,
         no_audio=args.no_audio,
-        tempo=args.tempo,
+        tempo="tap"
+        if args.no_audio and args.tempo == "audio"
+        else args.tempo,  # no audio: no beats in it
         beats_per_bar=args.beats_per_bar,
         quantize="now" if args.no_snap and args.quantize == "beat" else args.quantize,
         latency_ms=args.latency,
