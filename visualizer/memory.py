@@ -1,4 +1,4 @@
-"""Handing freed heap memory back to the operating system.
+"""Handing freed heap memory back to the operating system, and how much it has available.
 
 glibc keeps freed blocks below its (adaptive, up to 32 MiB) mmap threshold in the heap: after
 loading a model the process holds ~200 MiB (128 px) of freed temporaries (the published weights,
@@ -28,3 +28,16 @@ def release_free_memory() -> bool:
     if trim is None:
         return False
     return bool(trim(0))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can give without swapping (Linux MemAvailable), None when
+    unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

@@ -25,12 +25,15 @@ import numpy as np
 
 from visualizer.analysis.features import Features
 from visualizer.errors import PresetError, TimelineError
+from visualizer.inputs import check_input_file
 from visualizer.mapping.crossfade import min_segment
 from visualizer.mapping.interpolate import Segments, check_times, ease, slerp
 from visualizer.mapping.technique import Frame, Setup, Technique, check_seed, opt
 from visualizer.mapping.timeline import load as load_timeline
 from visualizer.mapping.truncation import to_truncated, truncated_normal
 from visualizer.options import LATENT_SIZE
+
+MAX_POSE_BYTES = 1 << 20  # a pose .npy holds 128 numbers (about 1 KB)
 
 
 def check_pose(key: str, item: Any) -> int | str:
@@ -80,7 +83,8 @@ def load_pose(item: int | str, bound: float) -> np.ndarray:
                     "timeline"
                 )
             pose = saved.noise[index] / saved.truncation[index]
-        else:
+        else:  # a regular file of one small array: a FIFO would hold the render for ever
+            check_input_file(path, "pose file", limit=MAX_POSE_BYTES, error=PresetError)
             pose = np.load(Path(path), allow_pickle=False)
     except (OSError, ValueError, TimelineError) as error:
         raise PresetError(f"poses.seeds: cannot read the pose {item!r} ({error})") from None
