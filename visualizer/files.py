@@ -64,7 +64,7 @@ DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 def write_failed(path: str | os.PathLike, error: OSError) -> OutputError:
     """The one-line error of a write to ``path`` that failed with ``error``."""
-    reason = "no space left" if error.errno in DISK_FULL else error.strerror or str(error)
+    reason = (error.strerror or str(error)).lower()  # "no space left on device", ...
     return OutputError(f"cannot write {path}: {reason} (nothing was written there)")
 
 

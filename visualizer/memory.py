@@ -31,13 +31,18 @@ def release_free_memory() -> bool:
 
 
 def available_memory() -> int | None:
-    """Bytes of memory the system can give without swapping (Linux MemAvailable), None when
-    unknown."""
+    """Bytes of memory this process can still be given: the system's available memory (Linux
+    MemAvailable), or the process's address-space limit (RLIMIT_AS) when that is lower; None
+    when neither is known."""
+    import resource
+
+    known = []
     try:
         with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+            known += [int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAv")]
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit != resource.RLIM_INFINITY:
+        known.append(limit)
+    return min(known) if known else None

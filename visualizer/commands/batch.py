@@ -20,6 +20,7 @@ from visualizer.commands.common import (
     positive_int,
 )
 from visualizer.commands.render import add_output_options
+from visualizer.errors import printable
 from visualizer.pipeline.preview import DRAFT_FPS
 
 
@@ -132,6 +133,7 @@ def summary_table(rows: list[dict]) -> str:
                 note,
             )
         )
+    lines = [tuple(printable(cell) for cell in line) for line in lines]  # names: no escapes
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     text = [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
