@@ -253,6 +253,12 @@ CASES = [
     ),  # fmt: skip
     ("timeline is a FIFO", lambda t, s: ["--timeline", _fifo(t / "f.npz")], 1, "not a regular"),
     (
+        "--set value not UTF-8 (copied into the preset record)",
+        lambda t, s: ["--set", os.fsdecode(b"description=caf\xe9")],
+        1,
+        "caf\\xe9: it holds bytes",
+    ),  # fmt: skip
+    (
         "--set number over 4,300 digits",
         lambda t, s: ["--set", "walk.speed=" + "1" * 5000],
         1,
@@ -290,6 +296,7 @@ CASES = [
         1,
         "unknown preset 'x\\x1b[2J'",
     ),  # fmt: skip
+    ("weights are a FIFO", lambda t, s: ["--weights", _fifo(t / "w.pt")], 1, "not a regular"),
     (
         "weights path not UTF-8",
         lambda t, s: ["--weights", _not_utf8(t, b"w\xff", b"x")],

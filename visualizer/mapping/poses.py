@@ -17,6 +17,7 @@ pose is then the seed's home latent).
 from __future__ import annotations
 
 import math
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,6 @@ import numpy as np
 
 from visualizer.analysis.features import Features
 from visualizer.errors import PresetError, TimelineError
-from visualizer.inputs import check_input_file
 from visualizer.mapping.crossfade import min_segment
 from visualizer.mapping.interpolate import Segments, check_times, ease, slerp
 from visualizer.mapping.technique import Frame, Setup, Technique, check_seed, opt
@@ -83,9 +83,8 @@ def load_pose(item: int | str, bound: float) -> np.ndarray:
                     "timeline"
                 )
             pose = saved.noise[index] / saved.truncation[index]
-        else:  # a regular file of one small array: a FIFO would hold the render for ever
-            check_input_file(path, "pose file", limit=MAX_POSE_BYTES, error=PresetError)
-            pose = np.load(Path(path), allow_pickle=False)
+        else:
+            pose = np.load(_pose_file(Path(path)), allow_pickle=False)
     except (OSError, ValueError, TimelineError) as error:
         raise PresetError(f"poses.seeds: cannot read the pose {item!r} ({error})") from None
     pose = np.asarray(pose, dtype=np.float64)
@@ -94,6 +93,17 @@ def load_pose(item: int | str, bound: float) -> np.ndarray:
             f"poses.seeds: {item!r} must hold {LATENT_SIZE} finite numbers, got shape {pose.shape}"
         )
     return np.clip(pose, -bound, bound)
+
+
+def _pose_file(path: Path) -> Path:
+    """``path`` once it is a regular file of at most `MAX_POSE_BYTES` (a FIFO would hold the
+    render for ever, a huge file fill memory); OSError saying why otherwise."""
+    status = path.stat()  # FileNotFoundError names the path
+    if not stat.S_ISREG(status.st_mode):
+        raise OSError(f"not a regular file: {path}")
+    if status.st_size > MAX_POSE_BYTES:
+        raise OSError(f"{status.st_size:,} bytes, more than a pose of {LATENT_SIZE} numbers")
+    return path
 
 
 class Poses(Technique):

@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from visualizer.errors import PresetError
-from visualizer.inputs import MAX_TOML_BYTES, check_input_file, load_toml, parse_toml
+from visualizer.inputs import (
+    MAX_TOML_BYTES,
+    check_input_file,
+    load_toml,
+    parse_toml,
+    path_text_problem,
+    shown_path,
+)
 from visualizer.mapping.preset_schema import (
     SECTIONS,
     TOP_KEYS,
@@ -181,6 +188,8 @@ def _parse_override(text: str) -> tuple[str, str | None, Any]:
     """'section.key=value' -> (section, key, parsed value); 'seed=3' -> ('seed', None, 3)."""
     if "=" not in text:
         raise PresetError(f"invalid override {text!r}: expected SECTION.KEY=VALUE")
+    if path_text_problem(text):  # it would end in the preset record, a UTF-8 file
+        raise PresetError(f"invalid override {shown_path(text)}: it holds bytes that are not UTF-8")
     path, _, value_text = text.partition("=")
     path = path.strip()
     section, _, key = path.partition(".")

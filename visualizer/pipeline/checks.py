@@ -76,9 +76,11 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
     if options.timeline is not None:
         check_timeline_file(Path(options.timeline))
     if options.weights not in (None, "random"):
-        check_path_text(options.weights, "weights", WeightsError)
-        if not Path(options.weights).exists():
+        weights = check_path_text(options.weights, "weights", WeightsError)
+        if not weights.exists():
             raise WeightsError(f"weights not found: {options.weights}")
+        if not (weights.is_file() or weights.is_dir()):  # a FIFO would hold the load for ever
+            raise WeightsError(f"weights {weights} are not a regular file or a folder")
     # A bad preset or --set value fails now, before the model loads (seconds at 512 px).
     return None if options.timeline is not None else resolve_preset(options)
 
