@@ -323,3 +323,12 @@ def test_preview_help_promises_no_draft_video_it_cannot_make():
     for argv in (["--help"], ["preview", "--help"]):
         shown = _visualizer(*argv).stdout
         assert "render --draft" in shown and "or a fast draft video" not in shown, shown
+
+
+def test_the_batch_table_shows_an_escape_in_a_name_and_never_sends_it():
+    from visualizer.commands.batch import summary_table
+
+    rows = [{"index": 1, "name": "a\x1b[2J.mp4", "status": "failed", "error": "b\x07\x1b]0;x"}]
+    table = summary_table(rows)
+    assert "\x1b" not in table and "\x07" not in table
+    assert "a\\x1b[2J.mp4" in table and "b\\x07\\x1b]0;x" in table

@@ -125,15 +125,14 @@ def summary_table(rows: list[dict]) -> str:
         lines.append(
             (
                 str(row.get("index", "")),
-                str(row.get("name", "")),
+                printable(str(row.get("name", ""))),  # a file's name: shown, never obeyed
                 status,
                 _fmt(row.get("frames"), "d") if status != "failed" else "",
                 _fmt(row.get("video_seconds"), ".1f") if status != "failed" else "",
                 _fmt(row.get("wall_seconds"), ".1f"),
-                note,
+                printable(note),
             )
         )
-    lines = [tuple(printable(cell) for cell in line) for line in lines]  # names: no escapes
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     text = [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))

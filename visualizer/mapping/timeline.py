@@ -201,7 +201,7 @@ def load(path: str | os.PathLike) -> Timeline:
                 fps=Fraction(int(data["fps_num"]), int(data["fps_den"])),
                 seed=int(data["seed"]),
                 preset=_preset_text(data),
-                start=_scalar(data, "start", 0.0),
+                start=_scalar(data, "start", None) or 0.0,
                 audio_seconds=_scalar(data, "audio_seconds", None),
             )
         except TimelineError as error:
