@@ -332,3 +332,17 @@ def test_the_batch_table_shows_an_escape_in_a_name_and_never_sends_it():
     table = summary_table(rows)
     assert "\x1b" not in table and "\x07" not in table
     assert "a\\x1b[2J.mp4" in table and "b\\x07\\x1b]0;x" in table
+
+
+def test_a_batch_track_whose_outputs_are_refused_fails_before_the_generator_loads(song, tmp_path):
+    """Its outputs are checked when the album is decided: the generator (here junk weights,
+    which fail as they load) is not loaded for a track that cannot be written."""
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    (outdir / "song.preset.toml").write_text("# mine\n")  # not the batch's: kept
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\0" * 16)
+    done = _visualizer("batch", song, "-o", outdir, "--weights", junk, "-q")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "preset copy exists" in done.stderr and "checkpoint" not in done.stderr, done.stderr
+    assert (outdir / "song.preset.toml").read_text() == "# mine\n"
