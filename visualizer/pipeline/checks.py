@@ -12,7 +12,14 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from visualizer.errors import AudioError, OutputError, RenderError, TimelineError, WeightsError
+from visualizer.errors import (
+    AudioError,
+    OutputError,
+    RenderError,
+    TimelineError,
+    VisualizerError,
+    WeightsError,
+)
 from visualizer.files import check_folder_writable, check_output, check_own_folder, same_file
 from visualizer.inputs import check_input_file, check_path_text
 from visualizer.mapping.timeline import MAX_FILE_BYTES, check_headers, fps_problem
@@ -113,8 +120,13 @@ def preset_inputs(options: RenderOptions) -> list[Path]:
         return []
     from visualizer.mapping.presets import load_preset, preset_files
 
-    files = preset_files(options.preset)
-    for seed in load_preset(options.preset, list(options.overrides)).poses.seeds:
+    files = [Path(options.preset)]  # a name, or a path: kept even when it is no preset
+    try:
+        files += preset_files(options.preset)
+        seeds = load_preset(options.preset, list(options.overrides)).poses.seeds
+    except VisualizerError:  # not a preset: the preset check says so, once the outputs pass
+        return files
+    for seed in seeds:
         if isinstance(seed, str):  # "pose.npy", or "timeline.npz@FRAME"
             files.append(Path(seed.rpartition("@")[0] if ".npz@" in seed else seed))
     return files
