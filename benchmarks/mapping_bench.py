@@ -16,6 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from visualizer.analysis.bars import every_nth_beat, musical_time
 from visualizer.analysis.features import Features, frame_features
 from visualizer.mapping import CausalMapper, build_timeline
 from visualizer.mapping.presets import list_presets, load_preset
@@ -29,6 +30,8 @@ def synthetic(n: int, fps: Fraction, tempo: float = 124.0) -> Features:
     beats = np.round(np.arange(0, n, 60.0 / tempo * float(fps))).astype(np.int64)
     beats = beats[beats < n]
     onsets = np.unique(np.concatenate([beats, rng.choice(n, n // 10, replace=False)]))
+    sections = np.arange(0, n, int(30 * float(fps)), dtype=np.int64)
+    musical = musical_time(beats, every_nth_beat(beats, 4), 4, sections, n_frames=n, tempo=tempo)
     return Features(
         fps=fps,
         n_frames=n,
@@ -41,7 +44,8 @@ def synthetic(n: int, fps: Fraction, tempo: float = 124.0) -> Features:
         bands=rng.random((3, n)).astype(np.float32),
         beats=beats,
         tempo=tempo,
-        sections=np.arange(0, n, int(30 * float(fps)), dtype=np.int64),
+        sections=sections,
+        **musical,
     )
 
 

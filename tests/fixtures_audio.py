@@ -8,6 +8,8 @@ pytest path.
 - `chord_track`: sustained sine chords, one set of pitch classes per segment (chroma truth).
 - `drum_loop`: kick / snare / hi-hat at a steady tempo (beat and tempo truth).
 - `music_like`: chords + drums in sections that change every few bars (end-to-end renders).
+- `bar_pattern`: bars of 3 or 4 beats with accented downbeats, optionally changing tempo
+  (beat, downbeat and meter truth from `bar_pattern_times`).
 - `write_wav`, `write_with_ffmpeg`: files on disk in wav, flac, ogg, mp3, m4a or opus.
 """
 
@@ -188,6 +190,60 @@ def music_like(seconds: float, sr: int = SR, seed: int = 0, *, bpm: float = 120.
         _add_at(out, section.astype(np.float32), start)
         start += chords.size
         index += 1
+    return _normalize(out)
+
+
+def bar_pattern_times(
+    meter: int, bpm: float, seconds: float, *, bpm_after: float | None = None, change_at=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(beat times, downbeat times) in seconds of `bar_pattern` with the same arguments.
+
+    The first beat (a downbeat) is at t = 0; the tempo steps from ``bpm`` to ``bpm_after`` on the
+    first bar line at or after ``change_at`` seconds.
+    """
+    beats, downbeats, t, index = [], [], 0.0, 0
+    while t < seconds - 1e-9:
+        if index % meter == 0:
+            if bpm_after is not None and change_at is not None and t >= change_at:
+                bpm = bpm_after
+            downbeats.append(t)
+        beats.append(t)
+        t += 60.0 / bpm
+        index += 1
+    return np.asarray(beats), np.asarray(downbeats)
+
+
+def bar_pattern(
+    meter: int,
+    bpm: float,
+    seconds: float,
+    sr: int = SR,
+    *,
+    bpm_after: float | None = None,
+    change_at: float | None = None,
+) -> np.ndarray:
+    """Bars of ``meter`` beats: on each downbeat a kick, a low bass note and a new chord; the
+    other beats a snare-like noise burst and a hi-hat, softer. The chords cycle through a
+    four-bar progression, so harmony changes on every bar line. Returns float32
+    (round(seconds * sr),); times in `bar_pattern_times`.
+    """
+    beats, downbeats = bar_pattern_times(
+        meter, bpm, seconds, bpm_after=bpm_after, change_at=change_at
+    )
+    out = np.zeros(_n(seconds, sr), np.float32)
+    kick, snare = _kick(sr), _burst(sr, 0.15, 0.04, seed=2) * 0.35
+    hat = _burst(sr, 0.05, 0.01, seed=3) * 0.2
+    bar_ends = np.append(downbeats[1:], seconds)
+    for bar, (start, stop) in enumerate(zip(downbeats, bar_ends, strict=True)):
+        chord = _PROGRESSIONS[0][bar % 4]
+        n = _n(stop - start, sr)
+        _add_at(out, 0.12 * _chord(chord, n, sr, octaves=(4,)), _n(start, sr))
+        _add_at(out, 0.3 * _chord(chord[:1], n, sr, octaves=(2,)), _n(start, sr))
+        _add_at(out, kick, _n(start, sr))
+    for t in beats:
+        if not np.isclose(downbeats, t).any():
+            _add_at(out, snare, _n(t, sr))
+        _add_at(out, hat, _n(t, sr))
     return _normalize(out)
 
 

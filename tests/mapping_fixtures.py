@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from visualizer.analysis.bars import every_nth_beat, musical_time
 from visualizer.analysis.features import Features
 
 
@@ -17,8 +18,10 @@ def synthetic_features(
     tempo: float = 120.0,
     onsets: list[int] | None = None,
     sections: list[int] | None = None,
+    meter: int = 4,
 ) -> Features:
-    """``n`` frames of random chroma and bands, a sine energy, beats exactly at ``tempo``."""
+    """``n`` frames of random chroma and bands, a sine energy, beats exactly at ``tempo``, a bar
+    every ``meter`` beats from the first."""
     fps = Fraction(fps)
     rng = np.random.default_rng(seed)
     t = np.arange(n)
@@ -38,6 +41,10 @@ def synthetic_features(
     strength[onsets] = 1.0
     if sections is None:
         sections = [0, n // 3, 2 * n // 3]
+    sections = np.asarray(sections, dtype=np.int64)
+    musical = musical_time(
+        beats, every_nth_beat(beats, meter), meter, sections, n_frames=n, tempo=float(tempo)
+    )
     return Features(
         fps=fps,
         n_frames=n,
@@ -50,5 +57,6 @@ def synthetic_features(
         bands=rng.random((3, n)).astype(np.float32),
         beats=np.asarray(beats, dtype=np.int64),
         tempo=float(tempo),
-        sections=np.asarray(sections, dtype=np.int64),
+        sections=sections,
+        **musical,
     )

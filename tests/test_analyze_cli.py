@@ -32,6 +32,9 @@ def test_writes_features_and_plot(tmp_path, track, capsys):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     printed = capsys.readouterr().out
     assert "tempo:" in printed and "150 at 30000/1001 fps" in printed and str(out) in printed
+    # 5 s at 120 BPM in 4/4: two or three bars, each on a downbeat the file holds
+    bars = f"bars:     {features.downbeats.size} downbeats, 4 beats per bar"
+    assert bars in printed and 2 <= features.downbeats.size <= 3
 
 
 def test_quiet_window_and_no_output_without_o(tmp_path, track, capsys, monkeypatch):

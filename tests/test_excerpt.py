@@ -51,10 +51,13 @@ def test_excerpt_features_are_the_tracks_rows(song, start, duration):
     np.testing.assert_array_equal(part.chroma, full.chroma[:, first:stop])
     np.testing.assert_array_equal(part.bands, full.bands[:, first:stop])
     assert part.tempo == full.tempo and part.tempo == pytest.approx(120.0, rel=0.02)
-    for name in ("onsets", "beats"):
+    for name in ("onsets", "beats", "downbeats", "phrases"):
         inside = getattr(full, name)
         inside = inside[(inside >= first) & (inside < stop)] - first
         assert getattr(part, name).tolist() == inside.tolist(), name
+    for name in ("beat_phase", "bar_phase"):  # the track's phases, not the window's own
+        np.testing.assert_array_equal(getattr(part, name), getattr(full, name)[first:stop])
+    assert part.meter == full.meter == 4 and part.downbeats.size >= 1
     assert part.sections[0] == 0
     assert set(part.sections[1:] + first) <= set(full.sections)
 

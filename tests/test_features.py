@@ -211,8 +211,12 @@ def test_save_load_roundtrip(tmp_path, small_features):
     assert loaded.n_frames == small_features.n_frames
     assert loaded.tempo == small_features.tempo
     assert loaded.duration == small_features.duration
-    for name in ("chroma", "onset_strength", "onsets", "energy", "bands", "beats", "sections"):
+    assert loaded.meter == small_features.meter and loaded.meter in (3, 4)
+    names = ("chroma", "onset_strength", "onsets", "energy", "bands", "beats", "sections")
+    names += ("downbeats", "beat_phase", "bar_phase", "phrases")
+    for name in names:
         np.testing.assert_array_equal(getattr(loaded, name), getattr(small_features, name))
+        assert getattr(loaded, name).dtype == getattr(small_features, name).dtype, name
     assert sorted(p.name for p in path.parent.iterdir()) == ["song.npz"]  # no temporary left
 
 

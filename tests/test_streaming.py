@@ -22,12 +22,13 @@ from visualizer.analysis.stft import CHUNK, HOP
 from visualizer.analysis.track import analyze_file
 
 FIELDS = ("chroma", "onset_strength", "onsets", "energy", "energy_rise", "bands", "beats")
+MUSICAL = ("downbeats", "beat_phase", "bar_phase", "phrases")
 
 
 def assert_same(a: Features, b: Features) -> None:
-    for name in (*FIELDS, "sections"):
+    for name in (*FIELDS, "sections", *MUSICAL):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-    assert (a.n_frames, a.duration, a.tempo) == (b.n_frames, b.duration, b.tempo)
+    assert (a.n_frames, a.duration, a.tempo, a.meter) == (b.n_frames, b.duration, b.tempo, b.meter)
 
 
 def uneven_blocks(samples: np.ndarray, seed: int = 0):

@@ -21,9 +21,8 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
 
 __version__ = "0.1.0"
 
-_EXPORTS = {name: "api" for name in ("render", "analyze", "make_timeline", "load_preset")}
-__all__ = ["__version__", *sorted(_EXPORTS)]
-__getattr__, _ = lazy_exports(__name__, _EXPORTS)
+__getattr__, _, _api = lazy_exports(__name__, __file__)
+__all__ = ["__version__", *_api]
 
 
 def __dir__() -> list[str]:

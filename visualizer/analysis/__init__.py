@@ -31,20 +31,4 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.analysis.track import analyze_file as analyze_file
     from visualizer.analysis.track import analyze_window as analyze_window
 
-_EXPORTS = {
-    "Audio": "decode",
-    "load_audio": "decode",
-    "stream_audio": "decode",
-    "probe_duration": "decode",
-    "Features": "features",
-    "FrameFeatures": "features",
-    "analyze": "track",
-    "analyze_file": "track",
-    "analyze_window": "track",
-    "save_features": "features",
-    "load_features": "features",
-    "CausalAnalyzer": "causal",
-    "plot_features": "plot",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -19,7 +19,9 @@ from visualizer.errors import FeaturesError
 
 log = logging.getLogger("visualizer")
 
-ANALYSIS_VERSION = "3"  # 2: section threshold relative to the track; 3: no edge onsets
+# 2: section threshold relative to the track; 3: no edge onsets; 4: downbeats, meter, phases,
+# phrases, sections on downbeats
+ANALYSIS_VERSION = "4"
 
 
 def cache_key(path: Path, *, fps: Fraction, sr: int) -> str:

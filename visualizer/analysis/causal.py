@@ -16,8 +16,10 @@ every value from samples that have already arrived:
   ``(s_{i-1}, s_i]`` (onsets max-pooled so a short transient is never lost between frames);
 - normalisation is a running peak with a slow decay (half-life 20 s) instead of the track's
   maximum, so a quiet intro reads louder live than offline until something louder comes;
-- beats come from a causal tracker (tempo by autocorrelation of the last 8 s of onset envelope,
-  then a flywheel that re-locks its phase on onsets); sections from a slow/fast novelty detector.
+- beats, beat and bar phase, downbeats, meter and phrases come from a causal beat clock
+  (`visualizer.analysis.causal_beats`: tempo by autocorrelation of the last 8 s of onset
+  envelope, a flywheel that re-locks its phase on onsets, bars from low-band accents); sections
+  from a slow/fast novelty detector.
 
 Every value depends only on the sample stream, never on how it was cut into blocks: hops are
 computed from identical sample windows in the same order, so feeding a file in blocks of any size
@@ -26,11 +28,12 @@ gives bit-identical features (`analyze_causal` is exactly that, with one block).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
+from visualizer.analysis.causal_beats import BeatClock, BeatState
 from visualizer.analysis.features import FrameFeatures
 from visualizer.analysis.spectral import (
     BAND_EDGES,
@@ -47,10 +50,8 @@ PEAK_HALF_LIFE_S = 20.0  # running-peak normaliser forgets a loud passage over ~
 RISE_SMOOTH_S, RISE_LAG_S = 0.05, 0.1  # energy rise: smoothed energy minus its value 0.1 s ago
 ONSET_DELTA = 0.12  # onset when the normalised flux exceeds its running mean by this much
 ONSET_MIN_GAP_S = 0.08
-TEMPO_WINDOW_S = 8.0
-TEMPO_EVERY_S = 1.0
-MIN_BPM, MAX_BPM = 60.0, 200.0
 SECTION_MIN_GAP_S = 8.0
+LOW_FLOOR_DB, LOW_RANGE_DB, LOW_CAP_DB = -100.0, 40.0, 12.0  # the low band's flux (bar accents)
 SECTION_NOVELTY = 0.35
 
 
@@ -76,86 +77,8 @@ class _Hop:
     energy: float
     rise: float
     bands: np.ndarray
-    is_beat: bool
-    tempo: float
+    beat: BeatState
     is_section_start: bool
-
-
-@dataclass
-class _BeatTracker:
-    hops_per_s: float
-    history: list[float] = field(default_factory=list)
-    period: float = 0.0  # hops per beat, 0 while unknown
-    next_beat: float = 0.0
-    last_beat: float = -1e9
-    last_onset: int = -1
-    since_estimate: int = 0
-
-    def step(self, k: int, onset: float, is_onset: bool) -> bool:
-        window = int(TEMPO_WINDOW_S * self.hops_per_s)
-        self.history.append(onset)
-        if len(self.history) > window:
-            del self.history[0]
-        self.since_estimate += 1
-        if is_onset:
-            self.last_onset = k
-        if self.since_estimate >= int(TEMPO_EVERY_S * self.hops_per_s) and len(self.history) > (
-            window // 2
-        ):
-            self.since_estimate = 0
-            known = self.period > 0
-            self._estimate()
-            if not known and self.period > 0:
-                # first lock: continue the grid from the latest onset
-                anchor = self.last_onset if self.last_onset >= 0 else k
-                self.next_beat = anchor + self.period
-                while self.next_beat <= k:
-                    self.next_beat += self.period
-        if self.period <= 0:
-            return False
-        tolerance = 0.25 * self.period
-        if is_onset and 0 < self.next_beat - k <= tolerance:
-            # an onset just before the predicted beat: the beat is now (re-lock the phase)
-            self.last_beat, self.next_beat = k, k + self.period
-            return True
-        if is_onset and 0 < k - self.last_beat <= tolerance:
-            # an onset just after the beat we fired: shift the phase, do not fire twice
-            self.last_beat, self.next_beat = k, k + self.period
-            return False
-        if k >= self.next_beat:
-            self.last_beat = k
-            self.next_beat = max(self.next_beat + self.period, k + 0.5 * self.period)
-            return True
-        return False
-
-    def _estimate(self) -> None:
-        env = np.asarray(self.history, dtype=np.float64)
-        env = env - env.mean()
-        energy = float(env @ env)
-        if energy <= 1e-9:
-            self.period = 0.0
-            return
-        lo = int(np.floor(60.0 * self.hops_per_s / MAX_BPM))
-        hi = int(np.ceil(60.0 * self.hops_per_s / MIN_BPM))
-        lags = np.arange(lo, hi + 1)
-        ac = np.array([env[lag:] @ env[:-lag] for lag in lags]) / energy
-        bpm = 60.0 * self.hops_per_s / lags
-        # log-normal prior around 120 BPM, as librosa's tracker uses, to pick the tactus
-        weighted = ac * np.exp(-0.5 * (np.log2(bpm / 120.0)) ** 2)
-        best = int(np.argmax(weighted))
-        if ac[best] < 0.1:
-            self.period = 0.0
-            return
-        offset = 0.0
-        if 0 < best < len(lags) - 1:  # parabolic refinement for a fractional period
-            a, b, c = weighted[best - 1], weighted[best], weighted[best + 1]
-            denominator = a - 2 * b + c
-            offset = 0.5 * (a - c) / denominator if denominator else 0.0
-        self.period = float(lags[best] + offset)
-
-    @property
-    def bpm(self) -> float:
-        return 60.0 * self.hops_per_s / self.period if self.period > 0 else 0.0
 
 
 class CausalAnalyzer:
@@ -191,7 +114,10 @@ class CausalAnalyzer:
         self._onset_alpha = 1.0 / (0.5 * hops_per_s)
         self._last_onset_hop = -(10**9)
         self._min_gap = max(1, round(ONSET_MIN_GAP_S * hops_per_s))
-        self._beats = _BeatTracker(hops_per_s)
+        self._beats = BeatClock(hops_per_s)
+        self._low_db = LOW_FLOOR_DB  # the previous hop's floored low-band level
+        self._low_peak = LOW_FLOOR_DB  # running peak of the low-band level (dB)
+        self._low_decay = 6.0 / hops_per_s  # dB per hop: the peak forgets 6 dB a second
         self._fast = np.zeros(4)
         self._slow = np.zeros(4)
         self._fast_alpha = 1.0 / (2.0 * hops_per_s)
@@ -272,7 +198,8 @@ class CausalAnalyzer:
         smooth_now = sum(history[-self._smooth_n :]) / min(len(history), self._smooth_n)
         earlier = history[: -self._lag_n][-self._smooth_n :] or [0.0]
         rise = self._rise_peak.normalise(max(0.0, smooth_now - sum(earlier) / len(earlier)))
-        is_beat = self._beats.step(k, onset, is_onset)
+        low_flux = self._low_flux(float(spectrum[self._bands[0]].mean()))
+        beat = self._beats.step(k, onset, is_onset, low_flux)
         vector = np.concatenate([[energy], bands])
         self._fast += self._fast_alpha * (vector - self._fast)
         self._slow += self._slow_alpha * (vector - self._slow)
@@ -289,10 +216,20 @@ class CausalAnalyzer:
             energy,
             rise,
             bands,
-            is_beat,
-            self._beats.bpm,
+            beat,
             is_section,
         )
+
+    def _low_flux(self, power: float) -> float:
+        """The rise in dB of the low band (< 200 Hz) over the last hop, against a floor
+        LOW_RANGE_DB under its running peak and capped at LOW_CAP_DB, so the music starting out
+        of silence is not a hundred times any kick."""
+        level = 10.0 * float(np.log10(max(power, 1e-10)))
+        self._low_peak = max(level, self._low_peak - self._low_decay)
+        level = max(level, self._low_peak - LOW_RANGE_DB)
+        flux = min(max(0.0, level - self._low_db), LOW_CAP_DB)
+        self._low_db = level
+        return flux
 
     def _emit_frame(self) -> FrameFeatures:
         hops, self._pending = self._pending, []
@@ -300,6 +237,7 @@ class CausalAnalyzer:
             self._last = hops[-1]
         last = self._last
         energy = last.energy if last else 0.0
+        beat = last.beat if last else BeatState()
         index = self._frame
         self._frame += 1
         return FrameFeatures(
@@ -310,9 +248,14 @@ class CausalAnalyzer:
             energy=energy,
             energy_rise=max((h.rise for h in hops), default=0.0),
             bands=(last.bands if last else np.zeros(3)).astype(np.float32),
-            is_beat=any(h.is_beat for h in hops),
+            is_beat=any(h.beat.is_beat for h in hops),
             is_section_start=index == 0 or any(h.is_section_start for h in hops),
-            tempo=float(last.tempo if last else 0.0),
+            tempo=float(beat.bpm),
+            beat_phase=beat.beat_phase,
+            bar_phase=beat.bar_phase,
+            is_downbeat=any(h.beat.is_downbeat for h in hops),
+            is_phrase_start=any(h.beat.is_phrase_start for h in hops),
+            meter=beat.meter,
         )
 
 

@@ -44,7 +44,15 @@ class Features:
     bands: np.ndarray  # (3, T) in [0, 1]; low / mid / high band energies, each normalised
     beats: np.ndarray  # (B,) int64 sorted unique frame indices of beats
     tempo: float  # beats per minute (0.0 when no beat was found)
-    sections: np.ndarray  # (S,) int64 sorted frame indices where sections start; [0] when T > 0
+    sections: np.ndarray  # (S,) int64 sorted frame indices where sections start, [0] first;
+    # the others are downbeats (when there are downbeats)
+    # Musical time (`visualizer.analysis.bars` defines the phases and the phrase rule):
+    downbeats: np.ndarray  # (D,) int64 sorted unique frame indices of bar starts, a subset of beats
+    meter: int  # beats per bar (3, 4, or the detected value); 0 when there are no beats
+    beat_phase: np.ndarray  # (T,) in [0, 1); 0 on a beat frame, rising linearly to the next beat
+    bar_phase: np.ndarray  # (T,) in [0, 1); 0 on a downbeat frame, rising beat by beat
+    phrases: np.ndarray  # (P,) int64 frame indices where phrases (4, 8 or 16 bars) start, a
+    # subset of downbeats
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,11 @@ class FrameFeatures:
     is_beat: bool
     is_section_start: bool
     tempo: float  # current tempo estimate in BPM (0.0 when unknown)
+    beat_phase: float = 0.0  # [0, 1): 0 on a beat, rising to the next
+    bar_phase: float = 0.0  # [0, 1): 0 on a downbeat, rising to the next
+    is_downbeat: bool = False
+    is_phrase_start: bool = False
+    meter: int = 4  # beats per bar (0 when there are no beats)
 
 
 def frame_features(features: Features, index: int) -> FrameFeatures:
@@ -79,6 +92,11 @@ def frame_features(features: Features, index: int) -> FrameFeatures:
         is_beat=bool(np.isin(index, features.beats)),
         is_section_start=bool(np.isin(index, features.sections)),
         tempo=features.tempo,
+        beat_phase=float(features.beat_phase[index]),
+        bar_phase=float(features.bar_phase[index]),
+        is_downbeat=bool(np.isin(index, features.downbeats)),
+        is_phrase_start=bool(np.isin(index, features.phrases)),
+        meter=features.meter,
     )
 
 
@@ -126,9 +144,10 @@ def excerpt_frames(
 def excerpt(features: Features, first: int, count: int) -> Features:
     """Frames ``[first, first + count)`` of ``features``, with the track's context.
 
-    Every array is the matching slice of the whole track's (same normalisation); events inside
-    the window keep their frames, shifted by ``first``; ``tempo`` is the track's; ``sections``
-    starts with 0 as everywhere (the excerpt's first frame opens the section it falls in).
+    Every array is the matching slice of the whole track's (same normalisation, beat and bar
+    phases); events inside the window (onsets, beats, downbeats, phrases) keep their frames,
+    shifted by ``first``; ``tempo`` and ``meter`` are the track's; ``sections`` starts with 0 as
+    everywhere (the excerpt's first frame opens the section it falls in).
     """
     stop = first + count
 
@@ -153,6 +172,11 @@ def excerpt(features: Features, first: int, count: int) -> Features:
         beats=events(features.beats),
         tempo=features.tempo,
         sections=sections,
+        downbeats=events(features.downbeats),
+        meter=features.meter,
+        beat_phase=features.beat_phase[first:stop],
+        bar_phase=features.bar_phase[first:stop],
+        phrases=events(features.phrases),
     )
 
 
@@ -183,15 +207,20 @@ _ARRAY_FIELDS = (
     "bands",
     "beats",
     "sections",
+    "downbeats",
+    "beat_phase",
+    "bar_phase",
+    "phrases",
 )
+_SCALARS = ("fps_num", "fps_den", "n_frames", "duration", "tempo", "meter")
 
 
 def save_features(features: Features, path: str | os.PathLike) -> Path:
     """Write ``features`` to ``path`` (.npz) atomically (temporary file renamed when complete).
 
-    Keys: fps_num, fps_den, n_frames, duration, tempo (scalars) and chroma (12, T),
+    Keys: fps_num, fps_den, n_frames, duration, tempo, meter (scalars) and chroma (12, T),
     onset_strength (T,), onsets (K,), energy (T,), energy_rise (T,), bands (3, T), beats (B,),
-    sections (S,).
+    sections (S,), downbeats (D,), beat_phase (T,), bar_phase (T,), phrases (P,).
     """
 
     with atomic_output(path, suffix=".partial.npz") as tmp:
@@ -202,6 +231,7 @@ def save_features(features: Features, path: str | os.PathLike) -> Path:
             n_frames=np.int64(features.n_frames),
             duration=np.float64(features.duration),
             tempo=np.float64(features.tempo),
+            meter=np.int64(features.meter),
             **{name: getattr(features, name) for name in _ARRAY_FIELDS},
         )
     return Path(path)
@@ -214,7 +244,7 @@ def load_features(path: str | os.PathLike) -> Features:
     path = Path(path)
     if not path.is_file():
         raise FeaturesError(f"features file not found: {path}")
-    keys = ("fps_num", "fps_den", "n_frames", "duration", "tempo", *_ARRAY_FIELDS)
+    keys = (*_SCALARS, *_ARRAY_FIELDS)
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [key for key in keys if key not in data.files]
@@ -228,6 +258,7 @@ def load_features(path: str | os.PathLike) -> Features:
                 n_frames=int(data["n_frames"]),
                 duration=float(data["duration"]),
                 tempo=float(data["tempo"]),
+                meter=int(data["meter"]),
                 **arrays,
             )
     except FeaturesError:
@@ -260,7 +291,13 @@ def validate_features(features: Features) -> str | None:
             return f"{name} has shape {array.shape}, expected {shape}"
         if not np.isfinite(array).all() or (array.size and (array.min() < 0 or array.max() > 1)):
             return f"{name} must hold finite values in [0, 1]"
-    for name in ("onsets", "beats", "sections"):
+    for name in ("beat_phase", "bar_phase"):
+        array = getattr(features, name)
+        if array.shape != (t,):
+            return f"{name} has shape {array.shape}, expected {(t,)}"
+        if not np.isfinite(array).all() or (array.size and (array.min() < 0 or array.max() >= 1)):
+            return f"{name} must hold finite values in [0, 1)"
+    for name in ("onsets", "beats", "sections", "downbeats", "phrases"):
         array = getattr(features, name)
         if array.ndim != 1 or array.dtype.kind not in "iu":
             return f"{name} must be a 1-D integer array, got {array.dtype} {array.shape}"
@@ -268,4 +305,15 @@ def validate_features(features: Features) -> str | None:
             return f"{name} must hold sorted unique frame indices in [0, {t})"
     if not math.isfinite(features.tempo) or features.tempo < 0:
         return f"tempo must be >= 0, got {features.tempo}"
+    return _musical_time_problem(features)
+
+
+def _musical_time_problem(features: Features) -> str | None:
+    """The first inconsistency between beats, downbeats, phrases and meter, or None."""
+    if not np.isin(features.downbeats, features.beats).all():
+        return "downbeats must be a subset of beats"
+    if not np.isin(features.phrases, features.downbeats).all():
+        return "phrases must start on downbeats"
+    if features.meter < 0 or (features.beats.size and features.meter == 0):
+        return f"meter must be > 0 when there are beats (0 without), got {features.meter}"
     return None

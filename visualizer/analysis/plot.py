@@ -43,6 +43,7 @@ def plot_features(features: Features, path: str | os.PathLike, *, title: str = "
     summary = (
         f"{features.n_frames} frames at {_fps_text(features)} fps, {features.duration:.2f} s | "
         f"tempo {features.tempo:.1f} BPM, {features.beats.size} beats, "
+        f"{features.downbeats.size} downbeats ({features.meter} per bar), "
         f"{features.onsets.size} onsets, {features.sections.size} sections (dashed lines)"
     )
     fig.suptitle(f"{title}\n{summary}" if title else summary, fontsize=11)
@@ -87,9 +88,12 @@ def _events_panel(ax, t: np.ndarray, features: Features) -> None:
     onsets, beats = t[features.onsets], t[features.beats]
     ax.vlines(onsets, 1.05, 1.3, color="tab:purple", linewidth=0.8, label="onsets")
     ax.vlines(beats, 1.35, 1.6, color="tab:green", linewidth=1.0, label="beats")
-    ax.set_ylim(0, 1.65)
-    ax.set_yticks([0, 0.5, 1.0, 1.175, 1.475], ["0", "0.5", "1", "onsets", "beats"], fontsize=8)
-    ax.set_ylabel("onsets / beats")
+    # downbeats: taller, darker ticks through the beats' row, so bars read at a glance
+    ax.vlines(t[features.downbeats], 1.35, 1.9, color="darkgreen", linewidth=2.0, label="downbeats")
+    ax.set_ylim(0, 1.95)
+    ticks = [0, 0.5, 1.0, 1.175, 1.475, 1.75]
+    ax.set_yticks(ticks, ["0", "0.5", "1", "onsets", "beats", "downbeats"], fontsize=8)
+    ax.set_ylabel("onsets / beats / bars")
 
 
 def _save(fig, path: Path) -> Path:

@@ -16,7 +16,8 @@ from fractions import Fraction
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from visualizer.analysis import rhythm
+from visualizer.analysis import bars, rhythm
+from visualizer.analysis.downbeats import downbeat_salience, track_downbeats
 from visualizer.analysis.features import Features, n_frames_for, times_to_frames
 from visualizer.analysis.hop_rows import HopRows
 from visualizer.analysis.stft import (
@@ -108,12 +109,18 @@ def analyze_stream(
     block_lo = _pool_starts(n_frames, fps, chroma_blocks.shape[1], rate / CHROMA_POOL)
     chroma = _column_max_normalise(_pool(chroma_blocks, block_lo, np.add))
     report(progress, "analyze", 5, STEPS, "step", "analyze")
+    down_idx, meter = _downbeats(spec, beat_idx)
     section_times = _section_times(spec["timbre"], chroma_blocks, beat_idx, rate, silent)
     report(progress, "analyze", 6, STEPS, "step", "analyze")
 
+    beats = times_to_frames(beat_idx / rate, fps, n_frames)
+    # the frames of the downbeats, as a subset of the beats' (two beats never share a frame)
+    downbeats = times_to_frames(down_idx / rate, fps, n_frames)
     sections = times_to_frames(section_times, fps, n_frames)
-    if sections.size == 0 or sections[0] != 0:
-        sections = np.concatenate([[0], sections]).astype(np.int64)
+    sections = bars.snap_sections(sections, downbeats, float(fps))
+    musical = bars.musical_time(
+        beats, downbeats, meter, sections, n_frames=n_frames, tempo=float(tempo)
+    )
     return Features(
         fps=fps,
         n_frames=n_frames,
@@ -124,9 +131,10 @@ def analyze_stream(
         energy=_pool_mean(energy, lo).astype(np.float32),
         energy_rise=_pool(rise, lo, np.maximum).astype(np.float32),
         bands=np.stack([_pool_mean(b, lo) for b in bands]).astype(np.float32),
-        beats=times_to_frames(beat_idx / rate, fps, n_frames),
+        beats=beats,
         tempo=float(tempo),
         sections=sections,
+        **musical,
     )
 
 
@@ -189,6 +197,20 @@ def _column_max_normalise(x: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # Features
+
+
+def _downbeats(spec: dict, beat_idx: np.ndarray) -> tuple[np.ndarray, int]:
+    """(downbeat hop indices (D,), a subset of ``beat_idx``, meter) from the per-hop rows."""
+    if beat_idx.size < 2:
+        return np.zeros(0, np.int64), 0
+    low_db = 10.0 * np.log10(np.maximum(spec["band"][:, 0], 1e-10))
+    low_db = np.maximum(low_db, low_db.max() - 80.0)
+    low_flux = np.maximum(np.diff(low_db, prepend=low_db[:1]), 0.0)
+    salience = downbeat_salience(
+        beat_idx, low_flux, spec["chroma"], spec["timbre"][-1], chroma_pool=CHROMA_POOL
+    )
+    positions, meter = track_downbeats(salience)
+    return beat_idx[positions], meter
 
 
 def _energy_features(spec: dict, rate: float) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:

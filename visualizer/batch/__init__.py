@@ -18,11 +18,4 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.batch.manifest import Manifest as Manifest
     from visualizer.batch.runner import run_batch as run_batch
 
-_EXPORTS = {
-    "BatchOptions": "jobs",
-    "BatchResult": "jobs",
-    "Manifest": "manifest",
-    "run_batch": "runner",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -82,6 +82,9 @@ def summary(features, output: Path | None, plot: Path | None) -> str:
     lines = [
         f"frames:   {features.n_frames} at {features.fps} fps ({features.duration:.2f} s of audio)",
         f"tempo:    {features.tempo:.1f} BPM, {features.beats.size} beats",
+        f"bars:     {features.downbeats.size} downbeats, "
+        + (f"{features.meter} beats per bar" if features.meter else "no meter")
+        + f", {features.phrases.size} phrases",
         f"onsets:   {features.onsets.size}",
         f"sections: {features.sections.size} (starting at "
         + ", ".join(f"{float(i / features.fps):.1f}" for i in features.sections[:12].tolist())

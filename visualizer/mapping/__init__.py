@@ -49,14 +49,4 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.mapping.presets import preset_to_toml as preset_to_toml
     from visualizer.mapping.timeline import Timeline as Timeline
 
-_EXPORTS = {
-    "CausalMapper": "mapper",
-    "build_timeline": "mapper",
-    "Preset": "presets",
-    "load_preset": "presets",
-    "preset_to_toml": "presets",
-    "resolve_classes": "classes",
-    "Timeline": "timeline",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

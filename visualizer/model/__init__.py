@@ -31,20 +31,4 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.model.registry import ModelInfo as ModelInfo
     from visualizer.model.registry import model_info as model_info
 
-_EXPORTS = {
-    "BigGANConfig": "config",
-    "BigGANDeep": "network",
-    "random_state_dict": "random_weights",
-    "random_generator": "random_weights",
-    "ModelInfo": "registry",
-    "model_info": "registry",
-    "download": "loading",
-    "check_weights": "loading",
-    "load_network": "loading",
-    "resolve_device": "devices",
-    "Generator": "inference",
-    "load_generator": "inference",
-    "warm_up": "inference",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -49,48 +49,4 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.pipeline.workdir import ResumeMismatch as ResumeMismatch
     from visualizer.pipeline.workdir import work_dir_for as work_dir_for
 
-_EXPORTS = {
-    **dict.fromkeys(
-        (
-            "RenderOptions",
-            "RenderPlan",
-            "RenderResult",
-            "ResolvedPreset",
-            "IDENTITY_FIELDS",
-            "PRESET_FIELDS",
-            "RUN_FIELDS",
-            "resolve_preset",
-            "seed_for",
-        ),
-        "options",
-    ),
-    **dict.fromkeys(
-        (
-            "RenderJob",
-            "check_render",
-            "check_values",
-            "check_outputs",
-            "check_track",
-            "inputs_of",
-            "preset_path_for",
-        ),
-        "checks",
-    ),
-    **dict.fromkeys(("ResumeMismatch", "work_dir_for"), "workdir"),
-    **dict.fromkeys(("make_timeline", "map_track", "write_timeline"), "timeline"),
-    **dict.fromkeys(
-        (
-            "render_track",
-            "plan_render",
-            "plan_job",
-            "render_segments",
-            "finish_render",
-            "segment_sink",
-            "shared_batch_size",
-        ),
-        "render",
-    ),
-    **dict.fromkeys(("render_preview", "draft_step", "DRAFT_FPS"), "preview"),
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

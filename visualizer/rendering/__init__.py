@@ -22,15 +22,4 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.rendering.video import SegmentWriter as SegmentWriter
     from visualizer.rendering.video import concat_and_mux as concat_and_mux
 
-_EXPORTS = {
-    "generate": "frames",
-    "stream": "frames",
-    "SegmentSink": "frames",
-    "Encoding": "video",
-    "SegmentWriter": "video",
-    "concat_and_mux": "video",
-    "CODECS": "codecs",
-    "render_storyboard": "storyboard",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -1,0 +1,162 @@
+"""Musical time: downbeats, meter, beat and bar phase, phrases and sections on bar lines, from
+generated bars with known beats (`bar_pattern`), asserted across frame rates; the live clock's
+rows; degenerate input."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from tests.fixtures_audio import SR, bar_pattern, bar_pattern_times, click_track
+from visualizer.analysis import bars
+from visualizer.analysis.causal import analyze_causal
+from visualizer.analysis.decode import Audio
+from visualizer.analysis.features import frame_features, validate_features
+from visualizer.analysis.track import analyze
+
+FPS_VALUES = [Fraction(24), Fraction(25), Fraction(30), Fraction(30000, 1001)]
+PATTERNS = [(3, 100.0), (4, 120.0)]  # (meter, bpm)
+
+
+def audio_of(samples: np.ndarray) -> Audio:
+    return Audio(samples=np.asarray(samples, np.float32), sr=SR, path=None, start=0.0)
+
+
+def frames_of(times: np.ndarray, fps: Fraction) -> np.ndarray:
+    return np.floor(times * float(fps) + 0.5).astype(np.int64)
+
+
+def near(est: np.ndarray, ref: np.ndarray, tolerance: int = 1) -> np.ndarray:
+    """For each of ``ref``: is an element of ``est`` within ``tolerance`` frames?"""
+    if est.size == 0:
+        return np.zeros(ref.size, bool)
+    return np.abs(ref[:, None] - est[None, :]).min(axis=1) <= tolerance
+
+
+@pytest.fixture(scope="module")
+def analysed() -> dict:
+    """{(meter, bpm, fps): Features} of 30 s of bars."""
+    out = {}
+    for meter, bpm in PATTERNS:
+        audio = audio_of(bar_pattern(meter, bpm, 30.0))
+        for fps in FPS_VALUES:
+            out[meter, bpm, fps] = analyze(audio, fps=fps)
+    return out
+
+
+@pytest.mark.parametrize("fps", FPS_VALUES, ids=str)
+@pytest.mark.parametrize("meter,bpm", PATTERNS, ids=["3-4 at 100", "4-4 at 120"])
+def test_downbeats_and_meter_of_generated_bars(analysed, meter, bpm, fps):
+    features = analysed[meter, bpm, fps]
+    beat_times, downbeat_times = bar_pattern_times(meter, bpm, 30.0)
+    assert features.meter == meter
+    assert features.tempo == pytest.approx(bpm, rel=0.03)
+    truth = frames_of(downbeat_times, fps)
+    assert near(features.downbeats, truth).mean() >= 0.9  # recall
+    assert near(truth, features.downbeats).mean() >= 0.9  # precision
+    assert near(features.beats, frames_of(beat_times, fps)).mean() >= 0.9
+    assert validate_features(features) is None
+
+
+@pytest.mark.parametrize("fps", FPS_VALUES, ids=str)
+@pytest.mark.parametrize("meter,bpm", PATTERNS, ids=["3-4 at 100", "4-4 at 120"])
+def test_phase_invariants(analysed, meter, bpm, fps):
+    features = analysed[meter, bpm, fps]
+    for name in ("beat_phase", "bar_phase"):
+        phase = getattr(features, name)
+        assert phase.dtype == np.float32 and phase.shape == (features.n_frames,)
+        assert phase.min() >= 0.0 and phase.max() < 1.0
+    assert not features.beat_phase[features.beats].any()
+    assert not features.bar_phase[features.downbeats].any()
+    # between two beats the phases rise; they fall only onto a beat (a downbeat for the bar)
+    falls = np.flatnonzero(np.diff(features.beat_phase) < 0) + 1
+    assert set(falls.tolist()) <= set(features.beats.tolist())
+    falls = np.flatnonzero(np.diff(features.bar_phase) < 0) + 1
+    assert set(falls.tolist()) <= set(features.downbeats.tolist())
+    # each beat of a bar adds 1 / meter to the bar phase
+    inside = features.beats[(features.beats > features.downbeats[0])]
+    inside = inside[inside < features.downbeats[-1]]
+    steps = np.round(features.bar_phase[inside] * meter, 3)
+    assert np.allclose(steps, np.round(steps)), steps
+    # downbeats are beats, phrases downbeats; sections start on downbeats
+    assert set(features.downbeats.tolist()) <= set(features.beats.tolist())
+    assert set(features.phrases.tolist()) <= set(features.downbeats.tolist())
+    assert set(features.sections[1:].tolist()) <= set(features.downbeats.tolist())
+
+
+def test_frame_features_rows_carry_musical_time(analysed):
+    features = analysed[4, 120.0, Fraction(30)]
+    down = int(features.downbeats[2])
+    row = frame_features(features, down)
+    assert row.is_downbeat and row.is_beat and row.bar_phase == 0.0 and row.meter == 4
+    after = frame_features(features, down + 1)
+    assert not after.is_downbeat and 0.0 < after.beat_phase < 1.0
+    assert after.bar_phase == features.bar_phase[down + 1]
+    phrase = frame_features(features, int(features.phrases[0]))
+    assert phrase.is_phrase_start
+
+
+@pytest.mark.parametrize(
+    "samples",
+    [np.zeros(SR * 4, np.float32), click_track([1.0], SR, duration=4.0)],
+    ids=["silence", "one click"],
+)
+def test_degenerate_input_has_no_bars(samples):
+    features = analyze(audio_of(samples), fps=Fraction(30))
+    assert features.beats.size == 0 and features.downbeats.size == 0
+    assert features.meter == 0 and features.phrases.size == 0
+    assert not features.beat_phase.any() and not features.bar_phase.any()
+    assert features.sections.tolist() == [0]
+    assert validate_features(features) is None
+
+
+@pytest.mark.parametrize("n_frames", [1, 7, 100])
+def test_phase_functions_on_a_grid(n_frames):
+    beats = np.arange(3, n_frames, 10, dtype=np.int64)
+    phase = bars.beat_phase(beats, n_frames)
+    if beats.size < 2:
+        assert not phase.any()
+        return
+    assert phase.min() >= 0 and phase.max() < 1
+    np.testing.assert_allclose(phase, ((np.arange(n_frames) - 3) / 10.0) % 1.0, atol=1e-6)
+    downbeats = beats[1::3]  # the pickup beat (frame 3) is the last beat of a bar
+    bar = bars.bar_phase(beats, downbeats, 3, n_frames)
+    np.testing.assert_allclose(bar, ((np.arange(n_frames) - 13) / 30.0) % 1.0, atol=1e-6)
+
+
+def test_phrase_rule():
+    assert bars.bars_per_phrase(70.0, 4) == 4  # 13.7 s
+    assert bars.bars_per_phrase(120.0, 4) == 8  # 16 s
+    assert bars.bars_per_phrase(174.0, 4) == 8  # 11 s
+    assert bars.bars_per_phrase(180.0, 3) == 16  # 16 s
+    downbeats = np.arange(0, 400, 10, dtype=np.int64)  # 40 bars
+    # a section starting at bar 13 restarts the count
+    phrases = bars.phrase_starts(downbeats, np.array([0, 130]), tempo=120.0, meter=4)
+    assert phrases.tolist() == [0, 80, 130, 210, 290, 370]
+
+
+def test_sections_snap_to_downbeats():
+    downbeats = np.arange(5, 1000, 60, dtype=np.int64)
+    snapped = bars.snap_sections(np.array([0, 20, 300, 333, 610]), downbeats, 30.0)
+    # 20 is within a bar of the start: merged into the first section
+    assert snapped.tolist() == [0, 305, 605]
+    assert bars.snap_sections(np.array([0, 90]), np.zeros(0, np.int64), 30.0).tolist() == [0, 90]
+
+
+def test_live_rows_count_bars():
+    meter, bpm = 4, 120.0
+    rows = analyze_causal(bar_pattern(meter, bpm, 30.0), SR, Fraction(30))
+    downbeats = np.array([r.index for r in rows if r.is_downbeat])
+    beats = np.array([r.index for r in rows if r.is_beat])
+    assert downbeats.size >= 8 and set(downbeats.tolist()) <= set(beats.tolist())
+    late = downbeats[downbeats > 15 * 30]  # once the clock has heard a few bars
+    _, truth = bar_pattern_times(meter, bpm, 30.0)
+    assert near(late, frames_of(truth, Fraction(30)), 2)[-5:].all()  # truth's last bars found
+    assert near(frames_of(truth, Fraction(30))[truth > 15], late, 2).all()  # no false ones
+    assert all(r.meter == meter for r in rows[-100:])
+    phases = np.array([(r.beat_phase, r.bar_phase) for r in rows])
+    assert phases.min() >= 0.0 and phases.max() < 1.0
+    assert all(r.bar_phase < 0.2 for r in rows if r.is_downbeat)
+    assert any(r.is_phrase_start for r in rows)
