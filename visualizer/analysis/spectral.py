@@ -4,8 +4,8 @@ Budget: a 4-minute track in a few seconds on 2 CPU cores, in a fresh process, an
 does not grow with the samples (a one-hour mix analyses like a song). Hence one STFT, computed
 chunk by chunk as the decoder streams (`visualizer.analysis.stft`) and reduced on the fly to small
 per-hop rows (`visualizer.analysis.hop_rows`: median-filter HPSS on reduced grids, chroma per
-block, the onset flux), and numpy beat tracking in `visualizer.analysis.rhythm` instead of
-librosa's numba-compiled tracker.
+block, the onset flux), and numpy beat tracking (`visualizer.analysis.beats`, a bar-pointer
+HMM that follows tempo changes) instead of librosa's numba-compiled tracker.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from visualizer.analysis import bars, rhythm
+from visualizer.analysis.beats import track_beats
 from visualizer.analysis.downbeats import downbeat_salience, track_downbeats
 from visualizer.analysis.features import Features, n_frames_for, times_to_frames
 from visualizer.analysis.hop_rows import HopRows
@@ -72,12 +73,15 @@ def analyze_stream(
     *,
     fps: Fraction,
     progress: ProgressCallback | None = None,
+    given_beats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Features:
     """Features of a track given as consecutive mono float32 ``blocks`` of samples at ``sr`` Hz.
 
     The blocks are consumed as they come and never held together: memory grows only by the
     per-hop rows (~100 bytes per 11.6 ms hop), whatever the blocks' sizes. The result equals
-    `analyze_samples` of the blocks joined.
+    `analyze_samples` of the blocks joined. ``given_beats`` (beat times, downbeat times in
+    seconds, from another tracker: `visualizer.analysis.neural`) replace the beat and downbeat
+    tracking.
     """
     report(progress, "analyze", 0, STEPS, "step", "analyze")
     reducer = SpectrumReducer(sr)
@@ -90,6 +94,7 @@ def analyze_stream(
     report(progress, "analyze", 1, STEPS, "step", "analyze")
     n_frames = n_frames_for(Fraction(n_samples, sr), fps)
     rate = sr / HOP  # analysis frames per second
+    n_hops = spec["rms"].shape[0]
     lo = _pool_starts(n_frames, fps, spec["rms"].shape[0], rate)
     silent = float(spec["rms"].max(initial=0.0)) < SILENCE_RMS
 
@@ -100,16 +105,20 @@ def analyze_stream(
     peaks = rhythm.peak_pick(envelope, rate=rate)
     report(progress, "analyze", 3, STEPS, "step", "analyze")
     # no tempo without onsets: steady audio only has noise in its envelope
-    tempo = 0.0 if silent or peaks.size < 2 else rhythm.estimate_tempo(envelope, rate=rate)
-    beat_idx = rhythm.track_beats(envelope, rate=rate, bpm=tempo)
-    if beat_idx.size < 2:
-        beat_idx, tempo = np.zeros(0, np.int64), 0.0
+    beat_idx, tempo = np.zeros(0, np.int64), 0.0
+    if given_beats is not None:
+        beat_idx, tempo = _given(given_beats[0], rate, envelope.size)
+    elif not silent and peaks.size >= 2:  # steady audio only has noise in its envelope
+        beat_idx, tempo = track_beats(envelope, rate=rate)
     report(progress, "analyze", 4, STEPS, "step", "analyze")
     chroma_blocks = spec["chroma"]
     block_lo = _pool_starts(n_frames, fps, chroma_blocks.shape[1], rate / CHROMA_POOL)
     chroma = _column_max_normalise(_pool(chroma_blocks, block_lo, np.add))
     report(progress, "analyze", 5, STEPS, "step", "analyze")
-    down_idx, meter = _downbeats(spec, beat_idx)
+    if given_beats is not None:
+        down_idx, meter = bars.downbeats_among(beat_idx, _given(given_beats[1], rate, n_hops)[0])
+    else:
+        down_idx, meter = _downbeats(spec, beat_idx)
     section_times = _section_times(spec["timbre"], chroma_blocks, beat_idx, rate, silent)
     report(progress, "analyze", 6, STEPS, "step", "analyze")
 
@@ -197,6 +206,15 @@ def _column_max_normalise(x: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # Features
+
+
+def _given(times: np.ndarray, rate: float, n_hops: int) -> tuple[np.ndarray, float]:
+    """(hop indices, tempo) of event times from another tracker; (empty, 0) under two."""
+    hops = np.unique(np.round(np.asarray(times, np.float64) * rate).astype(np.int64))
+    hops = hops[(hops >= 0) & (hops < n_hops)]
+    if hops.size < 2:
+        return np.zeros(0, np.int64), 0.0
+    return hops, float(60.0 * rate / np.median(np.diff(hops)))
 
 
 def _downbeats(spec: dict, beat_idx: np.ndarray) -> tuple[np.ndarray, int]:
