@@ -29,7 +29,7 @@ from tests.fixtures_audio import music_like, write_wav  # noqa: E402
 from tests.fixtures_biggan import write_checkpoint  # noqa: E402
 from visualizer.batch.runner import BatchOptions, run_batch  # noqa: E402
 from visualizer.model.inference import load_generator  # noqa: E402
-from visualizer.render.plan import RenderOptions  # noqa: E402
+from visualizer.pipeline.options import RenderOptions  # noqa: E402
 
 
 def make_album(folder: Path, tracks: int, seconds: float, seed: int) -> Path:

@@ -55,8 +55,8 @@ class StageClock:
 
 
 def render(args: argparse.Namespace) -> dict:
-    from visualizer.pipeline import render_track
-    from visualizer.render.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.render import render_track
 
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
         track = _track(Path(folder), args.seconds)
@@ -91,7 +91,7 @@ def items(args: argparse.Namespace) -> dict:
 
 def check_encoder(args) -> dict:
     """Item 1: what auto picks at 128 and 512 px, and why NVENC cannot run where it cannot."""
-    from visualizer.render import video
+    from visualizer.rendering import video
 
     rows = {}
     for side in (128, 512):
@@ -106,7 +106,7 @@ def _toy_frames(device: str, n: int = 24) -> np.ndarray:
     """Frames of a fixed random linear 'generator' streamed through the CUDA copy path."""
     import torch
 
-    from visualizer.render import frames as render
+    from visualizer.rendering import frames as render
 
     gen = torch.Generator().manual_seed(0)
     weight = torch.randn(128, 64 * 64 * 3, generator=gen).to(device)
@@ -152,8 +152,8 @@ def check_oom_halving(args) -> dict:
     """Item 4: a real allocation failure (memory held by a hog) halves the batch and finishes."""
     import torch
 
-    from visualizer.pipeline import render_track
-    from visualizer.render.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.render import render_track
 
     free, _ = torch.cuda.mem_get_info()
     hog = torch.empty(max(0, free - (6 << 30)), dtype=torch.uint8, device="cuda")
@@ -174,7 +174,7 @@ def check_oom_halving(args) -> dict:
 def check_nvenc_lossless(args) -> dict:
     """Item 7: quality 0 with NVENC decodes to the same frames as libx264's lossless CRF 0."""
     from tests.video_fixtures import read_frames
-    from visualizer.render import video
+    from visualizer.rendering import video
 
     if video.encoder_problem("h264_nvenc", 256, 256):
         return {"ok": None, "note": "NVENC cannot run on this GPU / container"}
@@ -198,8 +198,8 @@ def check_graph_thread(args) -> dict:
     (a second CUDA-graph pool recorded on the render thread shows as a slow first batch)."""
     import torch
 
-    from visualizer.pipeline import render_track
-    from visualizer.render.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.render import render_track
 
     times: list[float] = []
 

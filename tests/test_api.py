@@ -54,11 +54,11 @@ def test_import_visualizer_loads_nothing_heavy():
 
 def test_render_stays_the_function_whatever_is_imported_first():
     out = _run(
-        "from visualizer.render import video; import visualizer.pipeline; import visualizer; "
+        "from visualizer.rendering import video; import visualizer.pipeline; import visualizer; "
         "from visualizer import render; "
         "print(callable(visualizer.render), render is visualizer.render, video.__name__)"
     )
-    assert out == "True True visualizer.render.video"
+    assert out == "True True visualizer.rendering.video"
 
 
 def test_render_matches_its_timeline_and_reports_the_result(track, tiny_weights, tmp_path):

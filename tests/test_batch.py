@@ -14,8 +14,7 @@ import pytest
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
 from tests.video_fixtures import read_frames
-from visualizer.batch.manifest import Manifest
-from visualizer.batch.plan import (
+from visualizer.batch.album import (
     AlbumError,
     collect_tracks,
     file_digest,
@@ -23,10 +22,11 @@ from visualizer.batch.plan import (
     output_names,
     settings_hash,
 )
+from visualizer.batch.manifest import Manifest
 from visualizer.batch.runner import AlbumProgress, BatchOptions, prepare_batch, run_batch
 from visualizer.cli import main
 from visualizer.errors import Cancelled, OutputError
-from visualizer.render.plan import RenderOptions
+from visualizer.pipeline.options import RenderOptions
 
 # ------------------------------------------------------------------------------ inputs
 
@@ -372,6 +372,37 @@ def test_prepare_decides_skip_resume_and_rerender_from_the_manifest(album, tmp_p
     assert hash_with(precision="bf16") != job.settings_hash
 
 
+def test_a_work_folder_of_other_settings_is_a_typed_mismatch_the_batch_starts_over(
+    album, tmp_path, caplog
+):
+    """A resume that asks for another render raises `ResumeMismatch` (whatever its words); the
+    batch, which owns the work folder, starts that track over. Other errors stay errors."""
+    import logging
+
+    from visualizer.batch.jobs import TrackJob
+    from visualizer.batch.tracks import plan_track
+    from visualizer.pipeline.render import plan_render
+    from visualizer.pipeline.workdir import ResumeMismatch
+
+    track, output = album.tracks / "01 dawn.wav", tmp_path / "01 dawn.mp4"
+    plan_render(track, output, render_options(album, seed=1))  # what an interrupted run leaves
+    for changed in (dict(seed=2), dict(quality=30)):  # the Timeline's source; a setting
+        with pytest.raises(ResumeMismatch) as raised:
+            plan_render(track, output, render_options(album, resume=True, **changed))
+        assert isinstance(raised.value, OutputError)
+    other = render_options(album, seed=2, resume=True)
+    with caplog.at_level(logging.WARNING, logger="visualizer"):
+        plan = plan_track(TrackJob(1, output.name, track, output, other, "hash"))
+    assert "starting it over" in caplog.text
+    assert plan.pending() == list(range(len(plan.segments)))
+    assert json.loads((plan.work_dir / "render.json").read_text())["seed"] == 2
+    # Not a mismatch: an interrupted render the job does not resume is refused, as it was.
+    same = render_options(album, seed=2)
+    with pytest.raises(OutputError, match="use --resume") as raised:
+        plan_track(TrackJob(1, output.name, track, output, same, "hash"))
+    assert not isinstance(raised.value, ResumeMismatch)
+
+
 def test_album_progress_counts_frames_and_tracks():
     events = []
     jobs = [SimpleNamespace(name=n) for n in ("a", "b", "c")]
@@ -394,8 +425,8 @@ def test_album_progress_counts_frames_and_tracks():
     [("default", "classes.names"), ("dreamy", "keyframes.names"), ("morph", "morph.names")],
 )
 def test_album_classes_set_the_palette_of_the_presets_class_mode(preset, key):
+    from visualizer.batch.album import TrackOverrides
     from visualizer.batch.jobs import track_options
-    from visualizer.batch.plan import TrackOverrides
     from visualizer.mapping.presets import load_preset
 
     options = track_options(

@@ -24,7 +24,7 @@ from tests.video_fixtures import read_frames
 from visualizer.batch.runner import BatchOptions, run_batch
 from visualizer.cli import main
 from visualizer.pipeline import work_dir_for
-from visualizer.render.plan import RenderOptions
+from visualizer.pipeline.options import RenderOptions
 
 ray = pytest.importorskip("ray")
 

@@ -234,7 +234,7 @@ def test_compiled_generator_gets_full_batches_and_partial_ones_are_trimmed(tiny_
 
     from visualizer.mapping.timeline import Timeline
     from visualizer.model.inference import wrap
-    from visualizer.render import frames as render
+    from visualizer.rendering import frames as render
 
     gen = np.random.default_rng(0)
     classes = np.zeros((7, 1000), np.float32)

@@ -27,8 +27,8 @@ from visualizer.ffmpeg import ffmpeg_exe
 from visualizer.model import device_memory as memory
 from visualizer.model.config import BigGANConfig
 from visualizer.model.inference import wrap
-from visualizer.render import frames as render
-from visualizer.render import video
+from visualizer.rendering import frames as render
+from visualizer.rendering import video
 
 no_nvenc_here = pytest.mark.skipif(
     torch.cuda.is_available(), reason="shows the fallback where NVENC cannot open"
@@ -46,7 +46,7 @@ def test_probe_finds_that_nvenc_cannot_encode_here_and_libx264_can():
 def test_auto_falls_back_to_libx264_with_an_info_line(caplog):
     with caplog.at_level(logging.INFO, logger="visualizer"):
         assert video.resolve_encoder("auto", cuda=True, size=(1920, 1080)) == "libx264"
-    assert "h264_nvenc cannot encode here" in caplog.text
+    assert "h264_nvenc cannot encode 1920x1080 video here" in caplog.text
     with pytest.raises(RenderError, match=r"'h264_nvenc' cannot encode 128x128 .*libx264"):
         video.resolve_encoder("h264_nvenc", cuda=True, size=(128, 128))
 
@@ -145,7 +145,7 @@ def test_next_segment_encoder_starts_ahead_and_abort_removes_both(setup, tmp_pat
     track, saved, n = setup
     plan = pipeline.plan_render(track, tmp_path / "out.mp4", _options(saved))
     frames = np.zeros((4, 32, 32, 3), np.uint8)
-    sink = render.SegmentSink(plan, [0, 1, 2])
+    sink = pipeline.segment_sink(plan, [0, 1, 2])
     sink(0, frames)
     assert sink.ahead is not None and sink.ahead.path == plan.segment_path(1)
     assert sink.ahead._proc.poll() is None  # already running, waiting for frames

@@ -100,7 +100,7 @@ def test_a_render_on_mps_never_plans_nvenc(tmp_path):
     """The encoder follows CUDA only: a render on MPS (or the CPU) is planned with libx264.
     Planning needs no device, so this runs anywhere."""
     from tests.fixtures_audio import music_like, write_wav
-    from visualizer.render.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
 
     track = write_wav(tmp_path / "t.wav", music_like(1.0))
     for device in ("mps", "cpu"):

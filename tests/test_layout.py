@@ -1,5 +1,6 @@
-"""The package's shape: no import cycles (not even inside functions), no private names imported
-across modules, modules of a readable size, and an import of the CLI that loads no heavy library."""
+"""The package's shape: no import cycles (not even inside functions), stages that import nothing
+above them, no private names imported across modules, modules of a readable size, and an import
+of the CLI that loads no heavy library."""
 
 from __future__ import annotations
 
@@ -64,6 +65,41 @@ def test_no_import_cycles():
     assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
+# The stage packages in the order a track visits them, what sits above every stage, and the
+# typed hand-offs a stage may take from the stages before it.
+STAGES = ("analysis", "mapping", "model", "rendering")
+ABOVE_THE_STAGES = ("pipeline", "batch", "live", "commands", "bench", "api", "cli")
+HANDOFFS = {
+    "visualizer.analysis.features": "Features",
+    "visualizer.mapping.timeline": "Timeline",
+    "visualizer.model.inference": "the Generator interface",
+    "visualizer.model.device_memory": "the Generator's device memory",
+}
+
+
+def test_stages_import_only_the_handoffs_of_the_stages_before_them():
+    """A stage imports nothing above it (the job layer is the only hub) and, of the other stages,
+    only the typed hand-offs of those before it: analysis imports no stage, mapping reads
+    Features, model no stage, rendering a Timeline and a Generator."""
+
+    def top(module: str) -> str:
+        return module.split(".")[1] if "." in module else ""
+
+    bad = []
+    for module, targets in graph().items():
+        if top(module) not in STAGES:
+            continue
+        for target in sorted(targets):
+            stage = top(target)
+            if stage in ABOVE_THE_STAGES:
+                bad.append(f"{module} imports {target}, above the stages")
+            elif stage in STAGES and stage != top(module):
+                before = STAGES.index(stage) < STAGES.index(top(module))
+                if not before or target not in HANDOFFS:
+                    bad.append(f"{module} imports {target}, not a hand-off of a stage before it")
+    assert bad == []
+
+
 def test_no_private_names_across_modules():
     known = modules()
     bad = [
@@ -88,7 +124,7 @@ def test_modules_stay_readable():
 def test_cli_import_loads_no_heavy_library():
     code = (
         "import sys, visualizer, visualizer.cli, visualizer.analysis, visualizer.model, "
-        "visualizer.render, visualizer.mapping, visualizer.batch\n"
+        "visualizer.rendering, visualizer.pipeline, visualizer.mapping, visualizer.batch\n"
         "print(sorted(m for m in ('torch', 'librosa', 'scipy', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run(

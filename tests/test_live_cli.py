@@ -173,7 +173,7 @@ def test_live_and_render_load_the_same_network_for_the_same_flags():
 
     from visualizer.live.session import LiveOptions
     from visualizer.model.inference import load_generator
-    from visualizer.render.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
 
     flags = dict(model="biggan-deep-128", weights="random", device="cpu", precision="fp32")
     live = load_generator(LiveOptions(**flags, seed=7))

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from visualizer import options
-from visualizer.batch.plan import AlbumError, output_names
+from visualizer.batch.album import AlbumError, output_names
 from visualizer.cli import get_parser
 from visualizer.errors import OutputError
 from visualizer.model.catalog import family_of, model_names, resolution_of
 from visualizer.model.config import BigGANConfig
 from visualizer.model.registry import DOWNLOADS
-from visualizer.render.video import check_output_suffix
+from visualizer.rendering import codecs
+from visualizer.rendering.codecs import check_output_suffix
 
 
 def _choices(command: str) -> dict[str, tuple]:
@@ -50,7 +51,7 @@ def test_commands_offer_the_shared_vocabularies(command):
     assert choices["--model"] == MODEL_CHOICES
     if command != "preview":
         assert choices["--fit"] == options.FITS
-        assert choices["--encoder"] == options.ENCODERS
+        assert choices["--encoder"] == codecs.ENCODERS
         assert choices["--precision"] == options.PRECISIONS
         assert choices["--compile"] == options.COMPILE_MODES
 
@@ -71,7 +72,7 @@ def test_bench_offers_the_shared_vocabularies():
     assert choices["--compile"] == options.COMPILE_MODES
 
 
-@pytest.mark.parametrize("suffix", [*options.VIDEO_SUFFIXES, ".webm", ".avi"])
+@pytest.mark.parametrize("suffix", [*codecs.VIDEO_SUFFIXES, ".webm", ".avi"])
 def test_a_batch_name_template_is_accepted_exactly_when_the_render_accepts_its_suffix(
     tmp_path, suffix
 ):
@@ -86,7 +87,7 @@ def test_a_batch_name_template_is_accepted_exactly_when_the_render_accepts_its_s
         batch_accepts = True
     except AlbumError:
         batch_accepts = False
-    assert batch_accepts == render_accepts == (suffix in options.VIDEO_SUFFIXES)
+    assert batch_accepts == render_accepts == (suffix in codecs.VIDEO_SUFFIXES)
 
 
 def test_the_vocabularies_import_nothing():
@@ -106,7 +107,12 @@ def test_every_render_option_either_changes_the_picture_or_does_not():
     """A new RenderOptions field must be classed, for resume and batch skip alike."""
     import dataclasses
 
-    from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS, RUN_FIELDS, RenderOptions
+    from visualizer.pipeline.options import (
+        IDENTITY_FIELDS,
+        PRESET_FIELDS,
+        RUN_FIELDS,
+        RenderOptions,
+    )
 
     names = [f.name for f in dataclasses.fields(RenderOptions)]
     assert sorted(IDENTITY_FIELDS + RUN_FIELDS) == sorted(names)

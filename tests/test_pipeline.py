@@ -19,7 +19,8 @@ from visualizer import pipeline
 from visualizer.errors import Cancelled, OutputError, RenderError
 from visualizer.mapping import timeline as timeline_io
 from visualizer.model.inference import wrap
-from visualizer.render.plan import RenderOptions
+from visualizer.pipeline.options import RenderOptions
+from visualizer.pipeline.workdir import ResumeMismatch
 
 FPS = Fraction(12)
 SECONDS = 2.5
@@ -118,7 +119,7 @@ def test_resume_with_different_settings_is_refused(setup, tmp_path):
             generator=wrap(ToyGenerator()),
             progress=_interrupt_after(8),
         )
-    with pytest.raises(OutputError, match="quality"):
+    with pytest.raises(ResumeMismatch, match="quality"):  # an OutputError: one line, exit 1
         _render(track, out, _options(saved, quality=30, resume=True))
     assert not out.exists()
 

@@ -12,7 +12,7 @@ from tests.render_fixtures import OutOfMemoryOnce, ToyGenerator, random_timeline
 from visualizer.errors import Cancelled, RenderError
 from visualizer.model.device_memory import auto_batch_size
 from visualizer.model.inference import wrap
-from visualizer.render import frames as render
+from visualizer.rendering import frames as render
 
 CPU = torch.device("cpu")
 
@@ -149,7 +149,7 @@ def test_a_progress_callback_can_cancel():
 
 
 def test_storyboard_samples_spread_over_the_song_with_timestamps():
-    from visualizer.render.storyboard import contact_sheet, sample_indices, timestamp
+    from visualizer.rendering.storyboard import contact_sheet, sample_indices, timestamp
 
     assert sample_indices(100, 4) == [12, 37, 62, 87]
     assert sample_indices(2, 5) == [0, 1]

@@ -231,7 +231,7 @@ def test_compile_option_reaches_the_generator_and_does_not_block_a_resume(
 ):
     from visualizer.model.inference import load_generator
     from visualizer.pipeline import plan_render
-    from visualizer.render.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
 
     options = RenderOptions(weights=weights, device="cpu", fps=Fraction(FPS), compile="auto")
     assert not load_generator(options).compiled  # auto = eager on a CPU

@@ -81,7 +81,7 @@ def test_missing_and_non_npz_files(tmp_path):
 
 def test_the_work_folder_keeps_a_deflated_copy_of_a_long_timeline(tmp_path):
     # 20,000 frames are 90 MB raw; the work folder's copy (for --resume) is deflated.
-    from visualizer.render.workdir import start_work_dir
+    from visualizer.pipeline.workdir import start_work_dir
 
     n = 20_000
     classes = np.zeros((n, 1000), np.float32)

@@ -10,7 +10,8 @@ import pytest
 from tests.fixtures_audio import write_wav
 from tests.video_fixtures import probe, read_frames
 from visualizer.errors import OutputError, RenderError
-from visualizer.render import video
+from visualizer.rendering import codecs, video
+from visualizer.rendering.codecs import check_output_suffix
 
 
 def _frames(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -32,9 +33,9 @@ def test_parse_size_accepts_even_sizes_and_rejects_odd_or_malformed():
 
 
 def test_output_suffix_must_be_a_video_container(tmp_path):
-    video.check_output_suffix(tmp_path / "a.mp4")
+    check_output_suffix(tmp_path / "a.mp4")
     with pytest.raises(OutputError, match="'.gif'"):
-        video.check_output_suffix(tmp_path / "a.gif")
+        check_output_suffix(tmp_path / "a.gif")
 
 
 def test_unknown_encoder_and_fit_are_errors():
@@ -120,3 +121,31 @@ def test_mux_failure_is_a_render_error_and_leaves_no_output(tmp_path):
     with pytest.raises(RenderError, match="muxing failed"):
         video.concat_and_mux([seg], out, audio=broken, audio_duration=1.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.wav", "s.mp4"]
+
+
+def test_the_codec_table_drives_choices_containers_and_arguments():
+    """One row per --encoder: the CLI's choices, the containers and the arguments all read it."""
+    assert ("auto", *codecs.CODECS) == codecs.ENCODERS
+    assert codecs.containers_for("auto") == codecs.VIDEO_SUFFIXES == tuple(codecs.CONTAINERS)
+    for row in codecs.CODECS.values():
+        assert video.encoder_args(row.name, 18)[:2] == ["-c:v", row.ffmpeg]
+        assert row.args(0) != row.args(18)  # quality 0 asks for lossless
+        assert set(row.containers) <= set(codecs.CONTAINERS)
+    with pytest.raises(RenderError, match="unknown encoder 'x265': expected one of auto, libx264"):
+        codecs.codec("x265")
+
+
+def test_a_new_codec_row_is_offered_and_its_containers_are_enforced(tmp_path, monkeypatch):
+    """A row names the containers that hold it; ffmpeg decides whether its encoder exists."""
+    row = codecs.Codec("toy_ffv1", "ffv1", lambda q: [], "yuv420p", (".mkv",), intra_only=True)
+    monkeypatch.setitem(codecs.CODECS, row.name, row)
+    check_output_suffix(tmp_path / "a.mkv", "toy_ffv1")
+    with pytest.raises(OutputError, match=r"'.mp4' for a.mp4 for --encoder toy_ffv1: .*\.mkv$"):
+        check_output_suffix(tmp_path / "a.mp4", "toy_ffv1")
+    assert video.resolve_encoder("toy_ffv1", cuda=False) == "toy_ffv1"  # ffmpeg lists ffv1
+    path = _segment(tmp_path / "s.mkv", _frames(5), encoder="toy_ffv1")  # a Matroska segment
+    assert probe(path)["frames"] == 5
+    missing = codecs.Codec("toy_missing", "no_such_encoder", lambda q: [], "yuv420p", (".mp4",))
+    monkeypatch.setitem(codecs.CODECS, missing.name, missing)
+    with pytest.raises(RenderError, match="'toy_missing' is not available in this ffmpeg build"):
+        video.resolve_encoder("toy_missing", cuda=False)

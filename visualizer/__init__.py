@@ -9,9 +9,6 @@ modules that need them, never here, so that ``import visualizer`` and ``visualiz
 instant.
 """
 
-import sys
-import types
-
 from visualizer.lazy import lazy_exports
 
 __version__ = "0.1.0"
@@ -24,18 +21,3 @@ __getattr__, _ = lazy_exports(__name__, _EXPORTS)
 def __dir__() -> list[str]:
     """The public names, ``__version__`` included (tab completion)."""
     return sorted(__all__)
-
-
-class _Package(types.ModuleType):
-    """The package keeps the API's names: the import system sets every sub-package it loads as an
-    attribute of its parent, which would turn ``visualizer.render`` (the function) into the
-    ``visualizer/render/`` sub-package once anything imported it. Sub-packages stay reachable as
-    imports (``from visualizer.render import video``)."""
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from visualizer.errors import VisualizerError
 from visualizer.mapping.presets import load_preset
 from visualizer.options import DEFAULT_FPS
+from visualizer.pipeline.options import RenderOptions, RenderResult
 from visualizer.progress import ProgressBars, ProgressCallback
-from visualizer.render.plan import RenderOptions, RenderResult
 
 if TYPE_CHECKING:
     from visualizer.analysis.features import Features
@@ -68,7 +68,7 @@ def render(
     Raises a `VisualizerError` naming any bad value; no output exists after an error.
     """
     from visualizer.model.devices import auto_model
-    from visualizer.pipeline import render_track
+    from visualizer.pipeline.render import render_track
 
     chosen = auto_model(device) if model == "auto" else model
     settings = _options(
@@ -112,7 +112,7 @@ def make_timeline(
     """The `Timeline` (per-frame class vectors, noise and truncation) that `render` with the same
     arguments would draw, without loading a model or rendering; save it with
     `visualizer.mapping.timeline.save` and render it later with ``render(..., timeline=PATH)``."""
-    from visualizer.pipeline import make_timeline as timeline_of
+    from visualizer.pipeline.timeline import make_timeline as timeline_of
 
     settings = _options(preset, overrides, seed, fps, start, duration)
     with _callback(progress) as callback:
@@ -165,7 +165,7 @@ def _override_strings(overrides: Overrides) -> tuple[str, ...]:
 
 
 def _size(size: tuple[int, int] | str | None) -> tuple[int, int] | None:
-    from visualizer.render.video import parse_size
+    from visualizer.rendering.video import parse_size
 
     if size is None or not isinstance(size, str):
         return None if size is None else (int(size[0]), int(size[1]))

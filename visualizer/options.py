@@ -26,11 +26,8 @@ COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
 # --fit: how square frames fill a non-square --size.
 FITS = ("pad", "crop", "mirror")
 
-# --encoder: "auto" = NVENC on a CUDA machine whose ffmpeg can open it, else libx264.
-ENCODERS = ("auto", "libx264", "h264_nvenc")
-
-# Containers a video (render, batch --name template, live --record) is written in.
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+# --encoder and the video containers: one row per codec in `visualizer.rendering.codecs`
+# (ENCODERS, VIDEO_SUFFIXES), which also holds each codec's ffmpeg arguments.
 
 # The generator's inputs the mapping makes per frame: class vectors over the ImageNet classes
 # and the latent z (a model family states what it takes: `visualizer.model.family`).

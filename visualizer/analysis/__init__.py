@@ -6,7 +6,7 @@
 - `spectral`: the streamed rows -> onsets, chroma, energy, bands, beats, sections
 - `rhythm`: peak picking, tempo, beat tracking, novelty sections (numpy only)
 - `features`: the `Features` type, the frame clock, `.npz` files
-- `track`: `analyze` / `analyze_file`, decode + features + cache in one call
+- `track`: `analyze` / `analyze_file` / `analyze_window`, decode + features + cache in one call
 - `cache`: analyses cached by audio content
 - `causal`: block-by-block analysis for live mode (no look-ahead)
 - `plot`: the one-glance features plot
@@ -23,6 +23,7 @@ _EXPORTS = {
     "FrameFeatures": "features",
     "analyze": "track",
     "analyze_file": "track",
+    "analyze_window": "track",
     "save_features": "features",
     "load_features": "features",
     "CausalAnalyzer": "causal",

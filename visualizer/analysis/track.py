@@ -54,10 +54,40 @@ def analyze_file(
     track's rows for the same frames, with the track's normalisation, tempo, beats and sections,
     and the window's edges are not onsets. So a 30-second try-out shows what the full render
     shows for those seconds.
+    """
+    features, first, count = analyze_window(
+        path,
+        fps=fps,
+        start=start,
+        duration=duration,
+        progress=progress,
+        cache=cache,
+        tracker=tracker,
+    )
+    if start == 0 and duration is None:
+        return features
+    return excerpt(features, first, count)
 
-    The whole track's analysis is cached under a hash of the file's bytes, ``fps``, the tracker
-    and the analysis version, so a re-render with another preset, or another excerpt, skips the
-    analysis. A cache hit reports one "analyze" progress event labelled "cached".
+
+def analyze_window(
+    path: str | os.PathLike,
+    *,
+    fps: Fraction | int | str,
+    start: float = 0.0,
+    duration: float | None = None,
+    progress: ProgressCallback | None = None,
+    cache: bool = True,
+    tracker: str = "dsp",
+) -> tuple[Features, int, int]:
+    """The whole track's Features and its window [start, start + duration) as (first frame,
+    frame count): what a render maps (the whole track, whose walk and sections run from its
+    start) and which of its frames it keeps. ``features.duration`` is the audio's length.
+
+    The window is checked before anything is analysed (AudioError: under half a frame, or a
+    start beyond the end once the length is known). The whole track's analysis is cached under
+    a hash of the file's bytes, ``fps``, the beat ``tracker`` and the analysis version, so a re-render with another
+    preset, or another excerpt, skips the analysis. A cache hit reports one "analyze" progress
+    event labelled "cached".
     """
     path = Path(path)
     fps = parse_fps_value(fps)
@@ -73,10 +103,8 @@ def analyze_file(
             path,
             features.duration,
         )
-    if start == 0 and duration is None:
-        return features
     first, count = excerpt_window(path, features, start, duration)
-    return excerpt(features, first, count)
+    return features, first, count
 
 
 def ogg_truncated(path: Path) -> bool:
@@ -111,7 +139,6 @@ def excerpt_window(
     See `visualizer.analysis.features.excerpt_frames`; raises AudioError naming the file when
     ``start`` lies at or beyond the end of the audio.
     """
-    check_window_length(path, duration, features.fps)
     if start >= features.duration:
         raise AudioError(
             f"{path}: start {start:g} s is beyond the end of the audio ({features.duration:.3f} s)"

@@ -1,6 +1,6 @@
 """Job: whole albums and playlists, on this machine or a Ray cluster.
 
-- `plan`: tracks from folders and playlists, output names, album overrides, settings hashes
+- `album`: tracks from folders and playlists, output names, album overrides, settings hashes
 - `manifest`: `manifest.json`, the record of every track's state
 - `jobs`: batch options and per-track jobs, decided against the manifest
 - `runner`: the local runner and `run_batch`

@@ -1,7 +1,8 @@
 """The jobs of a batch run, decided against the manifest.
 
-`prepare_batch` resolves the album (`visualizer.batch.plan`), applies per-track overrides, hashes
-each track's content and its render identity (`visualizer.render.plan.IDENTITY_FIELDS`), and
+`prepare_batch` resolves the album (`visualizer.batch.album`), applies per-track overrides, hashes
+each track's content and its render identity (`visualizer.pipeline.options.IDENTITY_FIELDS`),
+and
 decides per track: skip (done, unchanged, output present), resume (interrupted, unchanged), or
 render (new, failed, changed). The data types here are picklable: `TrackJob` goes to Ray actors
 and `TrackOutcome` comes back.
@@ -14,14 +15,12 @@ import dataclasses
 import json
 import os
 import socket
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visualizer.batch.manifest import Manifest
-from visualizer.batch.plan import (
+from visualizer.batch.album import (
     AlbumError,
     TrackOverrides,
     check_outdir,
@@ -32,9 +31,11 @@ from visualizer.batch.plan import (
     path_identity,
     settings_hash,
 )
-from visualizer.errors import AudioError
+from visualizer.batch.manifest import Manifest
+from visualizer.errors import AudioError, OutputError
 from visualizer.files import exclusive
-from visualizer.render.plan import IDENTITY_FIELDS, PRESET_FIELDS
+from visualizer.pipeline.options import IDENTITY_FIELDS, PRESET_FIELDS, resolve_preset
+from visualizer.rendering.codecs import check_output_suffix
 
 LOCK_NAME = ".batch.lock"  # inside OUTDIR while a batch runs there
 # RenderOptions fields that name files: hashed by what the file holds, not by its name.
@@ -70,7 +71,7 @@ class TrackJob:
     name: str  # output name relative to OUTDIR; the manifest key
     source: Path
     output: Path
-    options: Any  # visualizer.pipeline.RenderOptions for this track (overwrite/resume decided)
+    options: Any  # visualizer.pipeline.options.RenderOptions of this track (overwrite/resume set)
     settings_hash: str
 
 
@@ -139,6 +140,8 @@ def prepare_batch(
     check_base_options(base)
     tracks = collect_tracks(inputs)
     names = output_names(tracks, batch.name_template)
+    for name in names:  # a template's container must hold the --encoder's video
+        check_output_suffix(Path(name), base.encoder)
     album = load_album(batch.album) if batch.album else None
     overrides = album.overrides_for(tracks) if album else [TrackOverrides()] * len(tracks)
     outdir = check_outdir(Path(batch.outdir))
@@ -182,14 +185,19 @@ def prepare_batch(
 
 
 def check_base_options(base: Any) -> None:
-    """Reject render options that cannot apply to a whole album, and bad values, up front."""
-    from visualizer.render.plan import check_options
+    """Reject render options that cannot apply to a whole album, and bad values, up front.
+
+    Each track's own outputs are checked when it is planned; here, the option values and the
+    two folders that hold one entry per track.
+    """
+    from visualizer.pipeline.checks import check_values
 
     if base.timeline is not None:
         raise AlbumError("a saved --timeline belongs to one track; batch analyses every track")
-    # Any existing folder will do: only the option values are checked here, not the output.
-    probe = dataclasses.replace(base, overwrite=True)
-    check_options(Path(tempfile.gettempdir()) / "batch-probe.mp4", probe)
+    check_values(base)
+    for folder, flag in ((base.frames_dir, "--frames-dir"), (base.timeline_out, "--timeline-out")):
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise OutputError(f"{flag} {folder} is a file; in a batch it names a folder")
 
 
 def _per_track_paths(options: Any, output: Path) -> Any:
@@ -229,11 +237,8 @@ def track_options(base: Any, extra: TrackOverrides) -> Any:
 def resolved_preset(options: Any) -> dict[str, object]:
     """The preset and seed a track renders with, resolved (so editing a preset file, or a
     built-in preset changing, changes the settings hash). Raises `PresetError`."""
-    from visualizer.mapping.presets import load_preset, preset_to_toml
-
-    preset = load_preset(options.preset, list(options.overrides))
-    seed = options.seed if options.seed is not None else int(preset.seed)
-    return {"preset": preset_to_toml(preset), "seed": seed}
+    resolved = resolve_preset(options)
+    return {"preset": resolved.toml(), "seed": resolved.seed}
 
 
 def _hashed_settings(options: Any, identities: dict[object, object]) -> dict[str, object]:

@@ -118,7 +118,7 @@ class RayTrackWorker:
         return frames
 
     def finish(self, plan: Any, job: TrackJob, wall_start: float, resumed: bool) -> TrackOutcome:
-        from visualizer.pipeline import finish_render
+        from visualizer.pipeline.render import finish_render
 
         try:
             result = finish_render(plan)

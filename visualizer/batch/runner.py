@@ -2,7 +2,7 @@
 
 `run_batch` is the entry point of `visualizer batch`:
 
-1. `prepare_batch` resolves the inputs to tracks and output names (`visualizer.batch.plan`),
+1. `prepare_batch` resolves the inputs to tracks and output names (`visualizer.batch.album`),
    applies the album TOML, hashes each track's content and settings, and decides per track
    against the manifest (`visualizer.batch.manifest`): skip (done, unchanged, output present),
    resume (interrupted), render (new, failed, or changed settings). Bad inputs raise before any
@@ -123,9 +123,10 @@ def run_batch(
 ) -> BatchResult:
     """Render an album into ``batch.outdir``; returns every track's manifest entry.
 
-    ``base`` is the `visualizer.pipeline.RenderOptions` applied to every track (the album TOML
-    adds per-track overrides). Raises a `VisualizerError` for bad inputs before any work; a track
-    that fails is recorded (status ``failed`` with its reason) and the others still render.
+    ``base`` is the `visualizer.pipeline.options.RenderOptions` applied to every track (the
+    album TOML adds per-track overrides). Raises a `VisualizerError` for bad inputs before any
+    work; a track that fails is recorded (status ``failed`` with its reason) and the others
+    still render.
     """
     with contextlib.ExitStack() as held:  # the batch folder's lock, for the whole run
         prepared = prepare_batch(inputs, base, batch, held=held)

@@ -15,7 +15,8 @@ from typing import Any
 
 from visualizer.batch.jobs import TrackJob, TrackOutcome, worker_id
 from visualizer.batch.manifest import Manifest
-from visualizer.errors import Cancelled, OutputError, VisualizerError
+from visualizer.errors import Cancelled, VisualizerError
+from visualizer.pipeline.workdir import ResumeMismatch
 from visualizer.progress import ProgressCallback, ProgressEvent, report
 
 log = logging.getLogger("visualizer")
@@ -45,7 +46,7 @@ class TrackWorker:
 
     def render(self, plan: Any, segment_ids: list[int] | None, progress: Any = None) -> None:
         """`render_segments` of ``plan`` on the generator's thread."""
-        from visualizer.pipeline import render_segments
+        from visualizer.pipeline.render import render_segments
 
         self.thread.call(
             render_segments,
@@ -67,7 +68,7 @@ class TrackWorker:
         """
         start = time.monotonic()
         try:
-            from visualizer.pipeline import finish_render
+            from visualizer.pipeline.render import finish_render
 
             plan = plan_track(job)
             resumed = reused_segments(plan)
@@ -85,13 +86,14 @@ class TrackWorker:
 
 def plan_track(job: TrackJob) -> Any:
     """`plan_render` for a job; an interrupted render that cannot be resumed (its work folder
-    was made with other settings) is started over, since the batch owns that work folder."""
-    from visualizer.pipeline import plan_render
+    was made with other settings: `ResumeMismatch`) is started over, since the batch owns that
+    work folder."""
+    from visualizer.pipeline.render import plan_render
 
     try:
         return plan_render(job.source, job.output, job.options)
-    except OutputError as error:
-        if not (job.options.resume and str(error).startswith("cannot resume")):
+    except ResumeMismatch as error:
+        if not job.options.resume:
             raise
         log.warning("%s: %s; starting it over", job.name, error)
         fresh = dataclasses.replace(job.options, resume=False, overwrite=True)

@@ -65,7 +65,7 @@ def tiny_checkpoint(folder: Path, channel_width: int = 8, seed: int = 0) -> Path
 
 def generator_only_seconds(generator: Any, timeline: Any, batch_size: int) -> float:
     """Seconds to generate every frame of ``timeline`` (uint8 on the host), nothing else."""
-    from visualizer.render import frames as render
+    from visualizer.rendering import frames as render
 
     device = generator.device
     start = time.perf_counter()
@@ -99,7 +99,7 @@ class EndToEndOptions:
 
 def run_end_to_end_bench(bench: EndToEndOptions = EndToEndOptions()) -> dict[str, Any]:
     """Generator-only vs end-to-end seconds for the same frames; optional RSS comparison."""
-    from visualizer.render.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
 
     options = RenderOptions(
         model=bench.model,
@@ -122,7 +122,8 @@ def run_end_to_end_bench(bench: EndToEndOptions = EndToEndOptions()) -> dict[str
 
 def _bench(bench: EndToEndOptions, options: Any) -> dict[str, Any]:
     from visualizer.model.inference import load_generator, warm_up
-    from visualizer.pipeline import make_timeline, render_track
+    from visualizer.pipeline.render import render_track
+    from visualizer.pipeline.timeline import make_timeline
 
     result: dict[str, Any] = {"machine": machine(), "model": options.model, "fps": str(options.fps)}
     with tempfile.TemporaryDirectory(prefix="visualizer-bench-") as folder:

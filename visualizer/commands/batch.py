@@ -19,7 +19,8 @@ from visualizer.commands.common import (
     add_window_options,
     positive_int,
 )
-from visualizer.commands.render import DRAFT_FPS, add_output_options
+from visualizer.commands.render import add_output_options
+from visualizer.pipeline.preview import DRAFT_FPS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

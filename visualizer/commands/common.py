@@ -40,7 +40,7 @@ def local_file(text: str) -> str:
     Without this a URL reached the file checks as a path ("https:/host/a.mp3: file not found").
     The words are `batch`'s, which checks its inputs and playlists the same way.
     """
-    from visualizer.batch.plan import NOT_A_FILE, is_url
+    from visualizer.batch.album import NOT_A_FILE, is_url
 
     if is_url(text):
         raise argparse.ArgumentTypeError(f"{text}: {NOT_A_FILE}")

@@ -40,7 +40,7 @@ def _port(text: str) -> int:
 
 def _size(text: str) -> tuple[int, int]:
     from visualizer.errors import VisualizerError
-    from visualizer.render.video import parse_size
+    from visualizer.rendering.video import parse_size
 
     try:
         return parse_size(text)
@@ -158,7 +158,7 @@ def _recording_lock(args: argparse.Namespace):
     from pathlib import Path
 
     from visualizer.files import check_output, exclusive
-    from visualizer.render.video import check_output_suffix
+    from visualizer.rendering.codecs import check_output_suffix
 
     check_output_suffix(Path(args.record))
     named = (args.audio, args.preset, args.weights, args.midi_map)

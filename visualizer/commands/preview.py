@@ -43,27 +43,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from visualizer.commands.render import options_from_args
-    from visualizer.errors import AudioError
-    from visualizer.files import check_output
-    from visualizer.model.inference import load_generator
-    from visualizer.pipeline import make_timeline
-    from visualizer.render.plan import inputs_of
-    from visualizer.render.storyboard import render_storyboard, save_image
+    from visualizer.pipeline.preview import render_preview
 
-    output = Path(args.output)
-    if not Path(args.track).is_file():
-        raise AudioError(f"audio file not found: {args.track}")
     options = options_from_args(args)
-    inputs = inputs_of(options, Path(args.track))
-    check_output(output, inputs, overwrite=args.overwrite, what="storyboard")
     bars = ProgressBars(quiet=args.quiet)
     try:
-        timeline = make_timeline(args.track, options, bars)
-        generator = load_generator(options, progress=bars)
-        image = render_storyboard(timeline, generator, count=args.frames, columns=args.columns)
-        save_image(image, output, overwrite=args.overwrite)
+        shown = render_preview(
+            args.track,
+            args.output,
+            options,
+            count=args.frames,
+            columns=args.columns,
+            overwrite=args.overwrite,
+            progress=bars,
+        )
     finally:
         bars.close()
     if not args.quiet:
-        print(f"wrote {output}: {min(args.frames, timeline.n_frames)} frames", file=sys.stderr)
+        print(f"wrote {args.output}: {shown} frames", file=sys.stderr)
     return 0

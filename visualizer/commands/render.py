@@ -18,17 +18,17 @@ from visualizer.commands.common import (
     positive_int,
     resolve_model,
 )
-from visualizer.options import COMPILE_MODES, ENCODERS, FITS, PRECISIONS
+from visualizer.options import COMPILE_MODES, FITS, PRECISIONS
+from visualizer.pipeline.preview import DRAFT_FPS
+from visualizer.rendering.codecs import BEST_QUALITY, ENCODERS, WORST_QUALITY
 
 log = logging.getLogger("visualizer")
-
-DRAFT_FPS = 10  # a draft shows about this many frames per second of the full-rate Timeline
 
 
 def parse_size_arg(text: str) -> tuple[int, int]:
     """'1920x1080' -> (1920, 1080) for argparse (even sides; a bad value exits with status 2)."""
     from visualizer.errors import RenderError
-    from visualizer.render.video import parse_size
+    from visualizer.rendering.video import parse_size
 
     try:
         return parse_size(text)
@@ -41,8 +41,10 @@ def parse_quality(text: str) -> int:
         value = int(text)
     except ValueError:
         value = -1
-    if not 0 <= value <= 51:
-        raise argparse.ArgumentTypeError(f"invalid quality {text!r}: expected 0 (best) to 51")
+    if not BEST_QUALITY <= value <= WORST_QUALITY:
+        raise argparse.ArgumentTypeError(
+            f"invalid quality {text!r}: expected {BEST_QUALITY} (best) to {WORST_QUALITY}"
+        )
     return value
 
 
@@ -136,8 +138,8 @@ def options_from_args(args: argparse.Namespace):
     import dataclasses
     from fractions import Fraction
 
-    from visualizer.options import DEFAULT_FPS
-    from visualizer.render.plan import RenderOptions
+    from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.preview import draft_step
 
     if args.duration is not None and args.duration <= 0:
         from visualizer.errors import RenderError
@@ -153,7 +155,7 @@ def options_from_args(args: argparse.Namespace):
     if args.fps is not None:
         values["fps"] = Fraction(args.fps)
     if getattr(args, "draft", False):
-        values["frame_step"] = max(1, round((args.fps or DEFAULT_FPS) / DRAFT_FPS))
+        values["frame_step"] = draft_step(args.fps)
     return RenderOptions(**values)
 
 
@@ -173,7 +175,8 @@ def summary(result) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from visualizer.pipeline import render_track, work_dir_for
+    from visualizer.pipeline.render import render_track
+    from visualizer.pipeline.workdir import work_dir_for
 
     options = options_from_args(args)
     bars = ProgressBars(quiet=args.quiet)

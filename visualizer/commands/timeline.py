@@ -36,19 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from fractions import Fraction
 
     from visualizer.commands.render import loop_override
-    from visualizer.errors import AudioError, OutputError, RenderError
-    from visualizer.files import check_output
-    from visualizer.mapping import timeline as timeline_io
-    from visualizer.pipeline import make_timeline
-    from visualizer.render.plan import RenderOptions
+    from visualizer.errors import RenderError
+    from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.timeline import write_timeline
 
-    track, output = Path(args.track), Path(args.output)
-    if not track.is_file():
-        raise AudioError(f"audio file not found: {track}")
-    inputs = [track, args.preset if args.preset and Path(args.preset).is_file() else None]
-    check_output(output, inputs, overwrite=args.overwrite, what="timeline")
-    if output.suffix.lower() != ".npz":
-        raise OutputError(f"invalid output {output}: a Timeline is a .npz file")
+    output = Path(args.output)
     if args.duration is not None and args.duration <= 0:
         raise RenderError(f"invalid --duration {args.duration}: expected seconds > 0")
     options = RenderOptions(
@@ -61,10 +53,11 @@ def run(args: argparse.Namespace) -> int:
     )
     bars = ProgressBars(quiet=args.quiet)
     try:
-        timeline = make_timeline(track, options, bars)
+        timeline = write_timeline(
+            args.track, output, options, overwrite=args.overwrite, progress=bars
+        )
     finally:
         bars.close()
-    timeline_io.save(timeline, output)
     if not args.quiet:
         print(
             f"wrote {output}: {timeline.n_frames} frames at {float(timeline.fps):.6g} fps, "

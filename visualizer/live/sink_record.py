@@ -59,7 +59,7 @@ class RecordSink(Sink):
         self.fps, self.resolution = Fraction(fps), resolution
         self._soundtrack = soundtrack
         self._dir = tempfile.TemporaryDirectory(prefix=".live-record-", dir=self.output.parent)
-        from visualizer.render.video import SegmentWriter
+        from visualizer.rendering.video import SegmentWriter
 
         self._segment = Path(self._dir.name) / "video.mp4"
         self._writer = SegmentWriter(self._segment, resolution=resolution, fps=self.fps, size=size)
@@ -89,7 +89,7 @@ class RecordSink(Sink):
         self._previous, self.last_index = pixels, index
 
     def release(self) -> Path | None:
-        from visualizer.render.video import concat_and_mux
+        from visualizer.rendering.video import concat_and_mux
 
         try:
             if self.first_index is None or self.last_index is None:

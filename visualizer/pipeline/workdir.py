@@ -3,9 +3,9 @@
 A render encodes its segments in ``.OUT.mp4.parts/`` beside the output (`work_dir_for`). This
 module owns that folder's contents - ``timeline.npz``, ``preset.toml`` and the ``render.json``
 manifest of every setting that changes the picture - and the checks that a resume asks for the
-same render (`check_same_render`, `resumed_timeline`). It also owns the preset record saved
-beside a finished video (`preset_path_for`, `preset_record`) and `resolve_preset`, the preset and
-seed that decide a render's Timeline. `visualizer.pipeline` drives the render and calls in here.
+same render (`check_same_render`, `resumed_timeline`), which raise `ResumeMismatch` when it
+does not. It also owns the preset record saved beside a finished video (`preset_record`).
+`visualizer.pipeline.render` drives the render and calls in here.
 """
 
 from __future__ import annotations
@@ -20,64 +20,56 @@ from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import OutputError
 from visualizer.files import write_text_atomic
 from visualizer.mapping.timeline import Timeline
-from visualizer.render.plan import (
-    IDENTITY_FIELDS,
-    PRESET_FIELDS,
-    preset_path_for,  # noqa: F401 (part of this module's API)
-)
+from visualizer.pipeline.options import IDENTITY_FIELDS, PRESET_FIELDS, resolve_preset
 
 log = logging.getLogger("visualizer")
 
 if TYPE_CHECKING:
-    from visualizer.render.plan import RenderOptions, RenderPlan
+    from visualizer.pipeline.options import RenderOptions, RenderPlan, ResolvedPreset
 
 MANIFEST = "render.json"
 MANIFEST_VERSION = 1
+
+
+class ResumeMismatch(OutputError):
+    """A resume asked for another render than the interrupted one in the work folder (another
+    preset, seed, timeline or identity setting): its segments cannot be continued."""
 
 
 def work_dir_for(output: Path) -> Path:
     return output.parent / f".{output.name}.parts"
 
 
-def resolve_preset(options: RenderOptions) -> tuple[Any, int]:
-    """The preset ``options`` ask for (overrides applied) with the seed used, and that seed."""
-    from visualizer.mapping.presets import load_preset
-
-    preset = load_preset(options.preset, list(options.overrides))
-    seed = options.seed if options.seed is not None else int(preset.seed)
-    # The saved preset records the seed actually used, so it alone reproduces the video.
-    return preset.replace(seed=seed), seed
-
-
-def resumed_timeline(work_dir: Path, saved: dict, options: RenderOptions) -> Timeline:
-    """The interrupted render's Timeline, after checking the preset and seed asked for match."""
+def resumed_timeline(work_dir: Path, saved: dict, source: str) -> Timeline:
+    """The interrupted render's Timeline, after checking that ``source`` (`source_key` of the
+    resume) is the one it was made from."""
     from visualizer.mapping import timeline as timeline_io
 
-    if saved.get("source") != source_key(options):
-        raise OutputError(
+    if saved.get("source") != source:
+        raise ResumeMismatch(
             f"cannot resume in {work_dir}: the preset, seed or timeline differs from the "
             "interrupted render (use the same --preset/--set/--seed, or --overwrite to start over)"
         )
     return timeline_io.load(work_dir / "timeline.npz")
 
 
-def source_key(options: RenderOptions) -> str:
-    """What decides the Timeline besides the track: the saved timeline, or preset + seed."""
+def source_key(options: RenderOptions, preset: ResolvedPreset | None) -> str:
+    """What decides the Timeline besides the track: the saved timeline, or the resolved preset
+    and seed (``preset``; resolved here when not given)."""
     if options.timeline is not None:
         return "timeline:" + file_sha256(options.timeline)[:16]
-    from visualizer.mapping.presets import preset_to_toml
-
-    preset, seed = resolve_preset(options)
-    return f"preset:{_digest(preset_to_toml(preset))}:seed:{seed}"
+    chosen = preset or resolve_preset(options)
+    return f"preset:{_digest(chosen.toml())}:seed:{chosen.seed}"
 
 
 def _digest(text: str) -> str:
     return text_sha256(text)[:16]
 
 
-def manifest_for(plan: RenderPlan, full: Timeline) -> dict[str, Any]:
+def manifest_for(plan: RenderPlan, full: Timeline, source: str) -> dict[str, Any]:
     """The ``render.json`` record of ``plan``: its identity (`IDENTITY_FIELDS`), which a resume
-    must not change, with the track, the frame count and the resolved fps, seed and encoder."""
+    must not change, with the track, the frame count, the resolved fps, seed and encoder, and
+    ``source`` (`source_key`)."""
     options = plan.options
     record: dict[str, Any] = {
         "version": MANIFEST_VERSION,
@@ -93,7 +85,7 @@ def manifest_for(plan: RenderPlan, full: Timeline) -> dict[str, Any]:
         fps=str(full.fps),  # --fps, or the saved timeline's
         encoder=plan.encoder,  # "auto" resolved
         seed=full.seed,
-        source=source_key(options),  # the timeline, or the resolved preset and seed
+        source=source,  # the timeline, or the resolved preset and seed
     )
     return record
 
@@ -105,10 +97,10 @@ def _json_value(value: Any) -> Any:
 
 
 def check_same_render(saved: dict, current: dict, output: Path) -> None:
-    """OutputError naming the first setting that differs from the interrupted render."""
+    """ResumeMismatch naming the first setting that differs from the interrupted render."""
     for key, value in current.items():
         if saved.get(key) != value:
-            raise OutputError(
+            raise ResumeMismatch(
                 f"cannot resume {output.name}: {key} was {saved.get(key)!r}, now {value!r} "
                 "(use the same options, or --overwrite to start over)"
             )

@@ -1,33 +1,32 @@
-"""The one place that knows every stage: track -> features -> Timeline -> frames -> video file.
+"""The render job: track -> Features -> Timeline -> frames -> video file, each stage once.
 
-``render_track`` runs everything. The three steps it is made of are public so that a long track
-can be split across workers: ``plan_render`` (analysis + mapping, or a saved Timeline; the
-segment list; the work folder), ``render_segments`` (any subset of the segments, on any worker
-that can read the work folder) and ``finish_render`` (join the segments without re-encoding, mux
-the original audio, rename into place).
+``render_track`` runs everything: `check_render` (options, outputs and track, once; the preset
+resolved once), then `plan_job` (the work folder, the analysis and mapping or a saved Timeline,
+the encoder, the segment list), the model, ``render_segments`` and ``finish_render``. The steps
+are public so that a long track can be split across workers: ``plan_render`` (check + plan),
+``render_segments`` (any subset of the segments, on any worker that can read the work folder)
+and ``finish_render`` (join the segments without re-encoding, mux the original audio, rename
+into place).
 
 The video is encoded as fixed segments of ``segment_frames`` frames in a work folder beside the
 output (``.OUT.mp4.parts/``). Each segment is renamed into place only when complete, so after a
 kill ``resume=True`` continues from the first missing segment and the result is frame-identical
 to an uninterrupted render (same segmentation, same deterministic encoder settings). The work
-folder's contents and the resume checks live in `visualizer.render.workdir`.
+folder's contents and the resume checks live in `visualizer.pipeline.workdir`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import shutil
 import threading
 import time
-from fractions import Fraction
 from pathlib import Path
 
-from visualizer.errors import AudioError, OutputError, RenderError, TimelineError
+from visualizer.errors import OutputError, RenderError
 from visualizer.files import exclusive, remove_temporaries, write_text_atomic
-from visualizer.mapping.timeline import Timeline
 from visualizer.memory import release_free_memory
 from visualizer.model.catalog import resolution_of
 from visualizer.model.inference import (
@@ -37,27 +36,22 @@ from visualizer.model.inference import (
     overlaps_analysis,
     warm_up,
 )
-from visualizer.options import DEFAULT_FPS
-from visualizer.progress import ProgressCallback, report
-from visualizer.render import video
-from visualizer.render.plan import (
-    RenderOptions,
-    RenderPlan,
-    RenderResult,
-    check_options,
-)
-from visualizer.render.workdir import (
+from visualizer.pipeline.checks import RenderJob, check_render, preset_path_for
+from visualizer.pipeline.options import RenderOptions, RenderPlan, RenderResult
+from visualizer.pipeline.timeline import MappedTrack, audio_window, map_track, subsample
+from visualizer.pipeline.workdir import (
     check_same_render,
     manifest_for,
-    preset_path_for,
     preset_record,
     read_manifest,
-    resolve_preset,
     restart_segments,
     resumed_timeline,
+    source_key,
     start_work_dir,
     work_dir_for,
 )
+from visualizer.progress import ProgressCallback, report
+from visualizer.rendering import frames, video
 
 log = logging.getLogger("visualizer")
 
@@ -71,20 +65,23 @@ def plan_render(
     *,
     progress: ProgressCallback | None = None,
 ) -> RenderPlan:
-    """Analyse and map ``track`` (or load ``options.timeline``), set up the work folder.
+    """`check_render` and `plan_job`: check a render of ``track`` into ``output``, then plan it."""
+    return plan_job(check_render(Path(track), Path(output), options), progress=progress)
 
-    Raises OutputError for an existing output without overwrite, an interrupted render without
-    resume/overwrite, or a resume whose settings differ from the interrupted render.
+
+def plan_job(job: RenderJob, *, progress: ProgressCallback | None = None) -> RenderPlan:
+    """Set up the work folder of a checked render, analyse and map its track (or load its saved
+    Timeline, or the interrupted render's), and split it into segments.
+
+    Raises OutputError for an interrupted render without resume/overwrite, and `ResumeMismatch`
+    (an OutputError) for a resume whose settings differ from the interrupted render.
     """
-    track, output = Path(track), Path(output)
-    check_options(output, options, track)
-    check_track(track)
+    track, output, options = job.track, job.output, job.options
     for written in (output, preset_path_for(output)):  # what a run killed mid-write left
         remove_temporaries(written)
     work_dir = work_dir_for(output)
     cuda = _wants_cuda(options.device)
     size = options.size or (resolution_of(options.model),) * 2
-    encoder = video.resolve_encoder(options.encoder, cuda=cuda, size=size)
     saved = read_manifest(work_dir)
     if saved is not None and not options.resume:
         if not options.overwrite:
@@ -94,19 +91,22 @@ def plan_render(
             )
         shutil.rmtree(work_dir)
         saved = None
-    if saved is not None and options.encoder == "auto":
-        # The same encoder keeps resumed segments alike, unless it cannot run here any more.
-        encoder = video.resolve_encoder("auto", cuda=cuda, size=size, saved=saved.get("encoder"))
-
-    full = resumed_timeline(work_dir, saved, options) if saved else None
-    if full is None:
-        full = make_timeline(track, options, progress)
+    # A resumed 'auto' render keeps its encoder, so resumed segments match, unless it cannot
+    # run here any more.
+    kept = saved.get("encoder") if saved is not None and options.encoder == "auto" else None
+    encoder = video.resolve_encoder(options.encoder, cuda=cuda, size=size, saved=kept)
+    source = source_key(options, job.preset)
+    if saved is not None:
+        mapped = MappedTrack(resumed_timeline(work_dir, saved, source), None)
+    else:
+        mapped = map_track(track, options, progress, preset=job.preset)
+    full = mapped.timeline
     if options.timeline_out is not None:
         from visualizer.mapping import timeline as timeline_io
 
         timeline_io.save(full, options.timeline_out)
-    rendered = _subsample(full, options.frame_step)
-    audio_start, audio_duration = _audio_window(track, options, full)
+    rendered = subsample(full, options.frame_step)
+    audio_start, audio_duration = audio_window(track, options, full, mapped.audio_seconds)
     segments = [
         (start, min(start + options.segment_frames, rendered.n_frames))
         for start in range(0, rendered.n_frames, options.segment_frames)
@@ -114,7 +114,7 @@ def plan_render(
     plan = RenderPlan(
         track, output, options, rendered, work_dir, segments, encoder, audio_start, audio_duration
     )
-    manifest = manifest_for(plan, full)
+    manifest = manifest_for(plan, full, source)
     if saved is not None:
         if saved.get("encoder") != encoder:
             restart_segments(plan, saved, encoder)
@@ -133,80 +133,6 @@ def _wants_cuda(device: str) -> bool:
     return torch.cuda.is_available() and (device == "auto" or device.startswith("cuda"))
 
 
-def make_timeline(
-    track: str | os.PathLike, options: RenderOptions, progress: ProgressCallback | None = None
-) -> Timeline:
-    """The full-rate Timeline a render of ``track`` with ``options`` uses (or options.timeline).
-
-    Deterministic: the storyboard and draft video call this and see the final render's frames.
-    """
-    track = Path(track)
-    if options.timeline is not None:
-        from visualizer.mapping import timeline as timeline_io
-
-        loaded = timeline_io.load(options.timeline)
-        if options.fps is not None and options.fps != loaded.fps:
-            raise TimelineError(
-                f"--fps {options.fps} differs from the timeline's {loaded.fps}: leave --fps out"
-            )
-        return loaded
-    from visualizer.analysis.track import analyze_file, excerpt_window
-    from visualizer.mapping import build_timeline
-    from visualizer.mapping.loop import close_loop
-
-    preset, seed = resolve_preset(options)
-    fps = options.fps or DEFAULT_FPS
-    # An excerpt is the same video as those seconds of the full render: map the whole track
-    # (its walk, pulses and sections run from its start) and keep the excerpt's frames.
-    features = analyze_file(track, fps=fps, progress=progress)
-    timeline = build_timeline(features, preset, seed=seed, loop=False)
-    if options.start or options.duration is not None:
-        first, count = excerpt_window(track, features, options.start, options.duration)
-        timeline = timeline.slice(first, first + count)
-    if preset.loop.enabled:  # close the clip actually rendered, excerpt or whole track
-        timeline = close_loop(timeline, preset.loop.seconds)
-    if not timeline.preset:
-        from visualizer.mapping.presets import preset_to_toml
-
-        timeline = Timeline(
-            timeline.class_vectors,
-            timeline.noise,
-            timeline.truncation,
-            timeline.fps,
-            timeline.seed,
-            preset_to_toml(preset),
-        )
-    return timeline
-
-
-def _subsample(timeline: Timeline, step: int) -> Timeline:
-    if step == 1:
-        return timeline
-    return Timeline(
-        timeline.class_vectors[::step],
-        timeline.noise[::step],
-        timeline.truncation[::step],
-        timeline.fps / step,
-        timeline.seed,
-        timeline.preset,
-    )
-
-
-def _audio_window(track: Path, options: RenderOptions, timeline: Timeline) -> tuple[float, float]:
-    """[start, start + duration) of the soundtrack that goes with ``timeline``'s frames."""
-    from visualizer.analysis.decode import probe_duration
-
-    start = options.start
-    if options.timeline is None:
-        # The excerpt's frames start on the track's frame round(start * fps): so does its sound.
-        fps = Fraction(timeline.fps)
-        start = float(math.floor(Fraction(start) * fps + Fraction(1, 2)) / fps)
-    available = max(0.0, probe_duration(track) - start)
-    wanted = options.duration if options.duration is not None else available
-    # The frame count was set from this same duration, so it is the audio that decides.
-    return start, max(0.0, min(available, wanted))
-
-
 def render_segments(
     plan: RenderPlan,
     segment_ids: list[int] | None,
@@ -218,8 +144,6 @@ def render_segments(
 
     Complete segments are skipped, so calling this again after an interruption continues.
     """
-    from visualizer.render import frames as render
-
     wanted = plan.pending() if segment_ids is None else segment_ids
     for index in wanted:
         if not 0 <= index < len(plan.segments):
@@ -235,15 +159,27 @@ def render_segments(
     done = plan.n_frames - sum(plan.segments[i][1] - plan.segments[i][0] for i in plan.pending())
     for run in _runs(todo):
         start, stop = plan.segments[run[0]][0], plan.segments[run[-1]][1]
-        sink = render.SegmentSink(plan, run)
+        sink = segment_sink(plan, run)
         try:
-            batches = render.generate(generator, plan.timeline, start, stop, batch_size=batch_size)
-            done += render.stream(
+            batches = frames.generate(generator, plan.timeline, start, stop, batch_size=batch_size)
+            done += frames.stream(
                 batches, sink, total=plan.n_frames, done=done, progress=progress, label="render"
             )
             sink.check_complete()
         finally:
             sink.abort()
+
+
+def segment_sink(plan: RenderPlan, run: list[int]) -> frames.SegmentSink:
+    """The render stage's consumer of the frames of segments ``run`` (consecutive indices)."""
+    return frames.SegmentSink(
+        plan.segments,
+        [plan.segment_path(i) for i in range(len(plan.segments))],
+        run,
+        plan.encoding(),
+        frames_dir=plan.options.frames_dir,
+        frame_step=plan.options.frame_step,
+    )
 
 
 def shared_batch_size(work_dir: Path, automatic: int) -> int:
@@ -326,13 +262,12 @@ def render_track(
     On an error or Ctrl-C no output file exists; the work folder stays for ``resume=True``.
     """
     started = time.perf_counter()
-    check_options(Path(output), options, Path(track))
-    check_track(Path(track))
+    job = check_render(Path(track), Path(output), options)  # the one check of this render
     with exclusive(output):  # a second run on this output fails now, naming this one
         overlap = generator is None and overlaps_analysis(options)
         loader = BackgroundLoader(options, progress) if overlap else None
         try:
-            plan = plan_render(track, output, options, progress=progress)
+            plan = plan_job(job, progress=progress)
         except Exception:
             if loader is not None:  # let it finish: no thread outlives the call (Ctrl-C: now)
                 with contextlib.suppress(Exception):
@@ -353,14 +288,6 @@ def render_track(
         except BaseException:
             _drop_unresumable(plan)
             raise
-
-
-def check_track(track: Path) -> None:
-    """AudioError unless ``track`` is a regular file (not a folder, FIFO or device)."""
-    if not track.exists():
-        raise AudioError(f"audio file not found: {track}")
-    if not track.is_file():
-        raise AudioError(f"not a regular audio file: {track} (a folder, FIFO or device)")
 
 
 def _drop_unresumable(plan: RenderPlan) -> None:

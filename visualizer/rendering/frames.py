@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from visualizer.mapping.timeline import Timeline
 from visualizer.model.device_memory import is_out_of_memory, release_cached_memory
 from visualizer.model.inference import Generator
 from visualizer.progress import ProgressCallback, report
+from visualizer.rendering.video import Encoding
 
 log = logging.getLogger("visualizer")
 
@@ -277,21 +278,34 @@ def _to_host(
 class SegmentSink:
     """Consumer for `stream`: routes frame batches to one segment encoder at a time.
 
-    ``plan`` is a `visualizer.pipeline.RenderPlan`; ``run`` the consecutive segment indices
-    this stream covers. A segment is renamed into place when its last frame is written; `abort`
-    removes a partial one. With ``frames_dir`` every frame is also written as PNG. The next
-    segment's encoder is started when the current one opens (``ahead``), so its start-up (tens
-    of milliseconds, more for NVENC) overlaps encoding instead of stalling the writer.
+    Segment ``i`` holds frames [segments[i][0], segments[i][1]) and is written to ``paths[i]``
+    with ``encoding``; ``run`` lists the consecutive segment indices this stream covers. A
+    segment is renamed into place when its last frame is written; `abort` removes a partial one.
+    With ``frames_dir`` every frame is also written as PNG, named by its full-rate index (frame
+    ``k`` of a ``frame_step`` draft is frame ``k * frame_step``). The next segment's encoder is
+    started when the current one opens (``ahead``), so its start-up (tens of milliseconds, more
+    for NVENC) overlaps encoding instead of stalling the writer.
     """
 
-    def __init__(self, plan: Any, run: list[int]) -> None:
-        self.plan = plan
+    def __init__(
+        self,
+        segments: Sequence[tuple[int, int]],
+        paths: Sequence[Path],
+        run: list[int],
+        encoding: Encoding,
+        *,
+        frames_dir: Path | None = None,
+        frame_step: int = 1,
+    ) -> None:
+        self.segments = list(segments)
+        self.paths = list(paths)
         self.run = list(run)
+        self.encoding = encoding
+        self.frame_step = frame_step
         self.writer: Any = None
         self.ahead: Any = None  # the encoder of segment run[0], started before it is needed
         self.current = -1
-        options = plan.options
-        self.frames_dir = Path(options.frames_dir) if options.frames_dir else None
+        self.frames_dir = Path(frames_dir) if frames_dir else None
         if self.frames_dir:
             self.frames_dir.mkdir(parents=True, exist_ok=True)
 
@@ -301,7 +315,7 @@ class SegmentSink:
             index = first + offset
             if self.writer is None:
                 self._open(index, frames.shape[1])
-            stop = self.plan.segments[self.current][1]
+            stop = self.segments[self.current][1]
             chunk = frames[offset : offset + min(len(frames) - offset, stop - index)]
             self.writer.write(chunk)
             self._write_pngs(index, chunk)
@@ -312,34 +326,22 @@ class SegmentSink:
 
     def _open(self, index: int, resolution: int) -> None:
         self.current = self.run.pop(0)
-        start = self.plan.segments[self.current][0]
+        start = self.segments[self.current][0]
         if start != index:
             raise RenderError(f"internal: segment {self.current} starts at {start}, got {index}")
         self.writer = self.ahead or self._start(self.current, resolution)
         self.ahead = self._start(self.run[0], resolution) if self.run else None
 
     def _start(self, segment: int, resolution: int) -> Any:
-        from visualizer.render import video
-
-        options = self.plan.options
-        return video.SegmentWriter(
-            self.plan.segment_path(segment),
-            resolution=resolution,
-            fps=self.plan.fps,
-            encoder=self.plan.encoder,
-            quality=options.quality,
-            size=options.size,
-            fit=options.fit,
-        )
+        return self.encoding.writer(self.paths[segment], resolution)
 
     def _write_pngs(self, first: int, frames: Any) -> None:
         if self.frames_dir is None:
             return
         from PIL import Image
 
-        step = self.plan.options.frame_step
         for offset, frame in enumerate(frames):
-            index = (first + offset) * step
+            index = (first + offset) * self.frame_step
             path = self.frames_dir / f"frame_{index:06d}.png"
             Image.fromarray(frame).save(path)
 

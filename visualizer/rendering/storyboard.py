@@ -48,7 +48,7 @@ def render_storyboard(
 
     ``columns`` defaults to about a 16:9 sheet. Frames are generated one batch at a time.
     """
-    from visualizer.render import frames as render
+    from visualizer.rendering import frames as render
 
     indices = sample_indices(timeline.n_frames, count)
     if not indices:
@@ -93,14 +93,19 @@ def contact_sheet(tiles: list[np.ndarray], captions: list[str], *, columns: int 
     return sheet
 
 
+def check_image_suffix(path: Path) -> None:
+    """OutputError unless ``path`` names a PNG or JPEG file."""
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise OutputError(f"unsupported storyboard type {path.suffix!r}: use .png or .jpg")
+
+
 def save_image(image: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``image`` (PNG/JPEG by suffix) to a temporary name and rename it into place."""
 
     from visualizer.files import atomic_output
 
     path = Path(path)
-    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise OutputError(f"unsupported storyboard type {path.suffix!r}: use .png or .jpg")
+    check_image_suffix(path)
     if path.exists() and not overwrite:
         raise OutputError(f"output exists: {path} (use --overwrite to replace it)")
     if not path.parent.is_dir():

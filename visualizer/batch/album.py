@@ -23,7 +23,7 @@ from pathlib import Path
 
 from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import AudioError, OutputError, VisualizerError
-from visualizer.options import VIDEO_SUFFIXES
+from visualizer.rendering.codecs import VIDEO_SUFFIXES
 
 # Suffixes searched for in folders (lower case). Files named explicitly may have any suffix that
 # is not a playlist's: the decoder decides whether it can read them, per track.

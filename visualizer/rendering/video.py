@@ -19,15 +19,17 @@ import os
 import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from visualizer.errors import OutputError, RenderError
+from visualizer.errors import RenderError
 from visualizer.ffmpeg import ffmpeg_exe
 from visualizer.files import publish, temporary_path
-from visualizer.options import ENCODERS, FITS, VIDEO_SUFFIXES
+from visualizer.options import FITS
+from visualizer.rendering.codecs import AUTO, CODECS, CONTAINERS, Codec, codec
 
 log = logging.getLogger("visualizer")
 
@@ -47,35 +49,39 @@ def available_encoders() -> frozenset[str]:
 def resolve_encoder(
     name: str, *, cuda: bool, size: tuple[int, int] = (128, 128), saved: str | None = None
 ) -> str:
-    """The encoder a render of ``size`` (width, height) frames uses.
+    """The encoder (a `visualizer.rendering.codecs` name) a render of ``size`` (width, height)
+    frames uses.
 
-    'auto' -> h264_nvenc when CUDA is present, ffmpeg lists it and it encodes a probe frame of
-    this size here (no NVENC engine on A100/H100/H200, no encode library in a container without
-    the driver's video capability, a minimum frame width), else libx264 with an info line.
+    'auto' -> the first of `codecs.AUTO` that runs here: a hardware encoder (h264_nvenc) only
+    when CUDA is present, ffmpeg lists it and it encodes a probe frame of this size here (no
+    NVENC engine on A100/H100/H200, no encode library in a container without the driver's video
+    capability, a minimum frame width); else the software fallback (libx264) with an info line.
     ``saved`` (the encoder an interrupted 'auto' render used) is kept when it still opens, so
     resumed segments match the finished ones. RenderError for an unknown name, or an explicit
     encoder this ffmpeg build lacks or that cannot encode ``size`` here.
     """
-    if name not in ENCODERS:
-        raise RenderError(f"unknown encoder {name!r}: expected one of {', '.join(ENCODERS)}")
     if name != "auto":
-        if name not in available_encoders():
-            raise RenderError(f"encoder {name!r} is not available in this ffmpeg build")
-        problem = encoder_problem(name, *size)
+        problem = _cannot_run(codec(name), size)
         if problem:
-            raise RenderError(
-                f"encoder {name!r} cannot encode {size[0]}x{size[1]} video here ({problem}): "
-                "use --encoder libx264 or auto"
-            )
+            raise RenderError(f"encoder {name!r} {problem}: use --encoder {AUTO[-1]} or auto")
         return name
-    wanted = saved or ("h264_nvenc" if cuda else "libx264")
-    if wanted == "libx264" or wanted not in available_encoders():
-        return "libx264"
-    problem = encoder_problem(wanted, *size)
+    fallback = AUTO[-1]
+    first = next(n for n in AUTO if cuda or not CODECS[n].hardware)
+    wanted = saved if saved in CODECS else first
+    problem = None if wanted == fallback else _cannot_run(CODECS[wanted], size)
     if problem:
-        log.info("%s cannot encode here (%s): using libx264", wanted, problem)
-        return "libx264"
+        log.info("%s %s: using %s", wanted, problem, fallback)
+        return fallback
     return wanted
+
+
+def _cannot_run(row: Codec, size: tuple[int, int]) -> str | None:
+    """None when ``row``'s encoder runs here (listed by ffmpeg; a probe frame of ``size`` for a
+    hardware one), else why not, as words after the encoder's name."""
+    if row.ffmpeg not in available_encoders():
+        return "is not available in this ffmpeg build"
+    problem = encoder_problem(row.name, *size) if row.hardware else None
+    return f"cannot encode {size[0]}x{size[1]} video here ({problem})" if problem else None
 
 
 @functools.cache
@@ -87,7 +93,7 @@ def encoder_problem(encoder: str, width: int, height: int) -> str | None:
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error"]
     cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-i", "pipe:0"]
-    cmd += [*encoder_args(encoder, 18), "-pix_fmt", "yuv420p", "-f", "null", "-"]
+    cmd += [*encoder_args(encoder, 18), "-pix_fmt", codec(encoder).pixel_format, "-f", "null", "-"]
     try:
         result = subprocess.run(
             cmd, input=bytes(width * height * 3), capture_output=True, timeout=60, check=False
@@ -121,14 +127,6 @@ def check_size(size: tuple[int, int]) -> None:
             raise RenderError(
                 f"invalid size {width}x{height}: width and height must be even (H.264 yuv420p)"
             )
-
-
-def check_output_suffix(path: Path) -> None:
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise OutputError(
-            f"unsupported output type {path.suffix or '(none)'!r} for {path.name}: "
-            f"expected one of {', '.join(VIDEO_SUFFIXES)}"
-        )
 
 
 def fit_filter(resolution: int, size: tuple[int, int] | None, fit: str) -> str | None:
@@ -181,20 +179,34 @@ def _mirror_filter(width: int, height: int) -> str:
 
 
 def encoder_args(encoder: str, quality: int) -> list[str]:
-    """Codec arguments for a segment: H.264 yuv420p at constant quality ``quality`` (0-51).
+    """Codec arguments of ``encoder`` at ``quality`` (0 = lossless to 51), from its
+    `visualizer.rendering.codecs` row."""
+    return codec(encoder).args(quality)
 
-    Quality 0 is lossless with both encoders: x264's CRF 0, NVENC's lossless tuning (its
-    ``-cq 0`` means "automatic" and would leave the 2 Mb/s default bitrate in charge).
-    """
-    if encoder == "h264_nvenc":
-        if quality == 0:
-            return ["-c:v", "h264_nvenc", "-preset", "p5", "-tune", "lossless"]
-        # -b:v 0: no bitrate target, so constant quality alone decides (else 2 Mb/s caps it).
-        rate = ["-rc", "vbr", "-cq", str(quality), "-b:v", "0"]
-        return ["-c:v", "h264_nvenc", "-preset", "p5", *rate]
-    # threads 0 = all cores; x264's output is deterministic for identical input and settings,
-    # which is what makes a resumed render frame-identical to an uninterrupted one.
-    return ["-c:v", "libx264", "-preset", "medium", "-crf", str(quality), "-threads", "0"]
+
+@dataclass(frozen=True)
+class Encoding:
+    """How frames become video: the exact frame rate, the encoder (a resolved
+    `visualizer.rendering.codecs` name, not "auto"), its quality (0 = lossless to 51), and the
+    output size (None = the frames' own) that square frames fill as ``fit`` says."""
+
+    fps: Fraction
+    encoder: str = "libx264"
+    quality: int = 18
+    size: tuple[int, int] | None = None
+    fit: str = "pad"
+
+    def writer(self, path: Path, resolution: int) -> SegmentWriter:
+        """A `SegmentWriter` of ``resolution`` x ``resolution`` frames into ``path``."""
+        return SegmentWriter(
+            path,
+            resolution=resolution,
+            fps=self.fps,
+            encoder=self.encoder,
+            quality=self.quality,
+            size=self.size,
+            fit=self.fit,
+        )
 
 
 class SegmentWriter:
@@ -227,8 +239,8 @@ class SegmentWriter:
         vf = fit_filter(resolution, size, fit)
         if vf:
             cmd += ["-filter_complex", f"[0:v]{vf}[out]", "-map", "[out]"]
-        cmd += encoder_args(encoder, quality)
-        cmd += ["-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]
+        cmd += [*encoder_args(encoder, quality), "-pix_fmt", codec(encoder).pixel_format]
+        cmd += ["-movflags", "+faststart", "-f", _muxer(self.path), str(self._tmp)]
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
@@ -313,7 +325,7 @@ def concat_and_mux(
         cmd += ["-i", str(Path(audio).absolute()), "-map", "0:v:0", "-map", "1:a:0"]
         cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
     cmd += ["-c:v", "copy", "-movflags", "+faststart"]
-    cmd += ["-f", {".mov": "mov", ".mkv": "matroska"}.get(output.suffix.lower(), "mp4"), str(tmp)]
+    cmd += ["-f", _muxer(output), str(tmp)]
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
@@ -323,3 +335,8 @@ def concat_and_mux(
     finally:
         tmp.unlink(missing_ok=True)
         Path(list_path).unlink(missing_ok=True)
+
+
+def _muxer(path: Path) -> str:
+    """ffmpeg's muxer for ``path``'s container (its suffix; MP4 for any other)."""
+    return CONTAINERS.get(path.suffix.lower(), "mp4")

@@ -1,0 +1,136 @@
+"""The checks a render runs before any work, once: its option values (`check_values`), the files
+it will write (`check_outputs`) and its track (`check_track`). `check_render` runs them all and
+returns the `RenderJob` the render then carries: the checked options with the preset resolved
+once, so nothing later loads or checks them again.
+
+Errors name the bad value and what is valid. Torch-free.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from visualizer.errors import AudioError, OutputError, RenderError, TimelineError, WeightsError
+from visualizer.files import check_folder_writable, check_output, same_file
+from visualizer.mapping.timeline import fps_problem
+from visualizer.model.devices import check_named_precision
+from visualizer.options import COMPILE_MODES, FITS
+from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
+from visualizer.rendering import codecs
+from visualizer.rendering.video import check_size
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """A render whose options, outputs and track passed `check_render` (picklable)."""
+
+    track: Path
+    output: Path
+    options: RenderOptions
+    preset: ResolvedPreset | None  # None: options.timeline brings its own preset and seed
+
+
+def check_render(track: Path, output: Path, options: RenderOptions) -> RenderJob:
+    """Every check of a render of ``track`` into ``output``, before any work."""
+    track, output = Path(track), Path(output)
+    preset = check_values(options)
+    codecs.check_output_suffix(output, options.encoder)
+    check_outputs(output, options, track)
+    check_track(track)
+    return RenderJob(track, output, options, preset)
+
+
+def check_values(options: RenderOptions) -> ResolvedPreset | None:
+    """Reject bad option values and combinations (errors name the value); return the preset
+    and seed they resolve to (None for a saved timeline), loaded here once.
+
+    Checks values only, no output: batch checks its album's options with it before any track.
+    The excerpt's length against the track is the analysis's check (it knows the track).
+    """
+    if options.size is not None:
+        check_size(options.size)
+    if options.fit not in FITS:
+        raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(FITS)}")
+    if options.encoder != "auto":
+        codecs.codec(options.encoder)  # RenderError naming the choices
+    best, worst = codecs.BEST_QUALITY, codecs.WORST_QUALITY
+    if not best <= options.quality <= worst:
+        raise RenderError(f"invalid quality {options.quality}: expected {best} (best) to {worst}")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise RenderError(f"invalid batch size {options.batch_size}: expected >= 1")
+    check_named_precision(options.device, options.precision)  # e.g. bf16 on a Mac's GPU
+    if options.compile not in COMPILE_MODES:
+        raise RenderError(
+            f"unknown compile mode {options.compile!r}: expected {', '.join(COMPILE_MODES)}"
+        )
+    if options.segment_frames < 1 or options.frame_step < 1:
+        raise RenderError("segment_frames and frame_step must be >= 1")
+    if options.fps is not None and fps_problem(options.fps):
+        raise RenderError(f"invalid {fps_problem(options.fps)}")
+    if options.start < 0 or (options.duration is not None and options.duration <= 0):
+        raise RenderError("start must be >= 0 and duration > 0 seconds")
+    if options.timeline is not None:
+        check_timeline_file(Path(options.timeline))
+    if options.weights not in (None, "random") and not Path(options.weights).exists():
+        raise WeightsError(f"weights not found: {options.weights}")
+    # A bad preset or --set value fails now, before the model loads (seconds at 512 px).
+    return None if options.timeline is not None else resolve_preset(options)
+
+
+def check_track(track: Path) -> None:
+    """AudioError unless ``track`` is a regular file (not a folder, FIFO or device)."""
+    if not track.exists():
+        raise AudioError(f"audio file not found: {track}")
+    if not track.is_file():
+        raise AudioError(f"not a regular audio file: {track} (a folder, FIFO or device)")
+
+
+def preset_path_for(output: Path) -> Path:
+    """Where the resolved preset is saved beside a finished video: OUT.preset.toml."""
+    return output.with_suffix(".preset.toml")
+
+
+def inputs_of(options: RenderOptions, track: Path | None = None) -> list[Path]:
+    """Every file a render reads: no output may be one of them."""
+    named = (track, options.timeline, options.weights, options.preset)
+    return [Path(p) for p in named if p not in (None, "random") and Path(p).exists()]
+
+
+def check_outputs(output: Path, options: RenderOptions, track: Path | None = None) -> None:
+    """Every file the render will write follows the output rules (`visualizer.files`)."""
+    inputs = inputs_of(options, track)
+    overwrite = options.overwrite
+    check_output(output, inputs, overwrite=overwrite)
+    check_output(preset_path_for(output), inputs, overwrite=overwrite, what="preset copy")
+    if options.timeline_out is not None:
+        written = [*inputs, output, preset_path_for(output)]
+        check_output(options.timeline_out, written, overwrite=overwrite, what="--timeline-out")
+    if options.frames_dir is not None:
+        check_frames_dir(Path(options.frames_dir), inputs, options)
+
+
+def check_frames_dir(folder: Path, inputs: list[Path], options: RenderOptions) -> None:
+    if any(same_file(folder, p) or folder.absolute() in Path(p).absolute().parents for p in inputs):
+        raise OutputError(f"--frames-dir {folder} holds or is one of the inputs")
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"--frames-dir {folder} is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not (options.overwrite or options.resume):
+        raise OutputError(f"--frames-dir {folder} is not empty (use --overwrite to replace it)")
+    check_folder_writable(folder if folder.is_dir() else _existing_parent(folder), "--frames-dir")
+
+
+def _existing_parent(path: Path) -> Path:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            return parent
+    return Path("/")
+
+
+def check_timeline_file(path: Path) -> None:
+    """A cheap look before the model loads: a timeline .npz is a zip archive."""
+    if not path.is_file():
+        raise TimelineError(f"timeline file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise TimelineError(f"{path}: not a timeline .npz (not a zip archive)")
