@@ -180,7 +180,10 @@ def measure(track: Path, args, presets: list[str]) -> dict:
 
 
 def report(rows: list[dict], presets: list[str]) -> str:
-    head = "| track | min | beat F | CMLt | AMLt | downbeat F | tempo (ref) | meter (ref) | sections | on downbeat |"
+    head = (
+        "| track | min | beat F | CMLt | AMLt | downbeat F | tempo (ref) | meter (ref) | "
+        "sections | on downbeat |"
+    )
     lines = [head, "|" + "---|" * 10]
     for r in rows:
         lines.append(
@@ -193,14 +196,15 @@ def report(rows: list[dict], presets: list[str]) -> str:
     med = lambda key: float(np.nanmedian([r[key] for r in rows]))  # noqa: E731
     share = lambda key: float(np.mean([r[key] for r in rows]))  # noqa: E731
     audio = sum(r["duration"] for r in rows) / 60.0
+    per_minute = [r["sections_per_min"] for r in rows]
     cpu = sum(r["cpu_s"] for r in rows)
     lines += [
         "",
         f"medians over {len(rows)} tracks: beat F {med('beat_f'):.3f}, CMLt {med('cmlt'):.3f}, "
         f"AMLt {med('amlt'):.3f}, downbeat F {med('downbeat_f'):.3f}; tempo right on "
         f"{share('tempo_ok'):.0%}, meter right on {share('meter_ok'):.0%}; sections "
-        f"{med('sections_per_min'):.2f} per minute (min {min(r['sections_per_min'] for r in rows):.2f}"
-        f", max {max(r['sections_per_min'] for r in rows):.2f}), section starts on a downbeat "
+        f"{med('sections_per_min'):.2f} per minute (min {min(per_minute):.2f}, max "
+        f"{max(per_minute):.2f}), section starts on a downbeat "
         f"{_pct(med('sections_on_downbeat'))} (pooled {_pct(_pooled(rows))})",
         f"analysis: {cpu:.1f} CPU s for {audio:.1f} audio minutes = {cpu / audio:.2f} CPU s per "
         "audio minute",

@@ -24,9 +24,9 @@ import numpy as np
 
 from visualizer.downloads import RemoteFile, fetch_file
 from visualizer.errors import AudioError, WeightsError
+from visualizer.options import BEAT_TRACKERS
 from visualizer.progress import ProgressCallback
 
-TRACKERS = ("dsp", "beat-this")  # the beat trackers `--beats` chooses from
 CHECKPOINT_ENV = "VISUALIZER_BEAT_THIS_CHECKPOINT"
 CHECKPOINT = RemoteFile(
     name="beat-this",
@@ -42,8 +42,10 @@ CHUNK, BORDER = 1500, 6  # frames per network call, frames of overlap discarded 
 
 def check_tracker(name: str) -> str:
     """``name`` if it is a known tracker; AudioError naming the valid ones otherwise."""
-    if name not in TRACKERS:
-        raise AudioError(f"unknown beat tracker {name!r}: expected one of {', '.join(TRACKERS)}")
+    if name not in BEAT_TRACKERS:
+        raise AudioError(
+            f"unknown beat tracker {name!r}: expected one of {', '.join(BEAT_TRACKERS)}"
+        )
     return name
 
 
@@ -105,9 +107,12 @@ def log_mel(samples: np.ndarray):
 
     x = torch.from_numpy(np.ascontiguousarray(samples, np.float32))
     window = torch.hann_window(N_FFT)
-    spectrum = torch.stft(
-        x, N_FFT, HOP, window=window, center=True, pad_mode="reflect", return_complex=True
-    ).abs() / N_FFT**0.5  # torchaudio's normalized="frame_length": torch.stft(normalized=True)
+    spectrum = (
+        torch.stft(
+            x, N_FFT, HOP, window=window, center=True, pad_mode="reflect", return_complex=True
+        ).abs()
+        / N_FFT**0.5
+    )  # torchaudio's normalized="frame_length": torch.stft(normalized=True)
     filters = torch.from_numpy(mel_basis(SR, N_FFT, N_MELS, fmin=FMIN, fmax=FMAX, area=False))
     return torch.log1p(1000.0 * (filters @ spectrum)).T.contiguous()
 

@@ -85,9 +85,9 @@ def analyze_window(
 
     The window is checked before anything is analysed (AudioError: under half a frame, or a
     start beyond the end once the length is known). The whole track's analysis is cached under
-    a hash of the file's bytes, ``fps``, the beat ``tracker`` and the analysis version, so a re-render with another
-    preset, or another excerpt, skips the analysis. A cache hit reports one "analyze" progress
-    event labelled "cached".
+    a hash of the file's bytes, ``fps``, the beat ``tracker`` and the analysis version, so a
+    re-render with another preset, or another excerpt, skips the analysis. A cache hit reports
+    one "analyze" progress event labelled "cached".
     """
     path = Path(path)
     fps = parse_fps_value(fps)

@@ -16,7 +16,7 @@ from visualizer.errors import AudioError, OutputError, RenderError, TimelineErro
 from visualizer.files import check_folder_writable, check_output, same_file
 from visualizer.mapping.timeline import fps_problem
 from visualizer.model.devices import check_named_precision
-from visualizer.options import COMPILE_MODES, FITS
+from visualizer.options import BEAT_TRACKERS, COMPILE_MODES, FITS
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
 from visualizer.rendering import codecs
 from visualizer.rendering.video import check_size
@@ -53,6 +53,9 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         check_size(options.size)
     if options.fit not in FITS:
         raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(FITS)}")
+    if options.beats not in BEAT_TRACKERS:
+        trackers = ", ".join(BEAT_TRACKERS)
+        raise RenderError(f"unknown beat tracker {options.beats!r}: expected one of {trackers}")
     if options.encoder != "auto":
         codecs.codec(options.encoder)  # RenderError naming the choices
     best, worst = codecs.BEST_QUALITY, codecs.WORST_QUALITY
