@@ -50,6 +50,7 @@ def novelty_boundaries(
     threshold: float = 0.3,
     relative: float = 0.7,
     floor: float = 0.2,
+    min_starts: int = 0,
 ) -> np.ndarray:
     """Section starts (block indices, 0 first) from block features ``(d, N)``.
 
@@ -59,7 +60,9 @@ def novelty_boundaries(
     section when they reach ``threshold``, or ``relative`` times the track's strongest peak if
     that is lower (but never below ``floor``): produced music with smooth transitions peaks around
     0.25-0.35 where a generated track's hard cuts reach 0.5, and a fixed bar found one section in
-    a five-minute song. Returns int64 (S,) starting with 0; [0] when nothing changes or
+    a five-minute song. When fewer than ``min_starts`` peaks pass, the ``min_starts`` strongest
+    peaks above a tenth of the strongest start sections (a long piece whose changes are all
+    gradual still has parts). Returns int64 (S,) starting with 0; [0] when nothing changes or
     N < kernel.
     """
     x = np.asarray(features, dtype=np.float64)
@@ -94,6 +97,11 @@ def novelty_boundaries(
     is_peak = novelty >= maximum_filter1d(novelty, kernel + 1, mode="constant")
     strongest = novelty[is_peak].max(initial=0.0)
     bar = min(threshold, max(floor, relative * strongest))
-    starts = np.flatnonzero(is_peak & (novelty >= bar))
-    starts = starts[(starts >= half // 2) & (starts <= n - half // 2)]
+    inside = np.zeros(n, bool)
+    inside[half // 2 : n - half // 2 + 1] = True
+    starts = np.flatnonzero(is_peak & inside & (novelty >= bar))
+    if starts.size < min_starts:
+        peaks = np.flatnonzero(is_peak & inside & (novelty >= 0.1 * strongest) & (novelty > 0))
+        strongest_first = peaks[np.argsort(novelty[peaks])[::-1]]
+        starts = np.sort(strongest_first[:min_starts])
     return np.concatenate([[0], starts]).astype(np.int64)

@@ -51,6 +51,7 @@ __all__ = [  # the STFT's parameters and tables, for the causal (live) analysis
 
 SECTION_KERNEL = 16  # blocks (beats, or 0.5 s without beats) each side of a section boundary
 SECTION_THRESHOLD = 0.4  # novelty in [0, 1]; 0.5+ where texture and key both change
+SECTION_EVERY_S = 75.0  # at least one section start per 75 s (the strongest changes)
 SECTION_SPAN = 16384  # hops of section features (26 x float64 each) built at once
 STEPS = 6
 
@@ -278,7 +279,10 @@ def _section_times(
         blocks[:, group:last] = sums / np.diff(bounds[group : last + 1])
         group = last
     boundaries = rhythm.novelty_boundaries(
-        blocks, kernel=SECTION_KERNEL, threshold=SECTION_THRESHOLD
+        blocks,
+        kernel=SECTION_KERNEL,
+        threshold=SECTION_THRESHOLD,
+        min_starts=int(n / rate / SECTION_EVERY_S),
     )
     times = starts[boundaries] / rate
     times[0] = 0.0
