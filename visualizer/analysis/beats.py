@@ -115,7 +115,8 @@ def viterbi_beats(
         new += log_other[t]
         new[beat_states] += gain[t]
         delta = new
-    return _backtrack(delta, back, starts, periods)
+    beats = _backtrack(delta, back, starts, periods)
+    return _refine(beats, act, max(1, int(periods[0]) // OBSERVATION_LAMBDA + 1))
 
 
 def _log_prior(periods: np.ndarray, rate: float, tempo: float) -> np.ndarray:
@@ -125,10 +126,22 @@ def _log_prior(periods: np.ndarray, rate: float, tempo: float) -> np.ndarray:
     return -0.5 * (np.log2(bpm / tempo) / TEMPO_PRIOR_OCTAVES) ** 2
 
 
+def _refine(beats: np.ndarray, act: np.ndarray, reach: int) -> np.ndarray:
+    """Each beat moved onto the activation's maximum within ``reach`` hops: the path may sit
+    anywhere in a beat's observation window when the onset comes, so its position 0 can fall a
+    few hops before the onset."""
+    if beats.size == 0:
+        return beats
+    window = np.clip(beats[:, None] + np.arange(-reach, reach + 1)[None, :], 0, act.size - 1)
+    moved = window[np.arange(beats.size), np.argmax(act[window], axis=1)]
+    return np.unique(moved).astype(np.int64)
+
+
 def _backtrack(
     delta: np.ndarray, back: np.ndarray, starts: np.ndarray, periods: np.ndarray
 ) -> np.ndarray:
-    """Hops where the best path is at position 0 of a beat, walking back from its last state."""
+    """Hops where the best path is at position 0 of a beat, walking back from its last state;
+    a path that starts inside a beat's observation window has a beat at hop 0 too."""
     state = int(np.argmax(delta))
     block = int(np.searchsorted(starts, state, side="right") - 1)
     position = state - int(starts[block])
@@ -136,9 +149,11 @@ def _backtrack(
     t = back.shape[0] - 1
     while t >= 0:
         # the path stays in this beat for `position` more hops back
-        t -= position
-        if t < 0:
+        if t - position < 0:
+            if position - t < max(1, int(periods[block]) // OBSERVATION_LAMBDA):
+                beats.append(0)  # the track starts on (just after) a beat
             break
+        t -= position
         beats.append(t)
         if t == 0:
             break

@@ -22,7 +22,7 @@ import numpy as np
 METERS = (3, 4)
 METER_PRIOR = {3: 0.0, 4: 0.5}  # salience units: 4/4 unless 3/4 is clearly better
 RESET_COST = 4.0  # salience units to cut a bar short
-WEIGHTS = {"low": 1.0, "harmony": 1.0, "rise": 0.5}
+WEIGHTS = {"low": 0.3, "harmony": 0.7, "rise": 1.0}  # measured against the reference on 14 tracks
 
 
 def beat_means(rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
