@@ -116,11 +116,11 @@ def analyze_stream(
     block_lo = _pool_starts(n_frames, fps, chroma_blocks.shape[1], rate / CHROMA_POOL)
     chroma = _column_max_normalise(_pool(chroma_blocks, block_lo, np.add))
     report(progress, "analyze", 5, STEPS, "step", "analyze")
+    section_times = _section_times(spec["timbre"], chroma_blocks, beat_idx, rate, silent)
     if given_beats is not None:
         down_idx, meter = bars.downbeats_among(beat_idx, _given(given_beats[1], rate, n_hops)[0])
     else:
-        down_idx, meter = _downbeats(spec, beat_idx)
-    section_times = _section_times(spec["timbre"], chroma_blocks, beat_idx, rate, silent)
+        down_idx, meter = _downbeats(spec, beat_idx, section_times * rate)
     report(progress, "analyze", 6, STEPS, "step", "analyze")
 
     beats = times_to_frames(beat_idx / rate, fps, n_frames)
@@ -218,15 +218,24 @@ def _given(times: np.ndarray, rate: float, n_hops: int) -> tuple[np.ndarray, flo
     return hops, float(60.0 * rate / np.median(np.diff(hops)))
 
 
-def _downbeats(spec: dict, beat_idx: np.ndarray) -> tuple[np.ndarray, int]:
-    """(downbeat hop indices (D,), a subset of ``beat_idx``, meter) from the per-hop rows."""
+def _downbeats(
+    spec: dict, beat_idx: np.ndarray, section_hops: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """(downbeat hop indices (D,), a subset of ``beat_idx``, meter) from the per-hop rows and
+    the section starts (hops; the first, 0, is the track's start and no evidence)."""
     if beat_idx.size < 2:
         return np.zeros(0, np.int64), 0
     low_db = 10.0 * np.log10(np.maximum(spec["band"][:, 0], 1e-10))
     low_db = np.maximum(low_db, low_db.max() - 80.0)
     low_flux = np.maximum(np.diff(low_db, prepend=low_db[:1]), 0.0)
+    anchors = np.searchsorted(beat_idx, np.round(section_hops[1:]).astype(np.int64))
     salience = downbeat_salience(
-        beat_idx, low_flux, spec["chroma"], spec["timbre"][-1], chroma_pool=CHROMA_POOL
+        beat_idx,
+        low_flux,
+        spec["chroma"],
+        spec["timbre"][-1],
+        chroma_pool=CHROMA_POOL,
+        anchors=np.unique(np.clip(anchors, 0, beat_idx.size - 1)),
     )
     positions, meter = track_downbeats(salience)
     return beat_idx[positions], meter
