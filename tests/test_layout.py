@@ -22,10 +22,31 @@ def modules() -> dict[str, Path]:
     return {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
+def _type_checking_blocks(tree: ast.Module) -> list[ast.If]:
+    """The top-level ``if TYPE_CHECKING:`` blocks of a module."""
+    return [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If)
+        and isinstance(node.test, ast.Name)
+        and node.test.id == "TYPE_CHECKING"
+    ]
+
+
 def imported(path: Path, known: dict[str, Path]) -> list[tuple[str, list[str]]]:
-    """(module, names) for every visualizer import in the file, at any depth."""
+    """(module, names) for every visualizer import in the file, at any depth.
+
+    A package ``__init__``'s ``if TYPE_CHECKING:`` block is left out: it names the lazily
+    loaded exports for type checkers and never runs (`test_lazy_exports_are_typed`)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    skipped = set()
+    if path.name == "__init__.py":
+        for block in _type_checking_blocks(tree):
+            skipped |= {id(node) for node in ast.walk(block)}
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found += [(a.name, []) for a in node.names if a.name.startswith("visualizer")]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("visualizer"):
@@ -153,3 +174,24 @@ def test_readme_layout_names_every_module():
     actual -= {p for p in actual if p.endswith("__init__.py") and "/" in p}
     assert sorted(actual - listed) == [], "modules missing from the README layout"
     assert sorted(listed - actual) == [], "the README layout names modules that do not exist"
+
+
+def test_lazy_exports_resolve():
+    """Every name a package exports lazily (its ``if TYPE_CHECKING:`` imports) is there, and is
+    the object its module defines; a package with lazy exports lists them in ``__all__``."""
+    import importlib
+
+    from visualizer.lazy import typed_exports
+
+    broken = []
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        if "lazy_exports(" not in init.read_text():
+            continue
+        package = importlib.import_module(module_name(init))
+        exports = typed_exports(str(init))
+        assert exports, f"{package.__name__} exports nothing"
+        assert set(exports) <= set(package.__all__)
+        for name, module in exports.items():
+            if getattr(package, name) is not getattr(importlib.import_module(module), name):
+                broken.append(f"{package.__name__}.{name}")
+    assert broken == []

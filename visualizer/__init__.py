@@ -9,13 +9,20 @@ modules that need them, never here, so that ``import visualizer`` and ``visualiz
 instant.
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
+
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.api import analyze as analyze
+    from visualizer.api import load_preset as load_preset
+    from visualizer.api import make_timeline as make_timeline
+    from visualizer.api import render as render
 
 __version__ = "0.1.0"
 
-_EXPORTS = {name: "api" for name in ("render", "analyze", "make_timeline", "load_preset")}
-__all__ = ["__version__", *sorted(_EXPORTS)]
-__getattr__, _ = lazy_exports(__name__, _EXPORTS)
+__getattr__, _, _api = lazy_exports(__name__, __file__)
+__all__ = ["__version__", *_api]
 
 
 def __dir__() -> list[str]:

@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from visualizer.errors import VisualizerError
 from visualizer.mapping.presets import load_preset
@@ -133,7 +133,7 @@ def _options(
     fps: Fraction | int | float | str | None,
     start: float,
     duration: float | None,
-    **fields: object,
+    **fields: Any,  # RenderOptions fields by name (checked below; values by check_values)
 ) -> RenderOptions:
     """`RenderOptions` from the API's keywords; VisualizerError for an unknown keyword."""
     from visualizer.analysis.features import parse_fps_value

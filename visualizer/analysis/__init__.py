@@ -12,22 +12,23 @@
 - `plot`: the one-glance features plot
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
 
-_EXPORTS = {
-    "Audio": "decode",
-    "load_audio": "decode",
-    "stream_audio": "decode",
-    "probe_duration": "decode",
-    "Features": "features",
-    "FrameFeatures": "features",
-    "analyze": "track",
-    "analyze_file": "track",
-    "analyze_window": "track",
-    "save_features": "features",
-    "load_features": "features",
-    "CausalAnalyzer": "causal",
-    "plot_features": "plot",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.analysis.causal import CausalAnalyzer as CausalAnalyzer
+    from visualizer.analysis.decode import Audio as Audio
+    from visualizer.analysis.decode import load_audio as load_audio
+    from visualizer.analysis.decode import probe_duration as probe_duration
+    from visualizer.analysis.decode import stream_audio as stream_audio
+    from visualizer.analysis.features import Features as Features
+    from visualizer.analysis.features import FrameFeatures as FrameFeatures
+    from visualizer.analysis.features import load_features as load_features
+    from visualizer.analysis.features import save_features as save_features
+    from visualizer.analysis.plot import plot_features as plot_features
+    from visualizer.analysis.track import analyze as analyze
+    from visualizer.analysis.track import analyze_file as analyze_file
+    from visualizer.analysis.track import analyze_window as analyze_window
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -8,13 +8,14 @@
 - `ray_runner`, `ray_worker`: Ray actors, retries, split renders
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
 
-_EXPORTS = {
-    "BatchOptions": "jobs",
-    "BatchResult": "jobs",
-    "Manifest": "manifest",
-    "run_batch": "runner",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.batch.jobs import BatchOptions as BatchOptions
+    from visualizer.batch.jobs import BatchResult as BatchResult
+    from visualizer.batch.manifest import Manifest as Manifest
+    from visualizer.batch.runner import run_batch as run_batch
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -335,7 +335,7 @@ def _split_one(
                 cause = error.as_instanceof_cause()
                 return failed_outcome(job, cause, time.time() - started), workers
             workers.add(slot.label)
-    slot = pool.ready()[0] if pool.ready() else None
-    if slot is None:
+    ready = pool.ready()
+    if not ready:
         return _gave_up(job, NO_WORKERS), workers
-    return ray.get(slot.actor.finish.remote(plan_obj, job, started, resumed)), workers
+    return ray.get(ready[0].actor.finish.remote(plan_obj, job, started, resumed)), workers

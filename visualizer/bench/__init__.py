@@ -7,12 +7,13 @@
 - `reactivity`: latent statistics and reactivity per preset
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
 
-_EXPORTS = {
-    "run_precision_sweep": "generator",
-    "EndToEndOptions": "end_to_end",
-    "run_end_to_end_bench": "end_to_end",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.bench.end_to_end import EndToEndOptions as EndToEndOptions
+    from visualizer.bench.end_to_end import run_end_to_end_bench as run_end_to_end_bench
+    from visualizer.bench.generator import run_precision_sweep as run_precision_sweep
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -207,7 +207,7 @@ def end_to_end_lines(result: dict[str, Any]) -> list[str]:
 def rss_bench(folder: Path, *, fps: Fraction, minutes: tuple[float, float] = (1, 10)) -> dict:
     """Peak RSS (MiB) of a CLI render of a short and a long track: each process tree's own."""
     weights = tiny_checkpoint(folder / "tiny")
-    peaks = {}
+    peaks: dict[str, Any] = {}  # per length: peak and seconds; then ratio and fps
     for length in minutes:
         track = _demo_track(folder, length * 60, seed=1)
         out = folder / f"rss-{length:g}.mp4"

@@ -17,6 +17,8 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +35,10 @@ from visualizer.model.network import BigGANConfig, BigGANDeep, load_state_dict_p
 from visualizer.model.random_weights import random_state_dict as _random_state_dict
 from visualizer.options import CONCRETE_PRECISIONS
 from visualizer.progress import ProgressCallback, report
+
+
+def _run(body: Callable, network: Any, z: Tensor, y: Tensor, t: Tensor) -> Tensor:
+    return body(*network.coefficients(z, y, t)).float()
 
 
 def device_description(device: torch.device) -> str:
@@ -203,7 +209,7 @@ def run_precision_sweep(
     for name in precisions:
         ours = prepare_for_inference(copy.deepcopy(base), target, precision=name)
         body = compile_synthesize(ours, mode) or ours.synthesize
-        runners[name] = lambda ours=ours, body=body: body(*ours.coefficients(z, y, t)).float()
+        runners[name] = partial(_run, body, ours, z, y, t)
     runners["reference"] = lambda: reference(z, y, 0.4)
     del base
     batches = max(1, math.ceil(frames / batch_size))

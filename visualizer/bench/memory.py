@@ -35,7 +35,7 @@ class TreePeak:
         """The larger of the two: the tree can never hold less than its main process did."""
         return max(self.tree_mib, self.main_mib)
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, float | list[str]]:
         """The figures the memory benchmarks print, in MiB (one decimal) and seconds."""
         return {
             "peak_tree_mib": round(self.peak_mib, 1),

@@ -25,6 +25,7 @@ from visualizer.live.sinks import open_sink, output_names
 from visualizer.live.source import Source
 from visualizer.live.sources import open_source
 from visualizer.options import DEFAULT_FPS
+from visualizer.pipeline.options import seed_for
 
 log = logging.getLogger("visualizer")
 
@@ -88,7 +89,7 @@ class LiveSession:
         ndi_name: str = "visualizer",
     ) -> None:
         self.control, self.source = control, source
-        seed = int(control.preset.seed if seed is None else seed)
+        seed = seed_for(control.preset, seed)
         self.engine = LiveEngine(
             generator=generator,
             control=control,
@@ -196,7 +197,7 @@ class LiveSession:
         midi_map = options.midi_map or Path(options.save_dir) / MAP_NAME
         if options.midi is not None:
             _check_midi(options.midi, midi_map)  # before the model loads: a typo fails at once
-        seed = int(control.preset.seed if options.seed is None else options.seed)
+        seed = seed_for(control.preset, options.seed)
         model = auto_model(options.device) if options.model == "auto" else options.model
         generator = load_generator(dataclasses.replace(options, model=model))
         return cls(

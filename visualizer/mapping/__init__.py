@@ -36,16 +36,17 @@ a Timeline bent back into its start): `CausalMapper` (live) and `build_timeline`
 its code.
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
 
-_EXPORTS = {
-    "CausalMapper": "mapper",
-    "build_timeline": "mapper",
-    "Preset": "presets",
-    "load_preset": "presets",
-    "preset_to_toml": "presets",
-    "resolve_classes": "classes",
-    "Timeline": "timeline",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.mapping.classes import resolve_classes as resolve_classes
+    from visualizer.mapping.mapper import CausalMapper as CausalMapper
+    from visualizer.mapping.mapper import build_timeline as build_timeline
+    from visualizer.mapping.presets import Preset as Preset
+    from visualizer.mapping.presets import load_preset as load_preset
+    from visualizer.mapping.presets import preset_to_toml as preset_to_toml
+    from visualizer.mapping.timeline import Timeline as Timeline
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

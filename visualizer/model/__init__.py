@@ -12,22 +12,23 @@
 - `thread`: `GeneratorThread`, one thread for a compiled generator's warm-up and renders
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
 
-_EXPORTS = {
-    "BigGANConfig": "config",
-    "BigGANDeep": "network",
-    "random_state_dict": "random_weights",
-    "random_generator": "random_weights",
-    "ModelInfo": "registry",
-    "model_info": "registry",
-    "download": "loading",
-    "check_weights": "loading",
-    "load_network": "loading",
-    "resolve_device": "devices",
-    "Generator": "inference",
-    "load_generator": "inference",
-    "warm_up": "inference",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.model.config import BigGANConfig as BigGANConfig
+    from visualizer.model.devices import resolve_device as resolve_device
+    from visualizer.model.inference import Generator as Generator
+    from visualizer.model.inference import load_generator as load_generator
+    from visualizer.model.inference import warm_up as warm_up
+    from visualizer.model.loading import check_weights as check_weights
+    from visualizer.model.loading import download as download
+    from visualizer.model.loading import load_network as load_network
+    from visualizer.model.network import BigGANDeep as BigGANDeep
+    from visualizer.model.random_weights import random_generator as random_generator
+    from visualizer.model.random_weights import random_state_dict as random_state_dict
+    from visualizer.model.registry import ModelInfo as ModelInfo
+    from visualizer.model.registry import model_info as model_info
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -8,17 +8,18 @@ and an `Encoding`.
 - `storyboard`: a contact sheet of frames sampled over the song
 """
 
+from typing import TYPE_CHECKING
+
 from visualizer.lazy import lazy_exports
 
-_EXPORTS = {
-    "generate": "frames",
-    "stream": "frames",
-    "SegmentSink": "frames",
-    "Encoding": "video",
-    "SegmentWriter": "video",
-    "concat_and_mux": "video",
-    "CODECS": "codecs",
-    "render_storyboard": "storyboard",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazily)
+    from visualizer.rendering.codecs import CODECS as CODECS
+    from visualizer.rendering.frames import SegmentSink as SegmentSink
+    from visualizer.rendering.frames import generate as generate
+    from visualizer.rendering.frames import stream as stream
+    from visualizer.rendering.storyboard import render_storyboard as render_storyboard
+    from visualizer.rendering.video import Encoding as Encoding
+    from visualizer.rendering.video import SegmentWriter as SegmentWriter
+    from visualizer.rendering.video import concat_and_mux as concat_and_mux
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

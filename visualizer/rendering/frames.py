@@ -164,6 +164,7 @@ class _HostBuffers:
                     continue
             if buffer.shape[0] < frames.shape[0] or buffer.shape[1:] != frames.shape[1:]:
                 buffer = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
+        assert buffer is not None  # the loop above ends with one
         view = buffer[: frames.shape[0]]
         view.copy_(frames, non_blocking=True)
         return buffer, view

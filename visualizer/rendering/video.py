@@ -251,12 +251,17 @@ class SegmentWriter:
             start_new_session=True,
         )
 
+    def _stdin(self):
+        stdin = self._proc.stdin
+        assert stdin is not None  # opened with stdin=PIPE
+        return stdin
+
     def write(self, frames: np.ndarray) -> None:
         """Append frames, uint8 (B, R, R, 3) C-contiguous."""
         if frames.dtype != np.uint8 or frames.shape[1:] != (self.resolution, self.resolution, 3):
             raise ValueError(f"expected uint8 (B, {self.resolution}, {self.resolution}, 3) frames")
         try:
-            self._proc.stdin.write(np.ascontiguousarray(frames).data)
+            self._stdin().write(np.ascontiguousarray(frames).data)
         except (BrokenPipeError, OSError):
             self._proc.wait()
             raise RenderError(f"video encoder failed: {self._message()}") from None
@@ -265,7 +270,7 @@ class SegmentWriter:
     def close(self) -> Path:
         """Finish the segment and rename it into place; RenderError if ffmpeg failed."""
         with contextlib.suppress(OSError):
-            self._proc.stdin.close()
+            self._stdin().close()
         code = self._proc.wait()
         if code != 0:
             self.abort()
