@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from visualizer.commands.common import (
+    add_beats_option,
     add_quiet_option,
     add_window_options,
     local_file,
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw a PNG")
     add_window_options(parser)
+    add_beats_option(parser)
     parser.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_quiet_option(parser)
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             duration=args.duration,
             progress=bars,
             cache=not args.no_cache,
+            tracker=args.beats,
         )
     finally:
         bars.close()

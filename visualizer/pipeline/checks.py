@@ -24,7 +24,7 @@ from visualizer.files import check_folder_writable, check_output, check_own_fold
 from visualizer.inputs import check_input_file, check_path_text
 from visualizer.mapping.timeline import MAX_FILE_BYTES, check_headers, fps_problem
 from visualizer.model.devices import check_named_precision
-from visualizer.options import COMPILE_MODES, FITS
+from visualizer.options import BEAT_TRACKERS, COMPILE_MODES, FITS
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
 from visualizer.pipeline.workdir import work_dir_for
 from visualizer.rendering import codecs
@@ -62,6 +62,9 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         check_size(options.size)
     if options.fit not in FITS:
         raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(FITS)}")
+    if options.beats not in BEAT_TRACKERS:
+        trackers = ", ".join(BEAT_TRACKERS)
+        raise RenderError(f"unknown beat tracker {options.beats!r}: expected one of {trackers}")
     if options.encoder != "auto":
         codecs.codec(options.encoder)  # RenderError naming the choices
     best, worst = codecs.BEST_QUALITY, codecs.WORST_QUALITY

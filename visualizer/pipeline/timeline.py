@@ -96,6 +96,7 @@ def map_track(
         start=options.start,
         duration=options.duration,
         progress=progress,
+        tracker=options.beats,
     )
     timeline = build_timeline(features, chosen.preset, seed=chosen.seed, loop=False)
     if options.start or options.duration is not None:
