@@ -54,6 +54,7 @@ class RenderOptions:
     compile: str = "off"
     # how cuDNN picks convolution algorithms on CUDA: deterministic (resume-exact) | benchmark
     cudnn: str = "deterministic"
+    beats: str = "dsp"  # beat and downbeat tracker: dsp | beat-this (the optional neural one)
 
 
 # A render's identity: the RenderOptions fields that change its picture or its sound. A resume
@@ -79,6 +80,7 @@ IDENTITY_FIELDS = (
     "encoder_preset",
     "segment_frames",
     "precision",
+    "beats",
 )
 PRESET_FIELDS = ("preset", "overrides", "seed")
 # The rest: where and how fast the frames are computed (device, batch size, compile and cuDNN's

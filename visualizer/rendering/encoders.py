@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from visualizer.errors import RenderError
+from visualizer.files import atomic_output
 from visualizer.rendering.video import Encoding, SegmentWriter
 
 MIN_BUDGET, MAX_BUDGET = 256 << 20, 4 << 30  # bytes of queued frames, whatever the memory
@@ -218,8 +219,10 @@ class SegmentSink:
 
         for offset, frame in enumerate(frames):
             index = (first + offset) * self.frame_step
-            path = self.frames_dir / f"frame_{index:06d}.png"
-            Image.fromarray(frame).save(path)
+            # Written to a new temporary and renamed: a link planted at the frame's name is
+            # replaced, never written through, and a full disk leaves no half frame.
+            with atomic_output(self.frames_dir / f"frame_{index:06d}.png") as tmp:
+                Image.fromarray(frame).save(tmp, format="PNG")
 
     def check_complete(self) -> None:
         """Wait for every encoder; RenderError if a segment is missing frames, or the error of
