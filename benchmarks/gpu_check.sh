@@ -78,7 +78,9 @@ print(" ".join(w for m, ws in names.items() if u.find_spec(m) is None for w in w
 fi
 step preflight 20 "${CHECK[@]}" preflight
 if ! grep -q '"ok": true' "$PARTS/preflight.jsonl"; then
-  echo "gpu_check stopped: preflight failed: $(tail -c 300 "$PARTS/preflight.jsonl" "$LOG" | tr '\n' ' ')"
+  REASON=$(head -n 1 "$PARTS/preflight.jsonl")
+  [ -n "$REASON" ] || REASON=$(tail -n 1 "$LOG")
+  echo "gpu_check stopped: preflight failed: ${REASON:0:400}"
   exit 1
 fi
 if command -v nvidia-smi >/dev/null && [ "$DRY" != 1 ]; then
