@@ -46,7 +46,7 @@ def check_render(track: Path, output: Path, options: RenderOptions) -> RenderJob
     track, output = Path(track), Path(output)
     preset = check_values(options)
     codecs.check_output_suffix(output, options.encoder)
-    check_outputs(output, options, track)
+    check_outputs(output, options, track, preset=preset)
     check_track(track)
     return RenderJob(track, output, options, preset)
 
@@ -119,13 +119,16 @@ def preset_path_for(output: Path) -> Path:
     return output.with_suffix(".preset.toml")
 
 
-def inputs_of(options: RenderOptions, track: Path | None = None) -> list[Path]:
-    """Every file a render reads: no output may be one of them."""
-    named = (track, options.timeline, options.weights, *preset_inputs(options))
+def inputs_of(
+    options: RenderOptions, track: Path | None = None, preset: ResolvedPreset | None = None
+) -> list[Path]:
+    """Every file a render reads: no output may be one of them. ``preset``: the resolved
+    preset when the caller has it (else the preset is loaded here)."""
+    named = (track, options.timeline, options.weights, *preset_inputs(options, preset))
     return [Path(p) for p in named if p not in (None, "random") and Path(p).exists()]
 
 
-def preset_inputs(options: RenderOptions) -> list[Path]:
+def preset_inputs(options: RenderOptions, preset: ResolvedPreset | None = None) -> list[Path]:
     """The files the preset reads: its own file and its `base` chain's, and the pose files
     its ``poses.seeds`` name (none for a saved timeline, whose preset is text inside it)."""
     if options.timeline is not None:
@@ -135,7 +138,8 @@ def preset_inputs(options: RenderOptions) -> list[Path]:
     files = [Path(options.preset)]  # a name, or a path: kept even when it is no preset
     try:
         files += preset_files(options.preset)
-        seeds = load_preset(options.preset, list(options.overrides)).poses.seeds
+        chosen = preset.preset if preset else load_preset(options.preset, list(options.overrides))
+        seeds = chosen.poses.seeds
     except VisualizerError:  # not a preset: the preset check says so, once the outputs pass
         return files
     for seed in seeds:
@@ -144,10 +148,17 @@ def preset_inputs(options: RenderOptions) -> list[Path]:
     return files
 
 
-def check_outputs(output: Path, options: RenderOptions, track: Path | None = None) -> None:
+def check_outputs(
+    output: Path,
+    options: RenderOptions,
+    track: Path | None = None,
+    *,
+    preset: ResolvedPreset | None = None,
+) -> None:
     """Every file the render will write follows the output rules (`visualizer.files`), and
-    its work folder, if one is there, is a real folder of this user's."""
-    inputs = inputs_of(options, track)
+    its work folder, if one is there, is a real folder of this user's (``preset``: the
+    resolved preset, when the caller has it: it is not loaded again)."""
+    inputs = inputs_of(options, track, preset)
     overwrite = options.overwrite
     check_output(output, inputs, overwrite=overwrite)
     check_output(preset_path_for(output), inputs, overwrite=overwrite, what="preset copy")
