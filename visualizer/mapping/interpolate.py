@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from visualizer.analysis.bars import bars_per_phrase
 from visualizer.analysis.features import Features, FrameFeatures
 from visualizer.errors import PresetError
 from visualizer.mapping.musical import FLAGS, Quantizer, grid_frames, singular, snap
@@ -108,6 +107,8 @@ class Segmenter:
         self.segment = -1
         self.start = 0
         self.seen = 0  # beats, bars or phrases counted so far (the key's unit)
+        self._last_flag = -1  # the frame of the last one
+        self._unit = 0  # frames between the last two (0 until two were seen)
         self._quantizer = Quantizer()
 
     def step(
@@ -128,28 +129,26 @@ class Segmenter:
             flag = bool(getattr(row, FLAGS[singular(key)]))
             new = flag and (key == "sections" or self.seen % every == 0)
             self.seen += flag
+            if flag:
+                self._unit = index - self._last_flag if self._last_flag >= 0 else 0
+                self._last_flag = index
         if self.segment < 0:
             self.segment, self.start = 0, index
         elif self._quantizer.step(row, quantize, int(new)) and index > self.start:
             self.segment += 1
             self.start = index
         length = guess * fps  # frames the segment is assumed to last
-        if key in ("beats", "bars", "phrases") and row.tempo > 0:
-            length = every * units_in_beats(key, row.tempo, row.meter) * 60.0 / row.tempo * fps
+        if key in ("beats", "bars", "phrases"):
+            unit = self._unit  # the last one's length; before two, the tempo's beat or bar
+            if not unit and key != "phrases" and row.tempo > 0:
+                unit = ((row.meter or 4) if key == "bars" else 1) * 60.0 / row.tempo * fps
+            length = every * unit if unit else length
         elif key == "times":
             later = time_starts[time_starts > self.start]
             if later.size:
                 length = float(later[0] - self.start)
         progress = (index - self.start) / max(length - 1.0, 1.0)
         return self.segment, min(1.0, progress)
-
-
-def units_in_beats(key: str, tempo: float, meter: int) -> float:
-    """Beats in one beat, bar or phrase (of `bars_per_phrase` bars) at ``tempo`` and ``meter``."""
-    meter = meter or 4
-    if key == "beats":
-        return 1.0
-    return float(meter * (bars_per_phrase(tempo, meter) if key == "phrases" else 1))
 
 
 class Segments:

@@ -118,22 +118,27 @@ class Count:
     """A running count of beats or bars from the rows' phase and flag.
 
     A flag, or the phase wrapping round (before the first and after the last beat the analysis
-    extrapolates the phase), adds one; the phase adds the fraction. So the count rises with the
-    phase through tempo changes and is a whole number exactly on a flagged frame. A live clock
-    that steps back over a beat takes one off.
+    extrapolates the phase), adds one, once per unit (a live clock may flag a downbeat a frame
+    after its phase wrapped: the count waits for the phase to pass one half before it counts
+    again); the phase adds the fraction. So the count rises with the phase through tempo changes
+    and is a whole number exactly on a flagged frame offline. A live clock that steps back over
+    a beat takes one off.
     """
 
     def __init__(self) -> None:
         self.whole = 0
         self._last: float | None = None
+        self._armed = False  # the phase passed one half since the last unit was counted
 
     def step(self, phase: float, flag: bool) -> float:
         last = self._last
         if last is not None:
-            if flag or phase < last - 0.5:
+            if (flag or phase < last - 0.5) and self._armed:
                 self.whole += 1
+                self._armed = False
             elif phase > last + 0.5:
                 self.whole -= 1
+        self._armed = self._armed or phase >= 0.5
         self._last = phase
         return self.whole + phase
 
@@ -148,9 +153,10 @@ class Cycle:
 
     With beats the position is the beat or bar `Count` divided by ``every``: a whole number of
     cycles on the bar lines (for bars), so it stays in phase through tempo changes. While no beats
-    are known a cycle takes ``seconds``; when the source changes (live: the clock finds the beat)
-    the position carries on from where it was and then glides into phase over RELOCK_SECONDS
-    instead of jumping. Offline it starts locked and stays exact.
+    are known a cycle takes ``seconds``. When the source changes (live: the clock finds the beat)
+    the position carries on at the tempo's pace from where it was, then glides into phase (within
+    half and one and a half times the music's pace, over about RELOCK_SECONDS) instead of jumping.
+    Offline it starts locked and stays exact.
     """
 
     def __init__(self, fps: float) -> None:
@@ -159,6 +165,7 @@ class Cycle:
         self.position: float | None = None
         self._offset = 0.0  # cycles between the position and the count (live relocking)
         self._source = ""
+        self._locked = 0.0  # the count's position at the last frame
 
     def step(self, row: FrameFeatures, unit: str, every: float, seconds: float) -> float:
         """The position (cycles) at ``row``; frames come in order, one call each."""
@@ -171,18 +178,27 @@ class Cycle:
             self.position = 0.0 if previous is None else previous + step
             return self.position
         source = "bars" if unit == "bars" and bars_known(row) else "beats"
-        count = bars if source == "bars" else beats
-        locked = count / (every * (row.meter if unit == "bars" and source == "beats" else 1))
+        per_cycle = every * (row.meter if unit == "bars" and source == "beats" else 1)
+        locked = (bars if source == "bars" else beats) / per_cycle
         if previous is None:
             self._offset = 0.0
-        elif source != self._source:
-            self._offset = previous - locked
+        elif source != self._source:  # carry on at the tempo's pace
+            beats_per_unit = row.meter if source == "bars" else 1
+            pace = row.tempo / 60.0 / self._fps / (per_cycle * beats_per_unit)
+            self._offset = previous + pace - locked
         elif self._offset:
-            alpha = 1.0 - math.exp(-1.0 / (RELOCK_SECONDS * self._fps))
-            self._offset += (round(self._offset) - self._offset) * alpha
-        self._source = source
+            self._offset = self._relock(self._offset, locked - self._locked)
+        self._source, self._locked = source, locked
         self.position = locked + self._offset
         return self.position
+
+    def _relock(self, offset: float, pace: float) -> float:
+        """The offset moved towards the nearest whole cycle (exactly there once close)."""
+        target = round(offset)
+        alpha = 1.0 - math.exp(-1.0 / (RELOCK_SECONDS * self._fps))
+        limit = 0.5 * max(pace, 0.0)
+        offset += min(limit, max(-limit, (target - offset) * alpha))
+        return float(target) if abs(target - offset) < 1e-3 else offset
 
 
 def describe(unit: str, every: float) -> str:

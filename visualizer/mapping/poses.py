@@ -133,8 +133,9 @@ class Poses(Technique):
         if not self.active:
             return value
         segment, progress = self._segments.step(frame.row, self.options)
-        self.changed, self._segment = segment != self._segment, segment
         poses = self._poses
+        self.changed = segment != self._segment and len(poses) > 1  # one pose never changes
+        self._segment = segment
         a, b = poses[segment % len(poses)], poses[(segment + 1) % len(poses)]
         # A slerp of two such latents is a rotation: their law is kept, the bound is not quite.
         bound = self.preset.latent.bound
