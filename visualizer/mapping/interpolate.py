@@ -108,7 +108,7 @@ class Segmenter:
         self.start = 0
         self.seen = 0  # beats, bars or phrases counted so far (the key's unit)
         self._last_flag = -1  # the frame of the last one
-        self._unit = 0  # frames between the last two (0 until two were seen)
+        self._unit = 0.0  # frames between the last two (0 until two were seen)
         self._quantizer = Quantizer()
 
     def step(
@@ -130,7 +130,7 @@ class Segmenter:
             new = flag and (key == "sections" or self.seen % every == 0)
             self.seen += flag
             if flag:
-                self._unit = index - self._last_flag if self._last_flag >= 0 else 0
+                self._unit = float(index - self._last_flag) if self._last_flag >= 0 else 0.0
                 self._last_flag = index
         if self.segment < 0:
             self.segment, self.start = 0, index

@@ -34,8 +34,8 @@ FLAGS = {"beat": "is_beat", "bar": "is_downbeat", "phrase": "is_phrase_start"}
 FLAGS |= {"section": "is_section_start"}
 ARRAYS = {"beat": "beats", "bar": "downbeats", "phrase": "phrases", "section": "sections"}
 # The FrameFeatures fields musical time reads (a technique's `reads`).
-READS = ("is_beat", "is_downbeat", "is_phrase_start", "is_section_start", "beat_phase")
-READS += ("bar_phase", "tempo", "meter")
+READS: tuple[str, ...] = ("is_beat", "is_downbeat", "is_phrase_start", "is_section_start")
+READS += ("beat_phase", "bar_phase", "tempo", "meter")
 RELOCK_SECONDS = 1.0  # a live cycle glides into the bar's phase over about this long
 
 
