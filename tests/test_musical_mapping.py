@@ -20,7 +20,7 @@ from tests.fixtures_audio import SR, bar_pattern, write_wav
 from visualizer.analysis.bars import phrase_starts
 from visualizer.analysis.causal import analyze_causal
 from visualizer.analysis.decode import Audio
-from visualizer.analysis.features import FrameFeatures
+from visualizer.analysis.features import FrameFeatures, excerpt
 from visualizer.analysis.track import analyze
 from visualizer.bench.reactivity import change_frames
 from visualizer.errors import PresetError
@@ -135,6 +135,26 @@ def test_section_palettes_wait_for_the_next_boundary(bars, meter, quantize):
         assert set(np.flatnonzero(y.class_vectors[frame - 1])).isdisjoint(
             np.flatnonzero(y.class_vectors[frame])
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("quantize", ["bar", "phrase"])
+@pytest.mark.parametrize(
+    "overrides",
+    [["classes.mode=keyframes"], ["poses.seeds=[1, 2]"], ["classes.switch=sections"]],
+    ids=["keyframes", "poses", "palette"],
+)
+def test_a_clip_starting_mid_bar_changes_first_at_its_first_section(bars, quantize, overrides):
+    features = bars[4]
+    first = int(features.downbeats[2]) + 10  # mid-bar: the clip's frame 0 is off the grid
+    clip = excerpt(features, first, features.n_frames - first)
+    assert clip.sections[0] == 0 and clip.downbeats[0] > 0
+    section = "classes" if "switch" in overrides[0] else overrides[0].split(".")[0]
+    section = "keyframes" if "keyframes" in overrides[0] else section
+    asked = [*overrides, f"{section}.quantize={quantize}", *STILL]
+    due = snap(clip.sections[1:], grid_frames(clip, quantize))
+    for causal in (False, True):
+        found = change_frames(clip, load_preset("default", asked), causal=causal)
+        assert found.tolist() == due.tolist()
 
 
 @pytest.mark.parametrize("meter", [3, 4])

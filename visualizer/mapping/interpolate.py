@@ -73,7 +73,7 @@ def boundaries(
         events = {"sections": sections, "beats": beats, "bars": downbeats, "phrases": phrases}
         starts = np.asarray(events[key], dtype=np.int64)
         starts = starts if key == "sections" else starts[::every]
-    starts = snap(starts, grid)
+    starts = snap(starts[starts > 0], grid)  # frame 0 starts the first segment: never moved
     if not n_frames:
         return np.zeros(0, np.int64)
     kept = [0]
