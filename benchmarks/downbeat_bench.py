@@ -6,11 +6,11 @@ Analyses each TRACK (cached) and maps it with every built-in preset (or the name
 change is a frame where the picture changes at once: a new keyframe, palette, morph class or
 pose (`visualizer.bench.reactivity.change_frames`, mapped as a render maps). Prints, per preset,
 over the tracks at least --min-seconds long: the changes inside the beats (first to last beat),
-the median share of them within one frame of a downbeat (33 ms at 30 fps) and the median share
-of frames that are that near one by chance, and the changes outside the beats (no bar line to
-land on there); then the share of section starts on a downbeat. The downbeats are the analysis's
-own: what the viewer sees in sync with the picture. Statistics, not timings. No generator is
-loaded.
+the median share of them within one frame of a downbeat (33 ms at 30 fps) and the lowest share
+of a track, the median share of frames that near one by chance, and the changes outside the
+beats (no bar line to land on there); then the share of section starts on a downbeat. The
+downbeats are the analysis's own: what the viewer sees in sync with the picture. Statistics, not
+timings. No generator is loaded.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from visualizer.analysis.track import analyze_file
 from visualizer.bench.reactivity import downbeat_changes, near_share
 from visualizer.mapping.presets import list_presets, load_preset
 
-HEADER = "| preset | tracks | changes | on a downbeat | by chance | outside the beats |"
+HEADER = (
+    "| preset | tracks | changes | on a downbeat | worst track | by chance | outside the beats |"
+)
 
 
-def median(values: list[float]) -> str:
+def median(values: list[float], of=np.median) -> str:
     kept = [v for v in values if v == v]  # nan: a track without changes
-    return f"{100 * float(np.median(kept)):.0f} %" if kept else "-"
+    return f"{100 * float(of(kept)):.0f} %" if kept else "-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, found in rows.items():
         print(
             f"| {name} | {sum(r.changes > 0 for r in found)} | {sum(r.changes for r in found)} "
-            f"| {median([r.on_downbeat for r in found])} | {median([r.by_chance for r in found])} "
+            f"| {median([r.on_downbeat for r in found])} "
+            f"| {median([r.on_downbeat for r in found], of=np.min)} "
+            f"| {median([r.by_chance for r in found])} "
             f"| {sum(r.outside for r in found)} |"
         )
     print(f"section starts on a downbeat: {median(sections)} (median over tracks)")

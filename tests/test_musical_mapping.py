@@ -321,4 +321,8 @@ def test_the_downbeat_bench_prints_every_asked_preset(tmp_path):
             if line.startswith("| ") and " --- " not in line and "preset" not in line}  # fmt: skip
     assert set(rows) == {"morph", "minimal", "default"}
     assert rows["morph"][3] == "100 %" and rows["minimal"][3] == "100 %"
-    assert rows["default"][2] == "0" and "section starts on a downbeat" in run.stdout
+    assert (
+        rows["morph"][4] == "100 %"
+        and rows["default"][2] == "0"
+        and "section starts on a downbeat" in run.stdout
+    )
