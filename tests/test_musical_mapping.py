@@ -288,6 +288,8 @@ def test_the_count_follows_the_phase_and_counts_each_unit_once():
     values = [count.step(p, f) for p, f in zip(phases, flags, strict=True)]
     # the live clock flags a downbeat a frame after its phase wrapped: counted once
     assert values == pytest.approx([0.5, 0.7, 0.9, 1.2, 1.6, 2.0, 2.4, 2.8, 3.05, 3.0, 3.5, 4.0])
+    phaseless = Count()  # a source that flags beats and gives no phase: the flags count
+    assert [phaseless.step(0.0, f) for f in (True, False, True, False, True)] == [0, 0, 1, 1, 2]
 
 
 def test_a_live_cycle_glides_into_the_bar_phase_when_the_beat_is_found():

@@ -122,7 +122,7 @@ class Count:
     after its phase wrapped: the count waits for the phase to pass one half before it counts
     again); the phase adds the fraction. So the count rises with the phase through tempo changes
     and is a whole number exactly on a flagged frame offline. A live clock that steps back over
-    a beat takes one off.
+    a beat takes one off; rows whose phase stays 0 count their flags.
     """
 
     def __init__(self) -> None:
@@ -133,7 +133,8 @@ class Count:
     def step(self, phase: float, flag: bool) -> float:
         last = self._last
         if last is not None:
-            if (flag or phase < last - 0.5) and self._armed:
+            stuck = phase == last == 0.0  # rows without a phase: each flag is a new unit
+            if (flag or phase < last - 0.5) and (self._armed or stuck):
                 self.whole += 1
                 self._armed = False
             elif phase > last + 0.5:
