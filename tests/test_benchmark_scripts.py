@@ -50,3 +50,10 @@ def test_memory_bench_names_the_processes_at_the_peak(tmp_path):
 def test_long_track_bench_analyses_a_generated_minute(tmp_path):
     result = _run(tmp_path, "long_track_bench.py", "--minutes", "1")
     assert result["analysis"]["1 min"]["peak_tree_mib"] > 50
+
+
+@pytest.mark.slow
+def test_live_clock_bench_reports_beat_to_frame_alignment(tmp_path):
+    result = _run(tmp_path, "live_clock_bench.py", "--model", "tiny", "--seconds", "3")
+    assert result["mapped_beat_frames_ms"]["n"] >= 2 and result["frames_published"] > 0
+    assert 0 <= result["mapped_beat_frames_ms"]["p50"] < 1000 / result["fps"] + 50
