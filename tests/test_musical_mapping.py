@@ -241,6 +241,21 @@ def test_a_live_class_change_waits_for_the_next_bar(bars):
     assert y[1] > 0  # without quantize the fade starts at once
 
 
+def test_a_float_moved_live_applies_at_once_even_when_quantised(bars):
+    """An LFO moving classes.sensitivity every frame is no class change to wait for."""
+    features = bars[4]
+    preset = load_preset("default", [*STILL, "classes.quantize=bar"])
+    sharper = preset.replace(classes=dataclasses.replace(preset.classes, sensitivity=12.0))
+    asked = int(features.downbeats[3]) + 9
+    mine, steady = CausalMapper(preset, fps=FPS), CausalMapper(preset, fps=FPS)
+    for i in range(asked + 2):
+        if i == asked:
+            mine.set_preset(sharper)
+        y, *_ = mine.step(frame_row(features, i))
+        reference, *_ = steady.step(frame_row(features, i))
+    assert not np.allclose(y, reference)  # before the next bar line
+
+
 def frame_row(features, i: int) -> FrameFeatures:
     from visualizer.analysis.features import frame_features
 

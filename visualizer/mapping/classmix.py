@@ -11,6 +11,7 @@ bar, phrase or section when `classes.quantize` asks. Also the helpers those tech
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,6 +57,14 @@ def check_sequence(preset: Any, name: str) -> None:
         raise PresetError(f"{key} needs at least 2 classes (or none for random ones)")
 
 
+def _discrete_change(old: Any, new: Any) -> bool:
+    """Do the sections ``old`` and ``new`` differ in a key that is not a float?"""
+    return any(
+        getattr(old, f.name) != getattr(new, f.name) and not isinstance(f.default, float)
+        for f in dataclasses.fields(old)
+    )
+
+
 class ClassStage:
     """Per-frame class vectors; `step` returns float32 (1000,). It hands each preset to the
     class techniques itself: a live change of their sections waits for `classes.quantize`."""
@@ -69,14 +78,20 @@ class ClassStage:
         self.preset: Any = None
 
     def set_preset(self, preset: Any) -> None:
-        """Use ``preset`` from the next frame on (or, when it changes a class section and
-        ``classes.quantize`` asks, from the next beat, bar, phrase or section on); a change of
-        any class section crossfades."""
+        """Use ``preset`` from the next frame on; a change of any class section crossfades. A
+        change of which classes show (any class key but a float: names, palettes, modes, counts)
+        waits for the next beat, bar, phrase or section when ``classes.quantize`` asks, while a
+        float alone (a sensitivity an LFO moves, a smoothing) applies at once."""
         old = self.preset
-        changed = old is not None and any(
-            getattr(old, t.name) != getattr(preset, t.name) for t in self._techniques.values()
-        )
-        self._waiting = preset if changed and preset.classes.quantize != "none" else None
+        if old is None:
+            self._apply(preset, False)
+            return
+        sections = [
+            (getattr(old, t.name), getattr(preset, t.name)) for t in self._techniques.values()
+        ]
+        changed = any(a != b for a, b in sections)
+        discrete = changed and any(_discrete_change(a, b) for a, b in sections)
+        self._waiting = preset if discrete and preset.classes.quantize != "none" else None
         if self._waiting is None:
             self._apply(preset, changed)
 

@@ -48,7 +48,7 @@ class ClassesOptions:
     # Further palettes used in turn at section starts (after `names`); empty = seeded random
     # palettes of `count` classes.
     palettes: tuple = opt((), kind="palettes")
-    # A change of classes (a section's palette, a live change of the class sections) waits for
+    # A change of classes (a section's palette, a live change of which classes show) waits for
     # the next "beat", "bar", "phrase" or "section" ("none": at once).
     quantize: str = opt("none", choices=QUANTIZE)
     # Beats over which a change of classes (a section's palette, a keyframe, a live preset
