@@ -13,7 +13,8 @@ from visualizer.mapping.crossfade import fade_frames
 from visualizer.mapping.presets import load_preset
 
 TIGER, VOLCANO = 292, 980
-SWITCH = ["classes.names=tiger,volcano", "classes.palettes=goldfish,tench"]
+# sections off the bar lines, switched at once (the preset waits for the next downbeat)
+SWITCH = ["classes.names=tiger,volcano", "classes.palettes=goldfish,tench", "classes.quantize=none"]
 
 
 def mixed_frames(y: np.ndarray, old: set[int], new: set[int]) -> list[int]:
@@ -102,6 +103,6 @@ def test_a_segment_shorter_than_a_crossfade_joins_its_neighbour():
     # A first beat two frames in used to cross a whole keyframe between frames 0 and 1.
     features = synthetic_features(300, tempo=120.0)
     features = dataclasses.replace(features, beats=features.beats + 2)
-    preset = load_preset("minimal", ["keyframes.every=4"])
+    preset = load_preset("minimal", ["keyframes.key=beats", "keyframes.every=4"])
     y = build_timeline(features, preset).class_vectors
     assert np.abs(np.diff(y, axis=0)).sum(axis=1).max() < 0.25

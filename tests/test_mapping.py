@@ -119,6 +119,7 @@ def test_keyframe_endpoints_are_exact(interpolation, ease):
         "dreamy",
         [
             "keyframes.names=tiger,volcano,goldfish",
+            "keyframes.quantize=none",  # the sections lie off the bar lines
             f"keyframes.interpolation={interpolation}",
             f"keyframes.ease={ease}",
         ],
@@ -138,7 +139,8 @@ def test_keyframe_endpoints_are_exact(interpolation, ease):
 
 def test_keyframes_keyed_to_beats_and_times():
     features = synthetic_features(300, tempo=120.0)  # a beat every 15 frames
-    beats = load_preset("minimal", ["keyframes.names=tiger,volcano", "keyframes.every=4"])
+    keyed = ["keyframes.names=tiger,volcano", "keyframes.key=beats", "keyframes.every=4"]
+    beats = load_preset("minimal", keyed)
     y = build_timeline(features, beats).class_vectors
     assert np.array_equal(y[60], onehot(VOLCANO)) and np.array_equal(y[59], onehot(VOLCANO))
     assert np.array_equal(y[119], onehot(TIGER)) and np.array_equal(y[120], onehot(TIGER))
@@ -153,7 +155,8 @@ def test_keyframes_keyed_to_beats_and_times():
 
 def test_causal_keyframes_hold_the_target_until_the_next_segment():
     features = synthetic_features(200, sections=[0, 150])
-    preset = load_preset("dreamy", ["keyframes.names=tiger,volcano", "keyframes.guess=2.0"])
+    keyed = ["keyframes.names=tiger,volcano", "keyframes.guess=2.0", "keyframes.quantize=none"]
+    preset = load_preset("dreamy", keyed)
     y = build_timeline(features, preset, causal=True).class_vectors
     assert np.array_equal(y[0], onehot(TIGER))
     assert np.array_equal(y[59], onehot(VOLCANO))  # the 2 s guess ran out: holds volcano
@@ -216,14 +219,14 @@ def test_rotary_period_follows_the_beat(tempo, beats, period):
     assert np.allclose(radius, math.sin(0.5) * math.sqrt(128), rtol=1e-3)
 
 
-HARD_CUT = ["classes.names=", "classes.palettes=", "classes.crossfade=0"]
+HARD_CUT = ["classes.names=", "classes.palettes=", "classes.crossfade=0", "classes.quantize=none"]
 
 
 def test_section_switch_changes_the_palette_at_the_section_frame():
     features = synthetic_features(300, sections=[0, 100, 200])
     preset = load_preset(
         "sections",
-        ["classes.names=tiger,volcano", "classes.palettes=goldfish,tench", "classes.crossfade=0"],
+        [*HARD_CUT[2:], "classes.names=tiger,volcano", "classes.palettes=goldfish,tench"],
     )
     for causal in (False, True):
         y = build_timeline(features, preset, causal=causal).class_vectors

@@ -191,7 +191,7 @@ def test_cli_list_show_and_errors(capsys):
     assert main(["presets", "list"]) == 0
     out = capsys.readouterr().out
     assert "default" in out and "dreamy" in out
-    assert "harmony -> classes" in out and "tempo -> a class every 4 beats" in out  # reacts to
+    assert "harmony -> classes" in out and "downbeats -> a class every bar" in out  # reacts to
     assert main(["presets", "show", "zoom", "--set", "classes.names=tiger,volcano"]) == 0
     shown = capsys.readouterr().out
     assert preset_from_toml(shown).classes.names == ("tiger", "volcano")

@@ -5,8 +5,9 @@ receives: the latent before truncation ``u = noise / truncation`` against the tr
 BigGAN-deep is sampled from (rms 0.88, 9.2 % of values beyond 1.5, none beyond 2 for a = 2), how
 its per-frame speed ``|u_t - u_{t-1}|`` (rms over the 128 units) follows onset strength and
 energy (Pearson correlation, best lag in frames: positive = the latent moves after the music),
-and how many classes are mixed per frame. Statistics, not timings: the numbers do not depend on
-the machine or its load.
+and how many classes are mixed per frame; and where the picture changes at once (a new keyframe,
+palette, morph class or pose) against the bar lines the analysis found (`downbeat_changes`).
+Statistics, not timings: the numbers do not depend on the machine or its load.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from visualizer.analysis.features import Features
+from visualizer.mapping.mapper import CausalMapper, Rows
 from visualizer.mapping.timeline import Timeline
 
 MAX_LAG = 5  # frames either side searched for the best lag
@@ -26,6 +28,8 @@ RMS_GOAL = (0.80, 0.95)
 BEYOND_1_5_GOAL = 0.11
 BEYOND_2_GOAL = 0.005
 CORRELATION_GOAL = 0.6
+# A change within this many frames of a downbeat lands on it (33 ms at 30 fps).
+DOWNBEAT_TOLERANCE = 1
 
 
 @dataclass(frozen=True)
@@ -108,3 +112,61 @@ def driver_of(preset) -> str:
     ):
         return "still"
     return "onset" if preset.pulse.trigger != "none" and preset.pulse.amount > 0 else "energy"
+
+
+@dataclass(frozen=True)
+class DownbeatChanges:
+    """Where a preset's changes land, counted where the analysis found beats (from the first to
+    the last beat): outside them there is no bar line to land on."""
+
+    changes: int  # frames where the picture changes at once (`change_frames`), inside the beats
+    on_downbeat: float  # share of them within DOWNBEAT_TOLERANCE frames of a downbeat (nan: none)
+    by_chance: float  # share of the frames inside the beats that are that near a downbeat
+    outside: int  # changes before the first or after the last beat
+
+
+def change_frames(features: Features, preset, *, causal: bool = False) -> np.ndarray:
+    """(C,) int64 frames where ``preset`` changes what it shows at once: a new keyframe, palette,
+    morph class or pose (the techniques' `changed`). Mapped as `build_timeline` maps (the
+    techniques plan with the whole track) unless ``causal``; the drives are smoothed causally,
+    which moves none of these changes."""
+    mapper = CausalMapper(preset, fps=features.fps)
+    if not causal:
+        for technique in mapper.techniques:
+            technique.plan(features)
+    rows = Rows(features)
+    frames = []
+    for i in range(features.n_frames):
+        mapper.step(rows.frame(i))
+        if any(technique.changed for technique in mapper.techniques):
+            frames.append(i)
+    return np.asarray(frames, dtype=np.int64)
+
+
+def near_share(frames: np.ndarray, marks: np.ndarray, tolerance: int = DOWNBEAT_TOLERANCE) -> float:
+    """Share of ``frames`` within ``tolerance`` frames of one of ``marks`` (nan when no frames)."""
+    frames, marks = np.asarray(frames, np.int64), np.asarray(marks, np.int64)
+    if frames.size == 0:
+        return float("nan")
+    if marks.size == 0:
+        return 0.0
+    index = np.clip(np.searchsorted(marks, frames), 1, marks.size) - 1
+    nearest = np.minimum(
+        np.abs(frames - marks[index]), np.abs(marks[np.minimum(index + 1, marks.size - 1)] - frames)
+    )
+    return float(np.mean(nearest <= tolerance))
+
+
+def downbeat_changes(features: Features, preset) -> DownbeatChanges:
+    """How many changes ``preset`` makes on ``features`` and how many land on a downbeat, against
+    the share of frames that would by chance."""
+    changes = change_frames(features, preset)
+    beats = features.beats
+    first, last = (int(beats[0]), int(beats[-1])) if beats.size else (0, -1)
+    inside = changes[(changes >= first) & (changes <= last)]
+    return DownbeatChanges(
+        changes=int(inside.size),
+        on_downbeat=near_share(inside, features.downbeats),
+        by_chance=near_share(np.arange(first, last + 1), features.downbeats),
+        outside=int(changes.size - inside.size),
+    )

@@ -63,29 +63,43 @@ SIGNALS = {"energy": "energy", "rise": "energy rise", "onset": "onset strength",
 SIGNALS |= {"mid": "mids", "high": "highs"}
 
 
+QUANTISED = {"beat": " on a beat", "bar": " on a bar line", "phrase": " on a phrase start"}
+QUANTISED |= {"section": " on a section start", "none": ""}
+
+
 def reacts_to(preset) -> str:
     """What in the music moves what in the picture, e.g. 'harmony -> classes; energy -> walk'."""
+    from visualizer.mapping.musical import describe, per
+
     links: dict[str, list[str]] = {}
 
     def link(music: str, picture: str) -> None:
         if music != "constant":
             links.setdefault(SIGNALS.get(music, music), []).append(picture)
 
+    def keyed(section) -> str:  # "every 4 bars", "sections on a bar line"
+        key = section.key
+        words = key if key in ("sections", "times") else describe(key, section.every)
+        return words + QUANTISED[section.quantize]
+
+    def counted(beats: float, bars: float) -> tuple[str, str]:  # ("downbeats", "every bar")
+        unit, every = per(beats, bars)
+        return ("downbeats" if unit == "bars" else "beats"), describe(unit, every)
+
     c, mode = preset.classes, preset.classes.mode
     if mode == "chroma":
         link("harmony", "classes")
     elif mode == "keyframes":
-        key = preset.keyframes.key
-        link(f"every {preset.keyframes.every} beats" if key == "beats" else key, "classes")
+        link(keyed(preset.keyframes), "classes")
     elif mode == "breed":
         link(preset.breed.feature, "class mix")
     else:
-        link("tempo", f"a class every {preset.morph.beats:g} beats")
+        music, every = counted(preset.morph.beats, preset.morph.bars)
+        link(music, f"a class {every}")
     if c.switch == "sections":
-        link("sections", "palette")
+        link("sections" + QUANTISED[c.quantize], "palette")
     if preset.poses.seeds:
-        p = preset.poses
-        link(f"every {p.every} beats" if p.key == "beats" else p.key, "poses")
+        link(keyed(preset.poses), "poses")
     still = mode == "morph" and preset.morph.still and not preset.poses.seeds
     if not still:
         if preset.walk.speed > 0:
@@ -93,7 +107,8 @@ def reacts_to(preset) -> str:
         if preset.pulse.trigger != "none" and preset.pulse.amount > 0:
             link(preset.pulse.trigger, "kicks")
         if preset.rotary.radius > 0:
-            link("tempo", f"a turn every {preset.rotary.beats:g} beats")
+            music, every = counted(preset.rotary.beats, preset.rotary.bars)
+            link(music, f"a turn {every}")
         for name in ("zoom", "hallucinate"):
             if getattr(preset, name).amount > 0:
                 link(getattr(preset, name).feature, name)

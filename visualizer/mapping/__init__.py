@@ -11,7 +11,8 @@
 Techniques, one module each (all pure numpy, each drawing from its own seeded stream):
 
 - a `palette`: chroma -> class blend over a palette, with sensitivity and smoothing ([classes])
-- b `keyframes`: linear / spherical interpolation between keyframe classes, exact endpoints
+- b `keyframes`: linear / spherical interpolation between keyframe classes, exact endpoints,
+  every N sections, beats, bars or phrases, or at given times
 - c `breed`: ``a*y1 + (1-a)*y2`` of two classes, ``a`` driven by a signal
 - d `walk`: the latent turns on circles of normal values, as far per frame as energy and its
   rise ask, so it keeps its law (`motion` composes d-i on that law; `truncation` maps it)
@@ -19,14 +20,17 @@ Techniques, one module each (all pure numpy, each drawing from its own seeded st
 - f `truncation`: truncation between min and max driven by a signal; truncated-normal latents
 - g `hallucinate`: the ``sin(z)`` fold (small values stay, large ones fold back; `warp`)
 - h `zoom`: a signal scales the latent's magnitude up around its running mean (`warp`)
-- i `rotary`: latent circles in a random plane, one turn per N beats
+- i `rotary`: latent circles in a random plane, one turn per N bars or beats (bar / beat phase)
 - j `palette`: sections switch the class palette
-- l `morph`: the class glides through a list while the latent holds still
+- l `morph`: the class glides through a list, a class per N bars or beats, while the latent
+  holds still
 - m `poses`: latent keyframes (seeds or saved latents) glide by slerp while the class holds
 
 Shared by them: k `arithmetic` (weighted sums and differences of classes in one class vector),
-`interpolate` (slerp, segments at sections / beats / times), `warp` (law-keeping folds, scales
-and blends), `signals` (features as signals, causal and zero-phase smoothing).
+`interpolate` (slerp, segments at sections / beats / bars / phrases / times), `musical` (beats,
+bars and phrases counted from each frame's phases and flags, changes quantised to the next beat,
+bar, phrase or section), `warp` (law-keeping folds, scales and blends), `signals` (features as
+signals, causal and zero-phase smoothing).
 
 The stages: `classmix` makes each frame's class vector (the technique classes.mode names, then
 n `crossfade`: a change of classes glides over `classes.crossfade` beats, never a jump);

@@ -1,6 +1,8 @@
 """Interpolation and segments, shared by class keyframes (b), latent poses (m) and loops (o).
 
-The track is cut into segments at sections, every N beats, or given times. Within segment s a
+The track is cut into segments at sections, every N beats, bars or phrases (counted on the
+analysis's beats, downbeats and phrase starts), or given times; a quantised start waits for the
+next beat, bar, phrase or section (`visualizer.mapping.musical`). Within segment s a
 value moves from key s to key s+1 with exact endpoints: the segment's first frame is key s alone
 and its last frame key s+1 alone. Offline the segment ends are known (`Segments.plan`); live
 (causal) they are estimated, and the value holds key s+1 once the estimate runs out.
@@ -15,6 +17,7 @@ import numpy as np
 
 from visualizer.analysis.features import Features, FrameFeatures
 from visualizer.errors import PresetError
+from visualizer.mapping.musical import FLAGS, Quantizer, grid_frames, singular, snap
 
 
 def ease(u: float) -> float:
@@ -47,23 +50,30 @@ def boundaries(
     *,
     sections=(),
     beats=(),
+    downbeats=(),
+    phrases=(),
     every: int = 1,
     times=(),
     fps: float = 30,
     min_gap: int = 1,
+    grid: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sorted unique segment start frames in [0, n_frames), always starting with 0.
 
-    A segment shorter than ``min_gap`` frames (a first beat two frames into the track, a last
-    one just before its end) joins its neighbour: with exact endpoints it would otherwise
-    cross a whole keyframe in a frame or two, which reads as a cut.
+    ``key``: each section, every ``every``-th beat, bar (downbeat) or phrase counted from the
+    first, or the given ``times`` (seconds). With a quantisation ``grid`` (`musical.grid_frames`)
+    each start waits for the grid's next frame. A segment shorter than ``min_gap`` frames (a
+    first beat two frames into the track, a last one just before its end) joins its neighbour:
+    with exact endpoints it would otherwise cross a whole keyframe in a frame or two, which reads
+    as a cut.
     """
-    if key == "sections":
-        starts = np.asarray(sections, dtype=np.int64)
-    elif key == "beats":
-        starts = np.asarray(beats, dtype=np.int64)[::every]
-    else:
+    if key == "times":
         starts = np.array([round(t * fps) for t in times], dtype=np.int64)
+    else:
+        events = {"sections": sections, "beats": beats, "bars": downbeats, "phrases": phrases}
+        starts = np.asarray(events[key], dtype=np.int64)
+        starts = starts if key == "sections" else starts[::every]
+    starts = snap(starts[starts > 0], grid)  # frame 0 starts the first segment: never moved
     if not n_frames:
         return np.zeros(0, np.int64)
     kept = [0]
@@ -96,35 +106,43 @@ class Segmenter:
     def __init__(self) -> None:
         self.segment = -1
         self.start = 0
-        self.beats_seen = 0
+        self.seen = 0  # beats, bars or phrases counted so far (the key's unit)
+        self._last_flag = -1  # the frame of the last one
+        self._unit = 0.0  # frames between the last two (0 until two were seen)
+        self._quantizer = Quantizer()
 
     def step(
         self,
-        index: int,
+        row: FrameFeatures,
         *,
         key: str,
-        is_section_start: bool,
-        is_beat: bool,
         every: int,
+        quantize: str,
         time_starts: np.ndarray,
-        tempo: float,
         fps: float,
         guess: float,
     ) -> tuple[int, float]:
-        if key == "sections":
-            new = is_section_start
-        elif key == "beats":
-            new = is_beat and self.beats_seen % every == 0
-        else:
+        index = row.index
+        if key == "times":
             new = bool(np.any(time_starts == index))
-        if is_beat:
-            self.beats_seen += 1
-        if self.segment < 0 or (new and index > self.start):
+        else:
+            flag = bool(getattr(row, FLAGS[singular(key)]))
+            new = flag and (key == "sections" or self.seen % every == 0)
+            self.seen += flag
+            if flag:
+                self._unit = float(index - self._last_flag) if self._last_flag >= 0 else 0.0
+                self._last_flag = index
+        if self.segment < 0:
+            self.segment, self.start = 0, index
+        elif self._quantizer.step(row, quantize, int(new)) and index > self.start:
             self.segment += 1
             self.start = index
         length = guess * fps  # frames the segment is assumed to last
-        if key == "beats" and tempo > 0:
-            length = every * 60.0 / tempo * fps
+        if key in ("beats", "bars", "phrases"):
+            unit = self._unit  # the last one's length; before two, the tempo's beat or bar
+            if not unit and key != "phrases" and row.tempo > 0:
+                unit = ((row.meter or 4) if key == "bars" else 1) * 60.0 / row.tempo * fps
+            length = every * unit if unit else length
         elif key == "times":
             later = time_starts[time_starts > self.start]
             if later.size:
@@ -134,8 +152,8 @@ class Segmenter:
 
 
 class Segments:
-    """Where each frame lies between keys, for one keyed section (fields key, every, times,
-    guess): estimated frame by frame, or exact once `plan` has seen the whole track."""
+    """Where each frame lies between keys, for one keyed section (fields key, every, quantize,
+    times, guess): estimated frame by frame, or exact once `plan` has seen the whole track."""
 
     def __init__(self, fps: float) -> None:
         self._fps = fps
@@ -148,7 +166,9 @@ class Segments:
         """Use the exact segment ends of the whole track (offline look-ahead)."""
         starts = boundaries(
             options.key, features.n_frames, sections=features.sections, beats=features.beats,
-            every=options.every, times=options.times, fps=self._fps, min_gap=min_gap,
+            downbeats=features.downbeats, phrases=features.phrases, every=options.every,
+            times=options.times, fps=self._fps, min_gap=min_gap,
+            grid=grid_frames(features, options.quantize),
         )  # fmt: skip
         index, progress = segments_offline(starts, features.n_frames)
         self._planned = list(zip(index.tolist(), progress.tolist(), strict=True))
@@ -162,9 +182,8 @@ class Segments:
             times = [round(t * self._fps) for t in options.times]
             self._time_starts = np.array(sorted({0, *times}), dtype=np.int64)
         return self._segmenter.step(
-            row.index, key=options.key, is_section_start=row.is_section_start,
-            is_beat=row.is_beat, every=options.every, time_starts=self._time_starts,
-            tempo=row.tempo, fps=self._fps, guess=options.guess,
+            row, key=options.key, every=options.every, quantize=options.quantize,
+            time_starts=self._time_starts, fps=self._fps, guess=options.guess,
         )  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """Class keyframes (technique b): classes.mode = "keyframes", linear or spherical glides.
 
-The class moves from keyframe s to keyframe s+1 over segment s (sections, every N beats or given
-times; `visualizer.mapping.interpolate`), with exact endpoints; the list cycles. A new segment is
+The class moves from keyframe s to keyframe s+1 over segment s (sections, every N beats, bars or
+phrases, or given times, optionally quantised to the next beat, bar, phrase or section;
+`visualizer.mapping.interpolate`), with exact endpoints; the list cycles. A new segment is
 a cut, so a live segment that starts before its estimated end crossfades instead of jumping.
 """
 
@@ -14,6 +15,7 @@ from visualizer.analysis.features import Features
 from visualizer.mapping.classmix import check_sequence, glide, sequence
 from visualizer.mapping.crossfade import min_segment
 from visualizer.mapping.interpolate import Segments, check_times, ease
+from visualizer.mapping.musical import KEYS, QUANTIZE, READS
 from visualizer.mapping.technique import Classes, Frame, Setup, Technique, opt
 from visualizer.options import N_CLASSES
 
@@ -23,10 +25,13 @@ class KeyframesOptions:
     # Keyframe classes visited in order and cycled (names or indices); empty = a seeded random
     # sequence. Used when classes.mode = "keyframes".
     names: tuple = opt((), kind="classes")
-    # What starts a new segment: "sections", every `every` "beats", or the given "times".
-    key: str = opt("sections", choices=("sections", "beats", "times"))
-    # Beats per segment when key = "beats", 1-256.
+    # What starts a new segment: each of the "sections", every `every` "beats", "bars" or
+    # "phrases" (counted on the analysis's beats, downbeats and phrase starts), or the "times".
+    key: str = opt("sections", choices=KEYS)
+    # Beats, bars or phrases per segment (the unit `key` names), 1-256.
     every: int = opt(8, 1, 256)
+    # A new segment waits for the next "beat", "bar", "phrase" or "section" ("none": at once).
+    quantize: str = opt("none", choices=QUANTIZE)
     # Segment start times in seconds when key = "times", increasing, >= 0 (0 is implied).
     times: tuple = opt((), kind="times")
     # "linear" or "slerp" (spherical, constant-speed) between consecutive keyframes.
@@ -41,7 +46,7 @@ class Keyframes(Technique):
     """State: the segments so far and the segment shown last."""
 
     name, Options, stage, mode = "keyframes", KeyframesOptions, "classes", "keyframes"
-    reads = ("is_section_start", "is_beat", "tempo")
+    reads = READS
 
     def __init__(self, setup: Setup) -> None:
         super().__init__(setup)
@@ -65,6 +70,7 @@ class Keyframes(Technique):
     def step(self, frame: Frame, value: None) -> Classes:
         index, progress = self._segments.step(frame.row, self.options)
         cut, self._segment = index != self._segment, index
+        self.changed = cut
         rows, k = self._rows, self.options
         a, b = rows[index % len(rows)], rows[(index + 1) % len(rows)]
         u = ease(progress) if k.ease else progress

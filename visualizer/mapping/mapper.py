@@ -74,7 +74,8 @@ class CausalMapper:
         """Use ``preset``'s values from the next frame on, keeping every piece of state."""
         self.preset = preset
         for technique in self.techniques:
-            technique.set_preset(preset)
+            if technique.stage != "classes":  # the class stage hands them theirs (quantised)
+                technique.set_preset(preset)
         self._classes.set_preset(preset)
         # (technique name, feature, EMA weight) of each technique that follows a signal
         self.drives = [
@@ -107,7 +108,7 @@ class CausalMapper:
         return Step(y, noise.astype(np.float32), truncation)
 
 
-class _Rows:
+class Rows:
     """The features as per-frame rows, equal to what `frame_features` gives, built at once."""
 
     def __init__(self, features: Features) -> None:
@@ -121,6 +122,11 @@ class _Rows:
         self.is_beat = _mask(features.beats, n)
         self.is_section = _mask(features.sections, n)
         self.tempo = float(features.tempo)
+        self.beat_phase = features.beat_phase.tolist()
+        self.bar_phase = features.bar_phase.tolist()
+        self.is_downbeat = _mask(features.downbeats, n)
+        self.is_phrase = _mask(features.phrases, n)
+        self.meter = int(features.meter)
 
     def frame(self, i: int) -> FrameFeatures:
         return FrameFeatures(
@@ -134,6 +140,11 @@ class _Rows:
             is_beat=self.is_beat[i],
             is_section_start=self.is_section[i],
             tempo=self.tempo,
+            beat_phase=self.beat_phase[i],
+            bar_phase=self.bar_phase[i],
+            is_downbeat=self.is_downbeat[i],
+            is_phrase_start=self.is_phrase[i],
+            meter=self.meter,
         )
 
 
@@ -164,7 +175,7 @@ def build_timeline(
     """
     mapper = CausalMapper(preset, seed=seed, fps=features.fps)
     n = features.n_frames
-    rows = _Rows(features)
+    rows = Rows(features)
     classes = np.zeros((n, N_CLASSES), dtype=np.float32)
     noise = np.zeros((n, LATENT_SIZE), dtype=np.float32)
     truncation = np.zeros(n, dtype=np.float32)

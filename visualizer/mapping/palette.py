@@ -1,5 +1,6 @@
 """Chroma -> class blend over a palette (technique a) and palettes switched by sections (j):
-classes.mode = "chroma", and the [classes] section every class technique shares.
+classes.mode = "chroma", and the [classes] section every class technique shares. A section's
+palette can wait for the next beat, bar, phrase (`classes.quantize`; `visualizer.mapping.musical`).
 
 A palette is any number N of distinct classes. The 12 pitch classes are spread evenly around the
 palette's circle: with N = 12 pitch k drives class k alone; with fewer classes each class pools
@@ -18,6 +19,7 @@ import numpy as np
 from visualizer.errors import PresetError
 from visualizer.mapping.arithmetic import spec_vectors
 from visualizer.mapping.classmix import one_hot
+from visualizer.mapping.musical import QUANTIZE, READS, Quantizer
 from visualizer.mapping.technique import CLASS_MODES, Classes, Drive, Frame, Setup, Technique, opt
 from visualizer.options import N_CLASSES
 
@@ -46,6 +48,9 @@ class ClassesOptions:
     # Further palettes used in turn at section starts (after `names`); empty = seeded random
     # palettes of `count` classes.
     palettes: tuple = opt((), kind="palettes")
+    # A change of classes (a section's palette, a live change of which classes show) waits for
+    # the next "beat", "bar", "phrase" or "section" ("none": at once).
+    quantize: str = opt("none", choices=QUANTIZE)
     # Beats over which a change of classes (a section's palette, a keyframe, a live preset
     # change) crossfades, 0-16 (0 = a hard cut); 120 BPM is assumed while the tempo is unknown.
     crossfade: float = opt(1.0, 0.0, 16.0)
@@ -106,9 +111,11 @@ class Palette(Technique):
     """The chroma weights over the section's palette; a new palette is a cut."""
 
     name, Options, stage, mode = "classes", ClassesOptions, "classes", "chroma"
+    reads = READS
 
     def __init__(self, setup: Setup) -> None:
         super().__init__(setup)
+        self._quantizer = Quantizer()  # section starts whose palette waits for the grid
         self._order = setup.rng.permutation(N_CLASSES)  # behind every random palette
         self._key: tuple | None = None  # (section, switch) of the palette in use
         self._palette = np.zeros((0, N_CLASSES), dtype=np.float32)  # its rows (n, 1000)
@@ -133,7 +140,10 @@ class Palette(Technique):
         self._key = None  # recompute the palette on the next frame
 
     def step(self, frame: Frame, value: None) -> Classes:
-        cut = self._update_palette(frame.section)
+        started = int(frame.row.is_section_start and frame.row.index > 0)
+        self._quantizer.step(frame.row, self.options.quantize, started)
+        cut = self._update_palette(frame.section - self._quantizer.waiting)
+        self.changed = cut
         weights = chroma_weights(frame.drives[self.name], self._matrix, self.options.sensitivity)
         return Classes(weights @ self._palette, cut)
 

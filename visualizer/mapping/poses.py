@@ -2,9 +2,10 @@
 
 A pose is a latent before truncation (128 values, the truncated normal the seed draws): a seed
 (``7`` draws the pose seed 7 gives), a saved ``.npy`` of 128 values, or ``clip.npz@120`` (frame
-120 of a saved Timeline, ``noise / truncation``). Poses change on sections, every N beats or at
-given times (`visualizer.mapping.interpolate` segments, exact endpoints, smoothstep), gliding by
-spherical interpolation, so the composition morphs while the classes do whatever classes.mode
+120 of a saved Timeline, ``noise / truncation``). Poses change on sections, every N beats, bars or
+phrases, or at given times, optionally quantised to the next beat, bar, phrase or section
+(`visualizer.mapping.interpolate` segments, exact endpoints, smoothstep), gliding by spherical
+interpolation, so the composition morphs while the classes do whatever classes.mode
 says: the "moves in latent space as well as class space" effect.
 
 The music-driven motion is mixed in as ``sqrt(1 - m^2) * pose + m * motion`` (``m`` =
@@ -28,6 +29,7 @@ from visualizer.analysis.features import Features
 from visualizer.errors import PresetError, TimelineError
 from visualizer.mapping.crossfade import min_segment
 from visualizer.mapping.interpolate import Segments, check_times, ease, slerp
+from visualizer.mapping.musical import KEYS, QUANTIZE, READS
 from visualizer.mapping.technique import Frame, Setup, Technique, check_seed, opt
 from visualizer.mapping.timeline import load as load_timeline
 from visualizer.mapping.truncation import to_truncated, truncated_normal
@@ -55,10 +57,13 @@ class PosesOptions:
     # before truncation, or "clip.npz@120" for frame 120 of a saved Timeline); the latent glides
     # from pose to pose (slerp) while the classes do what classes.mode says. Empty = off.
     seeds: tuple = opt((), kind="poses", check=check_pose)
-    # What starts the glide to the next pose: "sections", every `every` "beats", or "times".
-    key: str = opt("sections", choices=("sections", "beats", "times"))
-    # Beats per pose when key = "beats", 1-256.
+    # What starts the glide to the next pose: each of the "sections", every `every` "beats",
+    # "bars" or "phrases" (counted on the analysis's beats, downbeats and phrase starts), "times".
+    key: str = opt("sections", choices=KEYS)
+    # Beats, bars or phrases per pose (the unit `key` names), 1-256.
     every: int = opt(8, 1, 256)
+    # A new pose waits for the next "beat", "bar", "phrase" or "section" ("none": at once).
+    quantize: str = opt("none", choices=QUANTIZE)
     # Pose start times in seconds when key = "times", increasing, >= 0 (0 is implied).
     times: tuple = opt((), kind="times")
     # Share of the music-driven motion (walk, pulse, ...) kept around the poses, 0-1 (0 = the
@@ -111,12 +116,13 @@ class Poses(Technique):
     and no still morph."""
 
     name, Options, stage = "poses", PosesOptions, "pose"
-    reads = ("is_section_start", "is_beat", "tempo")
+    reads = READS
 
     def __init__(self, setup: Setup) -> None:
         super().__init__(setup)
         self._home = setup.home  # the seed's own latent: the pose of a still morph without poses
         self._segments = Segments(setup.fps)
+        self._segment = 0
 
     @classmethod
     def check(cls, preset: Any) -> None:
@@ -137,10 +143,13 @@ class Poses(Technique):
     def step(self, frame: Frame, value: np.ndarray) -> np.ndarray:
         """The latent (128,) before truncation: ``value`` itself when inactive, else the pose
         of this frame with ``poses.motion`` of the music-driven ``value`` mixed in."""
+        self.changed = False
         if not self.active:
             return value
         segment, progress = self._segments.step(frame.row, self.options)
         poses = self._poses
+        self.changed = segment != self._segment and len(poses) > 1  # one pose never changes
+        self._segment = segment
         a, b = poses[segment % len(poses)], poses[(segment + 1) % len(poses)]
         # A slerp of two such latents is a rotation: their law is kept, the bound is not quite.
         bound = self.preset.latent.bound

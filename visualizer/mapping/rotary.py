@@ -1,7 +1,9 @@
-"""Rotary motion (technique i): the latent circles in a seeded random plane, locked to the beat.
+"""Rotary motion (technique i): the latent circles in a seeded random plane, locked to the music.
 
 The plane is spanned by two orthogonal directions with one latent unit of RMS per component; one
-turn takes ``beats`` beats at the current tempo (or ``seconds`` while the tempo is unknown). The
+turn takes ``bars`` bars counted on the analysis's downbeats, else ``beats`` beats counted on its
+beats (`visualizer.mapping.musical.Cycle`: driven by the bar or beat phase, so the circle stays in
+phase with the bar lines through tempo changes), or ``seconds`` while no beats are known. The
 circle is blended in at the angle of its radius, so the latent keeps its law.
 """
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from visualizer.mapping.musical import READS, Cycle, per
 from visualizer.mapping.technique import Frame, Setup, Technique, opt
 from visualizer.mapping.warp import blend
 from visualizer.options import LATENT_SIZE
@@ -22,9 +25,13 @@ class RotaryOptions:
     # Radius of the circle in latent units per component, 0-2 (0 = off): an angle in radians,
     # blended in so the latent keeps its law.
     radius: float = opt(0.0, 0.0, 2.0)
-    # Beats per turn, 0.25-64: the period is locked to the tempo.
+    # Beats per turn, 0.25-64, counted on the beats (the circle follows the tempo); used when
+    # `bars` is 0.
     beats: float = opt(4.0, 0.25, 64.0)
-    # Seconds per turn while the tempo is unknown, 0.1-600.
+    # Bars per turn, 0-64 (0 = count `beats` instead): counted on the downbeats and locked to
+    # the bar phase, so a turn starts on a bar line whatever the meter and tempo.
+    bars: float = opt(0.0, 0.0, 64.0)
+    # Seconds per turn while no beats are known, 0.1-600.
     seconds: float = opt(2.0, 0.1, 600.0)
 
 
@@ -34,29 +41,23 @@ def random_plane(rng: np.random.Generator, dim: int = 128) -> np.ndarray:
     return q.T * math.sqrt(dim)
 
 
-def period_frames(tempo: float, beats: float, seconds: float, fps: float) -> float:
-    """Frames per turn: ``beats`` beats at ``tempo`` BPM, else ``seconds``."""
-    return (beats * 60.0 / tempo if tempo > 0 else seconds) * fps
-
-
 class Rotary(Technique):
-    """Draws the plane; state: the phase in radians (0 on the first frame, turning even while
-    the radius is 0, so a live radius change does not restart the circle)."""
+    """Draws the plane; state: where the turn is (its `Cycle`), moving even while the radius is
+    0, so a live radius change does not restart the circle."""
 
     name, Options, stage = "rotary", RotaryOptions, "latent"
-    reads = ("tempo",)
+    reads = READS
 
     def __init__(self, setup: Setup) -> None:
         super().__init__(setup)
         self._plane = random_plane(setup.rng, LATENT_SIZE)
-        self._phase: float | None = None
+        self._cycle = Cycle(setup.fps)
 
     def step(self, frame: Frame, value: np.ndarray) -> np.ndarray:
         r = self.options
-        period = period_frames(frame.row.tempo, r.beats, r.seconds, self.fps)
-        phase = 0.0 if self._phase is None else self._phase + 2.0 * math.pi / period
-        self._phase = phase
+        turns = self._cycle.step(frame.row, *per(r.beats, r.bars), r.seconds)
         if r.radius <= 0:
             return value
+        phase = 2.0 * math.pi * turns
         circle = math.cos(phase) * self._plane[0] + math.sin(phase) * self._plane[1]
         return blend(value, circle, r.radius)

@@ -106,6 +106,10 @@ class Technique:
     stage: ClassVar[str]  # one of STAGES
     mode: ClassVar[str] = ""  # class stage: the classes.mode word that selects it
     reads: ClassVar[tuple[str, ...]] = ()  # FrameFeatures fields it reads besides its drive
+    # Set by `step` where the technique changes what it shows at once (a new keyframe, palette,
+    # morph class or pose): what `quantize` places on the music's boundaries, and what
+    # `visualizer.bench.reactivity` counts. Only the techniques stepped at a frame set it.
+    changed: bool = False
 
     def __init__(self, setup: Setup) -> None:
         """Draw what the technique needs, from ``setup.rng`` only."""
