@@ -5,8 +5,10 @@ real socket to a real server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
+import time
 
 import pytest
 
@@ -146,5 +148,83 @@ def test_allowed_hosts_reach_the_show_and_the_rebinding_rules_stay(tmp_path):
         assert status == 101
         status, _, _ = _get(port, "/ws", lan, upgrade + "Origin: http://evil.example\r\n")
         assert status == 403
+    finally:
+        live.close()
+
+
+async def _watch(url: str, seconds: float) -> tuple[float, list[float]]:
+    """Be a viewer that plays the track: report a playing clock, note when each frame arrives.
+    Returns the frame rate after the first second, and the arrival times (from the start)."""
+    from websockets.asyncio.client import connect
+
+    arrivals: list[float] = []
+    async with connect(url, max_size=None) as ws:
+        start = time.monotonic()
+        last_clock = -1.0
+        while (now := time.monotonic() - start) < seconds:
+            if now - last_clock >= 0.1:
+                await ws.send(json.dumps({"type": "clock", "t": now, "playing": True}))
+                last_clock = now
+            with contextlib.suppress(TimeoutError):
+                if isinstance(await asyncio.wait_for(ws.recv(), 0.1), bytes):
+                    arrivals.append(time.monotonic() - start)
+    settled = [t for t in arrivals if t >= 1.0]
+    return len(settled) / (seconds - 1.0), [*arrivals, seconds]
+
+
+async def _flood(url: str, messages: list[str], done) -> float:
+    """Send ``messages`` as fast as the socket takes them, never reading; stay connected until
+    ``done()``. Returns the seconds from the first message to ``done()``."""
+    from websockets.asyncio.client import connect
+
+    async with connect(url) as ws:
+        await ws.recv()  # the first state
+        start = time.monotonic()
+        for message in messages:
+            await ws.send(message)
+        while not done():
+            await asyncio.sleep(0.1)
+        return time.monotonic() - start
+
+
+def _state_seconds(port: int) -> float:
+    started = time.monotonic()
+    status, _, body = _get(port, "/state", "127.0.0.1")
+    assert status == 200 and "params" in json.loads(body)
+    return time.monotonic() - started
+
+
+def test_a_message_flood_keeps_frames_flowing_and_state_answering(tmp_path):
+    """One page sending 3,000 ``set`` messages (and a burst of state requests and taps) while
+    another page watches: frames keep arriving at a good share of the calm rate, /state answers
+    within a bound, and the flood's last value is the one that holds."""
+    live, _ = live_session(tmp_path, seconds=60.0)
+    live.start()
+    try:
+        port = live.server.port
+        url = f"ws://127.0.0.1:{port}/ws"
+        calm, _ = asyncio.run(_watch(url, 4.0))
+        values = [round(0.1 + 0.8 * (i % 100) / 100, 3) for i in range(3000)]
+        flood = [json.dumps({"type": "set", "key": "pulse.amount", "value": v}) for v in values]
+        flood += [json.dumps({"type": "state"})] * 300 + [json.dumps({"type": "tap"})] * 100
+        flood.append(json.dumps({"type": "set", "key": "pulse.amount", "value": 0.777}))
+        answers: list[float] = []
+
+        async def scenario():
+            watching = asyncio.create_task(_watch(url, 8.0))
+            landed = lambda: live.control.base.pulse.amount == 0.777  # noqa: E731
+            flooding = asyncio.create_task(_flood(url, flood, landed))
+            await asyncio.sleep(0.5)
+            for _ in range(6):
+                answers.append(await asyncio.to_thread(_state_seconds, port))
+                await asyncio.sleep(0.5)
+            return await watching, await flooding
+
+        (rate, arrivals), took = asyncio.run(asyncio.wait_for(scenario(), 120))
+        gap = max(b - a for a, b in zip(arrivals, arrivals[1:], strict=False))
+        print(f"calm {calm:.1f} fps, flood {rate:.1f} fps, longest gap {gap:.2f} s, "
+              f"/state within {max(answers):.2f} s, the flood applied in {took:.1f} s")  # fmt: skip
+        assert rate >= 0.4 * calm and gap < 2.0, (rate, calm, gap)
+        assert max(answers) < 1.5, answers
     finally:
         live.close()
