@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,87 @@ def test_live_cli_serves_records_and_stops_cleanly(tmp_path):
     assert info["video_seconds"] and info["audio_seconds"]
     assert abs(info["video_seconds"] - info["audio_seconds"]) < 0.1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (what ``systemctl stop`` signals besides it)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _plant_leftover(folder: Path) -> Path:
+    """A hidden work folder as a SIGKILLed show left it: a video without sound, nobody's."""
+    leftover = folder / ".live-record-k1lled00"
+    leftover.mkdir()
+    (leftover / "video.mp4").write_bytes(b"\0" * 4096)
+    hour_ago = time.time() - 3600
+    os.utime(leftover / "video.mp4", (hour_ago, hour_ago))
+    os.utime(leftover, (hour_ago, hour_ago))
+    return leftover
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+def test_a_recording_is_finished_on_sigterm_and_sighup(tmp_path, how):
+    """SIGTERM to the show and every process it started (``systemctl stop``), or SIGHUP with the
+    terminal gone (an SSH drop): the recording is finished as on Ctrl-C, with its sound, and the
+    work folder a killed show left beside it is removed."""
+    track, _ = write_track(tmp_path, seconds=6.0)
+    weights = write_checkpoint(tmp_path / "ckpt", 128, 8)
+    output = tmp_path / "show.mp4"
+    leftover = _plant_leftover(tmp_path)
+    process = _cli(
+        "--audio", str(track), "--weights", str(weights), "--preset", str(write_preset(tmp_path)),
+        "--fps", "24", "--port", "0", "--device", "cpu", "--record", str(output),
+    )  # fmt: skip
+    line = process.stdout.readline()
+    assert line.startswith("live: open http://127.0.0.1:"), process.stderr.read()
+    assert asyncio.run(_play(line.split()[2].replace("http", "ws") + "ws", seconds=2.0)) >= 3
+    if how == "SIGTERM":
+        for pid in [process.pid, *_descendants(process.pid)]:
+            os.kill(pid, signal.SIGTERM)
+    else:  # the terminal is gone: nothing can be printed any more
+        process.stdout.close()
+        process.stderr.close()
+        process.send_signal(signal.SIGHUP)
+    process.wait(timeout=120)
+    info = probe(output)
+    assert info["video_seconds"] and info["audio_seconds"], info
+    assert abs(info["video_seconds"] - info["audio_seconds"]) < 0.1
+    assert not leftover.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no leftovers
+    if how == "SIGTERM":
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 0 and f"recorded {output}" in out, err
+
+
+def test_a_recording_removes_only_the_work_folders_of_dead_shows(tmp_path):
+    """A show's work folder holds a lock while the show lives: the next recording into the
+    folder removes a dead show's, and keeps a running show's, a folder made a moment ago, a link
+    and whatever the link points at."""
+    from visualizer.live.sink_record import RecordSink
+
+    first = RecordSink(tmp_path / "a.mp4", fps=Fraction(24), resolution=128)
+    running = next(tmp_path.glob(".live-record-*"))
+    dead = tmp_path / ".live-record-dead0000"
+    dead.mkdir()
+    (dead / "owner.lock").touch()  # nobody holds it: its show was killed
+    (dead / "video.mp4").write_bytes(b"\0" * 4096)
+    legacy = _plant_leftover(tmp_path)  # an earlier version's: no lock, an hour old
+    young = tmp_path / ".live-record-young000"
+    young.mkdir()  # no lock yet, made just now: a show starting
+    target = tmp_path / "keep"
+    target.mkdir()
+    (target / "precious.txt").write_text("mine")
+    (tmp_path / ".live-record-link0000").symlink_to(target)
+    second = RecordSink(tmp_path / "b.mp4", fps=Fraction(24), resolution=128)
+    assert running.is_dir() and young.is_dir() and (target / "precious.txt").exists()
+    assert not dead.exists() and not legacy.exists()
+    assert first.close() is None and second.close() is None  # no frame came: nothing written
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))
+    assert left == [".live-record-link0000", ".live-record-young000"]
 
 
 async def _play(url: str, seconds: float) -> int:

@@ -17,6 +17,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
+import signal
+import sys
 
 from visualizer.commands.common import (
     add_model_options,
@@ -255,9 +258,40 @@ def run(args: argparse.Namespace) -> int:
                 "--allow-host NAME (e.g. --allow-host 192.168.1.20), or they get 403"
             )
     with contextlib.ExitStack() as held:
+        signals = held.enter_context(StopSignals())
         if args.record:
             held.enter_context(_recording_lock(args))
-        return _serve(args)
+        return _serve(args, signals)
+
+
+class StopSignals:
+    """Every signal that ends a process unless caught (`visualizer.live.sink_record.STOP_SIGNALS`:
+    SIGINT, SIGTERM from ``kill`` or ``systemctl stop``, SIGHUP from a closed terminal or an SSH
+    drop, ...) stops the show as Ctrl-C does: a KeyboardInterrupt in the main thread. Once the
+    show is closing (``hold()``), they are noted and the recording is finished all the same."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        from visualizer.live.sink_record import STOP_SIGNALS
+
+        for number in STOP_SIGNALS:
+            self._previous[number] = signal.signal(number, self._stop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def _stop(self, number: int, frame: object) -> None:
+        if not self.holding:
+            raise KeyboardInterrupt
+        log.warning("%s: finishing the show first", signal.Signals(number).name)
 
 
 def _recording_lock(args: argparse.Namespace):
@@ -275,27 +309,36 @@ def _recording_lock(args: argparse.Namespace):
     return exclusive(args.record, "--record")
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, signals: StopSignals) -> int:
     from visualizer.live.session import LiveSession
 
     session = LiveSession.open(options_from_args(args))
     try:
         session.start()
         if not args.quiet:
-            print(f"live: open {session.server.url} (Ctrl-C to stop)", flush=True)
+            _say(f"live: open {session.server.url} (Ctrl-C to stop)")
             for sink in session.outputs:
-                print(f"live: sending {sink.describe()}", flush=True)
+                _say(f"live: sending {sink.describe()}")
             if session.midi is not None:
                 midi = session.midi
-                print(f"live: MIDI from {midi.port_name!r}, map {midi.map_path}", flush=True)
+                _say(f"live: MIDI from {midi.port_name!r}, map {midi.map_path}")
         session.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        signals.hold()  # a second signal must not cut the recording's mux short
         output = session.close()
     if output is not None and not args.quiet:
-        print(f"recorded {output}")
+        _say(f"recorded {output}")
     return 0
+
+
+def _say(text: str) -> None:
+    """Print a line; once the terminal is gone (SIGHUP, an SSH drop) print nothing more."""
+    try:
+        print(text, flush=True)
+    except OSError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process)
 
 
 def options_from_args(args: argparse.Namespace):
