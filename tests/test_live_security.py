@@ -228,3 +228,27 @@ def test_a_message_flood_keeps_frames_flowing_and_state_answering(tmp_path):
         assert max(answers) < 1.5, answers
     finally:
         live.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/state", "Host: 127.0.0.1\r\nHost: 127.0.0.1\r\n"),
+        ("/state", "Host: 127.0.0.1\r\nHost: evil.example\r\n"),
+        ("/ws", "Host: 127.0.0.1\r\nHost: 127.0.0.1\r\n"),
+        ("/ws", "Host: 127.0.0.1\r\nOrigin: http://127.0.0.1\r\nOrigin: http://evil.example\r\n"),
+    ],
+)
+def test_repeated_host_or_origin_headers_are_one_clean_refusal(session, path, headers):
+    """Two Host (or Origin) headers: which one names the show is ambiguous, so the request is
+    refused with 400, never a server error, and the server goes on serving."""
+    port = session.server.port
+    upgrade = (
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    )
+    extra = upgrade if path == "/ws" else ""
+    status, _, body = _raw(port, f"GET {path} HTTP/1.1\r\n{headers}{extra}\r\n")
+    assert status == 400 and b"params" not in body, (status, body)
+    status, _, _ = _get(port, "/state", "127.0.0.1")
+    assert status == 200

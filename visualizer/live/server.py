@@ -25,7 +25,8 @@ frees the clock for the next page that reports; a page can take it (``take_clock
 Every request must name this machine by a loopback Host, the ``--host`` name or an
 ``--allow-host`` name (`visualizer.live.http.host_allowed`), so a web page reaching the port
 through DNS rebinding is refused (403) on every path; the WebSocket also needs an Origin
-matching the Host, so another web site cannot steer the show.
+matching the Host, so another web site cannot steer the show. A request with two Host (or
+Origin) headers is refused with 400: no reading of it can be trusted.
 """
 
 from __future__ import annotations
@@ -166,6 +167,10 @@ class LiveServer:
     # -- HTTP ------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        repeated = [name for name in ("Host", "Origin") if len(request.headers.get_all(name)) > 1]
+        if repeated:  # which one names the show? neither: refused, whatever they say
+            log.warning("refused a request with more than one %s header", repeated[0])
+            return connection.respond(400, f"one {repeated[0]} header expected\n")
         host = request.headers.get("Host", "")
         if not host_allowed(host, self.host, self.allowed_hosts):
             # DNS rebinding: a web page on a name that resolves to 127.0.0.1 sends its own name
