@@ -198,6 +198,37 @@ def test_a_server_that_cannot_start_is_one_error_line(tmp_path, where):
     assert not record.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("what", ["--port", "--osc-port", "--record", "--midi-map"])
+def test_ports_and_outputs_are_checked_before_the_model_loads(tmp_path, what):
+    """A busy port, an existing recording or a bad MIDI map fails before the model loads: the
+    weights here are not a checkpoint, and that error never comes."""
+    track, _ = write_track(tmp_path, seconds=1.0)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / "show.mp4").write_bytes(b"an earlier show")
+    (tmp_path / "map.toml").write_text("[[note]]\nchannel = 1\nnumber = 1\ntarget = 'x.y'\n")
+    kind = socket.SOCK_DGRAM if what == "--osc-port" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = str(busy.getsockname()[1])
+        if kind == socket.SOCK_STREAM:
+            busy.listen()
+        extra = {
+            "--port": ["--port", port],
+            "--osc-port": ["--port", "0", "--osc-port", port],
+            "--record": ["--port", "0", "--record", str(tmp_path / "show.mp4")],
+            "--midi-map": ["--port", "0", "--midi-out", "--midi-map", str(tmp_path / "map.toml")],
+        }[what]
+        process = _cli("--audio", str(track), "--weights", str(tmp_path / "bad.pt"),
+                       "--device", "cpu", *extra)  # fmt: skip
+        _, err = process.communicate(timeout=120)
+    assert process.returncode == 1 and "Traceback" not in err, err
+    assert "not a PyTorch checkpoint" not in err, err
+    expected = {"--port": "cannot serve on 127.0.0.1:" + port,
+                "--osc-port": "cannot listen for OSC on 127.0.0.1:" + port,
+                "--record": "exists", "--midi-map": "a note triggers an action"}[what]  # fmt: skip
+    assert expected in err, err
+
+
 def test_two_shows_recording_to_one_file_the_second_fails_at_once(tmp_path):
     track, _ = write_track(tmp_path, seconds=2.0)
     weights = write_checkpoint(tmp_path / "ckpt", 128, 8)
@@ -267,3 +298,18 @@ def test_live_and_render_load_the_same_network_for_the_same_flags():
     y[0, 207] = 1.0
     t = torch.tensor([0.5])
     assert torch.equal(live.frames(z, y, t), render.frames(z, y, t))
+
+
+def test_live_quality_is_jpeg_quality_and_the_old_flag_says_so():
+    """--quality is render's CRF; live's JPEG quality has its own name, checked 1-100."""
+    from visualizer.cli import get_parser
+    from visualizer.commands.live import options_from_args
+
+    args = get_parser().parse_args(["live", "--no-audio", "--jpeg-quality", "60"])
+    assert options_from_args(args).jpeg_quality == 60
+    for bad in (["--quality", "60"], ["--jpeg-quality", "101"], ["--jpeg-quality", "0"]):
+        process = _cli("--no-audio", *bad)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 2 and "Traceback" not in err, err
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("visualizer live: error: ") and "--jpeg-quality" in last, err

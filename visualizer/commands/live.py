@@ -26,7 +26,6 @@ from visualizer.commands.common import (
     add_preset_options,
     add_quiet_option,
     local_file,
-    positive_int,
 )
 from visualizer.live.launch import QUANTIZE
 from visualizer.live.sinks import output_help, output_names
@@ -58,6 +57,16 @@ def _ranged(kind: type, low: float, high: float, what: str):
         return value
 
     return parse
+
+
+class _Renamed(argparse.Action):
+    """``--quality`` is render's video quality (CRF); live names its JPEG quality apart."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.error(
+            f"{option_string} is render's video quality (CRF): live's JPEG quality 1-100 is "
+            "--jpeg-quality"
+        )
 
 
 def _tempo(text: str) -> str:
@@ -171,8 +180,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="apply class changes at once, not on the next beat (and --quantize beat as now)",
     )
     parser.add_argument(
-        "--quality", type=positive_int, default=85, help="JPEG quality 1-100 (default: 85)"
-    )
+        "--jpeg-quality", type=_ranged(int, 1, 100, "JPEG quality"), default=85, metavar="Q",
+        help="JPEG quality of the frames sent to the page, 1-100 (default: 85)",
+    )  # fmt: skip
+    parser.add_argument("--quality", nargs="?", action=_Renamed, help=argparse.SUPPRESS)
     add_quiet_option(parser)
 
 
@@ -366,7 +377,7 @@ def options_from_args(args: argparse.Namespace):
         record_size=args.size,
         overwrite=args.overwrite,
         snap_classes=not args.no_snap,
-        jpeg_quality=args.quality,
+        jpeg_quality=args.jpeg_quality,
         midi=args.midi,
         midi_map=Path(args.midi_map) if args.midi_map else None,
         outputs=tuple(args.output),

@@ -8,12 +8,16 @@ through DNS rebinding sends its own name, which is never on that list.
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import re
+import socket
 from pathlib import Path
 
 from websockets.datastructures import Headers
 from websockets.http11 import Response
+
+from visualizer.errors import LiveIOError
 
 RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits: any file; int() stays cheap
 TRACK_CHUNK = 1 << 20  # bytes of the track per /track response (bounded memory per client)
@@ -79,3 +83,29 @@ def ranged(path: Path, header: str | None) -> Response:
         data = file.read(end - start + 1)
     extra = {"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}"}
     return response(206, data, kind, extra)
+
+
+def check_bindable(host: str, port: int, kind: socket.SocketKind, what: str) -> None:
+    """LiveIOError "cannot WHAT HOST:PORT: why" unless ``port`` (TCP or UDP, ``kind``) can be
+    bound on every address ``host`` names, as the server binds them: a busy port or a host that
+    does not resolve fails before the model loads, not after. The sockets are closed again."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=kind, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as error:
+        raise LiveIOError(f"cannot {what} {host}:{port}: {_reason(error)}") from None
+    for family, type_, proto, _, address in addresses:
+        with socket.socket(family, type_, proto) as probe:
+            if kind == socket.SOCK_STREAM:  # as asyncio's server does (not python-osc's UDP)
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRNOTAVAIL:  # an address family that is off here
+                    continue
+                raise LiveIOError(f"cannot {what} {host}:{port}: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    return getattr(error, "strerror", None) or str(error)

@@ -233,8 +233,9 @@ class LiveSession:
         control.set_cycle(options.cycle_bars, options.cycle_mode)
         # learn mode writes the map beside the saved scenes; the dotted name keeps it out of them
         midi_map = options.midi_map or Path(options.save_dir) / MAP_NAME
-        if options.midi is not None:
+        if options.midi is not None or options.midi_out is not None:
             _check_midi(options.midi, midi_map)  # before the model loads: a typo fails at once
+        _check_ports(options)
         seed = seed_for(control.preset, options.seed)
         model = auto_model(options.device) if options.model == "auto" else options.model
         generator = load_generator(dataclasses.replace(options, model=model))
@@ -262,14 +263,26 @@ class LiveSession:
         )
 
 
-def _check_midi(port: str, map_path: Path) -> None:
+def _check_midi(port: str | None, map_path: Path) -> None:
+    """The MIDI map (read by MIDI in and out) and the input ``port`` (None: no MIDI in)."""
     from visualizer.live.midi import VIRTUAL, choose_port, list_ports
     from visualizer.live.midi_map import MidiMap
 
     if map_path.exists():
         MidiMap.load(map_path)
-    if port != VIRTUAL:
+    if port is not None and port != VIRTUAL:
         choose_port(port, list_ports())
+
+
+def _check_ports(options: LiveOptions) -> None:
+    """The HTTP and OSC ports can be bound (checked again when they are: this is early)."""
+    import socket
+
+    from visualizer.live.http import check_bindable
+
+    check_bindable(options.host, options.port, socket.SOCK_STREAM, "serve on")
+    if options.osc_port is not None:
+        check_bindable(options.host, options.osc_port, socket.SOCK_DGRAM, "listen for OSC on")
 
 
 def _midi_input(control: LiveControl, map_path: Path | None):
