@@ -27,9 +27,9 @@ def session(tmp_path_factory):
     live.close()
 
 
-def _raw(port: int, request: str) -> tuple[int, dict[str, str], bytes]:
-    """Send ``request`` as is; (status, headers, body) of the reply."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+def _raw(port: int, request: str, host: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as is to ``host``; (status, headers, body) of the reply."""
+    with socket.create_connection((host, port), timeout=10) as conn:
         conn.sendall(request.encode())
         reply = b""
         while b"\r\n\r\n" not in reply:
@@ -252,3 +252,21 @@ def test_repeated_host_or_origin_headers_are_one_clean_refusal(session, path, he
     assert status == 400 and b"params" not in body, (status, body)
     status, _, _ = _get(port, "/state", "127.0.0.1")
     assert status == 200
+
+
+@pytest.mark.parametrize(("bound", "shown"), [("0.0.0.0", "127.0.0.1"), ("::", "[::1]")])
+def test_the_address_printed_for_a_wildcard_host_is_one_that_answers(tmp_path, bound, shown):
+    """`live --host 0.0.0.0` printed http://0.0.0.0:PORT/, whose Host the server refuses (a
+    wildcard names no host): it prints the loopback address, which answers."""
+    if bound == "::" and not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    live, _ = live_session(tmp_path, seconds=2.0, host=bound)
+    live.start()
+    try:
+        url = live.server.url
+        assert url == f"http://{shown}:{live.server.port}/"
+        request = f"GET /state HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n\r\n"
+        status, _, body = _raw(live.server.port, request, shown.strip("[]"))
+        assert status == 200 and "params" in json.loads(body)
+    finally:
+        live.close()

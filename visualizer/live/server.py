@@ -137,7 +137,9 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        """The page's address on this machine (a wildcard --host names no host: loopback)."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
     def _run(self) -> None:
         try:
@@ -181,7 +183,7 @@ class LiveServer:
         if path == "/ws":
             origin = request.headers.get("Origin")
             if origin is not None and origin.split("://", 1)[-1] != host:
-                log.warning("refused a WebSocket from origin %s", origin[:100])
+                log.warning("refused a WebSocket from origin %r", origin[:100])
                 return connection.respond(403, "foreign origin\n")
             return None
         if path in ASSETS:
