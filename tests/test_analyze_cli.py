@@ -37,12 +37,27 @@ def test_writes_features_and_plot(tmp_path, track, capsys):
     assert bars in printed and 2 <= features.downbeats.size <= 3
 
 
-def test_quiet_window_and_default_output(tmp_path, track, capsys, monkeypatch):
+def test_quiet_window_and_no_output_without_o(tmp_path, track, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    listing = sorted(tmp_path.iterdir())
     assert main(["analyze", str(track), "--start", "1", "--duration", "2", "-q"]) == 0
     assert capsys.readouterr().out == ""
-    features = load_features(tmp_path / "song.features.npz")
+    assert sorted(tmp_path.iterdir()) == listing  # -o is the only way to write the arrays
+    out = tmp_path / "w.npz"
+    assert (
+        main(["analyze", str(track), "--start", "1", "--duration", "2", "-q", "-o", str(out)]) == 0
+    )
+    features = load_features(out)
     assert features.n_frames == 60 and features.duration == pytest.approx(2.0, abs=1e-3)
+
+
+def test_plot_after_a_plain_analyze_needs_no_overwrite(tmp_path, track, capsys, monkeypatch):
+    """The same command with --plot added runs: the first wrote nothing it was not asked for."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyze", str(track)]) == 0
+    assert "wrote:    nothing (-o FEATURES.npz saves the arrays)" in capsys.readouterr().out
+    assert main(["analyze", str(track), "--plot", "song.png", "-q"]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.png"]
 
 
 def test_refuses_to_overwrite(tmp_path, track, capsys):

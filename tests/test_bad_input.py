@@ -5,6 +5,7 @@ and nothing written: no output, no work folder, no input changed."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,41 @@ def _file(path: Path, text: str) -> Path:
     return path
 
 
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def _not_utf8(folder: Path, name: bytes, data: bytes | None = None) -> Path:
+    """``folder``/``name`` with bytes in its name that are not UTF-8 (as Linux hands them to
+    Python: lone surrogates), written with ``data`` when given."""
+    path = Path(os.fsdecode(os.path.join(os.fsencode(folder), name)))
+    if data is not None:
+        path.write_bytes(data)
+    return path
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def _loop(folder: Path) -> Path:
+    """A folder name that is a link to itself: every path through it loops."""
+    (folder / "loop").symlink_to("loop")
+    return folder / "loop"
+
+
+def _corrupt_member(path: Path) -> Path:
+    """A timeline whose class vectors have one byte changed: the member's CRC no longer matches
+    (np.savez stores members, so the byte lies in the data as written)."""
+    _timeline_with(path)
+    data = bytearray(path.read_bytes())
+    data[data.index(b"class_vectors.npy") + 2000] ^= 0xFF  # past the headers, inside the data
+    path.write_bytes(bytes(data))
+    return path
+
+
 # (case class, extra argv builder (tmp, song) -> list, exit status, words the error line holds)
 CASES = [
     ("preset nan in a list", lambda t, s: ["--set", "keyframes.times=[nan]"], 1, "finite"),
@@ -204,6 +240,88 @@ CASES = [
     ),  # fmt: skip
     ("timeline-out is the track", lambda t, s: ["--timeline-out", s, "--overwrite"], 1, "inputs"),
     (
+        "timeline with a corrupt member",
+        lambda t, s: ["--timeline", _corrupt_member(t / "c.npz")],
+        1,
+        "corrupt timeline",
+    ),  # fmt: skip
+    (
+        "timeline with no frames (before the model loads)",
+        lambda t, s: ["--timeline", timeline_io.save(random_timeline(0), t / "z.npz")],
+        1,
+        "holds no frames",
+    ),  # fmt: skip
+    ("timeline is a FIFO", lambda t, s: ["--timeline", _fifo(t / "f.npz")], 1, "not a regular"),
+    (
+        "--set value not UTF-8 (copied into the preset record)",
+        lambda t, s: ["--set", os.fsdecode(b"description=caf\xe9")],
+        1,
+        "caf\\xe9: it holds bytes",
+    ),  # fmt: skip
+    (
+        "--set number over 4,300 digits",
+        lambda t, s: ["--set", "walk.speed=" + "1" * 5000],
+        1,
+        "walk.speed",
+    ),  # fmt: skip
+    (
+        "preset file number over 4,300 digits",
+        lambda t, s: ["--preset", _file(t / "n.toml", "seed = " + "1" * 5000)],
+        1,
+        "not valid TOML",
+    ),  # fmt: skip
+    ("preset file is a FIFO", lambda t, s: ["--preset", _fifo(t / "p.toml")], 1, "not a regular"),
+    ("preset file is a device", lambda t, s: ["--preset", "/dev/zero"], 1, "not a regular file"),
+    (
+        "preset file of 1.2 MB",
+        lambda t, s: ["--preset", _file(t / "big.toml", "# x\n" * 300_000)],
+        1,
+        "more than a preset file holds",
+    ),  # fmt: skip
+    (
+        "preset description of 100,000 characters (copied beside the video)",
+        lambda t, s: ["--preset", _file(t / "d.toml", f'description = "{"x" * 100_000}"')],
+        1,
+        "at most 500",
+    ),  # fmt: skip
+    (
+        "preset path not UTF-8",
+        lambda t, s: ["--preset", _not_utf8(t, b"p\xff.toml", b"seed = 1\n")],
+        1,
+        "p\\xff.toml holds bytes that are not UTF-8",
+    ),  # fmt: skip
+    (
+        "preset name with an escape sequence",
+        lambda t, s: ["--preset", "x\x1b[2J"],
+        1,
+        "unknown preset 'x\\x1b[2J'",
+    ),  # fmt: skip
+    ("weights are a FIFO", lambda t, s: ["--weights", _fifo(t / "w.pt")], 1, "not a regular"),
+    (
+        "weights path not UTF-8",
+        lambda t, s: ["--weights", _not_utf8(t, b"w\xff", b"x")],
+        1,
+        "not UTF-8",
+    ),  # fmt: skip
+    (
+        "--frames-dir in the render's work folder (removed at the end)",
+        lambda t, s: ["--frames-dir", t / "out" / ".o.mp4.parts" / "png"],
+        1,
+        "work folder",
+    ),  # fmt: skip
+    (
+        "--frames-dir not UTF-8",
+        lambda t, s: ["--frames-dir", _not_utf8(t, b"f\xff")],
+        1,
+        "not UTF-8",
+    ),  # fmt: skip
+    (
+        "--timeline-out not UTF-8",
+        lambda t, s: ["--timeline-out", _not_utf8(t, b"t\xff.npz")],
+        1,
+        "not UTF-8",
+    ),  # fmt: skip
+    (
         "weights config absurd",
         lambda t, s: ["--weights", _weights_with_config(t / "w", channel_width=1024)],
         1,
@@ -246,6 +364,7 @@ def song(tmp_path):
 def _assert_one_error_line(code, err, status, words):
     assert code == status, err
     assert "Traceback" not in err and words in err, err
+    assert "\x1b" not in err  # an escape sequence in a name is shown, never sent to the terminal
     assert "error:" in err.strip().splitlines()[-1]
     assert len(err.strip().splitlines()[-1]) < 1100  # a hostile value is cut, not echoed whole
 
@@ -277,6 +396,27 @@ PATH_CASES = [
     ("output folder read-only", lambda t, s: s, lambda t, s: Path("/proc/x.mp4"), "not writable"),
     ("output name too long", lambda t, s: s, lambda t, s: t / ("a" * 250 + ".mp4"), "too long"),
     ("output is the track", lambda t, s: s, lambda t, s: s.with_suffix(".mp4"), "inputs"),
+    (
+        "track path not UTF-8",
+        lambda t, s: _not_utf8(t, b"s\xff.wav", s.read_bytes()),
+        lambda t, s: t / "o.mp4",
+        "s\\xff.wav holds bytes that are not UTF-8",
+    ),
+    ("output path not UTF-8", lambda t, s: s, lambda t, s: _not_utf8(t, b"o\xff.mp4"), "UTF-8"),
+    (
+        "output folder not UTF-8 (the mux would fail after the whole render)",
+        lambda t, s: s,
+        lambda t, s: _folder(_not_utf8(t, b"d\xff")) / "o.mp4",
+        "not UTF-8",
+    ),
+    (
+        "output name holds a newline (the mux would fail after the whole render)",
+        lambda t, s: s,
+        lambda t, s: t / "n\nl.mp4",
+        "control character",
+    ),
+    ("output name holds an escape", lambda t, s: s, lambda t, s: t / "e\x1b[2J.mp4", "control"),
+    ("output folder is a loop of links", lambda t, s: s, lambda t, s: _loop(t) / "o.mp4", "loop"),
 ]
 
 
@@ -284,8 +424,8 @@ PATH_CASES = [
 def test_bad_paths(case, track, output, words, song, tiny, tmp_path, capsys):
     if case == "output is the track":  # a video-named input: the same file, not merely a name
         song = song.rename(song.with_suffix(".mp4"))
-    listing = sorted(tmp_path.iterdir())
     argv = ["render", track(tmp_path, song), "-o", output(tmp_path, song), "--weights", tiny]
+    listing = sorted(tmp_path.iterdir())
     code, err = run_cli(capsys, *[*argv, "--quiet", "--overwrite"])
     _assert_one_error_line(code, err, 1, words)
     assert sorted(tmp_path.iterdir()) == listing

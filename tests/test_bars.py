@@ -160,3 +160,21 @@ def test_live_rows_count_bars():
     assert phases.min() >= 0.0 and phases.max() < 1.0
     assert all(r.bar_phase < 0.2 for r in rows if r.is_downbeat)
     assert any(r.is_phrase_start for r in rows)
+
+
+@pytest.mark.parametrize("meter,bpm,after", [(4, 90.0, 120.0), (3, 132.0, 100.0)])
+def test_beats_and_bars_follow_a_tempo_change(meter, bpm, after):
+    fps = Fraction(30)
+    samples = bar_pattern(meter, bpm, 40.0, bpm_after=after, change_at=20.0)
+    features = analyze(audio_of(samples), fps=fps)
+    beat_times, downbeat_times = bar_pattern_times(
+        meter, bpm, 40.0, bpm_after=after, change_at=20.0
+    )
+    truth = frames_of(beat_times, fps)
+    assert near(features.beats, truth).mean() >= 0.95  # both tempos: no drift after the change
+    assert near(truth, features.beats).mean() >= 0.95
+    assert features.meter == meter
+    assert near(features.downbeats, frames_of(downbeat_times, fps)).mean() >= 0.9
+    # the bar phase keeps counting whole beats on both sides of the change
+    late = features.beats[features.beats > 25 * 30]
+    assert np.allclose(np.round(features.bar_phase[late] * meter, 3) % 1, 0)

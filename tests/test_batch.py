@@ -152,7 +152,7 @@ def test_album_entry_matching_no_track_or_several(tmp_path):
         load_album(album).overrides_for([tmp_path / "three.wav"])
     with pytest.raises(AlbumError, match="matches 2 tracks"):
         load_album(album).overrides_for([tmp_path / "a" / "tree.wav", tmp_path / "b" / "tree.wav"])
-    with pytest.raises(AlbumError, match="cannot read album file"):
+    with pytest.raises(AlbumError, match="album file not found"):
         load_album(tmp_path / "missing.toml")
 
 

@@ -169,6 +169,91 @@ def test_a_planted_batch_lock_link_is_refused(song, weights, tmp_path, capsys):
     assert victim.read_text() == "keep me\n"
 
 
+@pytest.mark.parametrize("kind", ["symlink", "foreign", "file"])
+def test_a_planted_work_folder_is_refused_and_never_followed(song, weights, tmp_path, capsys, kind):
+    """The work folder is filled and removed: through a link (or in another user's folder) that
+    would write into, or empty, a folder that is not the render's."""
+    if kind == "foreign" and os.geteuid() != 0:
+        pytest.skip("making a folder another user owns needs root")
+    victim = tmp_path / "precious"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("keep me\n")
+    (victim / "render.json").write_text("{}")  # looks like an interrupted render
+    parts = tmp_path / ".o.mp4.parts"
+    if kind == "symlink":
+        parts.symlink_to(victim)
+    elif kind == "foreign":
+        parts.mkdir()
+        (parts / "theirs.txt").write_text("theirs\n")
+        os.chown(parts, 65534, 65534)
+    else:
+        parts.write_text("a file\n")
+    code, err = run_cli(capsys, *_render(song, tmp_path / "o.mp4", weights, "--overwrite"))
+    words = {"symlink": "a symbolic link", "foreign": "owned by another user", "file": "not a"}
+    assert code == 1 and f"work folder {parts} is {words[kind]}" in err, err
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt", "render.json"]
+    assert parts.is_symlink() or parts.exists()  # not the render's: left for the user
+    if kind == "foreign":
+        assert (parts / "theirs.txt").read_text() == "theirs\n"
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_png_frames_replace_a_planted_link_and_never_write_through_it(
+    song, weights, tmp_path, capsys
+):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me\n")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "frame_000000.png").symlink_to(victim)
+    argv = _render(song, tmp_path / "o.mp4", weights, "--frames-dir", frames, "--overwrite")
+    code, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert victim.read_text() == "keep me\n"
+    first = frames / "frame_000000.png"
+    assert not first.is_symlink() and first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list(frames.glob("frame_*.png"))) == 10 and not list(frames.glob(".*"))
+
+
+def test_a_planted_link_at_the_preset_copy_is_replaced_not_followed(
+    song, weights, tmp_path, capsys
+):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me\n")
+    (tmp_path / "o.preset.toml").symlink_to(victim)
+    code, err = run_cli(capsys, *_render(song, tmp_path / "o.mp4", weights, "--overwrite"))
+    assert code == 0, err
+    assert victim.read_text() == "keep me\n"
+    assert not (tmp_path / "o.preset.toml").is_symlink()
+
+
+def test_a_preset_base_file_is_never_overwritten_by_the_preset_copy(
+    song, weights, tmp_path, capsys
+):
+    base = tmp_path / "o.preset.toml"  # the name the render's preset copy would take
+    base.write_text('description = "mine"\n')
+    preset = tmp_path / "p.toml"
+    preset.write_text('base = "o.preset.toml"\n')
+    argv = _render(song, tmp_path / "o.mp4", weights, "--preset", preset, "--overwrite")
+    code, err = run_cli(capsys, *argv)
+    assert code == 1 and f"preset copy {base} is one of the inputs" in err, err
+    assert base.read_text() == 'description = "mine"\n'
+
+
+def test_a_pose_file_the_preset_reads_is_never_the_timeline_out(song, weights, tmp_path, capsys):
+    from tests.render_fixtures import random_timeline
+    from visualizer.mapping import timeline as timeline_io
+
+    poses = timeline_io.save(random_timeline(4), tmp_path / "poses.npz")
+    before = poses.read_bytes()
+    argv = _render(song, tmp_path / "o.mp4", weights, "--timeline-out", poses, "--overwrite")
+    argv = (*argv, "--set", f"poses.seeds=['{poses}@1', '{poses}@2']")
+    code, err = run_cli(capsys, *argv)
+    assert code == 1 and f"--timeline-out {poses} is one of the inputs" in err, err
+    assert poses.read_bytes() == before
+
+
 def _spawn_render(song, out, weights) -> subprocess.Popen:
     argv = [sys.executable, "-m", "visualizer", *map(str, _render(song, out, weights))]
     return subprocess.Popen(
@@ -324,6 +409,12 @@ OUTPUT_CASES = [
         lambda t, s, w: ["live", "--audio", t / "r.mp4", "--record", t / "r.mp4", "--overwrite"],
         lambda t, s: _kept(t, "r.mp4"),
         "is one of the inputs",
+    ),
+    (
+        "bench --json exists (checked before the timing, not after it)",
+        lambda t, s, w: ["bench", "--json", t / "b.json", "--frames", 1],
+        lambda t, s: _kept(t, "b.json"),
+        "--json exists",
     ),
     (
         "render --frames-dir holds the track",

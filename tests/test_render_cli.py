@@ -261,3 +261,21 @@ def test_model_auto_is_128_on_a_cpu_and_explicit_names_are_kept():
 
     assert options("--device", "cpu").model == "biggan-deep-128"
     assert options("--device", "cpu", "--model", "biggan-deep-256").model == "biggan-deep-256"
+
+
+def test_a_cpu_render_says_what_its_frames_will_cost_before_any_work(song, tmp_path, capsys):
+    """The first render's cost is no surprise: before the analysis, the model load or a frame,
+    the CPU figures of BENCHMARKS.md give the rendering time (a 3 s track at 10 fps: 30 frames
+    at 128 px, 3.6 s; at 512 px, 19 s)."""
+    from visualizer.commands.render import cost_estimate
+    from visualizer.pipeline.options import RenderOptions
+
+    small = cost_estimate(song, RenderOptions(device="cpu", fps=Fraction(FPS)))
+    assert small is not None and small.startswith("30 frames at 128 px on the CPU: about 4 s")
+    large = RenderOptions(device="cpu", fps=Fraction(FPS), model="biggan-deep-512", frame_step=2)
+    assert cost_estimate(song, large).startswith("15 frames at 512 px on the CPU: about 10 s")
+    assert cost_estimate(tmp_path / "missing.wav", RenderOptions(device="cpu")) is None
+    out = tmp_path / "o.mp4"
+    argv = ["render", song, "-o", out, "--weights", "nope", "--fps", FPS, "--device", "cpu"]
+    code, err = run_cli(capsys, *argv)
+    assert code == 1 and "30 frames at 128 px on the CPU: about 4 s" in err.splitlines()[0], err

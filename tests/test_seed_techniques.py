@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -83,11 +85,15 @@ def test_saved_latents_as_poses(tmp_path):
         ("missing.npy", "cannot read the pose 'missing.npy'"),
         ("bad.npy", "must hold 128 finite numbers"),
         ("clip.npz@999", "asks for frame 999 of a 30-frame timeline"),
+        ("fifo.npy", "not a regular file: fifo.npy"),  # never opened: it would wait for ever
+        ("huge.npy", "more than a pose of 128 numbers"),
     ],
 )
 def test_bad_saved_latents_name_the_pose(tmp_path, monkeypatch, item, message):
     monkeypatch.chdir(tmp_path)
     np.save("bad.npy", np.zeros(5))
+    np.save("huge.npy", np.zeros(300_000))
+    os.mkfifo("fifo.npy")
     timeline_io.save(build_timeline(synthetic_features(30), load_preset("default")), "clip.npz")
     preset = load_preset("default", [f'poses.seeds=["{item}"]'])
     with pytest.raises(PresetError, match=message):

@@ -86,15 +86,22 @@ def analyze(
     start: float = 0.0,
     duration: float | None = None,
     progress: Progress = False,
+    beats: str = "dsp",
 ) -> Features:
     """The `Features` of ``track`` on the frame clock of ``fps`` (one row per video frame), for
-    the excerpt [start, start + duration) when given. Analyses are cached by audio content."""
+    the excerpt [start, start + duration) when given. Analyses are cached by audio content.
+    ``beats`` picks the beat tracker: "dsp" or "beat-this" (optional, `pip install ".[beats]"`)."""
     from visualizer.analysis.features import parse_fps_value
     from visualizer.analysis.track import analyze_file
 
     with _callback(progress) as callback:
         return analyze_file(
-            track, fps=parse_fps_value(fps), start=start, duration=duration, progress=callback
+            track,
+            fps=parse_fps_value(fps),
+            start=start,
+            duration=duration,
+            progress=callback,
+            tracker=beats,
         )
 
 

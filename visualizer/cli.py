@@ -4,8 +4,8 @@ Each sub-command lives in `visualizer.commands.<name>` with two functions:
 ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import heavy libraries inside
 ``run`` only, so building the parser (and `--help`) stays instant.
 
-Exit status: 0 success, 1 a `VisualizerError` (one line on stderr, no traceback), 2 a bad command
-line (argparse), 130 interrupted by Ctrl-C.
+Exit status: 0 success, 1 a `VisualizerError` or a write that found no room on the disk (one
+line on stderr, no traceback), 2 a bad command line (argparse), 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import logging
 import sys
 
 from visualizer import __version__
-from visualizer.errors import VisualizerError
+from visualizer.errors import VisualizerError, printable
 
 # name -> one-line help; the module is visualizer.commands.<name>
 COMMANDS: dict[str, str] = {
     "render": "render a music video from a track",
-    "preview": "draw a storyboard (contact sheet) or a fast draft video of a track",
+    "preview": "draw a storyboard (contact sheet) of a track (a draft video: render --draft)",
     "analyze": "extract the audio features of a track on the video frame clock",
     "timeline": "write the per-frame generator inputs of a render, without a generator",
     "presets": "list or show the built-in presets",
@@ -51,8 +51,9 @@ MAX_LINE = 1000  # characters of one message: a hostile value (a 6,000-bracket -
 
 
 def one_line(text: str) -> str:
-    """``text`` on one line of at most about `MAX_LINE` characters."""
-    text = " ".join(str(text).splitlines())
+    """``text`` on one line of at most about `MAX_LINE` characters, control characters (an
+    escape sequence in a file name) shown as ``\\xNN``, never sent to the terminal."""
+    text = printable(" ".join(str(text).splitlines()))
     if len(text) <= MAX_LINE:
         return text
     return f"{text[:MAX_LINE]}... ({len(text) - MAX_LINE} more characters)"
@@ -81,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except VisualizerError as error:
         print(f"error: {one_line(str(error))}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        from visualizer.files import DISK_FULL
+
+        if error.errno not in DISK_FULL:
+            raise  # anything else is a bug: its traceback is what a report needs
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: {one_line(f'cannot write{where}: {error.strerror}')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

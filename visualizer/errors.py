@@ -1,9 +1,21 @@
-"""The project's error hierarchy.
+"""The project's error hierarchy, and `printable`, what any echoed text passes through.
 
 Every error a user can cause is a `VisualizerError`. Its message is one line that names the bad
 value and says what was expected or available; the CLI prints it as `error: <message>` and exits
 with status 1, without a traceback. Anything else reaching the CLI is a bug and keeps its traceback.
 """
+
+import re
+
+# C0 and C1 control characters, and the lone surrogates that stand for bytes of a file name
+# that are not UTF-8: echoed raw, an escape sequence would drive the user's terminal.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters as ``\\xNN`` (an escape
+    sequence in a file name is shown, not obeyed), bytes that were not UTF-8 the same way."""
+    return _UNPRINTABLE.sub(lambda match: f"\\x{ord(match.group()) & 0xFF:02x}", text)
 
 
 class VisualizerError(Exception):

@@ -4,7 +4,12 @@ an input, never replaced without overwrite, one writer at a time: `check_output`
 Every writer in the project goes through `atomic_output`, so an interrupted or failed run never
 leaves a file that looks finished: the data goes to a hidden temporary name in the same folder
 (same filesystem, so the final rename is atomic) and is renamed when the block completes, or
-deleted when it raises.
+deleted when it raises (a full disk is then one `OutputError` line).
+
+Nothing beside an output is followed: a temporary is a new file (``mkstemp``, which never opens
+an existing name), the final rename replaces whatever link sits at the name instead of writing
+through it, a lock is opened with ``O_NOFOLLOW`` (`exclusive`), and a folder the tool fills and
+removes (a render's work folder) must be a real folder of this user's (`check_own_folder`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from visualizer.errors import OutputError
+from visualizer.inputs import check_path_text, shown_path
 
 _UMASK = os.umask(0o022)  # read once at import (setting it is process-wide), then restored
 os.umask(_UMASK)
@@ -52,19 +58,37 @@ def remove_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+# A write that failed for want of room: a full disk, a quota, a file-size limit (RLIMIT_FSIZE).
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def write_failed(path: str | os.PathLike, error: OSError) -> OutputError:
+    """The one-line error of a write to ``path`` that failed with ``error``."""
+    reason = (error.strerror or str(error)).lower()  # "no space left on device", ...
+    return OutputError(f"cannot write {path}: {reason} (nothing was written there)")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, suffix: str = ".partial") -> Iterator[Path]:
     """Yield a temporary path to write; it becomes ``path`` when the block completes.
 
     ``suffix`` keeps the extension some writers look at (``np.savez`` appends ``.npz`` otherwise).
-    The parent folder is created. If the block raises, the temporary file is removed.
+    The parent folder is created. If the block raises, the temporary file is removed; a write
+    that found no room (`DISK_FULL`) becomes an OutputError naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path, suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_path(path, suffix)
+    except OSError as error:
+        raise write_failed(path, error) from None
     try:
         yield tmp
         publish(tmp, path)
+    except OSError as error:
+        if error.errno not in DISK_FULL:
+            raise
+        raise write_failed(path, error) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -87,7 +111,11 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
+        pass
+    try:
         return a.absolute() == b.absolute() or a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
+        return False
 
 
 def check_output(
@@ -101,16 +129,34 @@ def check_output(
     """Raise OutputError unless ``path`` may be written: not an input, not existing (or overwrite),
     in a folder that exists (or, with ``make_folder``, can be made) and is writable. Returns
     ``path`` as a Path."""
-    path = Path(path)
+    path = check_path_text(path, what, OutputError)
+    control = next((c for c in str(path.absolute()) if ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if control is not None:  # a newline breaks ffmpeg's segment list, an escape the terminal
+        raise OutputError(
+            f"{what} {path!r} holds a control character ({control!r}): choose a plain name"
+        )
+    _status(path.parent, what)  # a loop of links is named before anything else looks at it
     for source in inputs:
         if source is not None and same_file(path, source):
             raise OutputError(f"{what} {path} is one of the inputs: choose another name")
     if len(path.name.encode()) > 255 - 40:  # room for the hidden temporary names beside it
         raise OutputError(f"{what} name too long ({len(path.name.encode())} bytes): {path.name}")
-    if (path.exists() or path.is_symlink()) and not overwrite:
+    if _status(path, what, follow=False) is not None and not overwrite:
         raise OutputError(f"{what} exists: {path} (use --overwrite to replace it)")
     check_folder_writable(path.parent, what, make=make_folder)
     return path
+
+
+def _status(path: Path, what: str, *, follow: bool = True) -> os.stat_result | None:
+    """``path``'s status (None when it does not exist); OutputError for a loop of links."""
+    try:
+        return os.stat(path, follow_symlinks=follow)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OutputError(f"{what} path {path} runs in a loop of symbolic links") from None
+        return None  # permissions and the like: the writability check names them
 
 
 def check_folder_writable(folder: Path, what: str = "output", make: bool = False) -> None:
@@ -118,9 +164,10 @@ def check_folder_writable(folder: Path, what: str = "output", make: bool = False
     ``make``: when the nearest existing folder above it cannot take the new folder)."""
     existing = folder
     for parent in (folder, *folder.absolute().parents):
-        if parent.exists() and not parent.is_dir():
+        status = _status(parent, what)
+        if status is not None and not stat.S_ISDIR(status.st_mode):
             raise OutputError(f"{what} folder {folder} cannot exist: {parent} is a file")
-        if parent.exists():
+        if status is not None:
             existing = parent
             break
     if not folder.is_dir() and not make:
@@ -191,14 +238,35 @@ def _open_lock(lock: Path) -> int:
     return fd
 
 
-def planted_problem(status: os.stat_result) -> str | None:
-    """Why a file the tool is about to write into is not one it may use (None when it may):
-    not a regular file, or owned by another user."""
-    if not stat.S_ISREG(status.st_mode):
-        return "not a regular file"
+def planted_problem(status: os.stat_result, kind: str = "file") -> str | None:
+    """Why a ``kind`` ("file" or "folder") the tool is about to write into is not one it may
+    use (None when it may): a link, not a regular file (folder), or owned by another user."""
+    if stat.S_ISLNK(status.st_mode):
+        return "a symbolic link"
+    is_kind = stat.S_ISDIR if kind == "folder" else stat.S_ISREG
+    if not is_kind(status.st_mode):
+        return "not a folder" if kind == "folder" else "not a regular file"
     if hasattr(os, "geteuid") and status.st_uid != os.geteuid():
         return f"owned by another user (uid {status.st_uid})"
     return None
+
+
+def check_own_folder(folder: str | os.PathLike, what: str) -> None:
+    """OutputError unless ``folder`` is missing or a real folder of this user's: the tool
+    writes into a work folder and removes it, so a link there would send its files (and the
+    removal) elsewhere, and another user's folder is not its to empty. Never follows a link."""
+    try:
+        status = os.lstat(folder)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise OutputError(f"cannot look at the {what} {folder} ({error.strerror})") from None
+    problem = planted_problem(status, "folder")
+    if problem:
+        raise OutputError(
+            f"the {what} {shown_path(folder)} is {problem}: remove it (the tool fills and "
+            "removes this folder, and never follows a link there)"
+        )
 
 
 def _command_line() -> str:

@@ -1,4 +1,4 @@
-"""Handing freed heap memory back to the operating system.
+"""Handing freed heap memory back to the operating system, and how much it has available.
 
 glibc keeps freed blocks below its (adaptive, up to 32 MiB) mmap threshold in the heap: after
 loading a model the process holds ~200 MiB (128 px) of freed temporaries (the published weights,
@@ -28,3 +28,21 @@ def release_free_memory() -> bool:
     if trim is None:
         return False
     return bool(trim(0))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still be given: the system's available memory (Linux
+    MemAvailable), or the process's address-space limit (RLIMIT_AS) when that is lower; None
+    when neither is known."""
+    import resource
+
+    known = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            known += [int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAv")]
+    except (OSError, ValueError, IndexError):
+        pass
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit != resource.RLIM_INFINITY:
+        known.append(limit)
+    return min(known) if known else None

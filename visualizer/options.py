@@ -26,6 +26,9 @@ COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
 # --fit: how square frames fill a non-square --size.
 FITS = ("pad", "crop", "mirror")
 
+# --beats: the project's own beat tracker, or the optional neural one (pip install ".[beats]")
+BEAT_TRACKERS = ("dsp", "beat-this")
+
 # --encoder and the video containers: one row per codec in `visualizer.rendering.codecs`
 # (ENCODERS, VIDEO_SUFFIXES), which also holds each codec's ffmpeg arguments.
 

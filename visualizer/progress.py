@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from visualizer.errors import printable
+
 
 @dataclass(frozen=True)
 class ProgressEvent:
@@ -69,7 +71,7 @@ class ProgressBars:
             options = dict(
                 total=event.total,
                 initial=event.done,
-                desc=event.label or event.stage,
+                desc=printable(event.label or event.stage),  # a track's name: no escapes
                 unit=event.unit,
                 unit_scale=event.unit == "B",
                 unit_divisor=1024 if event.unit == "B" else 1000,

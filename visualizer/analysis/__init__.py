@@ -4,11 +4,15 @@
 - `stft`: the STFT of a stream of samples, chunk by chunk, reduced to per-hop rows
 - `hop_rows`: HPSS, chroma and onset flux from those rows with bounded windows
 - `spectral`: the streamed rows -> onsets, chroma, energy, bands, beats, sections
-- `rhythm`: peak picking, tempo, beat tracking, novelty sections (numpy only)
+- `rhythm`: onset peak picking, novelty sections (numpy only)
+- `beats`: beat tracking that follows tempo changes (a bar-pointer HMM)
+- `downbeats`: downbeats and meter (a bar-position HMM over beat-synchronous features)
+- `bars`: musical time on the frame clock: beat and bar phase, phrases, sections on bar lines
+- `neural`: the optional Beat This! tracker (`--beats beat-this`)
 - `features`: the `Features` type, the frame clock, `.npz` files
 - `track`: `analyze` / `analyze_file` / `analyze_window`, decode + features + cache in one call
 - `cache`: analyses cached by audio content
-- `causal`: block-by-block analysis for live mode (no look-ahead)
+- `causal`: block-by-block analysis for live mode (no look-ahead); `causal_beats` its beat clock
 - `plot`: the one-glance features plot
 """
 

@@ -141,6 +141,22 @@ def musical_time(
     }
 
 
+def downbeats_among(beats: np.ndarray, marks: np.ndarray) -> tuple[np.ndarray, int]:
+    """(downbeats, meter) from a tracker's downbeat ``marks``: each mark moved to its nearest
+    beat (both sorted int64 in one unit); the meter is the commonest number of beats per bar
+    (3 or 4 when tied, 0 without marks)."""
+    beats, marks = np.asarray(beats, np.int64), np.asarray(marks, np.int64)
+    if beats.size == 0 or marks.size == 0:
+        return np.zeros(0, np.int64), 0 if beats.size == 0 else 4
+    right = np.clip(np.searchsorted(beats, marks), 0, beats.size - 1)
+    left = np.clip(right - 1, 0, beats.size - 1)
+    index = np.where(np.abs(beats[left] - marks) <= np.abs(beats[right] - marks), left, right)
+    index = np.unique(index)
+    lengths = np.diff(index)
+    meter = int(np.bincount(lengths).argmax()) if lengths.size else 4
+    return beats[index], meter if meter > 0 else 4
+
+
 def every_nth_beat(beats: np.ndarray, meter: int, offset: int = 0) -> np.ndarray:
     """Downbeats as every ``meter``-th beat from beat ``offset``: (D,) int64, a subset of beats."""
     beats = np.asarray(beats, np.int64)

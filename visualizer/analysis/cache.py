@@ -2,7 +2,7 @@
 
 An entry is ``<cache_dir>/features/<key>.npz`` (a `save_features` file). The key hashes the audio
 file's bytes (not its name or date: a renamed copy hits, an edited file misses), the analysis
-parameters (fps, sample rate) and `ANALYSIS_VERSION`, which changes whenever
+parameters (fps, sample rate, beat tracker) and `ANALYSIS_VERSION`, which changes whenever
 the analysis would produce different numbers. A cache hit imports neither librosa nor scipy.
 """
 
@@ -24,7 +24,7 @@ log = logging.getLogger("visualizer")
 ANALYSIS_VERSION = "4"
 
 
-def cache_key(path: Path, *, fps: Fraction, sr: int) -> str:
+def cache_key(path: Path, *, fps: Fraction, sr: int, tracker: str = "dsp") -> str:
     """The cache entry name for analysing the whole of ``path`` with these parameters.
 
     Excerpts are windows of the whole track's analysis, so they share its entry.
@@ -35,6 +35,8 @@ def cache_key(path: Path, *, fps: Fraction, sr: int) -> str:
         "sr": sr,
         "version": ANALYSIS_VERSION,
     }
+    if tracker != "dsp":  # the default keeps the keys it had, other trackers get their own
+        params["tracker"] = tracker
     text = json.dumps(params, sort_keys=True)
     return text_sha256(text)[:32]
 

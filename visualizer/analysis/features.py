@@ -9,9 +9,11 @@ times (onsets, beats, section starts) become frame ``round(t * fps)``.
 
 One STFT (`visualizer.analysis.spectral`) feeds everything: RMS and three band energies from its
 power; median-filter HPSS on its mel spectrogram gives the percussive part, whose log-power flux
-is the onset envelope (onsets, tempo, beats), and a harmonic mask that, applied to the linear
-spectrum below 4 kHz, gives chroma. Sections come from a checkerboard novelty over beat-synchronous
-chroma + MFCC (`visualizer.analysis.rhythm`). `visualizer.analysis.track` analyses files.
+is the onset envelope (onsets, tempo, beats: `visualizer.analysis.beats`), and a harmonic mask
+that, applied to the linear spectrum below 4 kHz, gives chroma. Sections come from a checkerboard
+novelty over beat-synchronous chroma + MFCC (`visualizer.analysis.rhythm`), downbeats and meter
+from `visualizer.analysis.downbeats`, phases and phrases from `visualizer.analysis.bars`.
+`visualizer.analysis.track` analyses files.
 """
 
 from __future__ import annotations

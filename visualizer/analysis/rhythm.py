@@ -1,10 +1,8 @@
-"""Onset peaks, tempo, beats and section boundaries from envelopes and feature matrices.
+"""Onset peaks and section boundaries from envelopes and feature matrices.
 
-Plain numpy + scipy on purpose: librosa's beat tracker is numba-compiled, and importing and
-compiling it costs several seconds in a fresh process (more than the whole analysis of a song).
-The algorithms are the classic ones librosa also uses: autocorrelation tempo with a log-normal
-prior (Ellis 2007), dynamic-programming beat tracking (Ellis 2007), and Foote's checkerboard
-novelty on a self-similarity matrix for section boundaries.
+Plain numpy + scipy on purpose (librosa's numba-compiled functions cost seconds to compile in a
+fresh process): peak picking as librosa does it, and Foote's checkerboard novelty on a
+self-similarity matrix for section boundaries. Beats are `visualizer.analysis.beats`.
 
 All functions take keyword-only parameters, return empty results for degenerate input (silence,
 too short) and never NaN.
@@ -45,126 +43,6 @@ def peak_pick(
     return np.asarray(keep, dtype=np.int64)
 
 
-def estimate_tempo(
-    envelope: np.ndarray,
-    *,
-    rate: float,
-    start_bpm: float = 120.0,
-    std_octaves: float = 1.0,
-    min_bpm: float = 30.0,
-    max_bpm: float = 300.0,
-) -> float:
-    """Global tempo in BPM of an onset envelope (T,) sampled at ``rate`` Hz; 0.0 if none.
-
-    Autocorrelation of the mean-removed envelope, weighted by a log-normal prior around
-    ``start_bpm`` (``std_octaves`` wide), refined between lags by parabolic interpolation.
-    """
-    env = np.asarray(envelope, dtype=np.float64)
-    env = env - env.mean() if env.size else env
-    min_lag = max(1, int(np.floor(60.0 * rate / max_bpm)))
-    max_lag = int(np.ceil(60.0 * rate / min_bpm))
-    if env.size < 2 * min_lag + 2 or not np.any(env):
-        return 0.0
-    n = 1 << int(np.ceil(np.log2(2 * env.size)))
-    spectrum = np.fft.rfft(env, n)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum), n)[: min(2 * max_lag + 2, env.size)]
-    if acf[0] <= 0:
-        return 0.0
-    acf = acf / acf[0]
-    lags = np.arange(acf.size, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        bpm = np.where(lags > 0, 60.0 * rate / np.maximum(lags, 1e-9), np.inf)
-        prior = np.exp(-0.5 * (np.log2(bpm / start_bpm) / std_octaves) ** 2)
-    # A period is also supported by its double (a snare on 2 and 4 makes lag 2P the strongest
-    # raw peak of a kick-on-every-beat pattern); adding half the double's value keeps the beat.
-    doubled = np.zeros_like(acf)
-    half = (acf.size + 1) // 2
-    doubled[:half] = acf[::2][:half]
-    score = np.where((lags >= min_lag) & (lags <= max_lag), (acf + 0.5 * doubled) * prior, -np.inf)
-    best = int(np.argmax(score))
-    if not np.isfinite(score[best]) or score[best] <= 0:
-        return 0.0
-    lag = float(best)
-    if 0 < best < acf.size - 1:
-        # parabolic interpolation of the raw autocorrelation: sub-frame period
-        a, b, c = acf[best - 1], acf[best], acf[best + 1]
-        denom = a - 2 * b + c
-        if denom < 0:
-            lag += float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5))
-    return float(60.0 * rate / lag)
-
-
-def track_beats(
-    envelope: np.ndarray, *, rate: float, bpm: float, tightness: float = 100.0
-) -> np.ndarray:
-    """Beat positions (indices into ``envelope``) by dynamic programming at tempo ``bpm``.
-
-    Each beat maximises onset strength plus a penalty ``tightness * log(interval / period)**2``
-    for deviating from the period. Weak beats before the music starts and after it ends are
-    trimmed. Returns int64 (B,) sorted; empty when ``bpm`` is 0 or the envelope is flat.
-    """
-    env = np.asarray(envelope, dtype=np.float64)
-    if bpm <= 0 or env.size == 0 or not np.any(env > 0):
-        return np.zeros(0, np.int64)
-    period = 60.0 * rate / bpm
-    std = env.std()
-    if std <= 0:
-        return np.zeros(0, np.int64)
-    # smooth with a Gaussian a 32nd of a beat wide, so near-misses still score
-    width = max(1, int(round(period / 32)))
-    window = np.exp(-0.5 * (np.arange(-width * 4, width * 4 + 1) / width) ** 2)
-    local = np.convolve(env / std, window, mode="same")
-    offsets = np.arange(int(round(period / 2)), int(round(2 * period)) + 1)
-    if offsets.size == 0:
-        return np.zeros(0, np.int64)
-    penalty = -tightness * np.log(offsets / period) ** 2
-    score = local.copy()
-    backlink = np.full(env.size, -1, dtype=np.int64)
-    first = int(offsets[0])
-    for i in range(first, env.size):
-        lo = max(0, i - int(offsets[-1]))
-        candidates = score[lo : i - first + 1][::-1] + penalty[: i - first + 1 - lo]
-        best = int(np.argmax(candidates))
-        # a beat starts a new chain where nothing before it helps
-        if candidates[best] > 0:
-            score[i] = local[i] + candidates[best]
-            backlink[i] = i - first - best
-    beats = _backtrack(score, backlink, local, period)
-    return _trim_weak(beats, local)
-
-
-def _backtrack(
-    score: np.ndarray, backlink: np.ndarray, local: np.ndarray, period: float
-) -> np.ndarray:
-    # The last beat: the best-scoring strong local maximum of the cumulative score within the
-    # final beat period, so an off-beat hi-hat after the last kick does not end the chain.
-    peaks = np.flatnonzero(
-        (score[1:-1] >= score[:-2]) & (score[1:-1] >= score[2:]) & (local[1:-1] > 0)
-    )
-    if peaks.size == 0:
-        return np.zeros(0, np.int64)
-    peaks = peaks + 1
-    strong = peaks[score[peaks] >= 0.5 * np.median(score[peaks])]
-    final = strong[strong >= strong[-1] - period]
-    beat = int(final[np.argmax(score[final])])
-    chain = [beat]
-    while backlink[beat] >= 0:
-        beat = int(backlink[beat])
-        chain.append(beat)
-    return np.asarray(chain[::-1], dtype=np.int64)
-
-
-def _trim_weak(beats: np.ndarray, local: np.ndarray) -> np.ndarray:
-    if beats.size == 0:
-        return beats
-    strength = local[beats]
-    threshold = 0.5 * np.sqrt(np.mean(strength**2))
-    strong = np.flatnonzero(strength >= threshold)
-    if strong.size == 0:
-        return np.zeros(0, np.int64)
-    return beats[strong[0] : strong[-1] + 1]
-
-
 def novelty_boundaries(
     features: np.ndarray,
     *,
@@ -172,6 +50,7 @@ def novelty_boundaries(
     threshold: float = 0.3,
     relative: float = 0.7,
     floor: float = 0.2,
+    min_starts: int = 0,
 ) -> np.ndarray:
     """Section starts (block indices, 0 first) from block features ``(d, N)``.
 
@@ -181,7 +60,9 @@ def novelty_boundaries(
     section when they reach ``threshold``, or ``relative`` times the track's strongest peak if
     that is lower (but never below ``floor``): produced music with smooth transitions peaks around
     0.25-0.35 where a generated track's hard cuts reach 0.5, and a fixed bar found one section in
-    a five-minute song. Returns int64 (S,) starting with 0; [0] when nothing changes or
+    a five-minute song. When fewer than ``min_starts`` peaks pass, the ``min_starts`` strongest
+    peaks above a tenth of the strongest start sections (a long piece whose changes are all
+    gradual still has parts). Returns int64 (S,) starting with 0; [0] when nothing changes or
     N < kernel.
     """
     x = np.asarray(features, dtype=np.float64)
@@ -216,6 +97,11 @@ def novelty_boundaries(
     is_peak = novelty >= maximum_filter1d(novelty, kernel + 1, mode="constant")
     strongest = novelty[is_peak].max(initial=0.0)
     bar = min(threshold, max(floor, relative * strongest))
-    starts = np.flatnonzero(is_peak & (novelty >= bar))
-    starts = starts[(starts >= half // 2) & (starts <= n - half // 2)]
+    inside = np.zeros(n, bool)
+    inside[half // 2 : n - half // 2 + 1] = True
+    starts = np.flatnonzero(is_peak & inside & (novelty >= bar))
+    if starts.size < min_starts:
+        peaks = np.flatnonzero(is_peak & inside & (novelty >= 0.1 * strongest) & (novelty > 0))
+        strongest_first = peaks[np.argsort(novelty[peaks])[::-1]]
+        starts = np.sort(strongest_first[:min_starts])
     return np.concatenate([[0], starts]).astype(np.int64)

@@ -4,8 +4,8 @@ Budget: a 4-minute track in a few seconds on 2 CPU cores, in a fresh process, an
 does not grow with the samples (a one-hour mix analyses like a song). Hence one STFT, computed
 chunk by chunk as the decoder streams (`visualizer.analysis.stft`) and reduced on the fly to small
 per-hop rows (`visualizer.analysis.hop_rows`: median-filter HPSS on reduced grids, chroma per
-block, the onset flux), and numpy beat tracking in `visualizer.analysis.rhythm` instead of
-librosa's numba-compiled tracker.
+block, the onset flux), and numpy beat tracking (`visualizer.analysis.beats`, a bar-pointer
+HMM that follows tempo changes) instead of librosa's numba-compiled tracker.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from visualizer.analysis import bars, rhythm
+from visualizer.analysis.beats import track_beats
 from visualizer.analysis.downbeats import downbeat_salience, track_downbeats
 from visualizer.analysis.features import Features, n_frames_for, times_to_frames
 from visualizer.analysis.hop_rows import HopRows
@@ -50,6 +51,7 @@ __all__ = [  # the STFT's parameters and tables, for the causal (live) analysis
 
 SECTION_KERNEL = 16  # blocks (beats, or 0.5 s without beats) each side of a section boundary
 SECTION_THRESHOLD = 0.4  # novelty in [0, 1]; 0.5+ where texture and key both change
+SECTION_EVERY_S = 75.0  # at least one section start per 75 s (the strongest changes)
 SECTION_SPAN = 16384  # hops of section features (26 x float64 each) built at once
 STEPS = 6
 
@@ -72,12 +74,15 @@ def analyze_stream(
     *,
     fps: Fraction,
     progress: ProgressCallback | None = None,
+    given_beats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Features:
     """Features of a track given as consecutive mono float32 ``blocks`` of samples at ``sr`` Hz.
 
     The blocks are consumed as they come and never held together: memory grows only by the
     per-hop rows (~100 bytes per 11.6 ms hop), whatever the blocks' sizes. The result equals
-    `analyze_samples` of the blocks joined.
+    `analyze_samples` of the blocks joined. ``given_beats`` (beat times, downbeat times in
+    seconds, from another tracker: `visualizer.analysis.neural`) replace the beat and downbeat
+    tracking.
     """
     report(progress, "analyze", 0, STEPS, "step", "analyze")
     reducer = SpectrumReducer(sr)
@@ -90,6 +95,7 @@ def analyze_stream(
     report(progress, "analyze", 1, STEPS, "step", "analyze")
     n_frames = n_frames_for(Fraction(n_samples, sr), fps)
     rate = sr / HOP  # analysis frames per second
+    n_hops = spec["rms"].shape[0]
     lo = _pool_starts(n_frames, fps, spec["rms"].shape[0], rate)
     silent = float(spec["rms"].max(initial=0.0)) < SILENCE_RMS
 
@@ -100,17 +106,21 @@ def analyze_stream(
     peaks = rhythm.peak_pick(envelope, rate=rate)
     report(progress, "analyze", 3, STEPS, "step", "analyze")
     # no tempo without onsets: steady audio only has noise in its envelope
-    tempo = 0.0 if silent or peaks.size < 2 else rhythm.estimate_tempo(envelope, rate=rate)
-    beat_idx = rhythm.track_beats(envelope, rate=rate, bpm=tempo)
-    if beat_idx.size < 2:
-        beat_idx, tempo = np.zeros(0, np.int64), 0.0
+    beat_idx, tempo = np.zeros(0, np.int64), 0.0
+    if given_beats is not None:
+        beat_idx, tempo = _given(given_beats[0], rate, envelope.size)
+    elif not silent and peaks.size >= 2:  # steady audio only has noise in its envelope
+        beat_idx, tempo = track_beats(envelope, rate=rate)
     report(progress, "analyze", 4, STEPS, "step", "analyze")
     chroma_blocks = spec["chroma"]
     block_lo = _pool_starts(n_frames, fps, chroma_blocks.shape[1], rate / CHROMA_POOL)
     chroma = _column_max_normalise(_pool(chroma_blocks, block_lo, np.add))
     report(progress, "analyze", 5, STEPS, "step", "analyze")
-    down_idx, meter = _downbeats(spec, beat_idx)
     section_times = _section_times(spec["timbre"], chroma_blocks, beat_idx, rate, silent)
+    if given_beats is not None:
+        down_idx, meter = bars.downbeats_among(beat_idx, _given(given_beats[1], rate, n_hops)[0])
+    else:
+        down_idx, meter = _downbeats(spec, beat_idx, section_times * rate)
     report(progress, "analyze", 6, STEPS, "step", "analyze")
 
     beats = times_to_frames(beat_idx / rate, fps, n_frames)
@@ -199,15 +209,33 @@ def _column_max_normalise(x: np.ndarray) -> np.ndarray:
 # Features
 
 
-def _downbeats(spec: dict, beat_idx: np.ndarray) -> tuple[np.ndarray, int]:
-    """(downbeat hop indices (D,), a subset of ``beat_idx``, meter) from the per-hop rows."""
+def _given(times: np.ndarray, rate: float, n_hops: int) -> tuple[np.ndarray, float]:
+    """(hop indices, tempo) of event times from another tracker; (empty, 0) under two."""
+    hops = np.unique(np.round(np.asarray(times, np.float64) * rate).astype(np.int64))
+    hops = hops[(hops >= 0) & (hops < n_hops)]
+    if hops.size < 2:
+        return np.zeros(0, np.int64), 0.0
+    return hops, float(60.0 * rate / np.median(np.diff(hops)))
+
+
+def _downbeats(
+    spec: dict, beat_idx: np.ndarray, section_hops: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """(downbeat hop indices (D,), a subset of ``beat_idx``, meter) from the per-hop rows and
+    the section starts (hops; the first, 0, is the track's start and no evidence)."""
     if beat_idx.size < 2:
         return np.zeros(0, np.int64), 0
     low_db = 10.0 * np.log10(np.maximum(spec["band"][:, 0], 1e-10))
     low_db = np.maximum(low_db, low_db.max() - 80.0)
     low_flux = np.maximum(np.diff(low_db, prepend=low_db[:1]), 0.0)
+    anchors = np.searchsorted(beat_idx, np.round(section_hops[1:]).astype(np.int64))
     salience = downbeat_salience(
-        beat_idx, low_flux, spec["chroma"], spec["timbre"][-1], chroma_pool=CHROMA_POOL
+        beat_idx,
+        low_flux,
+        spec["chroma"],
+        spec["timbre"][-1],
+        chroma_pool=CHROMA_POOL,
+        anchors=np.unique(np.clip(anchors, 0, beat_idx.size - 1)),
     )
     positions, meter = track_downbeats(salience)
     return beat_idx[positions], meter
@@ -260,7 +288,10 @@ def _section_times(
         blocks[:, group:last] = sums / np.diff(bounds[group : last + 1])
         group = last
     boundaries = rhythm.novelty_boundaries(
-        blocks, kernel=SECTION_KERNEL, threshold=SECTION_THRESHOLD
+        blocks,
+        kernel=SECTION_KERNEL,
+        threshold=SECTION_THRESHOLD,
+        min_starts=int(n / rate / SECTION_EVERY_S),
     )
     times = starts[boundaries] / rate
     times[0] = 0.0

@@ -82,13 +82,24 @@ class SpectrumReducer:
         return {"rms": rms, "mel": mel, "band": band, "low": magnitude.mean(1)}
 
 
-def mel_basis(sr: int, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
-    """(n_mels, n_fft // 2 + 1) float32 triangular mel filters from 0 Hz to sr / 2.
+def mel_basis(
+    sr: int,
+    n_fft: int = N_FFT,
+    n_mels: int = N_MELS,
+    *,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    area: bool = True,
+) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) float32 triangular mel filters from ``fmin`` to ``fmax`` Hz
+    (default sr / 2).
 
     The same numbers as ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)`` (Slaney mel
-    scale, area-normalised triangles), in numpy.
+    scale, area-normalised triangles), in numpy; ``area=False`` leaves every triangle's peak at
+    1, as torchaudio's ``melscale_fbanks(norm=None, mel_scale="slaney")``.
     """
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sr / 2.0), n_mels + 2))
+    top = sr / 2.0 if fmax is None else fmax
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(top), n_mels + 2))
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     widths = np.diff(edges)
     ramps = edges[:, None] - freqs[None, :]
@@ -96,7 +107,8 @@ def mel_basis(sr: int, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
     falling = ramps[2:] / widths[1:, None]
     # float32 before the area normalisation, then again after it, as librosa rounds
     weights = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
-    weights *= (2.0 / (edges[2 : n_mels + 2] - edges[:n_mels]))[:, None]
+    if area:
+        weights *= (2.0 / (edges[2 : n_mels + 2] - edges[:n_mels]))[:, None]
     return weights
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from visualizer.analysis.cache import cache_key, read_cached, write_cached
 from visualizer.analysis.decode import DEFAULT_SR, Audio, check_file, check_window, stream_audio
 from visualizer.analysis.features import Features, excerpt, excerpt_frames, parse_fps_value
+from visualizer.analysis.neural import check_tracker
 from visualizer.errors import AudioError
 from visualizer.progress import ProgressCallback, report
 
@@ -42,8 +43,12 @@ def analyze_file(
     duration: float | None = None,
     progress: ProgressCallback | None = None,
     cache: bool = True,
+    tracker: str = "dsp",
 ) -> Features:
     """Features of ``path`` (see `analyze`), or of its excerpt [start, start + duration).
+
+    ``tracker`` finds beats and downbeats: "dsp" (the project's own, `visualizer.analysis.beats`)
+    or "beat-this" (the optional neural tracker, `visualizer.analysis.neural`).
 
     An excerpt is a window of the whole track's analysis (`excerpt`): its rows equal the full
     track's rows for the same frames, with the track's normalisation, tempo, beats and sections,
@@ -51,7 +56,13 @@ def analyze_file(
     shows for those seconds.
     """
     features, first, count = analyze_window(
-        path, fps=fps, start=start, duration=duration, progress=progress, cache=cache
+        path,
+        fps=fps,
+        start=start,
+        duration=duration,
+        progress=progress,
+        cache=cache,
+        tracker=tracker,
     )
     if start == 0 and duration is None:
         return features
@@ -66,6 +77,7 @@ def analyze_window(
     duration: float | None = None,
     progress: ProgressCallback | None = None,
     cache: bool = True,
+    tracker: str = "dsp",
 ) -> tuple[Features, int, int]:
     """The whole track's Features and its window [start, start + duration) as (first frame,
     frame count): what a render maps (the whole track, whose walk and sections run from its
@@ -73,16 +85,17 @@ def analyze_window(
 
     The window is checked before anything is analysed (AudioError: under half a frame, or a
     start beyond the end once the length is known). The whole track's analysis is cached under
-    a hash of the file's bytes, ``fps`` and the analysis version, so a re-render with another
-    preset, or another excerpt, skips the analysis. A cache hit reports one "analyze" progress
-    event labelled "cached".
+    a hash of the file's bytes, ``fps``, the beat ``tracker`` and the analysis version, so a
+    re-render with another preset, or another excerpt, skips the analysis. A cache hit reports
+    one "analyze" progress event labelled "cached".
     """
     path = Path(path)
     fps = parse_fps_value(fps)
+    check_tracker(tracker)
     check_file(path)  # a missing file is an AudioError before anything is hashed
     check_window(path, start, duration)
     check_window_length(path, duration, fps)  # before the analysis, not after it
-    features = _analyze_track(path, fps, progress, cache)
+    features = _analyze_track(path, fps, progress, cache, tracker)
     if ogg_truncated(path):  # libsndfile and ffmpeg decode what is there without a word
         log.warning(
             "%s is truncated (its last Ogg page has no end-of-stream mark): using the %.2f s "
@@ -134,16 +147,24 @@ def excerpt_window(
 
 
 def _analyze_track(
-    path: Path, fps: Fraction, progress: ProgressCallback | None, cache: bool
+    path: Path, fps: Fraction, progress: ProgressCallback | None, cache: bool, tracker: str
 ) -> Features:
-    key = cache_key(path, fps=fps, sr=DEFAULT_SR) if cache else ""
+    key = cache_key(path, fps=fps, sr=DEFAULT_SR, tracker=tracker) if cache else ""
     if cache and (features := read_cached(key)) is not None:
         report(progress, "analyze", 1, 1, "step", "analyze (cached)")
         return features
     from visualizer.analysis.spectral import analyze_stream  # scipy: only when analysing
 
+    given = None
+    if tracker == "beat-this":  # the network reads the whole track at once
+        from visualizer.analysis.decode import load_audio
+        from visualizer.analysis.neural import beat_times
+
+        given = beat_times(load_audio(path).samples, DEFAULT_SR, progress=progress)
     # decoded and analysed block by block: memory does not grow with the track's length
-    features = analyze_stream(stream_audio(path), DEFAULT_SR, fps=fps, progress=progress)
+    features = analyze_stream(
+        stream_audio(path), DEFAULT_SR, fps=fps, progress=progress, given_beats=given
+    )
     if cache:
         write_cached(key, features)
     return features

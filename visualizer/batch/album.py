@@ -16,13 +16,14 @@ import json
 import os
 import re
 import string
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import AudioError, OutputError, VisualizerError
+from visualizer.files import check_folder_writable
+from visualizer.inputs import MAX_LIST_BYTES, check_path_text, load_toml, read_text_input
 from visualizer.rendering.codecs import VIDEO_SUFFIXES
 
 # Suffixes searched for in folders (lower case). Files named explicitly may have any suffix that
@@ -55,8 +56,8 @@ def collect_tracks(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     for raw in inputs:
         if is_url(str(raw)):  # before Path(), which would show "http:/host" with one slash
             raise AlbumError(f"{raw}: {NOT_A_FILE}")
-        for path in _expand(Path(raw)):
-            resolved = path.resolve()
+        for path in _expand(check_path_text(raw, "input", AlbumError)):
+            resolved = check_path_text(path.resolve(), "track", AlbumError)
             if resolved not in seen:
                 seen.add(resolved)
                 tracks.append(resolved)
@@ -84,15 +85,14 @@ def _expand(path: Path) -> Iterable[Path]:
         raise AlbumError(f"input not found: {path}")
     if path.suffix.lower() in PLAYLIST_SUFFIXES:
         return read_playlist(path)
+    if not path.is_file():  # a FIFO or a device would hold the hashing of the album for ever
+        raise AlbumError(f"input {path} is not a regular file (a FIFO or device)")
     return [path]
 
 
 def read_playlist(path: Path) -> list[Path]:
     """The entries of an m3u/m3u8/plain-text playlist, relative paths against its folder."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise AlbumError(f"cannot read playlist {path}: {error}") from None
+    text = read_text_input(path, "playlist", limit=MAX_LIST_BYTES, error=AlbumError)
     entries = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
@@ -106,7 +106,8 @@ def read_playlist(path: Path) -> list[Path]:
         if not entry.is_absolute():
             entry = path.parent / entry
         if not entry.is_file():
-            raise AlbumError(f"playlist {path} line {number}: file not found: {line}")
+            problem = "not a regular file" if entry.exists() else "file not found"
+            raise AlbumError(f"playlist {path} line {number}: {problem}: {line}")
         entries.append(entry)
     return entries
 
@@ -232,12 +233,7 @@ def load_album(path: str | os.PathLike) -> Album:
         duration = 30.0
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise AlbumError(f"cannot read album file {path}: {error.strerror or error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as error:
-        raise AlbumError(f"album file {path} is not valid TOML: {error}") from None
+    data = load_toml(path, "album file", AlbumError)
     unknown = sorted(set(data) - {"tracks"})
     if unknown:
         raise AlbumError(f"album {path}: unknown key(s) {', '.join(unknown)} (valid: tracks)")
@@ -375,13 +371,14 @@ def settings_hash(source_sha256: str, settings: Mapping[str, object]) -> str:
 
 
 def check_outdir(outdir: Path) -> Path:
-    """Create the output folder if needed; raise `OutputError` if it cannot be."""
+    """Create the output folder if needed; raise `OutputError` if it cannot be (a file, a
+    loop of links, a read-only place, a path that is not UTF-8 text)."""
+    check_path_text(outdir, "output folder", OutputError)
+    check_folder_writable(outdir, "output folder", make=True)
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(
             f"cannot create output folder {outdir}: {error.strerror or error}"
         ) from None
-    if not os.access(outdir, os.W_OK):
-        raise OutputError(f"output folder {outdir} is not writable")
     return outdir.resolve()

@@ -32,8 +32,9 @@ from visualizer.batch.album import (
     settings_hash,
 )
 from visualizer.batch.manifest import Manifest
-from visualizer.errors import AudioError, OutputError
+from visualizer.errors import AudioError, OutputError, VisualizerError
 from visualizer.files import exclusive
+from visualizer.pipeline.checks import check_outputs, check_values
 from visualizer.pipeline.options import IDENTITY_FIELDS, PRESET_FIELDS, resolve_preset
 from visualizer.rendering.codecs import check_output_suffix
 
@@ -161,7 +162,8 @@ def prepare_batch(
             digest = file_digest(track, previous if previous.get("source") == str(track) else None)
         except AudioError as error:
             # Unreadable now: recorded as failed at once, the rest of the album goes on.
-            manifest.update(name, **entry, status="failed", last_run="failed", error=str(error))
+            failed = {**entry, "status": "failed", "last_run": "failed", "error": str(error)}
+            manifest.update(name, **failed)
             continue
         settings = {**_hashed_settings(options, identities), **resolved_preset(options)}
         digest_hash = settings_hash(str(digest["source_sha256"]), settings)
@@ -179,6 +181,12 @@ def prepare_batch(
             overwrite=bool(options.overwrite or ours),
             resume=bool(options.resume or (same and previous.get("status") != "done")),
         )
+        try:  # its outputs now, not after the generator has loaded for the album
+            check_outputs(output, options, track)
+        except VisualizerError as error:
+            failed = {**entry, "status": "failed", "last_run": "failed", "error": str(error)}
+            manifest.update(name, **failed)
+            continue
         manifest.update(name, **entry, status="pending", last_run=None)
         jobs.append(TrackJob(index, name, track, output, options, digest_hash))
     return PreparedBatch(jobs, names, skipped, manifest)
@@ -190,8 +198,6 @@ def check_base_options(base: Any) -> None:
     Each track's own outputs are checked when it is planned; here, the option values and the
     two folders that hold one entry per track.
     """
-    from visualizer.pipeline.checks import check_values
-
     if base.timeline is not None:
         raise AlbumError("a saved --timeline belongs to one track; batch analyses every track")
     check_values(base)

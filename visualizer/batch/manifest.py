@@ -38,11 +38,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from visualizer.errors import OutputError
-from visualizer.files import publish
+from visualizer.files import DISK_FULL, publish, write_failed
+from visualizer.inputs import read_text_input
 
 FORMAT = 1
 STATUSES = ("pending", "running", "done", "failed")
 MANIFEST_NAME = "manifest.json"
+MAX_MANIFEST_BYTES = 256 << 20  # about a million tracks
 
 
 # The type of each field an entry may hold (a hand-edited manifest is checked on load).
@@ -105,9 +107,10 @@ class Manifest:
         path = Path(outdir) / MANIFEST_NAME
         if not path.exists():
             return cls(path)
+        text = read_text_input(path, "batch manifest", limit=MAX_MANIFEST_BYTES, error=OutputError)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as error:
             raise OutputError(
                 f"cannot read batch manifest {path}: {error} (move it away to start afresh)"
             ) from None
@@ -157,7 +160,9 @@ class Manifest:
                 handle.flush()
                 os.fsync(handle.fileno())
             publish(Path(tmp), self.path)  # the videos' permissions (umask), not mkstemp's 0600
-        except BaseException:
+        except BaseException as error:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(error, OSError) and error.errno in DISK_FULL:
+                raise write_failed(self.path, error) from None
             raise

@@ -1,7 +1,8 @@
 """`visualizer analyze TRACK`: the features of a track on the video frame clock.
 
-Writes the arrays (.npz, keys in README.md) and optionally a PNG of them, and prints a short
-summary. The analysis is cached, so rendering the same track afterwards skips it.
+Prints a short summary; writes the arrays (.npz, keys in README.md) only with ``-o`` and a PNG
+of them only with ``--plot``, so the command writes nothing it was not asked for. The analysis
+is cached, so rendering the same track afterwards skips it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from visualizer.commands.common import (
+    add_beats_option,
     add_quiet_option,
     add_window_options,
     local_file,
@@ -31,10 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="FEATURES.npz",
-        help="where to write the arrays (default: TRACK_NAME.features.npz in this folder)",
+        help="write the arrays to this .npz file (default: none, only the summary is printed)",
     )
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw a PNG")
     add_window_options(parser)
+    add_beats_option(parser)
     parser.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_quiet_option(parser)
@@ -47,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
     from visualizer.files import check_output
 
     track = Path(args.track)
-    output = args.output or Path(f"{track.stem}.features.npz")
+    output = args.output
     rules = dict(overwrite=args.overwrite, make_folder=True)  # folders are made, as before
-    check_output(output, [track], what="features file", **rules)
+    if output is not None:
+        check_output(output, [track], what="features file", **rules)
     if args.plot:
         check_output(args.plot, [track, output], what="--plot", **rules)
     bars = ProgressBars(quiet=args.quiet)
@@ -61,10 +65,12 @@ def run(args: argparse.Namespace) -> int:
             duration=args.duration,
             progress=bars,
             cache=not args.no_cache,
+            tracker=args.beats,
         )
     finally:
         bars.close()
-    save_features(features, output)
+    if output is not None:
+        save_features(features, output)
     if args.plot:
         from visualizer.analysis.plot import plot_features
 
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary(features, output: Path, plot: Path | None) -> str:
+def summary(features, output: Path | None, plot: Path | None) -> str:
     """A few lines a user reads after `analyze`."""
     lines = [
         f"frames:   {features.n_frames} at {features.fps} fps ({features.duration:.2f} s of audio)",
@@ -87,6 +93,8 @@ def summary(features, output: Path, plot: Path | None) -> str:
         + ", ".join(f"{float(i / features.fps):.1f}" for i in features.sections[:12].tolist())
         + (" ..." if features.sections.size > 12 else "")
         + " s)",
-        f"wrote:    {output}" + (f", {plot}" if plot else ""),
     ]
+    written = [str(path) for path in (output, plot) if path is not None]
+    saved = ", ".join(written) or "nothing (-o FEATURES.npz saves the arrays)"
+    lines.append(f"wrote:    {saved}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from visualizer.commands.common import (
     positive_int,
 )
 from visualizer.commands.render import add_output_options
+from visualizer.errors import printable
 from visualizer.pipeline.preview import DRAFT_FPS
 
 
@@ -124,12 +125,12 @@ def summary_table(rows: list[dict]) -> str:
         lines.append(
             (
                 str(row.get("index", "")),
-                str(row.get("name", "")),
+                printable(str(row.get("name", ""))),  # a file's name: shown, never obeyed
                 status,
                 _fmt(row.get("frames"), "d") if status != "failed" else "",
                 _fmt(row.get("video_seconds"), ".1f") if status != "failed" else "",
                 _fmt(row.get("wall_seconds"), ".1f"),
-                note,
+                printable(note),
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]

@@ -76,6 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fps", default="10", help="frame rate of the --end-to-end render (default: 10)"
     )
     parser.add_argument("--json", metavar="PATH", help="also write every number to this file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json")
     add_quiet_option(parser)
 
 
@@ -85,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seconds <= 0:
         raise VisualizerError(f"invalid --seconds {args.seconds}: expected seconds > 0")
+    if args.json:  # checked before minutes of timing, not after them
+        from visualizer.files import check_output
+
+        check_output(args.json, overwrite=args.overwrite, what="--json")
     precisions = args.precisions
     if precisions is None and args.precision != "auto":
         precisions = (args.precision,)

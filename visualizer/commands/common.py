@@ -9,7 +9,7 @@ import argparse
 from fractions import Fraction
 
 from visualizer.model.catalog import model_names
-from visualizer.options import AUTO_MODEL
+from visualizer.options import AUTO_MODEL, BEAT_TRACKERS
 from visualizer.progress import ProgressBars as ProgressBars  # the commands' bars
 
 
@@ -102,11 +102,22 @@ def add_preset_options(parser: argparse.ArgumentParser) -> None:
         help="override one preset value (repeatable), e.g. --set classes.names=tiger,volcano",
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: preset's)")
+    add_beats_option(parser)
     parser.add_argument(
         "--fps",
         type=parse_fps,
         default=None,
         help="frame rate, e.g. 24, 30 or 30000/1001 (default: 30, or a saved Timeline's rate)",
+    )
+
+
+def add_beats_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--beats",
+        choices=BEAT_TRACKERS,
+        default="dsp",
+        help="beat and downbeat tracker: dsp (built in) or beat-this (neural, optional: "
+        'pip install "visualizer[beats]"; downloads its weights on first use)',
     )
 
 

@@ -174,11 +174,65 @@ def summary(result) -> str:
     )
 
 
+# Seconds a frame costs end to end on a CPU, fp32, by frame size: measured on the 2-core x86_64
+# test machine (BENCHMARKS.md). 128 px: 3.56 s per second of music at 30 fps (the "Goals" table,
+# render_bench.py --seconds 20 --fps 30); 512 px: the generator alone, 1.56 frames/s at batch 1
+# ("Memory"); 256 px: not measured, scaled from 512 px by the FLOPs of a frame (58.80 / 75.99).
+CPU_SECONDS_PER_FRAME = {128: 3.56 / 30, 256: 58.80 / 75.99 / 1.56, 512: 1 / 1.56}
+
+
+def cost_estimate(track: str, options) -> str | None:
+    """One line saying what the render of ``track`` will cost, from measured figures, before
+    any work starts (None when there is nothing to go on: a GPU, an unreadable track)."""
+    from visualizer.errors import VisualizerError
+    from visualizer.model.catalog import resolution_of
+    from visualizer.model.devices import resolve_device
+
+    try:
+        if resolve_device(options.device).type != "cpu":
+            return None  # not measured on a GPU yet (BENCHMARKS.md): the bar's estimate follows
+        size = resolution_of(options.model)
+        frames = _frames_of(track, options)
+    except (VisualizerError, OSError, ValueError):
+        return None  # the render's own checks name the problem
+    per_frame = CPU_SECONDS_PER_FRAME.get(size)
+    if per_frame is None or not frames:
+        return None
+    seconds = frames * per_frame
+    spent = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    return (
+        f"{frames} frames at {size} px on the CPU: about {spent} of rendering "
+        f"({per_frame:.2f} s a frame on a 2-core CPU, BENCHMARKS.md), after the analysis and "
+        "the model load; the bar's estimate follows this machine"
+    )
+
+
+def _frames_of(track: str, options) -> int:
+    """The frames the render will draw: the saved timeline's, or the track's window's."""
+    import math
+
+    from visualizer.options import DEFAULT_FPS
+
+    if options.timeline is not None:
+        from visualizer.mapping.timeline import check_headers
+
+        return math.ceil(check_headers(options.timeline) / options.frame_step)
+    from visualizer.analysis.decode import probe_duration
+
+    seconds = max(0.0, probe_duration(track) - options.start)
+    if options.duration is not None:
+        seconds = min(seconds, options.duration)
+    fps = options.fps or DEFAULT_FPS
+    return math.ceil(round(seconds * fps) / options.frame_step)
+
+
 def run(args: argparse.Namespace) -> int:
     from visualizer.pipeline.render import render_track
     from visualizer.pipeline.workdir import work_dir_for
 
     options = options_from_args(args)
+    if not args.quiet and (estimate := cost_estimate(args.track, options)):
+        log.info(estimate)
     bars = ProgressBars(quiet=args.quiet)
     output = Path(args.output)
     try:

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         fps=None if args.fps is None else Fraction(args.fps),
         start=args.start,
         duration=args.duration,
+        beats=args.beats,
     )
     bars = ProgressBars(quiet=args.quiet)
     try:

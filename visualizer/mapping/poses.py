@@ -17,6 +17,7 @@ pose is then the seed's home latent).
 from __future__ import annotations
 
 import math
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from visualizer.mapping.technique import Frame, Setup, Technique, check_seed, op
 from visualizer.mapping.timeline import load as load_timeline
 from visualizer.mapping.truncation import to_truncated, truncated_normal
 from visualizer.options import LATENT_SIZE
+
+MAX_POSE_BYTES = 1 << 20  # a pose .npy holds 128 numbers (about 1 KB)
 
 
 def check_pose(key: str, item: Any) -> int | str:
@@ -81,7 +84,7 @@ def load_pose(item: int | str, bound: float) -> np.ndarray:
                 )
             pose = saved.noise[index] / saved.truncation[index]
         else:
-            pose = np.load(Path(path), allow_pickle=False)
+            pose = np.load(_pose_file(Path(path)), allow_pickle=False)
     except (OSError, ValueError, TimelineError) as error:
         raise PresetError(f"poses.seeds: cannot read the pose {item!r} ({error})") from None
     pose = np.asarray(pose, dtype=np.float64)
@@ -90,6 +93,17 @@ def load_pose(item: int | str, bound: float) -> np.ndarray:
             f"poses.seeds: {item!r} must hold {LATENT_SIZE} finite numbers, got shape {pose.shape}"
         )
     return np.clip(pose, -bound, bound)
+
+
+def _pose_file(path: Path) -> Path:
+    """``path`` once it is a regular file of at most `MAX_POSE_BYTES` (a FIFO would hold the
+    render for ever, a huge file fill memory); OSError saying why otherwise."""
+    status = path.stat()  # FileNotFoundError names the path
+    if not stat.S_ISREG(status.st_mode):
+        raise OSError(f"not a regular file: {path}")
+    if status.st_size > MAX_POSE_BYTES:
+        raise OSError(f"{status.st_size:,} bytes, more than a pose of {LATENT_SIZE} numbers")
+    return path
 
 
 class Poses(Technique):

@@ -26,6 +26,7 @@ __all__ = ["SECTIONS", "TOP_KEYS", "Preset", "build_preset", "check_seed", "vali
 
 SECTIONS: dict[str, type] = sections()  # section name -> options dataclass, in TOML order
 TOP_KEYS = ("description", "seed", "base")
+MAX_DESCRIPTION = 500  # characters of a preset's one-line description
 
 
 class PresetMethods:
@@ -141,6 +142,11 @@ def build_preset(raw: dict[str, Any]) -> Preset:
             values[key] = _check_value(key, spec, value) if key == "seed" else value
             if key == "description" and not isinstance(value, str):
                 raise PresetError(f"description must be a string, got {value!r}")
+            if key == "description" and len(value) > MAX_DESCRIPTION:
+                raise PresetError(
+                    f"description is {len(value):,} characters: at most {MAX_DESCRIPTION} "
+                    "(it is one line, copied beside every video)"
+                )
         else:
             raise unknown_key_error(key, [*TOP_KEYS, *SECTIONS], "section or key")
     preset = Preset(**values)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import os
 import tomllib
 from collections.abc import Sequence
 from functools import cache
@@ -31,6 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from visualizer.errors import PresetError
+from visualizer.inputs import (
+    MAX_TOML_BYTES,
+    check_input_file,
+    load_toml,
+    parse_toml,
+    path_text_problem,
+    shown_path,
+)
 from visualizer.mapping.preset_schema import (
     SECTIONS,
     TOP_KEYS,
@@ -41,7 +50,15 @@ from visualizer.mapping.preset_schema import (
     validate,
 )
 
-__all__ = ["Preset", "check_seed", "validate", "load_preset", "preset_from_toml", "preset_to_toml"]
+__all__ = [
+    "Preset",
+    "check_seed",
+    "validate",
+    "load_preset",
+    "preset_files",
+    "preset_from_toml",
+    "preset_to_toml",
+]
 
 MAX_NAME = 4096  # bytes in a preset name or path (PATH_MAX)
 MAX_BASES = 16  # presets in one `base` chain
@@ -81,27 +98,26 @@ def list_presets() -> list[tuple[str, str]]:
 
 
 def _read_toml(source: Any) -> dict[str, Any]:
+    """The tables of a preset file (a Path: checked and bounded as every input is) or of a
+    built-in preset (a package resource)."""
+    if isinstance(source, Path):
+        return load_toml(source, "preset file", PresetError)
     try:
         text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PresetError(f"preset file not found: {source}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise PresetError(f"cannot read preset file {source}: {error}") from None
-    try:
-        return tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError) as error:
-        raise PresetError(f"{source}: malformed TOML ({error})") from None
+    return parse_toml(text, f"preset file {source}", PresetError)
 
 
 def _locate(name_or_path: str | Path) -> Any:
     text = str(name_or_path)
-    if len(text.encode()) > MAX_NAME:
-        raise PresetError(f"preset name too long ({len(text.encode())} bytes): {text[:60]}...")
+    size = len(os.fsencode(text))  # the bytes of a name given as non-UTF-8 bytes too
+    if size > MAX_NAME:
+        raise PresetError(f"preset name too long ({size} bytes): {text[:60]}...")
     looks_like_path = isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text
     if looks_like_path or _is_file(Path(text)):
         path = Path(text).expanduser()
-        if not _is_file(path):
-            raise PresetError(f"preset file not found: {path}")
+        check_input_file(path, "preset file", limit=MAX_TOML_BYTES, error=PresetError)
         return path
     builtins = _builtin_files()
     if text in builtins:
@@ -121,12 +137,16 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _raw_with_bases(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+def _raw_with_bases(
+    name_or_path: str | Path, seen: tuple[str, ...] = (), files: list[Path] | None = None
+) -> dict[str, Any]:
     """The preset's TOML tables, with `base` presets merged underneath (key by key).
 
     ``seen`` holds the chain so far, files by their resolved path: a loop spelled through
-    ``..``, ``./`` or a link is still the same file."""
+    ``..``, ``./`` or a link is still the same file. ``files`` collects the chain's files."""
     source = _locate(name_or_path)
+    if files is not None and isinstance(source, Path):
+        files.append(source)
     key = str(source.resolve()) if isinstance(source, Path) else str(source)
     if key in seen:
         raise PresetError(f"preset 'base' loop: {' -> '.join([*seen, key])}")
@@ -142,7 +162,7 @@ def _raw_with_bases(name_or_path: str | Path, seen: tuple[str, ...] = ()) -> dic
         candidate = source.parent / base  # a relative path is relative to the preset file
         if _is_file(candidate):
             base = str(candidate)
-    return _merge(_raw_with_bases(base, (*seen, key)), raw)
+    return _merge(_raw_with_bases(base, (*seen, key), files), raw)
 
 
 def _merge(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +188,8 @@ def _parse_override(text: str) -> tuple[str, str | None, Any]:
     """'section.key=value' -> (section, key, parsed value); 'seed=3' -> ('seed', None, 3)."""
     if "=" not in text:
         raise PresetError(f"invalid override {text!r}: expected SECTION.KEY=VALUE")
+    if path_text_problem(text):  # it would end in the preset record, a UTF-8 file
+        raise PresetError(f"invalid override {shown_path(text)}: it holds bytes that are not UTF-8")
     path, _, value_text = text.partition("=")
     path = path.strip()
     section, _, key = path.partition(".")
@@ -187,7 +209,7 @@ def _parse_value(text: str, kind: str | None) -> Any:
     """A TOML value when ``text`` parses as one, else the bare text (lists: comma-separated)."""
     try:
         value = tomllib.loads(f"v = {text}")["v"]
-    except (tomllib.TOMLDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # not TOML (or an integer over 4,300 digits)
         value = None if kind else text
     if kind is None or isinstance(value, list):
         return value
@@ -234,12 +256,17 @@ def load_preset(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Pres
     return build_preset(apply_overrides(_raw_with_bases(name_or_path), overrides))
 
 
+def preset_files(name_or_path: str | Path) -> list[Path]:
+    """The files a preset is read from: its own, then its `base` chain's (built-ins are not
+    files of the user's). A render never writes over one of them."""
+    files: list[Path] = []
+    _raw_with_bases(name_or_path, files=files)
+    return files
+
+
 def preset_from_toml(text: str, overrides: Sequence[str] = ()) -> Preset:
     """A Preset from TOML text (no `base`), e.g. the preset saved in a Timeline."""
-    try:
-        raw = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError) as error:
-        raise PresetError(f"malformed preset TOML ({error})") from None
+    raw = parse_toml(text, "preset text", PresetError)
     if "base" in raw:
         raw = _merge(_raw_with_bases(raw.pop("base")), raw)
     return build_preset(apply_overrides(raw, overrides))

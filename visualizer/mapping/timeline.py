@@ -10,12 +10,22 @@ Saved as `.npz` with these keys (documented in README.md):
 - ``fps_num``, ``fps_den`` int64 scalars: the exact frame rate fps_num / fps_den
 - ``seed``          int64 scalar: the seed the mapping drew from
 - ``preset``        str scalar: the resolved preset as TOML text ("" when unknown)
+- ``start``         float64 scalar: seconds into the track where frame 0 is shown (>= 0)
+- ``audio_seconds`` float64 scalar: seconds of the track the frames go with, within one frame
+                    of T / fps (the soundtrack a render muxes)
+
+``start`` and ``audio_seconds`` are optional on load (files written before them: 0 and T / fps).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
+import tomllib
+import zipfile
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,13 +34,18 @@ import numpy as np
 
 from visualizer.errors import TimelineError
 from visualizer.files import atomic_output
+from visualizer.inputs import MAX_TOML_BYTES, check_input_file
+from visualizer.memory import available_memory
 from visualizer.options import LATENT_SIZE, N_CLASSES
 
 REQUIRED_KEYS = ("class_vectors", "noise", "truncation", "fps_num", "fps_den", "seed")
 MIN_FPS, MAX_FPS = Fraction(1), Fraction(240)  # below 1 fps a frame outlasts short tracks
-FPS_TEXT = re.compile(r"^\d{1,20}(\.\d{0,20})?([eE][-+]?\d{1,3})?(/\d{1,20})?$")
+FPS_TEXT = re.compile(r"\d{1,20}(\.\d{0,20})?([eE][-+]?\d{1,3})?(/\d{1,20})?")  # fullmatch
 MAX_FRAMES = 10 * 3600 * 60  # ten hours at 60 fps: 8.8 GB of class vectors
 MAX_FPS_TERM = 10**9  # numerator and denominator: 30000/1001 style rates, never 3/10**30
+ARRAY_MEMBERS = ("class_vectors.npy", "noise.npy", "truncation.npy")
+MAX_SMALL_MEMBER = 4 * MAX_TOML_BYTES + 4096  # the preset as UCS-4 text, its header
+MAX_FILE_BYTES = 1 << 40  # a timeline file (its members may be deflated: see check_headers)
 
 
 def fps_problem(fps: object) -> str | None:
@@ -49,7 +64,7 @@ def parse_fps(text: str) -> Fraction:
     """'30', '29.97', '30000/1001' -> an exact Fraction in [1, 240]; ValueError naming the text."""
     try:
         # the shape first: Fraction('1e999999999') would build a billion-digit integer
-        value = Fraction(text) if FPS_TEXT.match(text.strip()) else None
+        value = Fraction(text) if FPS_TEXT.fullmatch(text.strip()) else None
     except (ValueError, ZeroDivisionError):
         value = None
     if value is None:
@@ -68,6 +83,8 @@ class Timeline:
     fps: Fraction
     seed: int
     preset: str = ""  # resolved preset as TOML text
+    start: float = 0.0  # seconds into the track where frame 0 is shown, >= 0
+    audio_seconds: float | None = None  # seconds of track the frames go with; None: T / fps
 
     def __post_init__(self) -> None:
         validate(self)
@@ -81,15 +98,24 @@ class Timeline:
         """Seconds of video: n_frames / fps."""
         return float(self.n_frames / self.fps)
 
+    @property
+    def sound_seconds(self) -> float:
+        """Seconds of the track the frames go with (`audio_seconds`, else n_frames / fps)."""
+        return self.duration if self.audio_seconds is None else self.audio_seconds
+
     def slice(self, start: int, stop: int) -> Timeline:
-        """Frames [start, stop) as a Timeline of their own (same fps, seed and preset)."""
-        return Timeline(
-            self.class_vectors[start:stop],
-            self.noise[start:stop],
-            self.truncation[start:stop],
-            self.fps,
-            self.seed,
-            self.preset,
+        """Frames [start, stop) as a Timeline of their own (same fps, seed and preset), placed
+        on the track where they lie; a slice to the end keeps the track's own end."""
+        start, stop, _ = slice(start, stop).indices(self.n_frames)
+        stop = max(start, stop)
+        end = self.sound_seconds if stop == self.n_frames else float(stop / self.fps)
+        return dataclasses.replace(
+            self,
+            class_vectors=self.class_vectors[start:stop],
+            noise=self.noise[start:stop],
+            truncation=self.truncation[start:stop],
+            start=self.start + float(start / self.fps),
+            audio_seconds=max(0.0, end - float(start / self.fps)),
         )
 
 
@@ -120,6 +146,17 @@ def validate(timeline: Timeline) -> None:
     problem = fps_problem(timeline.fps)
     if problem:
         raise TimelineError(problem)
+    if not (math.isfinite(timeline.start) and timeline.start >= 0):
+        raise TimelineError(f"start must be seconds >= 0, got {timeline.start}")
+    audio = timeline.audio_seconds
+    period = float(1 / timeline.fps)
+    if audio is not None and not (math.isfinite(audio) and audio >= 0):
+        raise TimelineError(f"audio_seconds must be seconds >= 0, got {audio}")
+    if audio is not None and abs(audio - timeline.duration) > period * 1.001:
+        raise TimelineError(
+            f"audio_seconds {audio:.6g} is not within one frame of the {n} frames' "
+            f"{timeline.duration:.6g} s"
+        )
 
 
 def save(timeline: Timeline, path: str | os.PathLike, *, compressed: bool = False) -> Path:
@@ -137,6 +174,8 @@ def save(timeline: Timeline, path: str | os.PathLike, *, compressed: bool = Fals
             fps_den=np.int64(timeline.fps.denominator),
             seed=np.int64(timeline.seed),
             preset=np.str_(timeline.preset),
+            start=np.float64(timeline.start),
+            audio_seconds=np.float64(timeline.sound_seconds),
         )
     return Path(path)
 
@@ -144,11 +183,10 @@ def save(timeline: Timeline, path: str | os.PathLike, *, compressed: bool = Fals
 def load(path: str | os.PathLike) -> Timeline:
     """Read a Timeline written by `save`; errors name the file and the problem."""
     path = Path(path)
-    if not path.is_file():
-        raise TimelineError(f"timeline file not found: {path}")
+    check_input_file(path, "timeline file", limit=MAX_FILE_BYTES, error=TimelineError)
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise TimelineError(f"{path}: not a readable timeline .npz ({error})") from None
     with data:
         missing = [key for key in REQUIRED_KEYS if key not in data.files]
@@ -163,22 +201,45 @@ def load(path: str | os.PathLike) -> Timeline:
                 fps=Fraction(int(data["fps_num"]), int(data["fps_den"])),
                 seed=int(data["seed"]),
                 preset=_preset_text(data),
+                start=_scalar(data, "start", None) or 0.0,
+                audio_seconds=_scalar(data, "audio_seconds", None),
             )
         except TimelineError as error:
             raise TimelineError(f"{path}: {error}") from None
         except (OSError, ValueError, TypeError, ZeroDivisionError, OverflowError) as error:
             raise TimelineError(f"{path}: corrupt timeline ({error})") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as error:
+            # a member whose bytes do not match its checksum, or deflate data cut short
+            raise TimelineError(f"{path}: corrupt timeline ({error or 'damaged member'})") from None
 
 
-def check_headers(path: Path) -> None:
-    """TimelineError unless the .npz members' headers describe a timeline: float32 arrays of
-    matching shapes, at most `MAX_FRAMES` rows, each holding the bytes its header promises.
+def check_headers(path: Path) -> int:
+    """The number of frames of the timeline file ``path``, from its members' headers alone;
+    TimelineError unless they describe a timeline: float32 arrays of matching shapes, at most
+    `MAX_FRAMES` rows, each holding the bytes its header promises."""
+    try:
+        return _frames_in_headers(path)
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise TimelineError(f"{path}: corrupt timeline ({error})") from None
+
+
+def _frames_in_headers(path: Path) -> int:
+    """`check_headers` without its error handling.
 
     Reading a member allocates what its header says before any data arrives, so a small file
-    claiming a huge shape would end in an allocation traceback; this reads headers only."""
-    import zipfile
-
+    claiming a huge shape would end in an allocation traceback, and a deflated member may
+    expand a small file into gigabytes: this reads headers only, and refuses arrays that would
+    not fit in the memory this machine has available."""
     with zipfile.ZipFile(path) as archive:
+        missing = [key for key in REQUIRED_KEYS if f"{key}.npy" not in archive.namelist()]
+        if missing:
+            raise TimelineError(f"{path}: not a timeline file (missing keys: {', '.join(missing)})")
+        for info in archive.infolist():  # the scalars and the preset text: small
+            if info.filename not in ARRAY_MEMBERS and info.file_size > MAX_SMALL_MEMBER:
+                raise TimelineError(
+                    f"{path}: member {info.filename} holds {info.file_size:,} bytes, more than "
+                    "a timeline's scalars and preset text need"
+                )
         headers = {}
         for key in ("class_vectors", "noise", "truncation"):
             info = archive.getinfo(f"{key}.npy")
@@ -208,15 +269,31 @@ def check_headers(path: Path) -> None:
         raise TimelineError(
             f"{path}: {n} frames is more than a timeline holds (at most {MAX_FRAMES})"
         )
+    needed = n * (N_CLASSES + LATENT_SIZE + 1) * 4
+    available = available_memory()
+    if available is not None and needed > available // 2:
+        raise TimelineError(
+            f"{path}: its {n:,} frames need {needed / 2**30:.1f} GiB of memory, more than half "
+            f"of the {available / 2**30:.1f} GiB this machine has available"
+        )
+    return int(n)
+
+
+def _scalar(data, key: str, missing: float | None) -> float | None:
+    """The float scalar ``key`` (``missing`` in files written before it was stored)."""
+    return float(data[key]) if key in data.files else missing
 
 
 def _preset_text(data) -> str:
-    """The stored preset TOML ("" when absent); text that is not TOML is refused, not copied."""
-    import tomllib
-
-    text = str(data["preset"]) if "preset" in data.files else ""
+    """The stored preset TOML ("" when absent); text that is not TOML is refused, not copied,
+    and so is a preset larger than a preset file may be (it is copied beside the video)."""
+    if "preset" not in data.files:
+        return ""
+    text = str(data["preset"])
+    if len(text) > MAX_TOML_BYTES:
+        raise ValueError(f"its preset is {len(text):,} characters, more than a preset holds")
     try:
         tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError) as error:
-        raise ValueError(f"its preset is not TOML text ({error})") from None
+    except (ValueError, RecursionError) as error:  # an integer over 4,300 digits is a ValueError
+        raise ValueError(f"its preset is not TOML text ({error or 'nested too deeply'})") from None
     return text

@@ -12,12 +12,21 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from visualizer.errors import AudioError, OutputError, RenderError, TimelineError, WeightsError
-from visualizer.files import check_folder_writable, check_output, same_file
-from visualizer.mapping.timeline import fps_problem
+from visualizer.errors import (
+    AudioError,
+    OutputError,
+    RenderError,
+    TimelineError,
+    VisualizerError,
+    WeightsError,
+)
+from visualizer.files import check_folder_writable, check_output, check_own_folder, same_file
+from visualizer.inputs import check_input_file, check_path_text
+from visualizer.mapping.timeline import MAX_FILE_BYTES, check_headers, fps_problem
 from visualizer.model.devices import check_named_precision
-from visualizer.options import COMPILE_MODES, FITS
+from visualizer.options import BEAT_TRACKERS, COMPILE_MODES, FITS
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
+from visualizer.pipeline.workdir import work_dir_for
 from visualizer.rendering import codecs
 from visualizer.rendering.video import check_size
 
@@ -53,6 +62,9 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         check_size(options.size)
     if options.fit not in FITS:
         raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(FITS)}")
+    if options.beats not in BEAT_TRACKERS:
+        trackers = ", ".join(BEAT_TRACKERS)
+        raise RenderError(f"unknown beat tracker {options.beats!r}: expected one of {trackers}")
     if options.encoder != "auto":
         codecs.codec(options.encoder)  # RenderError naming the choices
     best, worst = codecs.BEST_QUALITY, codecs.WORST_QUALITY
@@ -73,14 +85,20 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         raise RenderError("start must be >= 0 and duration > 0 seconds")
     if options.timeline is not None:
         check_timeline_file(Path(options.timeline))
-    if options.weights not in (None, "random") and not Path(options.weights).exists():
-        raise WeightsError(f"weights not found: {options.weights}")
+    if options.weights not in (None, "random"):
+        weights = check_path_text(options.weights, "weights", WeightsError)
+        if not weights.exists():
+            raise WeightsError(f"weights not found: {options.weights}")
+        if not (weights.is_file() or weights.is_dir()):  # a FIFO would hold the load for ever
+            raise WeightsError(f"weights {weights} are not a regular file or a folder")
     # A bad preset or --set value fails now, before the model loads (seconds at 512 px).
     return None if options.timeline is not None else resolve_preset(options)
 
 
 def check_track(track: Path) -> None:
-    """AudioError unless ``track`` is a regular file (not a folder, FIFO or device)."""
+    """AudioError unless ``track`` is a regular file (not a folder, FIFO or device) whose path
+    is UTF-8 text."""
+    check_path_text(track, "audio file", AudioError)
     if not track.exists():
         raise AudioError(f"audio file not found: {track}")
     if not track.is_file():
@@ -94,26 +112,56 @@ def preset_path_for(output: Path) -> Path:
 
 def inputs_of(options: RenderOptions, track: Path | None = None) -> list[Path]:
     """Every file a render reads: no output may be one of them."""
-    named = (track, options.timeline, options.weights, options.preset)
+    named = (track, options.timeline, options.weights, *preset_inputs(options))
     return [Path(p) for p in named if p not in (None, "random") and Path(p).exists()]
 
 
+def preset_inputs(options: RenderOptions) -> list[Path]:
+    """The files the preset reads: its own file and its `base` chain's, and the pose files
+    its ``poses.seeds`` name (none for a saved timeline, whose preset is text inside it)."""
+    if options.timeline is not None:
+        return []
+    from visualizer.mapping.presets import load_preset, preset_files
+
+    files = [Path(options.preset)]  # a name, or a path: kept even when it is no preset
+    try:
+        files += preset_files(options.preset)
+        seeds = load_preset(options.preset, list(options.overrides)).poses.seeds
+    except VisualizerError:  # not a preset: the preset check says so, once the outputs pass
+        return files
+    for seed in seeds:
+        if isinstance(seed, str):  # "pose.npy", or "timeline.npz@FRAME"
+            files.append(Path(seed.rpartition("@")[0] if ".npz@" in seed else seed))
+    return files
+
+
 def check_outputs(output: Path, options: RenderOptions, track: Path | None = None) -> None:
-    """Every file the render will write follows the output rules (`visualizer.files`)."""
+    """Every file the render will write follows the output rules (`visualizer.files`), and
+    its work folder, if one is there, is a real folder of this user's."""
     inputs = inputs_of(options, track)
     overwrite = options.overwrite
     check_output(output, inputs, overwrite=overwrite)
     check_output(preset_path_for(output), inputs, overwrite=overwrite, what="preset copy")
+    check_own_folder(work_dir_for(output), "work folder")
     if options.timeline_out is not None:
         written = [*inputs, output, preset_path_for(output)]
         check_output(options.timeline_out, written, overwrite=overwrite, what="--timeline-out")
     if options.frames_dir is not None:
-        check_frames_dir(Path(options.frames_dir), inputs, options)
+        check_frames_dir(Path(options.frames_dir), inputs, options, output)
 
 
-def check_frames_dir(folder: Path, inputs: list[Path], options: RenderOptions) -> None:
+def check_frames_dir(
+    folder: Path, inputs: list[Path], options: RenderOptions, output: Path
+) -> None:
+    folder = check_path_text(folder, "--frames-dir", OutputError)
     if any(same_file(folder, p) or folder.absolute() in Path(p).absolute().parents for p in inputs):
         raise OutputError(f"--frames-dir {folder} holds or is one of the inputs")
+    work_dir = work_dir_for(output).absolute()
+    if folder.absolute() == work_dir or work_dir in folder.absolute().parents:
+        raise OutputError(
+            f"--frames-dir {folder} lies in the render's work folder {work_dir}, which is "
+            "removed when the render ends: choose a folder outside it"
+        )
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"--frames-dir {folder} is a file, not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not (options.overwrite or options.resume):
@@ -129,8 +177,10 @@ def _existing_parent(path: Path) -> Path:
 
 
 def check_timeline_file(path: Path) -> None:
-    """A cheap look before the model loads: a timeline .npz is a zip archive."""
-    if not path.is_file():
-        raise TimelineError(f"timeline file not found: {path}")
+    """A cheap look before the model loads: a timeline .npz is a zip archive whose headers
+    describe at least one frame."""
+    check_input_file(path, "timeline file", limit=MAX_FILE_BYTES, error=TimelineError)
     if not zipfile.is_zipfile(path):
         raise TimelineError(f"{path}: not a timeline .npz (not a zip archive)")
+    if check_headers(path) == 0:
+        raise TimelineError(f"{path}: the timeline holds no frames: there is nothing to render")

@@ -49,6 +49,7 @@ class RenderOptions:
     # torch.compile of the generator: off | auto (reduce-overhead on CUDA, off on CPU) | default |
     # max-autotune | reduce-overhead. Not part of the identity: it changes rounding only.
     compile: str = "off"
+    beats: str = "dsp"  # beat and downbeat tracker: dsp | beat-this (the optional neural one)
 
 
 # A render's identity: the RenderOptions fields that change its picture or its sound. A resume
@@ -73,6 +74,7 @@ IDENTITY_FIELDS = (
     "encoder",
     "segment_frames",
     "precision",
+    "beats",
 )
 PRESET_FIELDS = ("preset", "overrides", "seed")
 # The rest: where and how fast the frames are computed (device, batch size and compile give the

@@ -8,6 +8,7 @@ mapping once (the whole track mapped, the excerpt's frames kept, the loop closed
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -95,21 +96,24 @@ def map_track(
         start=options.start,
         duration=options.duration,
         progress=progress,
+        tracker=options.beats,
     )
     timeline = build_timeline(features, chosen.preset, seed=chosen.seed, loop=False)
     if options.start or options.duration is not None:
         timeline = timeline.slice(first, first + count)
     if chosen.preset.loop.enabled:  # close the clip actually rendered, excerpt or whole track
         timeline = close_loop(timeline, chosen.preset.loop.seconds)
-    if not timeline.preset:
-        timeline = Timeline(
-            timeline.class_vectors,
-            timeline.noise,
-            timeline.truncation,
-            timeline.fps,
-            timeline.seed,
-            chosen.toml(),
-        )
+    # Where the frames lie on the track, saved with them: `render --timeline` then muxes the
+    # same seconds of sound. The excerpt starts on frame `first`'s time; its sound is the
+    # window asked for, cut at the track's end.
+    start = float(Fraction(first) / timeline.fps)
+    wanted = options.duration if options.duration is not None else math.inf
+    timeline = dataclasses.replace(
+        timeline,
+        preset=timeline.preset or chosen.toml(),
+        start=start,
+        audio_seconds=max(0.0, min(features.duration - start, wanted)),
+    )
     return MappedTrack(timeline, features.duration)
 
 
@@ -128,34 +132,35 @@ def subsample(timeline: Timeline, step: int) -> Timeline:
     """Every ``step``-th frame at fps / step (a draft video); ``timeline`` itself for step 1."""
     if step == 1:
         return timeline
-    return Timeline(
-        timeline.class_vectors[::step],
-        timeline.noise[::step],
-        timeline.truncation[::step],
-        timeline.fps / step,
-        timeline.seed,
-        timeline.preset,
+    return dataclasses.replace(
+        timeline,
+        class_vectors=timeline.class_vectors[::step],
+        noise=timeline.noise[::step],
+        truncation=timeline.truncation[::step],
+        fps=timeline.fps / step,
+        audio_seconds=None,  # the draft's frames: its sound is cut to them (`audio_window`)
     )
 
 
 def audio_window(
     track: Path, options: RenderOptions, timeline: Timeline, audio_seconds: float | None
 ) -> tuple[float, float]:
-    """[start, start + duration) of the soundtrack that goes with ``timeline``'s frames.
+    """[start, start + duration) of the soundtrack that goes with ``timeline``'s frames: where
+    the Timeline lies on the track (saved with it), cut to the track's end and to the frames,
+    so that sound and picture differ by less than a frame.
 
     ``audio_seconds``: the track's length as analysed; None (a saved or resumed timeline, not
-    analysed in this run) reads it from the file.
+    analysed in this run) reads it from the file. A saved ``--timeline`` with ``--start`` or
+    ``--duration`` takes the sound from there (files written before the window was saved).
     """
-    start = options.start
-    if options.timeline is None:
-        # The excerpt's frames start on the track's frame round(start * fps): so does its sound.
-        fps = Fraction(timeline.fps)
-        start = float(math.floor(Fraction(start) * fps + Fraction(1, 2)) / fps)
+    start, wanted = timeline.start, timeline.sound_seconds
+    if options.timeline is not None and options.start:
+        start = options.start
+    if options.timeline is not None and options.duration is not None:
+        wanted = min(wanted, options.duration)
     if audio_seconds is None:
         from visualizer.analysis.decode import probe_duration
 
         audio_seconds = probe_duration(track)
     available = max(0.0, audio_seconds - start)
-    wanted = options.duration if options.duration is not None else available
-    # The frame count was set from this same duration, so it is the audio that decides.
     return start, max(0.0, min(available, wanted))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from visualizer.errors import RenderError
+from visualizer.files import atomic_output
 from visualizer.mapping.timeline import Timeline
 from visualizer.model.device_memory import is_out_of_memory, release_cached_memory
 from visualizer.model.inference import Generator
@@ -343,8 +344,10 @@ class SegmentSink:
 
         for offset, frame in enumerate(frames):
             index = (first + offset) * self.frame_step
-            path = self.frames_dir / f"frame_{index:06d}.png"
-            Image.fromarray(frame).save(path)
+            # Written to a new temporary and renamed: a link planted at the frame's name is
+            # replaced, never written through, and a full disk leaves no half frame.
+            with atomic_output(self.frames_dir / f"frame_{index:06d}.png") as tmp:
+                Image.fromarray(frame).save(tmp, format="PNG")
 
     def check_complete(self) -> None:
         if self.writer is not None or self.run:
