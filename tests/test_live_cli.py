@@ -176,6 +176,25 @@ def test_live_cli_errors_are_one_line(tmp_path, args, message):
     assert err.startswith("error: ") and message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--preset", "\x1b[2J\x1b]0;pwned\x07look.toml"],
+        ["--host", "show\x1b[31m.invalid"],
+        ["--midi-out", "--midi-map", "\x1b[2Jmap.toml"],
+    ],
+)
+def test_escape_sequences_in_values_are_shown_not_obeyed(tmp_path, args):
+    """A value holding terminal escape sequences is echoed as \\x1b..., never sent raw."""
+    track, _ = write_track(tmp_path, seconds=1.0)
+    if "--midi-map" in args:
+        (tmp_path / args[-1]).write_text("[[note]]\nchannel = 99\n")
+    process = _cli("--audio", str(track), "--port", "0", *args, cwd=tmp_path)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1 and "Traceback" not in err, err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b" in err, err
+
+
 @pytest.mark.parametrize("where", ["busy port", "unresolvable host"])
 def test_a_server_that_cannot_start_is_one_error_line(tmp_path, where):
     track, _ = write_track(tmp_path, seconds=1.0)

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import time
 
 import pytest
 
-from tests.live_fixtures import live_session
+from tests.live_fixtures import live_session, write_track
 from visualizer.live.http import TRACK_CHUNK, host_allowed
 
 TRACK_SECONDS = 55.0  # a 2.4 MB wav (22050 Hz mono 16-bit): more than two TRACK_CHUNKs
@@ -268,5 +269,90 @@ def test_the_address_printed_for_a_wildcard_host_is_one_that_answers(tmp_path, b
         request = f"GET /state HTTP/1.1\r\nHost: {url.split('/')[2]}\r\n\r\n"
         status, _, body = _raw(live.server.port, request, shown.strip("[]"))
         assert status == 200 and "params" in json.loads(body)
+    finally:
+        live.close()
+
+
+# -- inputs that are not files: a FIFO waits for ever, /dev/zero never ends ---------------------
+
+NESTED_MAP = "[[control]]\nchannel = " + "[" * 5000 + "]" * 5000 + "\n"
+
+
+def _hostile(folder, kind: str, name: str):
+    """A file named ``name`` in ``folder`` that is a FIFO, /dev/zero (a link to it), over the
+    1 MiB bound, or a TOML nested past the interpreter's recursion."""
+    path = folder / name
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    elif kind == "big":
+        path.write_text("# padding\n" * 110_000)
+    else:
+        path.write_text(NESTED_MAP)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "big", "nested"])
+@pytest.mark.parametrize("option", ["--midi-map", "--preset", "--audio"])
+def test_live_inputs_that_are_not_regular_bounded_files_are_one_line(tmp_path, option, kind):
+    """Every file live reads from the command line is checked before it is read: a FIFO
+    (waited for ever), /dev/zero (read until memory ran out), a file past its bound or nested
+    past the recursion limit is one error line naming it, at once."""
+    from tests.test_live_cli import _cli
+
+    if option == "--audio" and kind in ("big", "nested"):
+        pytest.skip("a track has no size bound (it streams); a bad one is covered elsewhere")
+    track, _ = write_track(tmp_path, seconds=1.0)
+    bad = _hostile(tmp_path, kind, "track.mp3" if option == "--audio" else "in.toml")
+    args = {"--midi-map": ["--audio", str(track), "--midi-out", "--midi-map", str(bad)],
+            "--preset": ["--audio", str(track), "--preset", str(bad)],
+            "--audio": ["--audio", str(bad)]}[option]  # fmt: skip
+    process = _cli(*args, "--port", "0", "--weights", "random", "--device", "cpu")
+    try:
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(bad) in lines[0], err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "big", "nested"])
+def test_a_preset_reloaded_or_a_scene_read_while_playing_is_checked_too(tmp_path, kind):
+    """The preset file saved over while it plays, and a scene in --save-dir, are read the same
+    way: the hostile file is refused with a note, the show keeps what it plays."""
+    from visualizer.errors import PresetError
+    from visualizer.live.control import LiveControl
+
+    preset = tmp_path / "look.toml"
+    preset.write_text('[classes]\nnames = ["tiger"]\n')
+    control = LiveControl(str(preset), save_dir=tmp_path)
+    before = control.preset
+    preset.unlink()
+    _hostile(tmp_path, kind, "look.toml")
+    os.utime(preset, follow_symlinks=False)
+    assert control.poll_file() is False and control.preset is before
+    assert "look.toml" in control.messages[-1]
+    _hostile(tmp_path, kind, "scene.toml")
+    with pytest.raises(PresetError, match="scene"):
+        control.load("scene")
+    assert control.preset is before
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "gone"])
+def test_a_track_replaced_while_playing_is_a_404_not_a_stall(tmp_path, kind):
+    """/track opens the file without waiting: the track replaced by a FIFO or a device, or
+    removed, while the show runs is answered 404 at once, and the server goes on."""
+    live, _ = live_session(tmp_path, seconds=2.0)
+    live.start()
+    try:
+        track = live.source.track
+        track.unlink()
+        if kind != "gone":
+            _hostile(tmp_path, kind, track.name)
+        status, _, _ = _get(live.server.port, "/track", "127.0.0.1")
+        assert status == 404
+        assert _get(live.server.port, "/state", "127.0.0.1")[0] == 200
     finally:
         live.close()

@@ -27,6 +27,7 @@ from visualizer.commands.common import (
     add_quiet_option,
     local_file,
 )
+from visualizer.errors import printable
 from visualizer.live.launch import QUANTIZE
 from visualizer.live.sinks import output_help, output_names
 from visualizer.options import PRECISIONS
@@ -241,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
 
         ports = list_ports()
         for name in ports:
-            print(name)
+            print(printable(name))  # a device names itself: its name may hold escape sequences
         if not ports:
             print("no MIDI input ports found")
         return 0
@@ -250,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
 
         devices = list_devices()
         for index, name, channels, rate in devices:
-            print(f"{index:3d}  {name}  ({channels} ch, {rate:g} Hz)")
+            print(f"{index:3d}  {printable(name)}  ({channels} ch, {rate:g} Hz)")
         if not devices:
             print("no audio input devices found")
         return 0
@@ -345,9 +346,11 @@ def _serve(args: argparse.Namespace, signals: StopSignals) -> int:
 
 
 def _say(text: str) -> None:
-    """Print a line; once the terminal is gone (SIGHUP, an SSH drop) print nothing more."""
+    """Print a line, control characters escaped (`visualizer.errors.printable`: a path or a
+    port name may hold escape sequences); once the terminal is gone (SIGHUP, an SSH drop) print
+    nothing more."""
     try:
-        print(text, flush=True)
+        print(printable(text), flush=True)
     except OSError:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process)
 

@@ -202,8 +202,9 @@ class LiveSession:
 
     @classmethod
     def open(cls, options: LiveOptions) -> LiveSession:
-        """A session for ``options``: preset, track and MIDI checked first, then the generator
-        loaded with the loader renders use (the same flags give the same network)."""
+        """A session for ``options``: preset, MIDI map, ports and track checked first (cheapest
+        first), then the generator loaded with the loader renders use (the same flags give the
+        same network)."""
         # cheap checks first: a typo in the preset or the track fails before the model loads
         from visualizer.live.beat import BeatClock
         from visualizer.live.tempos import ALWAYS, open_tempo
@@ -220,6 +221,11 @@ class LiveSession:
             quantize=options.quantize,
             beat=beat,
         )
+        # learn mode writes the map beside the saved scenes; the dotted name keeps it out of them
+        midi_map = options.midi_map or Path(options.save_dir) / MAP_NAME
+        if options.midi is not None or options.midi_out is not None:
+            _check_midi(options.midi, midi_map)  # before the track decodes, the model loads
+        _check_ports(options)
         if options.audio is not None:
             source = open_source("file", str(options.audio))
         elif options.no_audio:
@@ -231,11 +237,6 @@ class LiveSession:
             beat.add(open_tempo(options.tempo))
         beat.use(name)
         control.set_cycle(options.cycle_bars, options.cycle_mode)
-        # learn mode writes the map beside the saved scenes; the dotted name keeps it out of them
-        midi_map = options.midi_map or Path(options.save_dir) / MAP_NAME
-        if options.midi is not None or options.midi_out is not None:
-            _check_midi(options.midi, midi_map)  # before the model loads: a typo fails at once
-        _check_ports(options)
         seed = seed_for(control.preset, options.seed)
         model = auto_model(options.device) if options.model == "auto" else options.model
         generator = load_generator(dataclasses.replace(options, model=model))
