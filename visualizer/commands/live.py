@@ -18,8 +18,8 @@ import argparse
 import contextlib
 import logging
 import os
-import signal
 import sys
+from typing import TYPE_CHECKING
 
 from visualizer.commands.common import (
     add_model_options,
@@ -31,6 +31,9 @@ from visualizer.errors import printable
 from visualizer.live.launch import QUANTIZE
 from visualizer.live.sinks import output_help, output_names
 from visualizer.options import PRECISIONS
+
+if TYPE_CHECKING:
+    from visualizer.live.session import StopSignals
 
 log = logging.getLogger("visualizer")
 
@@ -269,41 +272,13 @@ def run(args: argparse.Namespace) -> int:
                 "other machines reach the show by this machine's name or address: allow it with "
                 "--allow-host NAME (e.g. --allow-host 192.168.1.20), or they get 403"
             )
+    from visualizer.live.session import StopSignals
+
     with contextlib.ExitStack() as held:
         signals = held.enter_context(StopSignals())
         if args.record:
             held.enter_context(_recording_lock(args))
         return _serve(args, signals)
-
-
-class StopSignals:
-    """Every signal that ends a process unless caught (`visualizer.live.sink_record.STOP_SIGNALS`:
-    SIGINT, SIGTERM from ``kill`` or ``systemctl stop``, SIGHUP from a closed terminal or an SSH
-    drop, ...) stops the show as Ctrl-C does: a KeyboardInterrupt in the main thread. Once the
-    show is closing (``hold()``), they are noted and the recording is finished all the same."""
-
-    def __init__(self) -> None:
-        self.holding = False
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> StopSignals:
-        from visualizer.live.sink_record import STOP_SIGNALS
-
-        for number in STOP_SIGNALS:
-            self._previous[number] = signal.signal(number, self._stop)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)  # type: ignore[arg-type]
-
-    def hold(self) -> None:
-        self.holding = True
-
-    def _stop(self, number: int, frame: object) -> None:
-        if not self.holding:
-            raise KeyboardInterrupt
-        log.warning("%s: finishing the show first", signal.Signals(number).name)
 
 
 def _recording_lock(args: argparse.Namespace):

@@ -19,6 +19,7 @@ A page that floods thus slows only its own messages; the frames and the other pa
 from __future__ import annotations
 
 import collections
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,25 @@ COALESCED: dict[str, str | None] = {
     "state": None, "search": None, "preset": None, "crossfade": None, "quantize": None,
     "cycle": None, "learn": None,
 }  # fmt: skip
+
+
+def parse_message(message: str | bytes) -> dict[str, Any]:
+    """A page message as a dict with a string ``type``; ValueError otherwise."""
+    try:
+        data = json.loads(message) if isinstance(message, str) else None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ValueError("expected a JSON object with a 'type'")
+    return data
+
+
+def shown(data: object) -> str:
+    """A parsed message as JSON text (for a log line)."""
+    try:
+        return json.dumps(data)
+    except (ValueError, TypeError, RecursionError):
+        return "a message"
 
 
 def coalescing_key(data: dict[str, Any]) -> tuple[str, str] | None:

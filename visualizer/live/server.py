@@ -47,7 +47,7 @@ from visualizer.errors import VisualizerError
 from visualizer.live.control import LiveControl
 from visualizer.live.engine import LiveEngine
 from visualizer.live.http import host_allowed, mime, ranged, response
-from visualizer.live.inbox import ControlWorker, Inbox
+from visualizer.live.inbox import ControlWorker, Inbox, parse_message, shown
 from visualizer.live.osc_api import listing, listing_page
 from visualizer.live.sink_page import Page, PageSink
 from visualizer.live.source import Source
@@ -67,24 +67,6 @@ ASSETS = {
 PAGE_ID = 64  # characters of a page's id at most
 MAX_MESSAGE = 64 * 1024  # control messages are small; refuse anything bigger
 POLL_S = 0.02  # how often a page whose inbox is full looks for room
-
-
-def parse_message(message: str | bytes) -> dict[str, Any]:
-    """A page message as a dict with a string ``type``; ValueError otherwise."""
-    try:
-        data = json.loads(message) if isinstance(message, str) else None
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise ValueError("expected a JSON object with a 'type'")
-    return data
-
-
-def _shown(data: object) -> str:
-    try:
-        return json.dumps(data)
-    except (ValueError, TypeError, RecursionError):
-        return "a message"
 
 
 class LiveServer:
@@ -326,7 +308,7 @@ class LiveServer:
         if isinstance(message, bytes):
             text = f"{len(message)} binary bytes"
         else:
-            text = (message if isinstance(message, str) else _shown(message))[:80]
+            text = (message if isinstance(message, str) else shown(message))[:80]
         log.warning("ignored a malformed page message (%s): %r", error, text)
         return {"type": "error", "message": f"malformed message ignored: {error}"}
 

@@ -6,12 +6,15 @@ render thread, the `LiveServer`, the optional OSC and MIDI inputs, and the sinks
 (`visualizer.live.sinks`: the page's feed, the ``--output`` feeds, the recording, OSC and MIDI
 out). The CLI builds
 it from a `LiveOptions` with `LiveSession.open`; tests build it directly with a tiny generator.
+`StopSignals` makes every signal that would end the process stop the show as Ctrl-C does, so
+the recording is finished.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,6 +26,7 @@ from visualizer.live.engine import LiveEngine
 from visualizer.live.server import LiveServer
 from visualizer.live.sink import Sink, SinkSetup
 from visualizer.live.sink_page import PageSink
+from visualizer.live.sink_record import STOP_SIGNALS
 from visualizer.live.sinks import open_sink, output_names
 from visualizer.live.source import Source
 from visualizer.live.sources import open_source
@@ -262,6 +266,34 @@ class LiveSession:
             midi_out=options.midi_out,
             midi_clock_out=options.midi_clock_out,
         )
+
+
+class StopSignals:
+    """Every signal that ends a process unless caught (`visualizer.live.sink_record.STOP_SIGNALS`:
+    SIGINT, SIGTERM from ``kill`` or ``systemctl stop``, SIGHUP from a closed terminal or an SSH
+    drop, ...) stops the show as Ctrl-C does: a KeyboardInterrupt in the main thread. Once the
+    show is closing (``hold()``), they are noted and the recording is finished all the same."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        for number in STOP_SIGNALS:
+            self._previous[number] = signal.signal(number, self._stop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def _stop(self, number: int, frame: object) -> None:
+        if not self.holding:
+            raise KeyboardInterrupt
+        log.warning("%s: finishing the show first", signal.Signals(number).name)
 
 
 def _check_midi(port: str | None, map_path: Path) -> None:

@@ -9,7 +9,8 @@ captured samples), into a temporary name renamed when complete.
 
 Signals: the encoder starts with `STOP_SIGNALS` blocked (`shielded`), so a ``systemctl stop``,
 which signals every process of the service at once, reaches the show (which then finishes the
-recording, `visualizer.commands.live`) but not the encoder, which ends when its input does.
+recording, `visualizer.live.session.StopSignals`) but not the encoder, which ends when its input
+does.
 The work folder ``.live-record-XXXX`` beside the output holds a lock for as long as its show
 lives; a show killed outright (SIGKILL, a power cut) leaves it behind, and the next recording
 into that folder removes it (`remove_leftovers`).
