@@ -335,7 +335,7 @@ def test_a_preset_reloaded_or_a_scene_read_while_playing_is_checked_too(tmp_path
     assert control.poll_file() is False and control.preset is before
     assert "look.toml" in control.messages[-1]
     _hostile(tmp_path, kind, "scene.toml")
-    with pytest.raises(PresetError, match="scene"):
+    with pytest.raises(PresetError, match=f"preset file {tmp_path / 'scene.toml'}"):
         control.load("scene")
     assert control.preset is before
 

@@ -106,8 +106,8 @@ def scene_source(save_dir: Path, name: object) -> str:
     builtin = builtin_names()
     if name in builtin:
         return name
-    if SAVE_NAME.match(name) and saved.is_file():
-        return str(saved)
+    if SAVE_NAME.match(name) and (saved.exists() or saved.is_symlink()):
+        return str(saved)  # a FIFO or a device there: the preset loader names what it is
     raise PresetError(
         f"unknown preset {name!r} (built-in: {', '.join(map(str, builtin))}, "
         f"or a name saved in {save_dir})"
