@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.live_fixtures import live_session, write_track
+from tests.live_fixtures import live_session, wait_until, write_track
 from visualizer.live.http import TRACK_CHUNK, host_allowed
 
 TRACK_SECONDS = 55.0  # a 2.4 MB wav (22050 Hz mono 16-bit): more than two TRACK_CHUNKs
@@ -356,3 +356,31 @@ def test_a_track_replaced_while_playing_is_a_404_not_a_stall(tmp_path, kind):
         assert _get(live.server.port, "/state", "127.0.0.1")[0] == 200
     finally:
         live.close()
+
+
+def test_an_inbox_keeps_the_last_value_of_each_key_in_order_and_is_bounded():
+    """Coalescing keeps what sequential application would end with: the newest value of a key,
+    after whatever came between; uncoalesced messages (taps) fill the inbox to its bound and
+    no further; the worker applies them in that order."""
+    from visualizer.live.inbox import PENDING, ControlWorker
+
+    applied: list[dict] = []
+    worker = ControlWorker(lambda data, connection: applied.append(data))
+    inbox = worker.open(lambda reply: None, None)
+    for value in range(100):
+        assert worker.post(inbox, {"type": "set", "key": "pulse.amount", "value": value / 100})
+    assert worker.post(inbox, {"type": "preset", "name": "dreamy"})
+    assert worker.post(inbox, {"type": "set", "key": "pulse.amount", "value": 0.5})
+    taps = sum(worker.post(inbox, {"type": "tap"}) for _ in range(100))
+    assert taps == PENDING - 2 and inbox.coalesced == 100
+    assert worker.post(
+        inbox, {"type": "set", "key": "pulse.amount", "value": 0.25}
+    )  # room: same key
+    worker.start()
+    try:
+        wait_until(lambda: len(applied) == PENDING, 10, "the inbox applied")
+    finally:
+        worker.stop()
+    assert applied[0] == {"type": "preset", "name": "dreamy"}
+    assert applied[-1] == {"type": "set", "key": "pulse.amount", "value": 0.25}
+    assert [m["type"] for m in applied[1:-1]] == ["tap"] * (PENDING - 2)

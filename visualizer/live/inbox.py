@@ -14,6 +14,7 @@ for a while, and TCP holds the sender back. Parsed messages wait in the page's i
   (bursts of `APPLY_BURST`), taking from the pages in turn.
 
 A page that floods thus slows only its own messages; the frames and the other pages go on.
+`parse_message` says what a page message is (a JSON object with a string ``type``).
 """
 
 from __future__ import annotations
