@@ -164,3 +164,25 @@ def test_the_server_lists_the_addresses(tmp_path):
     for address in ADDRESSES:
         assert address.path in page
     assert "0-2" in page and "now|beat|bar|2bars|4bars" in page
+
+
+def test_text_that_is_not_utf8_is_ignored_and_logged_once(osc, caplog, capfd):
+    """A datagram whose address or text argument is not UTF-8 (python-osc raised a traceback
+    from its server thread for it): ignored, one warning for all of them, the show goes on."""
+    raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    bad = [
+        b"/visualizer/\xff\x00\x00\x00,\x00\x00\x00",  # the address
+        b"/\xc3\x28\x00,\x00\x00\x00",
+        b"/visualizer/preset\x00\x00,s\x00\x00\xff\xfe\x00\x00",  # a text argument
+        b"/visualizer/tap\x00,\xff\x00\x00",  # type tags python-osc cannot read
+    ]
+    for data in bad * 2:
+        raw.sendto(data, ("127.0.0.1", osc.port))
+    wait_until(lambda: osc.ignored >= 8, 10, "bad datagrams ignored")
+    _send_all(osc, [("/visualizer/tap", [])])
+    assert osc.received == 1 and osc.ignored == 8
+    lines = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+    assert len(lines) == 2, lines  # one for text that is not UTF-8, one for the unreadable
+    text, unreadable = sorted(lines, key=lambda line: "cannot be read" in line)
+    assert "UTF-8" in text and "\\xff" in text and "cannot be read" in unreadable, lines
+    assert "Traceback" not in capfd.readouterr().err

@@ -17,17 +17,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
+import sys
+from typing import TYPE_CHECKING
 
 from visualizer.commands.common import (
     add_model_options,
     add_preset_options,
     add_quiet_option,
     local_file,
-    positive_int,
 )
+from visualizer.errors import printable
 from visualizer.live.launch import QUANTIZE
 from visualizer.live.sinks import output_help, output_names
 from visualizer.options import PRECISIONS
+
+if TYPE_CHECKING:
+    from visualizer.live.session import StopSignals
 
 log = logging.getLogger("visualizer")
 
@@ -55,6 +61,16 @@ def _ranged(kind: type, low: float, high: float, what: str):
         return value
 
     return parse
+
+
+class _Renamed(argparse.Action):
+    """``--quality`` is render's video quality (CRF); live names its JPEG quality apart."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.error(
+            f"{option_string} is render's video quality (CRF): live's JPEG quality 1-100 is "
+            "--jpeg-quality"
+        )
 
 
 def _tempo(text: str) -> str:
@@ -168,8 +184,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="apply class changes at once, not on the next beat (and --quantize beat as now)",
     )
     parser.add_argument(
-        "--quality", type=positive_int, default=85, help="JPEG quality 1-100 (default: 85)"
-    )
+        "--jpeg-quality", type=_ranged(int, 1, 100, "JPEG quality"), default=85, metavar="Q",
+        help="JPEG quality of the frames sent to the page, 1-100 (default: 85)",
+    )  # fmt: skip
+    parser.add_argument("--quality", nargs="?", action=_Renamed, help=argparse.SUPPRESS)
     add_quiet_option(parser)
 
 
@@ -227,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
 
         ports = list_ports()
         for name in ports:
-            print(name)
+            print(printable(name))  # a device names itself: its name may hold escape sequences
         if not ports:
             print("no MIDI input ports found")
         return 0
@@ -236,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
 
         devices = list_devices()
         for index, name, channels, rate in devices:
-            print(f"{index:3d}  {name}  ({channels} ch, {rate:g} Hz)")
+            print(f"{index:3d}  {printable(name)}  ({channels} ch, {rate:g} Hz)")
         if not devices:
             print("no audio input devices found")
         return 0
@@ -254,10 +272,13 @@ def run(args: argparse.Namespace) -> int:
                 "other machines reach the show by this machine's name or address: allow it with "
                 "--allow-host NAME (e.g. --allow-host 192.168.1.20), or they get 403"
             )
+    from visualizer.live.session import StopSignals
+
     with contextlib.ExitStack() as held:
+        signals = held.enter_context(StopSignals())
         if args.record:
             held.enter_context(_recording_lock(args))
-        return _serve(args)
+        return _serve(args, signals)
 
 
 def _recording_lock(args: argparse.Namespace):
@@ -275,27 +296,38 @@ def _recording_lock(args: argparse.Namespace):
     return exclusive(args.record, "--record")
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, signals: StopSignals) -> int:
     from visualizer.live.session import LiveSession
 
     session = LiveSession.open(options_from_args(args))
     try:
         session.start()
         if not args.quiet:
-            print(f"live: open {session.server.url} (Ctrl-C to stop)", flush=True)
+            _say(f"live: open {session.server.url} (Ctrl-C to stop)")
             for sink in session.outputs:
-                print(f"live: sending {sink.describe()}", flush=True)
+                _say(f"live: sending {sink.describe()}")
             if session.midi is not None:
                 midi = session.midi
-                print(f"live: MIDI from {midi.port_name!r}, map {midi.map_path}", flush=True)
+                _say(f"live: MIDI from {midi.port_name!r}, map {midi.map_path}")
         session.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        signals.hold()  # a second signal must not cut the recording's mux short
         output = session.close()
     if output is not None and not args.quiet:
-        print(f"recorded {output}")
+        _say(f"recorded {output}")
     return 0
+
+
+def _say(text: str) -> None:
+    """Print a line, control characters escaped (`visualizer.errors.printable`: a path or a
+    port name may hold escape sequences); once the terminal is gone (SIGHUP, an SSH drop) print
+    nothing more."""
+    try:
+        print(printable(text), flush=True)
+    except OSError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process)
 
 
 def options_from_args(args: argparse.Namespace):
@@ -323,7 +355,7 @@ def options_from_args(args: argparse.Namespace):
         record_size=args.size,
         overwrite=args.overwrite,
         snap_classes=not args.no_snap,
-        jpeg_quality=args.quality,
+        jpeg_quality=args.jpeg_quality,
         midi=args.midi,
         midi_map=Path(args.midi_map) if args.midi_map else None,
         outputs=tuple(args.output),

@@ -3,8 +3,9 @@
 - `session`: `LiveOptions` and `LiveSession`, every piece below wired together
 - `engine`: the render loop (source -> calibration -> causal analysis -> beat -> causal mapping
   -> generator -> sinks)
-- `server` (+ `http`: the Host check, responses, the track in ranges): the HTTP + WebSocket
-  server, the control page and the projector page
+- `server` (+ `http`: the Host check, responses, the track in ranges; `inbox`: the pages'
+  messages coalesced, bounded, rate-limited and applied off the event loop): the HTTP +
+  WebSocket server, the control page and the projector page
 - `control`, `params`, `show`, `scene_fade`, `launch`: the preset being played, its keys as the
   page shows them, masters, scenes and their crossfade, quantised launches
 - `beat` (the one beat state, `BeatClock`), `tempo` (the tempo-source interface), `tempos` (the

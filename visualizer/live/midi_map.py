@@ -23,12 +23,12 @@ scene). Unknown keys, bad numbers and bad targets are errors naming the binding.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from visualizer.errors import MidiMapError, PresetError
 from visualizer.files import write_text_atomic
+from visualizer.inputs import load_toml
 from visualizer.live.control import ACTIONS
 from visualizer.live.launch import QUANTIZE
 from visualizer.live.show import MASTER_RANGE, MASTERS, SAVE_NAME
@@ -120,14 +120,11 @@ class MidiMap:
 
     @classmethod
     def load(cls, path: str | Path) -> MidiMap:
-        """Read a map file; a MidiMapError names the file and the bad binding."""
+        """Read a map file (checked as every input is, `visualizer.inputs`); a MidiMapError names
+        the file and the bad binding."""
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise MidiMapError(f"cannot read MIDI map {path}: {error.strerror}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise MidiMapError(f"MIDI map {path} is not valid TOML: {error}") from None
+        # a regular file of at most 1 MiB: a FIFO, a device or a deep nesting is one line
+        data = load_toml(path, "MIDI map", MidiMapError)
         unknown = sorted(set(data) - set(KINDS))
         if unknown:
             raise MidiMapError(

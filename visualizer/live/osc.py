@@ -9,13 +9,15 @@ bar``, ``/visualizer/action cue``, ``/visualizer/tempo/bpm 128``.
 Anything else, wrong argument counts, types or ranges and refused values are logged with one line
 (what the address takes) and ignored: a stray packet never stops the show. A message whose type
 tags name more arguments than it carries (``,sf`` with no float, which python-osc would read as
-0.0) is refused and logged; datagrams over `MAX_DATAGRAM` bytes are refused, logged the first
-time. The server binds 127.0.0.1 unless told otherwise.
+0.0) is refused and logged; datagrams over `MAX_DATAGRAM` bytes, and those whose address or
+text is not UTF-8, are refused, logged the first time; anything else python-osc cannot read is
+ignored with one line, never a traceback. The server binds 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from visualizer.live.osc_api import ADDRESSES, PREFIX, Address, check_arguments
 
 log = logging.getLogger("visualizer")
 MAX_DATAGRAM = 8192  # bytes: python-osc's receive size; larger ones were cut and lost silently
+NOT_TEXT = "is not UTF-8 text"
 _FIXED_SIZES = {"i": 4, "f": 4, "c": 4, "r": 4, "m": 4, "d": 8, "h": 8, "t": 8}
 
 
@@ -36,12 +39,23 @@ def _padded_string(data: bytes, start: int) -> int | None:
     return None if end < 0 else (end // 4 + 1) * 4
 
 
-def missing_argument(data: bytes) -> str | None:
-    """Why an OSC message datagram carries fewer arguments than its type tags name, or None
-    (bundles and garbage are left to python-osc, which drops what it cannot parse)."""
+def _text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def datagram_problem(data: bytes) -> str | None:
+    """Why an OSC message datagram cannot be read as its type tags say, or None: its address or
+    a text argument is not UTF-8 (`NOT_TEXT`), or it carries fewer arguments than its type tags
+    name (bundles and garbage are left to python-osc, which drops what it cannot parse)."""
     if not data.startswith(b"/"):
         return None
     offset = _padded_string(data, 0)
+    if offset is not None and not _text(data[: data.find(b"\0")]):
+        return f"its address {NOT_TEXT}"
     if offset is None or offset >= len(data) or data[offset : offset + 1] != b",":
         return None
     tags_end = _padded_string(data, offset)
@@ -49,10 +63,13 @@ def missing_argument(data: bytes) -> str | None:
         return "its type tags are not terminated"
     tags = data[offset + 1 : data.find(b"\0", offset)].decode("ascii", "replace")
     for index, tag in enumerate(tags):
+        start = tags_end
         if tag in _FIXED_SIZES:
             tags_end += _FIXED_SIZES[tag]
         elif tag in "sS":
             tags_end = _padded_string(data, tags_end) if tags_end < len(data) else None
+            if tags_end is not None and not _text(data[start : data.find(b"\0", start)]):
+                return f"argument {index + 1} {NOT_TEXT}"
         elif tag == "b":
             size = int.from_bytes(data[tags_end : tags_end + 4], "big", signed=False)
             tags_end = tags_end + 4 + (size + 3) // 4 * 4 if tags_end + 4 <= len(data) else None
@@ -87,10 +104,13 @@ class OscInput:
                     request, client_address
                 )
 
+            def handle_error(self, request, client_address) -> None:
+                inputs._unreadable(request[0])  # what python-osc could not parse: no traceback
+
         self.control, self.now = control, now
         self.received = 0  # messages applied
         self.ignored = 0  # messages refused (unknown address, bad arguments, bad values)
-        self._told_oversized = False
+        self._told: set[str] = set()  # the floods already logged once
         self.calibration = calibration
         self.dispatcher = dispatcher = Dispatcher()
         for address in ADDRESSES:  # only listed addresses: the listing is the whole API
@@ -113,25 +133,45 @@ class OscInput:
         self._server.server_close()
 
     def _accept(self, data: bytes) -> bool:
-        """False (logged) for a datagram over `MAX_DATAGRAM` or one missing arguments."""
+        """False (logged) for a datagram over `MAX_DATAGRAM`, one missing arguments or one whose
+        text is not UTF-8."""
         if len(data) > MAX_DATAGRAM:
-            self.ignored += 1
-            if not self._told_oversized:  # once: a flood must not flood the log too
-                self._told_oversized = True
-                log.warning(
-                    "ignored an OSC datagram of %d bytes (at most %d); larger ones are ignored "
-                    "without a further warning",
-                    len(data),
-                    MAX_DATAGRAM,
-                )
+            self._refuse(
+                "oversized",
+                f"ignored an OSC datagram of {len(data)} bytes (at most {MAX_DATAGRAM}); larger "
+                "ones are ignored without a further warning",
+            )
             return False
-        problem = missing_argument(data)
+        problem = datagram_problem(data)
         if problem is not None:
-            self.ignored += 1
-            address = data[: data.find(b"\0")].decode("ascii", "replace")[:80]
-            log.warning("ignored OSC %s: %s", address, problem)
+            address = _shown(data[: data.find(b"\0")])
+            if NOT_TEXT in problem:  # once: a flood must not flood the log too
+                self._refuse(
+                    "text",
+                    f"ignored OSC {address}: {problem}; datagrams with text that is not UTF-8 "
+                    "are ignored without a further warning",
+                )
+            else:
+                self._refuse("", f"ignored OSC {address}: {problem}")
             return False
         return True
+
+    def _refuse(self, once: str, message: str) -> None:
+        """Count an ignored datagram and log ``message``: every time, or (``once`` names the
+        kind) the first time only."""
+        self.ignored += 1
+        if not once or once not in self._told:
+            self._told.add(once)
+            log.warning("%s", message)
+
+    def _unreadable(self, data: bytes) -> None:
+        error = sys.exc_info()[1]
+        why = f"{type(error).__name__}: {error}"
+        self._refuse(
+            "unreadable",
+            f"ignored an OSC datagram that cannot be read ({why}) starting {_shown(data[:40])}; "
+            "such datagrams are ignored without a further warning",
+        )
 
     def _guard(self, address: Address, handler: Callable[..., None]) -> Callable[..., None]:
         def wrapped(path: str, *args: object) -> None:
@@ -146,7 +186,8 @@ class OscInput:
 
     def _unknown(self, address: str, *args: object) -> None:
         self.ignored += 1
-        log.warning("ignored OSC message to unknown address %s (see /osc for the list)", address)
+        shown = _shown(address.encode("utf-8", "replace"))
+        log.warning("ignored OSC message to unknown address %s (see /osc for the list)", shown)
 
     # -- one handler per listed address (arguments already checked) ------------------------
     def _on_set(self, key: str, *values: object) -> None:
@@ -195,6 +236,11 @@ class OscInput:
             raise VisualizerError("input calibration is not available in this show")
         self.calibration.set(name, value)
         self.control.changed()
+
+
+def _shown(data: bytes) -> str:
+    """Bytes of a datagram as printable text: anything but printable ASCII as ``\\xNN``."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in data[:80])
 
 
 def handler_of(osc: OscInput, address: Address) -> Callable[..., None]:

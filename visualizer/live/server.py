@@ -11,9 +11,11 @@ reach another file.
 ``/ws`` is the WebSocket. Server -> page: binary frame messages (the page sink,
 `visualizer.live.sink_page`: one latest-frame slot per page, so a slow or stalled page never
 queues frames nor slows the render loop) and JSON text messages (``state``, ``classes``,
-``saved``, ``error``). Page -> server: JSON text messages, see `handle_message`. Malformed
-messages are logged and answered with an error; they never close the connection nor stop the
-show.
+``saved``, ``error``). Page -> server: JSON text messages, see `apply`. The event loop only
+parses them (and applies clock reports); everything else waits in the page's inbox, coalesced per
+key, bounded and rate-limited, for the control worker thread (`visualizer.live.inbox`), so a page
+that floods the socket never stalls the frames, /state or the other pages. Malformed messages
+are logged and answered with an error; they never close the connection nor stop the show.
 
 One clock per show: the first page that reports its player's position owns the clock, and only
 its reports move the source (`Source.report`); the state names the owner (the page's own random
@@ -23,7 +25,8 @@ frees the clock for the next page that reports; a page can take it (``take_clock
 Every request must name this machine by a loopback Host, the ``--host`` name or an
 ``--allow-host`` name (`visualizer.live.http.host_allowed`), so a web page reaching the port
 through DNS rebinding is refused (403) on every path; the WebSocket also needs an Origin
-matching the Host, so another web site cannot steer the show.
+matching the Host, so another web site cannot steer the show. A request with two Host (or
+Origin) headers is refused with 400: no reading of it can be trusted.
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ from visualizer.errors import VisualizerError
 from visualizer.live.control import LiveControl
 from visualizer.live.engine import LiveEngine
 from visualizer.live.http import host_allowed, mime, ranged, response
+from visualizer.live.inbox import ControlWorker, Inbox, parse_message, shown
 from visualizer.live.osc_api import listing, listing_page
-from visualizer.live.sink_page import PageSink
+from visualizer.live.sink_page import Page, PageSink
 from visualizer.live.source import Source
 
 log = logging.getLogger("visualizer")
@@ -62,6 +66,7 @@ ASSETS = {
 }
 PAGE_ID = 64  # characters of a page's id at most
 MAX_MESSAGE = 64 * 1024  # control messages are small; refuse anything bigger
+POLL_S = 0.02  # how often a page whose inbox is full looks for room
 
 
 class LiveServer:
@@ -92,9 +97,11 @@ class LiveServer:
         self._error: BaseException | None = None
         self.bad_messages = 0  # malformed page messages seen (ignored)
         self.midi = None  # a `visualizer.live.midi.MidiInput` when --midi is on (learn, state)
+        self.worker = ControlWorker(self.apply)  # applies the pages' messages off the event loop
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        self.worker.start()
         self._thread = threading.Thread(target=self._run, name="live-server", daemon=True)
         self._thread.start()
         self._ready.wait(timeout=30)
@@ -108,10 +115,13 @@ class LiveServer:
                 self._loop.call_soon_threadsafe(self._stopped.set)
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self.worker.stop()
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
+        """The page's address on this machine (a wildcard --host names no host: loopback)."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}/"
 
     def _run(self) -> None:
         try:
@@ -141,6 +151,10 @@ class LiveServer:
     # -- HTTP ------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        repeated = [name for name in ("Host", "Origin") if len(request.headers.get_all(name)) > 1]
+        if repeated:  # which one names the show? neither: refused, whatever they say
+            log.warning("refused a request with more than one %s header", repeated[0])
+            return connection.respond(400, f"one {repeated[0]} header expected\n")
         host = request.headers.get("Host", "")
         if not host_allowed(host, self.host, self.allowed_hosts):
             # DNS rebinding: a web page on a name that resolves to 127.0.0.1 sends its own name
@@ -151,7 +165,7 @@ class LiveServer:
         if path == "/ws":
             origin = request.headers.get("Origin")
             if origin is not None and origin.split("://", 1)[-1] != host:
-                log.warning("refused a WebSocket from origin %s", origin[:100])
+                log.warning("refused a WebSocket from origin %r", origin[:100])
                 return connection.respond(403, "foreign origin\n")
             return None
         if path in ASSETS:
@@ -199,40 +213,78 @@ class LiveServer:
             seen = now
             text = json.dumps({"type": "state", **self.state()})
             for page in list(self.page.pages):
-                with contextlib.suppress(ConnectionClosed):
-                    await page.connection.send(text)
+                page.post(text, True)  # the page's own sender sends it: no page waits on another
 
     # -- WebSocket -------------------------------------------------------------------------
     async def _handle(self, connection: ServerConnection) -> None:
         page = self.page.join(connection)
+        inbox = self.worker.open(lambda reply: self._reply(page, reply), connection)
         sender = asyncio.create_task(self.page.feed(page))
         try:
             await connection.send(json.dumps({"type": "state", **self.state()}))
             async for message in connection:
-                reply = self.handle_message(message, connection)
-                if reply is not None:
-                    await connection.send(json.dumps(reply))
+                await self._take(message, inbox, page)
         except ConnectionClosed:
             pass
         finally:
+            self.worker.close(inbox)
             self.page.leave(page)
             sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)  # its ConnectionClosed, if any
             if self._owner_connection is connection:  # the clock is free for the next page
                 self._owner_connection = self.clock_owner = None
+
+    async def _take(self, message: str | bytes, inbox: Inbox, page: Page) -> None:
+        """One message read from ``page``, on the event loop: parsed here, a clock report
+        applied here (it is cheap and must not wait), anything else queued for the control
+        worker (`visualizer.live.inbox`). Reading waits while the page sends too fast or its
+        inbox is full: the page's socket holds the rest."""
+        while (wait := inbox.reading.wait()) > 0:
+            await asyncio.sleep(wait)
+        inbox.reading.take()
+        try:
+            data = parse_message(message)
+        except ValueError as error:
+            self._reply(page, self._malformed(message, error))
+            return
+        if data["type"] in ("clock", "take_clock"):
+            self._reply(page, self.apply(data, inbox.connection))
+            if data["type"] != "take_clock":
+                return
+            data = {"type": "state"}  # the page that took the clock gets the state: built there
+        while not self.worker.post(inbox, data):
+            await asyncio.sleep(POLL_S)
+
+    def _reply(self, page: Page, reply: dict[str, Any] | None) -> None:
+        """Send ``reply`` to ``page`` (from any thread): a state replaces one not yet sent."""
+        if reply is None or self._loop is None:
+            return
+        text = json.dumps(reply)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the page is gone
+            self._loop.call_soon_threadsafe(page.post, text, reply["type"] == "state")
 
     def handle_message(
         self, message: str | bytes, connection: object = None
     ) -> dict[str, Any] | None:
-        """Apply one message from the page on ``connection``; returns the reply (or None).
-        Never raises.
+        """Parse and apply one message from the page on ``connection`` at once (see `apply`);
+        returns the reply (or None). Never raises."""
+        try:
+            data = parse_message(message)
+        except ValueError as error:
+            return self._malformed(message, error)
+        return self.apply(data, connection)
+
+    def apply(self, data: dict[str, Any], connection: object = None) -> dict[str, Any] | None:
+        """Apply one parsed message from the page on ``connection``; returns the reply (or
+        None). Never raises.
 
         ``{"type": "clock", "t": seconds, "playing": bool, "page": id}`` the player's position
         (taken from the page that owns the clock; the first to report owns it; without an id a
-        connection is its own page), ``{"type":
-        "take_clock", "page": id}``; ``{"type": "set", "key": "section.key", "value": v}``;
-        ``{"type": "preset", "name": n, "fade": seconds, "quantize": q}`` a scene (fade and
-        quantize optional); ``{"type": "tap"}``, ``{"type": "tap_clear"}``; ``{"type": "save",
-        "name": n}``; ``{"type": "master", "name": m, "value": 0-2}``; ``{"type": "crossfade",
+        connection is its own page), ``{"type": "take_clock", "page": id}`` (the socket then
+        sends the state); ``{"type": "set", "key": "section.key", "value": v}``; ``{"type":
+        "preset", "name": n, "fade": seconds, "quantize": q}`` a scene (fade and quantize
+        optional); ``{"type": "tap"}``, ``{"type": "tap_clear"}``; ``{"type": "save", "name":
+        n}``; ``{"type": "master", "name": m, "value": 0-2}``; ``{"type": "crossfade",
         "seconds": s}``; ``{"type": "action", "action": a, "quantize": q}`` one of
         `visualizer.live.control.ACTIONS`; ``{"type": "quantize", "value": q}``; ``{"type":
         "cycle", "bars": n, "mode": m}``; ``{"type": "tempo", "name": "source"|"bpm"|
@@ -242,9 +294,6 @@ class LiveServer:
         "classes", "results": [[i, name]]}``; ``{"type": "state"}`` -> the state.
         """
         try:
-            data = json.loads(message) if isinstance(message, str) else None
-            if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-                raise ValueError("expected a JSON object with a 'type'")
             if data["type"] in ("clock", "take_clock"):
                 return self._clock(data, connection)
             return self._dispatch(data)
@@ -252,10 +301,16 @@ class LiveServer:
             self.control.note(str(error))
             return {"type": "error", "message": str(error)}
         except (ValueError, TypeError, KeyError, RecursionError) as error:
-            self.bad_messages += 1
-            text = message[:80] if isinstance(message, str) else f"{len(message)} binary bytes"
-            log.warning("ignored a malformed page message (%s): %r", error, text)
-            return {"type": "error", "message": f"malformed message ignored: {error}"}
+            return self._malformed(data, error)
+
+    def _malformed(self, message: object, error: Exception) -> dict[str, Any]:
+        self.bad_messages += 1
+        if isinstance(message, bytes):
+            text = f"{len(message)} binary bytes"
+        else:
+            text = (message if isinstance(message, str) else shown(message))[:80]
+        log.warning("ignored a malformed page message (%s): %r", error, text)
+        return {"type": "error", "message": f"malformed message ignored: {error}"}
 
     def _clock(self, data: dict[str, Any], connection: object) -> dict[str, Any] | None:
         """A page's player position, or a page taking the clock (see the module docstring)."""
@@ -269,7 +324,7 @@ class LiveServer:
         if data["type"] == "take_clock" or self.clock_owner is None:
             self.clock_owner, self._owner_connection = page, connection
             if data["type"] == "take_clock":
-                return {"type": "state", **self.state()}
+                return None
         if page != self.clock_owner:
             self.ignored_clocks += 1  # a second page's player: the one clock is not moved
             return None

@@ -6,12 +6,15 @@ render thread, the `LiveServer`, the optional OSC and MIDI inputs, and the sinks
 (`visualizer.live.sinks`: the page's feed, the ``--output`` feeds, the recording, OSC and MIDI
 out). The CLI builds
 it from a `LiveOptions` with `LiveSession.open`; tests build it directly with a tiny generator.
+`StopSignals` makes every signal that would end the process stop the show as Ctrl-C does, so
+the recording is finished.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,6 +26,7 @@ from visualizer.live.engine import LiveEngine
 from visualizer.live.server import LiveServer
 from visualizer.live.sink import Sink, SinkSetup
 from visualizer.live.sink_page import PageSink
+from visualizer.live.sink_record import STOP_SIGNALS
 from visualizer.live.sinks import open_sink, output_names
 from visualizer.live.source import Source
 from visualizer.live.sources import open_source
@@ -202,8 +206,9 @@ class LiveSession:
 
     @classmethod
     def open(cls, options: LiveOptions) -> LiveSession:
-        """A session for ``options``: preset, track and MIDI checked first, then the generator
-        loaded with the loader renders use (the same flags give the same network)."""
+        """A session for ``options``: preset, MIDI map, ports and track checked first (cheapest
+        first), then the generator loaded with the loader renders use (the same flags give the
+        same network)."""
         # cheap checks first: a typo in the preset or the track fails before the model loads
         from visualizer.live.beat import BeatClock
         from visualizer.live.tempos import ALWAYS, open_tempo
@@ -220,6 +225,11 @@ class LiveSession:
             quantize=options.quantize,
             beat=beat,
         )
+        # learn mode writes the map beside the saved scenes; the dotted name keeps it out of them
+        midi_map = options.midi_map or Path(options.save_dir) / MAP_NAME
+        if options.midi is not None or options.midi_out is not None:
+            _check_midi(options.midi, midi_map)  # before the track decodes, the model loads
+        _check_ports(options)
         if options.audio is not None:
             source = open_source("file", str(options.audio))
         elif options.no_audio:
@@ -231,10 +241,6 @@ class LiveSession:
             beat.add(open_tempo(options.tempo))
         beat.use(name)
         control.set_cycle(options.cycle_bars, options.cycle_mode)
-        # learn mode writes the map beside the saved scenes; the dotted name keeps it out of them
-        midi_map = options.midi_map or Path(options.save_dir) / MAP_NAME
-        if options.midi is not None:
-            _check_midi(options.midi, midi_map)  # before the model loads: a typo fails at once
         seed = seed_for(control.preset, options.seed)
         model = auto_model(options.device) if options.model == "auto" else options.model
         generator = load_generator(dataclasses.replace(options, model=model))
@@ -262,14 +268,54 @@ class LiveSession:
         )
 
 
-def _check_midi(port: str, map_path: Path) -> None:
+class StopSignals:
+    """Every signal that ends a process unless caught (`visualizer.live.sink_record.STOP_SIGNALS`:
+    SIGINT, SIGTERM from ``kill`` or ``systemctl stop``, SIGHUP from a closed terminal or an SSH
+    drop, ...) stops the show as Ctrl-C does: a KeyboardInterrupt in the main thread. Once the
+    show is closing (``hold()``), they are noted and the recording is finished all the same."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        for number in STOP_SIGNALS:
+            self._previous[number] = signal.signal(number, self._stop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def _stop(self, number: int, frame: object) -> None:
+        if not self.holding:
+            raise KeyboardInterrupt
+        log.warning("%s: finishing the show first", signal.Signals(number).name)
+
+
+def _check_midi(port: str | None, map_path: Path) -> None:
+    """The MIDI map (read by MIDI in and out) and the input ``port`` (None: no MIDI in)."""
     from visualizer.live.midi import VIRTUAL, choose_port, list_ports
     from visualizer.live.midi_map import MidiMap
 
     if map_path.exists():
         MidiMap.load(map_path)
-    if port != VIRTUAL:
+    if port is not None and port != VIRTUAL:
         choose_port(port, list_ports())
+
+
+def _check_ports(options: LiveOptions) -> None:
+    """The HTTP and OSC ports can be bound (checked again when they are: this is early)."""
+    import socket
+
+    from visualizer.live.http import check_bindable
+
+    check_bindable(options.host, options.port, socket.SOCK_STREAM, "serve on")
+    if options.osc_port is not None:
+        check_bindable(options.host, options.osc_port, socket.SOCK_DGRAM, "listen for OSC on")
 
 
 def _midi_input(control: LiveControl, map_path: Path | None):

@@ -14,6 +14,7 @@ them, so the page, MIDI and OSC all change a show the same way.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from pathlib import Path
 
@@ -77,11 +78,18 @@ def _field(block: object, name: str) -> dataclasses.Field | None:
     return next((f for f in dataclasses.fields(block) if f.name == name), None)
 
 
-def scene_names(save_dir: Path) -> list[str]:
-    """Built-in preset names, then the names of presets saved in ``save_dir``, sorted."""
+@functools.cache
+def builtin_names() -> tuple[str, ...]:
+    """The built-in presets' names (read once: the package's files do not change while a show
+    runs, and the state every page is sent lists them)."""
     from visualizer.mapping.presets import list_presets
 
-    builtin = [name for name, _ in list_presets()]
+    return tuple(name for name, _ in list_presets())
+
+
+def scene_names(save_dir: Path) -> list[str]:
+    """Built-in preset names, then the names of presets saved in ``save_dir``, sorted."""
+    builtin = builtin_names()
     saved = sorted(
         path.stem
         for path in Path(save_dir).glob("*.toml")
@@ -92,16 +100,14 @@ def scene_names(save_dir: Path) -> list[str]:
 
 def scene_source(save_dir: Path, name: object) -> str:
     """The preset name or saved file of the scene ``name``, else a PresetError naming it."""
-    from visualizer.mapping.presets import list_presets
-
     if not isinstance(name, str):
         raise PresetError(f"invalid preset name {name!r}")
     saved = Path(save_dir) / f"{name}.toml"
-    builtin = [preset_name for preset_name, _ in list_presets()]
+    builtin = builtin_names()
     if name in builtin:
         return name
-    if SAVE_NAME.match(name) and saved.is_file():
-        return str(saved)
+    if SAVE_NAME.match(name) and (saved.exists() or saved.is_symlink()):
+        return str(saved)  # a FIFO or a device there: the preset loader names what it is
     raise PresetError(
         f"unknown preset {name!r} (built-in: {', '.join(map(str, builtin))}, "
         f"or a name saved in {save_dir})"

@@ -5,14 +5,17 @@ Each frame goes out as one binary message: a 4-byte big-endian header length, a 
 bar, beat_in_bar, playing}`` (the beat is the frame's, as heard when it is seen; ``fade`` the
 scene crossfade's progress 0-1, -1 for none), then the JPEG. Each page has ONE latest-frame
 slot: a new frame replaces an unsent one (counted in the page's and this sink's ``dropped``), so
-a slow or stalled page never queues frames nor slows the render loop. The server's event loop is
-this sink's sending thread: `LiveServer` binds it (``bind``) and runs one ``feed`` task per
-connected page.
+a slow or stalled page never queues frames nor slows the render loop. The server's text messages
+to a page (its replies, the state) go out through the same task (``post``): at most one state
+(the newest) and `TEXTS` other messages wait per page, so a page that does not read holds
+bounded memory and holds up no other page. The server's event loop is this sink's sending
+thread: `LiveServer` binds it (``bind``) and runs one ``feed`` task per connected page.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import struct
 from typing import Any
@@ -23,6 +26,7 @@ from visualizer.live.sink import Frame, Sink, SinkSetup
 ROUNDED = {"render_fps": 2, "render_ms": 1, "latency_ms": 1, "bpm": 2, "beat": 3, "fade": 2}
 # header numbers that are counts
 COUNTS = ("dropped", "version", "beats", "onsets", "bar", "beat_in_bar", "playing")
+TEXTS = 16  # text messages (replies, errors) waiting per page besides the newest state
 
 
 class Page:
@@ -33,6 +37,16 @@ class Page:
         self.slot: tuple[dict[str, Any], bytes] | None = None
         self.ready = asyncio.Event()
         self.dropped = 0  # frames replaced in the slot before this page took them
+        self.texts: collections.deque[str] = collections.deque(maxlen=TEXTS)
+        self.state: str | None = None  # the newest state not yet sent
+
+    def post(self, text: str, state: bool = False) -> None:
+        """On the loop: queue a text message; a ``state`` replaces the one not yet sent."""
+        if state:
+            self.state = text
+        else:
+            self.texts.append(text)  # the oldest goes when TEXTS wait: the page is not reading
+        self.ready.set()
 
 
 class PageSink(Sink):
@@ -81,10 +95,16 @@ class PageSink(Sink):
         self.pages.discard(page)
 
     async def feed(self, page: Page) -> None:
-        """On the loop, one task per page: send its slot's frame whenever one is there."""
+        """On the loop, one task per page: send its text messages, then its slot's frame,
+        whenever they are there."""
         while True:
             await page.ready.wait()
             page.ready.clear()
+            while page.texts:
+                await page.connection.send(page.texts.popleft())
+            if page.state is not None:
+                text, page.state = page.state, None
+                await page.connection.send(text)
             if page.slot is None:
                 continue
             header, jpeg = page.slot

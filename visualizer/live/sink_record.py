@@ -6,13 +6,27 @@ holds up to QUEUE_FRAMES frames for its encoding thread: a slow encoder costs re
 (filled the same way, and counted), never render-loop time. At the end the frames are muxed with
 the source's soundtrack (``--audio``: the played span of the original file; ``--input``: the
 captured samples), into a temporary name renamed when complete.
+
+Signals: the encoder starts with `STOP_SIGNALS` blocked (`shielded`), so a ``systemctl stop``,
+which signals every process of the service at once, reaches the show (which then finishes the
+recording, `visualizer.live.session.StopSignals`) but not the encoder, which ends when its input
+does.
+The work folder ``.live-record-XXXX`` beside the output holds a lock for as long as its show
+lives; a show killed outright (SIGKILL, a power cut) leaves it behind, and the next recording
+into that folder removes it (`remove_leftovers`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
+import signal
+import stat
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +42,76 @@ if TYPE_CHECKING:
 log = logging.getLogger("visualizer")
 
 QUEUE_FRAMES = 64
+WORK_PREFIX = ".live-record-"  # the hidden work folder beside the output
+OWNER = "owner.lock"  # inside it: locked (flock) while its show lives
+ORPHAN_AGE_S = 60.0  # a work folder with no owner lock (an earlier version's) this old is stale
+# the signals that end a process unless caught: a show catches them to finish its recording
+STOP_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+    if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """`STOP_SIGNALS` blocked in this thread for the block: a process started in it inherits
+    them blocked (a signal handler it installs does not unblock them). Signals that come
+    meanwhile wait, and are handled when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Remove the work folders that killed shows left in ``folder`` (see the module docstring);
+    returns them. A folder whose show still runs, a link, and another user's folder are kept."""
+    removed = []
+    for path in sorted(folder.glob(WORK_PREFIX + "*")):
+        if _orphaned(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _orphaned(path: Path) -> bool:
+    import fcntl
+
+    try:
+        status = path.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.geteuid():
+        return False
+    try:
+        fd = os.open(path / OWNER, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return time.time() - status.st_mtime > ORPHAN_AGE_S
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # only a dead show's lock is free
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _work_folder(parent: Path) -> tuple[Path, int]:
+    """A new work folder in ``parent`` and the descriptor of its owner lock, held."""
+    import fcntl
+
+    folder = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=parent))
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(folder / OWNER, flags, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return folder, fd
 
 
 class RecordSink(Sink):
@@ -58,11 +142,20 @@ class RecordSink(Sink):
         super().__init__()
         self.fps, self.resolution = Fraction(fps), resolution
         self._soundtrack = soundtrack
-        self._dir = tempfile.TemporaryDirectory(prefix=".live-record-", dir=self.output.parent)
+        for path in remove_leftovers(self.output.parent):
+            log.warning("removed %s, the work folder of a recording that was killed", path)
+        self._dir, self._owner = _work_folder(self.output.parent)
         from visualizer.rendering.video import SegmentWriter
 
-        self._segment = Path(self._dir.name) / "video.mp4"
-        self._writer = SegmentWriter(self._segment, resolution=resolution, fps=self.fps, size=size)
+        self._segment = self._dir / "video.mp4"
+        try:
+            with shielded():
+                self._writer = SegmentWriter(
+                    self._segment, resolution=resolution, fps=self.fps, size=size
+                )
+        except BaseException:
+            self._cleanup()
+            raise
         self.first_index: int | None = None
         self.last_index: int | None = None
         self._previous: np.ndarray | None = None
@@ -108,7 +201,11 @@ class RecordSink(Sink):
                 )
             return self.output
         finally:
-            self._dir.cleanup()
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+        os.close(self._owner)  # after the removal: the next show never sees a live folder free
 
     def _audio_file(self) -> Path | None:
         """The soundtrack as a file: the track itself, or the captured samples written out."""
@@ -118,7 +215,7 @@ class RecordSink(Sink):
         import numpy as np
         import soundfile
 
-        path = Path(self._dir.name) / "input.wav"
+        path = self._dir / "input.wav"
         soundfile.write(path, np.asarray(soundtrack.samples, dtype=np.float32), soundtrack.sr)
         return path
 
