@@ -16,6 +16,7 @@ from visualizer.errors import AudioError, OutputError, RenderError, TimelineErro
 from visualizer.files import check_folder_writable, check_output, same_file
 from visualizer.mapping.timeline import fps_problem
 from visualizer.model.devices import check_named_precision
+from visualizer.model.upscaler import check_upscale_spec, upscale_input
 from visualizer.options import COMPILE_MODES, FITS
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
 from visualizer.rendering import codecs
@@ -75,6 +76,8 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         check_timeline_file(Path(options.timeline))
     if options.weights not in (None, "random") and not Path(options.weights).exists():
         raise WeightsError(f"weights not found: {options.weights}")
+    if options.upscale is not None:
+        check_upscale_spec(options.upscale)
     # A bad preset or --set value fails now, before the model loads (seconds at 512 px).
     return None if options.timeline is not None else resolve_preset(options)
 
@@ -94,7 +97,13 @@ def preset_path_for(output: Path) -> Path:
 
 def inputs_of(options: RenderOptions, track: Path | None = None) -> list[Path]:
     """Every file a render reads: no output may be one of them."""
-    named = (track, options.timeline, options.weights, options.preset)
+    named = (
+        track,
+        options.timeline,
+        options.weights,
+        options.preset,
+        upscale_input(options.upscale),
+    )
     return [Path(p) for p in named if p not in (None, "random") and Path(p).exists()]
 
 

@@ -26,6 +26,9 @@ class RenderOptions:
 
     model: str = "biggan-deep-128"  # biggan-deep-128 | -256 | -512
     weights: str | None = None  # folder or file, "random" (seeded untrained), None = cached
+    # a learned upscaler after the generator: a published name (`visualizer.model.upscaler`)
+    # or a .pth/.safetensors file; None = frames at the model's size
+    upscale: str | None = None
     device: str = "auto"  # auto (CUDA, else Apple MPS, else CPU) | cpu | cuda | cuda:N | mps
     preset: str = "default"  # built-in preset name or TOML path
     overrides: tuple[str, ...] = ()  # "section.key=value" preset overrides, applied in order
@@ -59,6 +62,7 @@ class RenderOptions:
 IDENTITY_FIELDS = (
     "model",
     "weights",
+    "upscale",
     "preset",
     "overrides",
     "seed",

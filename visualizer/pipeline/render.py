@@ -81,7 +81,7 @@ def plan_job(job: RenderJob, *, progress: ProgressCallback | None = None) -> Ren
         remove_temporaries(written)
     work_dir = work_dir_for(output)
     cuda = _wants_cuda(options.device)
-    size = options.size or (resolution_of(options.model),) * 2
+    size = options.size or (frame_side(options),) * 2
     saved = read_manifest(work_dir)
     if saved is not None and not options.resume:
         if not options.overwrite:
@@ -123,6 +123,16 @@ def plan_job(job: RenderJob, *, progress: ProgressCallback | None = None) -> Ren
     else:
         start_work_dir(work_dir, manifest, full)
     return plan
+
+
+def frame_side(options: RenderOptions) -> int:
+    """The side of the square frames the render makes: the model's, times ``--upscale``'s."""
+    side = resolution_of(options.model)
+    if options.upscale:
+        from visualizer.model.upscale_loading import upscale_factor
+
+        side *= upscale_factor(options.upscale)
+    return side
 
 
 def _wants_cuda(device: str) -> bool:
