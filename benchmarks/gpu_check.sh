@@ -76,6 +76,10 @@ step live_512 25 python benchmarks/live_bench.py --model biggan-deep-512 --devic
 step live_256 25 python benchmarks/live_bench.py --model biggan-deep-256 --device cuda --seconds 10
 # 7. Resume after a kill: frame-identical to the uninterrupted render (item 8).
 step resume 60 python benchmarks/gpu_check.py resume --model biggan-deep-256 --seconds 20
+# 8. Upscalers (--upscale): ms per frame of each published one, 512 -> 2048 (x4) / 1024 (x2),
+#    fp16 as a CUDA render runs them, 8 frames a call as the generator hands them over.
+step upscale 45 python benchmarks/upscale_bench.py --device cuda --precision fp16 --batch 8 \
+  --repeats 3
 
 python - "$PARTS" "$OUT/gpu_check.json" "$(($(date +%s) - START))" <<'PY'
 import json, pathlib, sys

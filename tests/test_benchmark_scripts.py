@@ -50,3 +50,14 @@ def test_memory_bench_names_the_processes_at_the_peak(tmp_path):
 def test_long_track_bench_analyses_a_generated_minute(tmp_path):
     result = _run(tmp_path, "long_track_bench.py", "--minutes", "1")
     assert result["analysis"]["1 min"]["peak_tree_mib"] > 50
+
+
+def test_upscale_bench_times_every_published_upscaler(tmp_path):
+    result = _run(tmp_path, "upscale_bench.py", "--side", "16")
+    assert set(result["models"]) == {
+        "realesr-general-x4v3",
+        "realesrgan-x4plus",
+        "realesrgan-x2plus",
+    }
+    for model in result["models"].values():
+        assert model["output_side"] == 16 * model["scale"] and model["ms_per_frame"] > 0
