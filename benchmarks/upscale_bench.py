@@ -10,7 +10,7 @@ the x2 one.
     python benchmarks/upscale_bench.py --models realesr-general-x4v3 --side 128
 
 Prints one JSON line: per model its scale, output side, frames per call, ms per frame (the
-median over ``--repeats`` timed calls after one warm-up call) and the load average.
+median over ``--repeats`` timed calls after ``--warmup`` untimed ones) and the load average.
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ def published_upscaler(name: str, device, dtype):
     return build_upscaler(module.state_dict(), name).to(device, dtype)
 
 
-def measure(name: str, side: int, batch: int, repeats: int, device, dtype) -> dict:
+def measure(name: str, side: int, batch: int, repeats: int, warmup: int, device, dtype) -> dict:
     import torch
 
     upscaler = published_upscaler(name, device, dtype)
     frames = torch.randint(0, 256, (batch, side, side, 3), dtype=torch.uint8, device=device)
     times = []
-    for _ in range(repeats + 1):  # the first call warms up (kernels, allocations)
+    for _ in range(warmup + repeats):  # warm-up calls first (kernels, allocations): untimed
         start = time.perf_counter()
         out = upscaler(frames)
         if device.type == "cuda":
@@ -60,7 +60,7 @@ def measure(name: str, side: int, batch: int, repeats: int, device, dtype) -> di
         "scale": upscaler.scale,
         "output_side": int(out.shape[1]),
         "frames_per_call": upscaler.chunk(side),
-        "ms_per_frame": round(1000 * statistics.median(times[1:]) / batch, 1),
+        "ms_per_frame": round(1000 * statistics.median(times[warmup:]) / batch, 1),
     }
 
 
@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(PUBLISHED), help="comma-separated names")
     parser.add_argument("--side", type=int, default=512, help="input frame side (default 512)")
     parser.add_argument("--batch", type=int, default=1, help="frames per timed call")
-    parser.add_argument("--repeats", type=int, default=1, help="timed calls per model")
+    parser.add_argument("--repeats", type=int, default=1, help="timed calls per model (>= 1)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls before them")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", choices=DTYPES, default="fp32")
     args = parser.parse_args(argv)
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     device, dtype = torch.device(args.device), getattr(torch, DTYPES[args.precision])
     results = {
-        name: measure(name, args.side, args.batch, args.repeats, device, dtype)
+        name: measure(name, args.side, args.batch, max(1, args.repeats), args.warmup, device, dtype)
         for name in args.models.split(",")
     }
     print(
