@@ -1,277 +1,389 @@
-"""Steps of benchmarks/gpu_check.sh that need Python: each prints one JSON object on stdout.
+"""The steps of benchmarks/gpu_check.sh: each prints one JSON line per check on stdout, flushed,
+so a step stopped at its time limit keeps the checks it finished.
 
-    python benchmarks/gpu_check.py render --seconds 240 --fps 30 --model biggan-deep-512
-    python benchmarks/gpu_check.py items
-    python benchmarks/gpu_check.py resume --seconds 20
+    python3 benchmarks/gpu_check.py STEP [--dry] [--work DIR]
 
-``render``: one end-to-end render with per-stage timings (first and last progress event of
-each stage: analyze, map, compile, render, mux) and the render's own wall time.
-``items``: the CUDA-path checks that need a GPU (encoder probe, copy events, batch cap, OOM
-halving from a real allocation failure, NVENC lossless, CUDA graphs on the render thread).
-``resume``: a render killed after its first segment, resumed, against an uninterrupted one and
-a split one (segments rendered in two processes): decoded frames must be identical.
+STEP: preflight (imports, ffmpeg, CUDA; then the machine), encode (encoder-only fps at 512 px: 1, 2,
+4, ... encoders, medium and veryfast), sweep (batch 32 at 512 px in fp32, fp16 and bf16: fps and
+the share of pixels within 2 levels of fp32), cudnn (deterministic against benchmark
+algorithms), render (generator-only in the render's process, then the 7,200-frame 512 px render
+end to end, per stage), resume (a render killed after its first segment and resumed, against an
+uninterrupted one, decoded frame by frame), oom (a real out-of-memory error halves the batch,
+the halving recorded in the work folder), compile (one compiled fp16 run, last). ``--dry``: the
+same code at tiny sizes on the CPU (a tiny random checkpoint; out-of-memory injected; no
+compile), so the script is tested where there is no GPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def _track(folder: Path, seconds: float) -> Path:
-    from visualizer.bench.end_to_end import _demo_track  # noqa: PLC2701 (benchmark helper)
-
-    return _demo_track(folder, seconds)
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
-class StageClock:
-    """A progress callback that keeps the first and last time of every stage."""
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """What each step renders: the GPU check's sizes, or the dry run's."""
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.stages: dict[str, list[float]] = {}
+    device: str = "cuda"
+    model: str = "biggan-deep-512"
+    weights: str = "random"
+    encode_size: int = 512
+    encode_frames: int = 256
+    encode_counts: tuple[int, ...] = (1, 2, 4, 8, 16)
+    batch: int = 32
+    batches: int = 8
+    render_seconds: float = 240.0
+    fps: int = 30
+    resume_model: str = "biggan-deep-256"
+    resume_seconds: float = 20.0
+    compile_mode: str = "reduce-overhead"
+    precisions: tuple[str, ...] = ("fp32", "fp16", "bf16")
+    half: str = "fp16"  # the precision of the cuDNN and compile checks
 
-    def __call__(self, event) -> None:
-        now = time.perf_counter() - self.start
-        first_last = self.stages.setdefault(event.stage, [now, now])
-        first_last[1] = now
 
-    def summary(self) -> dict[str, float]:
-        return {k: round(v[1] - v[0], 3) for k, v in self.stages.items()} | {
-            f"{k}_ends_at": round(v[1], 3) for k, v in self.stages.items()
-        }
+def sizes(dry: bool, work: Path) -> Sizes:
+    if not dry:
+        return Sizes()
+    from visualizer.bench.end_to_end import tiny_checkpoint
+
+    folder = work / "tiny"
+    weights = folder if (folder / "config.json").is_file() else tiny_checkpoint(folder)
+    return Sizes(
+        device="cpu", model="biggan-deep-128", weights=str(weights), encode_size=64,
+        encode_frames=16, encode_counts=(1, 2), batch=2, batches=1, render_seconds=2.0, fps=4,
+        resume_model="biggan-deep-128", resume_seconds=2.0, compile_mode="off",
+        precisions=("fp32", "bf16"), half="fp32",  # a CPU's fp16 convolutions crawl
+    )  # fmt: skip
 
 
-def render(args: argparse.Namespace) -> dict:
+def emit(check: str, **data) -> None:
+    print(json.dumps({"check": check, **data}), flush=True)
+
+
+def options(s: Sizes, **kwargs):
     from visualizer.pipeline.options import RenderOptions
-    from visualizer.pipeline.render import render_track
 
-    with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
-        track = _track(Path(folder), args.seconds)
-        options = RenderOptions(
-            model=args.model, weights="random", device=args.device, fps=Fraction(args.fps),
-            compile=args.compile, precision=args.precision,
-        )  # fmt: skip
-        clock = StageClock()
-        result = render_track(track, Path(folder) / "out.mp4", options, progress=clock)
+    values = {"model": s.model, "weights": s.weights, "device": s.device, "fps": Fraction(s.fps)}
+    return RenderOptions(**{**values, **kwargs})
+
+
+def synchronize(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def preflight(s: Sizes, work: Path) -> None:
+    """Every import the checks need, ffmpeg and its encoders, and CUDA: one line."""
+    missing = []
+    for name in ("numpy", "scipy", "torch", "soundfile", "soxr", "imageio_ffmpeg", "websockets"):
+        try:
+            __import__(name)
+        except Exception as error:  # noqa: BLE001 - report every missing module at once
+            missing.append(f"{name} ({type(error).__name__})")
+    line = {"ok": not missing, "missing": missing}
+    if "imageio_ffmpeg" not in " ".join(missing):
+        from visualizer.ffmpeg import ffmpeg_exe
+
+        version = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, text=True)
+        listed = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True)
+        line["ffmpeg"] = (version.stdout.split() or ["?"] * 3)[2]
+        line["libx264"] = b" libx264 " in listed.stdout
+        line["h264_nvenc"] = b" h264_nvenc " in listed.stdout
+        line["ok"] = line["ok"] and line["libx264"]
+    if "torch" not in " ".join(missing) and s.device == "cuda":
         import torch
 
-        return {
-            "model": args.model, "compile": args.compile, "precision": args.precision,
-            "frames": result.n_frames, "wall_seconds": round(result.wall_seconds, 3),
-            "fps": round(result.n_frames / result.wall_seconds, 2), "stages": clock.summary(),
-            "max_memory_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-            "memory_reserved_gib": round(torch.cuda.memory_reserved() / 2**30, 2),
-        }  # fmt: skip
+        line["cuda"] = torch.cuda.is_available()
+        line["ok"] = line["ok"] and line["cuda"]
+    emit("preflight", **line)
+    if line["ok"]:
+        environment(s, work)
 
 
-def items(args: argparse.Namespace) -> dict:
+def environment(s: Sizes, work: Path) -> None:
+    import platform
+
     import torch
 
-    out: dict = {"gpus": torch.cuda.device_count(), "name": torch.cuda.get_device_name(0)}
-    for name, check in CHECKS.items():
-        try:
-            out[name] = check(args)
-        except Exception as error:  # noqa: BLE001 - one failed check must not hide the rest
-            out[name] = {"ok": False, "error": f"{type(error).__name__}: {error}"[:400]}
-    return out
+    from visualizer.rendering.encoders import encoder_layout, usable_cores
+
+    line = {
+        "python": platform.python_version(), "torch": torch.__version__,
+        "cuda": torch.version.cuda, "cores": usable_cores(), "encoder_layout": encoder_layout(),
+    }  # fmt: skip
+    if torch.cuda.is_available():
+        line["gpu"] = torch.cuda.get_device_name(0)
+        line["gpu_memory_gib"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30)
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        query = ["--query-gpu=driver_version,clocks.max.sm", "--format=csv,noheader"]
+        line["driver"] = subprocess.run(
+            [smi, *query], capture_output=True, text=True
+        ).stdout.strip()
+    emit("environment", **line)
 
 
-def check_encoder(args) -> dict:
-    """Item 1: what auto picks at 128 and 512 px, and why NVENC cannot run where it cannot."""
-    from visualizer.rendering import video
+def encode(s: Sizes, work: Path) -> None:
+    from visualizer.bench.encoding import encoder_fps, synthetic_frames
+    from visualizer.rendering.encoders import usable_cores
 
-    rows = {}
-    for side in (128, 512):
-        rows[side] = {
-            "auto": video.resolve_encoder("auto", cuda=True, size=(side, side)),
-            "nvenc_problem": video.encoder_problem("h264_nvenc", side, side),
-        }
-    return {"ok": True, "sizes": rows}
+    frames = synthetic_frames(s.encode_size)
+    cores = usable_cores()
+    for preset in ("medium", "veryfast"):
+        for count in s.encode_counts:
+            row = encoder_fps(
+                frames, s.encode_frames, encoders=count, threads=max(1, cores // count),
+                preset=preset, segment_frames=max(8, s.encode_frames // 8),
+            )  # fmt: skip
+            emit("encode", size=s.encode_size, cores=cores, **row)
 
 
-def _toy_frames(device: str, n: int = 24) -> np.ndarray:
-    """Frames of a fixed random linear 'generator' streamed through the CUDA copy path."""
+def _inputs(s: Sizes, batch: int):
     import torch
-
-    from visualizer.rendering import frames as render
 
     gen = torch.Generator().manual_seed(0)
-    weight = torch.randn(128, 64 * 64 * 3, generator=gen).to(device)
-    got = np.zeros((n, 64, 64, 3), np.uint8)
-
-    def batches():
-        for first in range(0, n, 4):
-            z = torch.randn(4, 128, generator=gen).to(device)
-            x = ((z @ weight).tanh() + 1) * 127.5
-            torch.cuda._sleep(2_000_000)  # a slow kernel before the copy: a torn read shows
-            yield first, x.round().to(torch.uint8).view(4, 64, 64, 3)
-
-    def consume(first, frames):
-        got[first : first + len(frames)] = frames
-
-    render.stream(batches(), consume, total=n)
-    return got
+    z = (torch.randn(batch, 128, generator=gen).clamp(-2, 2) * 0.5).to(s.device)
+    y = torch.softmax(4 * torch.randn(batch, 1000, generator=gen), 1).to(s.device)
+    truncation = torch.linspace(0.3, 1.0, batch).to(s.device)
+    return z, y, truncation
 
 
-def check_copy_event(args) -> dict:
-    """Item 2: frames copied from cuda:N arrive complete (equal to cuda:0's)."""
-    import torch
-
-    first = _toy_frames("cuda:0")
-    if torch.cuda.device_count() < 2:
-        return {"ok": bool(first.any()), "note": "one GPU: cuda:1 not checked"}
-    other = _toy_frames(f"cuda:{torch.cuda.device_count() - 1}")
-    return {"ok": bool(np.array_equal(first, other))}
-
-
-def check_batch_cap(args) -> dict:
-    """Item 3: the automatic 512 px batch stays <= 63 and a batch of 63 renders finite frames."""
-    import torch
-
-    from visualizer.model.device_memory import auto_batch_size
-
-    auto = auto_batch_size(torch.device("cuda"), 512)
-    half = auto_batch_size(torch.device("cuda"), 512, half=True)  # item 9: fp16 sizing
-    return {"ok": max(auto, half) <= 63, "auto_batch_512": auto, "auto_batch_512_fp16": half}
+def _timed(s: Sizes, generator, inputs, batches: int):
+    """(uint8 frames of one batch on the host, frames per second over ``batches`` batches)."""
+    frames = generator.frames(*inputs).cpu()  # warm-up (and cuDNN's choice)
+    synchronize(s.device)
+    started = time.perf_counter()
+    for _ in range(batches):
+        generator.frames(*inputs)
+    synchronize(s.device)
+    return frames, batches * len(frames) / (time.perf_counter() - started)
 
 
-def check_oom_halving(args) -> dict:
-    """Item 4: a real allocation failure (memory held by a hog) halves the batch and finishes."""
-    import torch
+def _agreement(frames, reference) -> dict:
+    diff = (frames.int() - reference.int()).abs()
+    share = float((diff <= 2).float().mean())
+    return {"share_within_2_levels": round(share, 5), "max_level_diff": int(diff.max())}
 
-    from visualizer.pipeline.options import RenderOptions
-    from visualizer.pipeline.render import render_track
 
-    free, _ = torch.cuda.mem_get_info()
-    hog = torch.empty(max(0, free - (6 << 30)), dtype=torch.uint8, device="cuda")
-    try:
-        with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
-            track = _track(Path(folder), 4)
-            options = RenderOptions(
-                model="biggan-deep-512", weights="random", device="cuda", fps=Fraction(8),
-                batch_size=32,
-            )  # fmt: skip
-            result = render_track(track, Path(folder) / "oom.mp4", options)
-            return {"ok": result.n_frames == 32, "frames": result.n_frames}
-    finally:
-        del hog
+def sweep(s: Sizes, work: Path) -> None:
+    from visualizer.model.inference import load_generator
+
+    inputs = _inputs(s, s.batch)
+    reference = None
+    for precision in s.precisions:
+        generator = load_generator(options(s, precision=precision, batch_size=s.batch))
+        frames, fps = _timed(s, generator, inputs, s.batches)
+        reference = frames if reference is None else reference
+        emit("sweep", model=s.model, batch=s.batch, precision=precision, fps=round(fps, 1),
+             **_agreement(frames, reference))  # fmt: skip
+        del generator
+        _release(s)
+
+
+def _release(s: Sizes) -> None:
+    import gc
+
+    gc.collect()
+    if s.device.startswith("cuda"):
+        import torch
+
         torch.cuda.empty_cache()
 
 
-def check_nvenc_lossless(args) -> dict:
-    """Item 7: quality 0 with NVENC decodes to the same frames as libx264's lossless CRF 0."""
-    from tests.video_fixtures import read_frames
-    from visualizer.rendering import video
+def cudnn(s: Sizes, work: Path) -> None:
+    """fp16 generator fps with cuDNN's deterministic algorithms and with its benchmark mode."""
+    from visualizer.model.inference import configure_cudnn, load_generator
 
-    if video.encoder_problem("h264_nvenc", 256, 256):
-        return {"ok": None, "note": "NVENC cannot run on this GPU / container"}
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, (8, 256, 256, 3), dtype=np.uint8)
-    decoded = {}
-    with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
-        for encoder in ("h264_nvenc", "libx264"):
-            path = Path(folder) / f"{encoder}.mp4"
-            writer = video.SegmentWriter(path, resolution=256, fps=Fraction(8), encoder=encoder,
-                                         quality=0)  # fmt: skip
-            writer.write(frames)
-            writer.close()
-            decoded[encoder] = read_frames(path)
-    diff = np.abs(decoded["h264_nvenc"].astype(int) - decoded["libx264"].astype(int)).max()
-    return {"ok": bool(diff == 0), "max_diff_vs_x264_lossless": int(diff)}
+    generator = load_generator(options(s, precision=s.half, batch_size=s.batch))
+    inputs = _inputs(s, s.batch)
+    results = {}
+    for mode in ("deterministic", "benchmark", "deterministic"):
+        configure_cudnn(generator.device, mode)
+        frames, fps = _timed(s, generator, inputs, s.batches)
+        again = generator.frames(*inputs).cpu()
+        results[mode] = fps
+        emit("cudnn", mode=mode, fps=round(fps, 1), repeatable=bool((again == frames).all()))
+    emit("cudnn_cost", benchmark_over_deterministic=round(results["benchmark"] / fps, 3))
 
 
-def check_graph_thread(args) -> dict:
-    """Item 5: a reduce-overhead render: first-batch vs steady batch time and reserved memory
-    (a second CUDA-graph pool recorded on the render thread shows as a slow first batch)."""
-    import torch
-
-    from visualizer.pipeline.options import RenderOptions
+def render(s: Sizes, work: Path) -> None:
+    from visualizer.bench.end_to_end import _demo_track, generator_only_seconds  # noqa: PLC2701
+    from visualizer.model.inference import load_for_render
     from visualizer.pipeline.render import render_track
+    from visualizer.pipeline.timeline import make_timeline
 
-    times: list[float] = []
+    chosen = options(s)
+    track = _demo_track(work, s.render_seconds)
+    generator = load_for_render(chosen)
+    timeline = make_timeline(track, chosen)
+    generator_only_seconds(generator, timeline.slice(0, generator.batch_size), generator.batch_size)
+    seconds = generator_only_seconds(generator, timeline, generator.batch_size)
+    emit("generator_only", frames=timeline.n_frames, batch=generator.batch_size,
+         seconds=round(seconds, 3), fps=round(timeline.n_frames / seconds, 1))  # fmt: skip
+    stages: dict[str, list[float]] = {}
+    started = time.perf_counter()
 
-    def clock(event):
-        if event.stage == "render":
-            times.append(time.perf_counter())
+    def clock(event) -> None:
+        now = time.perf_counter() - started
+        stages.setdefault(event.stage, [now, now])[1] = now
 
-    with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
-        track = _track(Path(folder), 8)
-        options = RenderOptions(
-            model="biggan-deep-256", weights="random", device="cuda", fps=Fraction(30),
-            compile="reduce-overhead", batch_size=8,
-        )  # fmt: skip
-        render_track(track, Path(folder) / "graph.mp4", options, progress=clock)
-    gaps = np.diff(times)
-    first, steady = (float(gaps[0]), float(np.median(gaps[1:]))) if len(gaps) > 2 else (0, 0)
-    return {
-        "ok": first < 5 * steady + 0.05, "first_batch_s": round(first, 4),
-        "steady_batch_s": round(steady, 4),
-        "memory_reserved_gib": round(torch.cuda.memory_reserved() / 2**30, 2),
-    }  # fmt: skip
-
-
-CHECKS = {
-    "1_encoder_probe": check_encoder,
-    "2_copy_event": check_copy_event,
-    "3_batch_cap": check_batch_cap,
-    "4_oom_halving": check_oom_halving,
-    "5_graph_thread": check_graph_thread,
-    "7_nvenc_lossless": check_nvenc_lossless,
-}
+    out = work / "render.mp4"
+    result = render_track(track, out, dataclasses.replace(chosen, overwrite=True),
+                          generator=generator, progress=clock)  # fmt: skip
+    emit("render", frames=result.n_frames, wall_seconds=round(result.wall_seconds, 3),
+         fps=round(result.n_frames / result.wall_seconds, 1),
+         over_generator_only=round(seconds / result.wall_seconds, 3),
+         after_last_frame_seconds=round(time.perf_counter() - started - stages["render"][1], 3),
+         stages={k: [round(a, 2), round(b, 2)] for k, (a, b) in stages.items()})  # fmt: skip
 
 
-def resume(args: argparse.Namespace) -> dict:
+def resume(s: Sizes, work: Path) -> None:
     """Kill a render after its first segment, resume it, compare with an uninterrupted one."""
-    from tests.video_fixtures import read_frames
+    import numpy as np
 
-    folder = Path(tempfile.mkdtemp(prefix="gpu-check-"))
-    track = _track(folder, args.seconds)
-    common = [sys.executable, "-m", "visualizer", "render", str(track), "--model", args.model,
-              "--weights", "random", "--device", "cuda", "--fps", "30", "-q"]  # fmt: skip
-    whole, resumed = folder / "whole.mp4", folder / "resumed.mp4"
+    from tests.video_fixtures import read_frames
+    from visualizer.bench.end_to_end import _demo_track  # noqa: PLC2701
+
+    track = _demo_track(work, s.resume_seconds)
+    common = [
+        sys.executable,
+        "-m",
+        "visualizer",
+        "render",
+        str(track),
+        "--model",
+        s.resume_model,
+        "--weights",
+        s.weights,
+        "--device",
+        s.device,
+        "--fps",
+        str(s.fps),
+        "-q",
+        "--segment-frames",
+        str(max(2, int(s.resume_seconds * s.fps) // 4)),
+        "--overwrite",
+    ]
+    whole, resumed = work / "whole.mp4", work / "resumed.mp4"
     subprocess.run([*common, "-o", str(whole)], check=True)
     child = subprocess.Popen([*common, "-o", str(resumed)], start_new_session=True)
-    parts = folder / f".{resumed.name}.parts"
-    deadline = time.monotonic() + 300
-    while not list(parts.glob("segment-*.mp4")) and time.monotonic() < deadline:
-        if child.poll() is not None:
-            break
-        time.sleep(0.05)
+    parts = work / f".{resumed.name}.parts"
+    while child.poll() is None and not list(parts.glob("segment-*.mp4")):
+        time.sleep(0.02)
     killed_after = len(list(parts.glob("segment-*.mp4")))
-    os.killpg(child.pid, signal.SIGKILL)
+    if child.poll() is None:
+        os.killpg(child.pid, signal.SIGKILL)
     child.wait()
-    subprocess.run([*common, "-o", str(resumed), "--resume"], check=True)
+    if parts.is_dir():
+        subprocess.run([*common[:-1], "-o", str(resumed), "--resume"], check=True)
     a, b = read_frames(whole), read_frames(resumed)
     same = a.shape == b.shape and bool(np.array_equal(a, b))
     diff = int(np.abs(a.astype(int) - b.astype(int)).max()) if a.shape == b.shape else None
-    return {"ok": same, "frames": len(a), "segments_before_kill": killed_after, "max_diff": diff}
+    emit("resume", ok=same, frames=len(a), segments_before_kill=killed_after, max_diff=diff)
+
+
+class _OutOfMemoryOnce:
+    """The dry run's stand-in for a GPU that runs out of memory: the first call with more than
+    one frame raises torch's OutOfMemoryError (the same class a real one raises)."""
+
+    def __init__(self, network) -> None:
+        self.network, self.raised = network, False
+
+    def __getattr__(self, name):
+        return getattr(self.network, name)
+
+    def frames_uint8(self, z, *args):
+        import torch
+
+        if len(z) > 1 and not self.raised:
+            self.raised = True
+            raise torch.OutOfMemoryError("out of memory (injected by the dry run)")
+        return self.network.frames_uint8(z, *args)
+
+
+def oom(s: Sizes, work: Path) -> None:
+    """A real allocation failure (GPU memory held by a hog) halves the batch and finishes; the
+    halving is kept in the work folder for a resume."""
+    import torch
+
+    from visualizer.bench.end_to_end import _demo_track  # noqa: PLC2701
+    from visualizer.model.inference import load_generator
+    from visualizer.pipeline.render import render_track
+
+    chosen = options(s, batch_size=s.batch, overwrite=True)
+    generator = load_generator(chosen)
+    hog = None
+    if s.device.startswith("cuda"):
+        free, _ = torch.cuda.mem_get_info()
+        hog = torch.empty(max(0, free - (6 << 30)), dtype=torch.uint8, device="cuda")
+    else:
+        generator = dataclasses.replace(generator, network=_OutOfMemoryOnce(generator.network))
+    track = _demo_track(work, s.batch * 2 / s.fps)
+    out = work / "oom.mp4"
+    halvings: list[str] = []
+
+    def look(event) -> None:
+        if event.stage == "render":
+            found = (work / f".{out.name}.parts").glob("batch-halved-at-*")
+            halvings[:] = sorted(f"{p.name[16:]}:{p.read_text()}" for p in found)
+
+    try:
+        result = render_track(track, out, chosen, generator=generator, progress=look)
+        emit("oom", ok=bool(halvings) and result.n_frames == s.batch * 2, frames=result.n_frames,
+             recorded_halvings=halvings)  # fmt: skip
+    finally:
+        del hog
+        _release(s)
+
+
+def compile_check(s: Sizes, work: Path) -> None:
+    """One compiled fp16 run: compile time, fps, agreement with the eager generator."""
+    from visualizer.model.inference import load_generator, warm_up
+
+    inputs = _inputs(s, s.batch)
+    eager = load_generator(options(s, precision=s.half, batch_size=s.batch))
+    reference, eager_fps = _timed(s, eager, inputs, s.batches)
+    del eager
+    _release(s)
+    settings = options(s, precision=s.half, batch_size=s.batch, compile=s.compile_mode)
+    started = time.perf_counter()
+    compiled = warm_up(load_generator(settings))
+    compile_seconds = time.perf_counter() - started
+    frames, fps = _timed(s, compiled, inputs, s.batches)
+    emit("compile", mode=compiled.compile_mode, batch=compiled.batch_size,
+         compile_seconds=round(compile_seconds, 1), fps=round(fps, 1),
+         eager_fps=round(eager_fps, 1), **_agreement(frames, reference))  # fmt: skip
+
+
+STEPS = {
+    "preflight": preflight, "encode": encode, "sweep": sweep,
+    "cudnn": cudnn, "render": render, "resume": resume, "oom": oom, "compile": compile_check,
+}  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("render", "items", "resume"))
-    parser.add_argument("--model", default="biggan-deep-512")
-    parser.add_argument("--device", default="cuda")
-    parser.add_argument("--seconds", type=float, default=240.0)
-    parser.add_argument("--fps", default="30")
-    parser.add_argument("--compile", default="off")
-    parser.add_argument("--precision", default="auto")
+    parser.add_argument("step", choices=STEPS)
+    parser.add_argument("--dry", action="store_true", help="tiny sizes on the CPU")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/gpu_check_work"))
     args = parser.parse_args()
-    step = {"render": render, "items": items, "resume": resume}[args.step]
-    print(json.dumps(step(args)))
+    args.work.mkdir(parents=True, exist_ok=True)
+    chosen = Sizes(device="cpu") if args.step == "preflight" and args.dry else None
+    STEPS[args.step](chosen or sizes(args.dry, args.work), args.work)
     return 0
 
 

@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="biggan-deep-128")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--weights", default="random", help="weights (default: random)")
     parser.add_argument("--fps", default="30")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument(
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     fps = Fraction(args.fps)
     started = time.perf_counter()
     live = LiveOptions(
-        model=args.model, weights="random", device=args.device, precision=args.precision
+        model=args.model, weights=args.weights, device=args.device, precision=args.precision
     )
     generator = load_generator(live)
     load_s = time.perf_counter() - started
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     received_fps = len(latencies) / args.seconds
     p95 = float(np.percentile(latencies, 95)) if latencies else None
     result = {
+        "check": "live",
         "model": args.model,
         "device": args.device,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",

@@ -141,25 +141,6 @@ def test_ray_actor_device_under_noset_visible_devices(device, ids, env, expected
     assert actor_device(device, ids, env) == expected
 
 
-def test_next_segment_encoder_starts_ahead_and_abort_removes_both(setup, tmp_path):  # noqa: F811
-    track, saved, n = setup
-    plan = pipeline.plan_render(track, tmp_path / "out.mp4", _options(saved))
-    frames = np.zeros((4, 32, 32, 3), np.uint8)
-    sink = pipeline.segment_sink(plan, [0, 1, 2])
-    sink(0, frames)
-    assert sink.ahead is not None and sink.ahead.path == plan.segment_path(1)
-    assert sink.ahead._proc.poll() is None  # already running, waiting for frames
-    sink(4, frames)  # completes segment 0
-    started = sink.ahead
-    sink(8, frames)  # segment 1 takes over the started encoder and starts segment 2's
-    assert plan.segment_path(0).is_file() and sink.writer is started
-    assert sink.ahead.path == plan.segment_path(2)
-    sink.abort()
-    assert sorted(p.name for p in plan.work_dir.iterdir() if ".mp4" in p.name) == [
-        plan.segment_path(0).name
-    ]
-
-
 class FailsOnce(ToyGenerator):
     """Raises ``error`` on the first call with more than ``limit`` frames, holding a tensor."""
 

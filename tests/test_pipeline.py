@@ -6,6 +6,8 @@ analysis, mapping and a real tiny BigGAN are in test_render_cli.py.
 
 from __future__ import annotations
 
+import json
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,8 +15,8 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import music_like, write_wav
-from tests.render_fixtures import ToyGenerator, random_timeline
-from tests.video_fixtures import probe, read_frames
+from tests.render_fixtures import OutOfMemoryOnce, ToyGenerator, random_timeline
+from tests.video_fixtures import decode_audio, probe, read_frames
 from visualizer import pipeline
 from visualizer.errors import Cancelled, OutputError, RenderError
 from visualizer.mapping import timeline as timeline_io
@@ -165,6 +167,9 @@ def test_frames_dir_timeline_out_and_draft(setup, tmp_path):
         ({"fit": "stretch"}, RenderError, "stretch"),
         ({"quality": 60}, RenderError, "quality"),
         ({"encoder": "x265"}, RenderError, "x265"),
+        ({"encoder_preset": "turbo"}, RenderError, "'turbo'"),
+        ({"encoder": "libx264", "encoder_preset": "p5"}, RenderError, "'p5' for libx264"),
+        ({"cudnn": "fast"}, RenderError, "cudnn mode 'fast'"),
         ({"weights": "/no/such/weights"}, Exception, "/no/such/weights"),
     ],
 )
@@ -195,3 +200,111 @@ def test_plan_is_picklable_for_workers(setup, tmp_path):
     again = pickle.loads(pickle.dumps(plan))
     assert again.segments == plan.segments and again.work_dir == plan.work_dir
     assert isinstance(again.output, Path)
+
+
+def _soundtracks(folder: Path) -> list[Path]:
+    return sorted(folder.glob("soundtrack-*.m4a"))
+
+
+def _stop_once_soundtrack_done(out: Path, frames: int):
+    """Cancel after ``frames`` frames, once the soundtrack's encode has finished (it runs
+    beside the render: a short track's takes well under a second)."""
+
+    def progress(event):
+        if event.stage == "render" and event.done >= frames:
+            work = pipeline.work_dir_for(out)
+            for _ in range(200):
+                if _soundtracks(work):
+                    break
+                time.sleep(0.05)
+            raise Cancelled("stop")
+
+    return progress
+
+
+def test_resume_reuses_the_finished_soundtrack_and_encodes_a_changed_track_again(setup, tmp_path):
+    track, saved, n = setup
+    out = tmp_path / "out.mp4"
+    with pytest.raises(Cancelled):
+        pipeline.render_track(
+            track, out, _options(saved), generator=wrap(ToyGenerator()),
+            progress=_stop_once_soundtrack_done(out, 8),
+        )  # fmt: skip
+    work = pipeline.work_dir_for(out)
+    (first,) = _soundtracks(work)
+    stamp = first.stat().st_mtime_ns
+    seen: list[list[Path]] = []
+
+    def look(event):
+        if event.stage == "render" and not seen:
+            seen.append(_soundtracks(work))
+        if event.stage == "render" and event.done >= 16:
+            raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        pipeline.render_track(
+            track, out, _options(saved, resume=True), generator=wrap(ToyGenerator()), progress=look
+        )
+    assert seen == [[first]] and first.stat().st_mtime_ns == stamp  # reused, not encoded again
+    # The same track rewritten with other sound (same length, so the resume is allowed).
+    write_wav(track, music_like(SECONDS, 22050, seed=9), 22050)
+    seen.clear()
+    pipeline.render_track(
+        track, out, _options(saved, resume=True), generator=wrap(ToyGenerator()),
+        progress=lambda e: e.stage != "render" or seen or seen.append(_soundtracks(work)),
+    )  # fmt: skip
+    assert first not in seen[0]  # the old track's soundtrack is gone, the new one encoded
+    assert probe(out)["audio_seconds"] == pytest.approx(SECONDS, abs=float(1 / FPS))
+    assert not work.exists()
+
+
+def test_the_soundtrack_goes_into_the_video_without_a_second_encode(setup, tmp_path):
+    track, saved, n = setup
+    out = tmp_path / "out.mp4"
+    plan = pipeline.plan_render(track, out, _options(saved))
+    pipeline.render_segments(plan, None, wrap(ToyGenerator()))  # starts the soundtrack too
+    soundtrack = plan.soundtrack.result()
+    assert soundtrack.parent == plan.work_dir and soundtrack.suffix == ".m4a"
+    encoded = decode_audio(soundtrack)
+    pipeline.finish_render(plan)
+    # Copied: the muxed stream decodes to the encoded file's samples, bit for bit.
+    assert len(encoded) > 0 and np.array_equal(decode_audio(out), encoded)
+
+
+def test_a_halving_after_out_of_memory_is_kept_for_the_resume(setup, tmp_path):
+    track, saved, n = setup
+    whole = tmp_path / "whole.mp4"
+    _render(track, whole, _options(saved, batch_size=8))
+    out = tmp_path / "out.mp4"
+    flaky = OutOfMemoryOnce(ToyGenerator(), limit=4)  # the first batch of 8 fails: 4 from then
+    with pytest.raises(Cancelled):
+        pipeline.render_track(
+            track, out, _options(saved, batch_size=8), generator=wrap(flaky),
+            progress=_interrupt_after(16),
+        )  # fmt: skip
+    assert flaky.raised == 1
+    work = pipeline.work_dir_for(out)
+    assert (work / "batch-halved-at-000000000").read_text() == "4"
+    resumed = ToyGenerator()
+    _render(track, out, _options(saved, batch_size=8, resume=True), resumed)
+    assert resumed.calls and max(resumed.calls) == 4  # the interrupted run's grid, not 8
+    assert np.array_equal(read_frames(out), read_frames(whole))
+
+
+def test_the_encoder_preset_reaches_x264_and_is_part_of_the_identity(setup, tmp_path):
+    track, saved, n = setup
+    out = tmp_path / "out.mp4"
+    with pytest.raises(Cancelled):
+        pipeline.render_track(
+            track, out, _options(saved), generator=wrap(ToyGenerator()),
+            progress=_interrupt_after(8),
+        )  # fmt: skip
+    work = pipeline.work_dir_for(out)
+    manifest = json.loads((work / "render.json").read_text())
+    assert (manifest["encoder"], manifest["encoder_preset"]) == ("libx264", "medium")
+    assert b"subme=7" in (work / "segment-00000.mp4").read_bytes()  # x264's medium, in its SEI
+    with pytest.raises(ResumeMismatch, match="encoder_preset was 'medium', now 'veryfast'"):
+        _render(track, out, _options(saved, encoder_preset="veryfast", resume=True))
+    fast = tmp_path / "fast.mp4"
+    _render(track, fast, _options(saved, encoder_preset="veryfast"))
+    assert b"subme=2" in fast.read_bytes()  # veryfast

@@ -57,3 +57,11 @@ def read_frames(path: Path) -> np.ndarray:
     width, height = meta["size"]
     frames = [np.frombuffer(raw, np.uint8).reshape(height, width, 3) for raw in reader]
     return np.stack(frames) if frames else np.zeros((0, height, width, 3), np.uint8)
+
+
+def decode_audio(path: Path) -> np.ndarray:
+    """The first audio stream of ``path`` decoded as float32 samples (interleaved channels)."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path)]
+    cmd += ["-map", "0:a:0", "-f", "f32le", "-"]
+    done = subprocess.run(cmd, capture_output=True, check=True)
+    return np.frombuffer(done.stdout, np.float32)

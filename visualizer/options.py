@@ -23,6 +23,12 @@ CONCRETE_PRECISIONS = PRECISIONS[1:]
 # graphs) on CUDA, off elsewhere.
 COMPILE_MODES = ("off", "auto", "default", "max-autotune", "reduce-overhead")
 
+# --cudnn: how cuDNN picks its convolution algorithms on CUDA. "deterministic": by fixed rules,
+# the same in every process, so a resumed or split render computes every frame bit for bit as an
+# uninterrupted one; "benchmark": by timing each in this process (can be faster; a resumed
+# render may then differ in the last bit of a pixel).
+CUDNN_MODES = ("deterministic", "benchmark")
+
 # --fit: how square frames fill a non-square --size.
 FITS = ("pad", "crop", "mirror")
 

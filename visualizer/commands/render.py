@@ -18,9 +18,9 @@ from visualizer.commands.common import (
     positive_int,
     resolve_model,
 )
-from visualizer.options import COMPILE_MODES, FITS, PRECISIONS
+from visualizer.options import COMPILE_MODES, CUDNN_MODES, FITS, PRECISIONS
 from visualizer.pipeline.preview import DRAFT_FPS
-from visualizer.rendering.codecs import BEST_QUALITY, ENCODERS, WORST_QUALITY
+from visualizer.rendering.codecs import BEST_QUALITY, ENCODER_PRESETS, ENCODERS, WORST_QUALITY
 
 log = logging.getLogger("visualizer")
 
@@ -77,6 +77,15 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         help="video encoder: auto = NVENC on a CUDA machine whose ffmpeg has it, else libx264",
     )
     parser.add_argument(
+        "--encoder-preset",
+        choices=ENCODER_PRESETS,
+        default="auto",
+        metavar="PRESET",
+        help="the encoder's speed for its size: libx264 ultrafast ... slower, NVENC p1 ... p7; "
+        "auto = medium (p5 for NVENC), veryfast on a CUDA machine, where the generator outruns "
+        "medium (BENCHMARKS.md gives the quality cost); part of what a resume must keep",
+    )
+    parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="auto",
@@ -90,6 +99,14 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         help="torch.compile the generator (CUDA speed; the first compile takes minutes, later "
         "runs reuse the cached kernels): auto = reduce-overhead (CUDA graphs) on CUDA, off on "
         "CPU (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--cudnn",
+        choices=CUDNN_MODES,
+        default="deterministic",
+        help="how cuDNN picks convolution algorithms on CUDA: deterministic = the same in every "
+        "process, so a resumed render equals an uninterrupted one bit for bit; benchmark = "
+        "timed in each process, can be faster (default: %(default)s)",
     )
     parser.add_argument(
         "--batch-size", type=positive_int, help="frames per generator call (default: automatic)"

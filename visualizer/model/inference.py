@@ -4,18 +4,18 @@
 compiled, and `Generator.frames` (inputs -> uint8 frames). `load_generator` is the one loader of
 render, batch, preview, storyboard, live and the benchmarks (same flags, same weights);
 `warm_up` compiles a generator for its batch shape (on the thread that renders, for CUDA graphs);
-`load_for_render` does both and `BackgroundLoader` runs it on a thread so that loading overlaps
-analysis on an accelerator. The module itself is never patched at run time.
+`load_for_render` does both and `BackgroundLoader` runs it on a thread of its own so that
+loading and compiling overlap analysis on an accelerator, then renders on that same thread. The
+module itself is never patched at run time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from visualizer.model.catalog import family_of
 from visualizer.model.device_memory import (
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from visualizer.model.family import ModelFamily
 
 log = logging.getLogger("visualizer")
+T = TypeVar("T")
 
 
 class GeneratorSettings(Protocol):
@@ -49,6 +50,9 @@ class GeneratorSettings(Protocol):
     def compile(self) -> str: ...  # off | auto | default | max-autotune | reduce-overhead
     @property
     def batch_size(self) -> int | None: ...  # frames per call, None = automatic
+
+
+CUDNN_DEFAULT = "deterministic"  # for settings without a ``cudnn`` field (`configure_cudnn`)
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,7 @@ def load_generator(
         settings.model, settings.weights, device=device, precision=precision, seed=0,
         progress=progress,
     )  # fmt: skip
+    configure_cudnn(device, getattr(settings, "cudnn", CUDNN_DEFAULT))
     generator = wrap(network, batch_size=settings.batch_size, family=family)
     upscale = getattr(settings, "upscale", None)  # live options may not offer it
     if upscale:
@@ -203,6 +208,19 @@ def with_upscaler(
     return dataclasses.replace(generator, upscaler=upscaler, resolution=resolution)
 
 
+def configure_cudnn(device: torch.device, mode: str) -> None:
+    """How cuDNN picks convolution algorithms on CUDA (`visualizer.options.CUDNN_MODES`):
+    "deterministic" by its fixed rules, the same in every process, so a resumed or split render
+    computes each batch bit for bit as the first run did; "benchmark" by timing them in this
+    process (maybe faster; a resume may then differ in the last bit). Nothing off CUDA."""
+    if device.type != "cuda":
+        return
+    import torch
+
+    torch.backends.cudnn.benchmark = mode == "benchmark"
+    torch.backends.cudnn.deterministic = mode != "benchmark"
+
+
 def overlaps_analysis(settings: GeneratorSettings) -> bool:
     """Whether to load the generator on a thread while the track is analysed.
 
@@ -216,15 +234,18 @@ def overlaps_analysis(settings: GeneratorSettings) -> bool:
 
 
 def load_for_render(
-    settings: GeneratorSettings, progress: ProgressCallback | None = None
+    settings: GeneratorSettings,
+    progress: ProgressCallback | None = None,
+    *,
+    graphs: bool = False,
 ) -> Generator:
     """`load_generator`, then the compile warm-up when ``settings`` compile.
 
-    CUDA graphs are not warmed up here: they must be recorded on the thread that renders
-    (`visualizer.pipeline.render_track` warms those up itself).
+    CUDA graphs are warmed up (recorded) only with ``graphs``: they must be recorded on the
+    thread that renders, so only a caller that renders on this thread asks for them.
     """
     generator = load_generator(settings, progress=progress)
-    if generator.compiled and not generator.cuda_graphs:
+    if generator.compiled and (graphs or not generator.cuda_graphs):
         generator = warm_up(generator, progress)
     return generator
 
@@ -279,25 +300,33 @@ def _warmed(generator: Generator) -> Generator | None:
 
 
 class BackgroundLoader:
-    """Runs `load_for_render` on a thread, so that loading overlaps analysis and mapping."""
+    """Loads and compiles the generator on a thread of its own (a `GeneratorThread`) while the
+    caller analyses and maps the track; `run` then renders on that same thread, where the
+    warm-up recorded any CUDA graphs (torch keeps them per thread). `close` ends the thread."""
 
     def __init__(self, settings: GeneratorSettings, progress: ProgressCallback | None) -> None:
-        self.result: Generator | None = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(
-            target=self._load, args=(settings, progress), name="visualizer-load", daemon=True
-        )
-        self.thread.start()
+        from visualizer.model.thread import GeneratorThread
 
-    def _load(self, settings: GeneratorSettings, progress: ProgressCallback | None) -> None:
-        try:
-            self.result = load_for_render(settings, progress)
-        except BaseException as error:  # noqa: BLE001 (re-raised by join)
-            self.error = error
+        self.thread = GeneratorThread("visualizer-generator")
+        self._loaded = self.thread.submit(
+            load_for_render, settings, self.thread.progress(progress), graphs=True
+        )
 
     def join(self) -> Generator:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        assert self.result is not None  # set whenever error is None
-        return self.result
+        """The loaded (and compiled) generator; the loader's exception if it failed."""
+        return self._loaded.result()
+
+    def run(
+        self,
+        function: Callable[..., T],
+        *args: Any,
+        progress: ProgressCallback | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """``function(*args, progress=..., **kwargs)`` on the loader's thread (the render, with
+        the loaded generator); a Ctrl-C stops it at its next progress event, as
+        `GeneratorThread.call` says."""
+        return self.thread.call(function, *args, progress=self.thread.progress(progress), **kwargs)
+
+    def close(self) -> None:
+        self.thread.close()

@@ -42,11 +42,12 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.pipeline.render import render_segments as render_segments
     from visualizer.pipeline.render import render_track as render_track
     from visualizer.pipeline.render import segment_sink as segment_sink
-    from visualizer.pipeline.render import shared_batch_size as shared_batch_size
+    from visualizer.pipeline.render import start_soundtrack as start_soundtrack
     from visualizer.pipeline.timeline import make_timeline as make_timeline
     from visualizer.pipeline.timeline import map_track as map_track
     from visualizer.pipeline.timeline import write_timeline as write_timeline
     from visualizer.pipeline.workdir import ResumeMismatch as ResumeMismatch
+    from visualizer.pipeline.workdir import shared_batch_size as shared_batch_size
     from visualizer.pipeline.workdir import work_dir_for as work_dir_for
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

@@ -17,7 +17,7 @@ from visualizer.files import check_folder_writable, check_output, same_file
 from visualizer.mapping.timeline import fps_problem
 from visualizer.model.devices import check_named_precision
 from visualizer.model.upscaler import check_upscale_spec, upscale_input
-from visualizer.options import COMPILE_MODES, FITS
+from visualizer.options import COMPILE_MODES, CUDNN_MODES, FITS
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
 from visualizer.rendering import codecs
 from visualizer.rendering.video import check_size
@@ -55,7 +55,12 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
     if options.fit not in FITS:
         raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(FITS)}")
     if options.encoder != "auto":
-        codecs.codec(options.encoder)  # RenderError naming the choices
+        codecs.codec(options.encoder).check_preset(options.encoder_preset)  # names the choices
+    elif options.encoder_preset not in codecs.ENCODER_PRESETS:
+        raise RenderError(
+            f"invalid --encoder-preset {options.encoder_preset!r}: expected one of "
+            f"{', '.join(codecs.ENCODER_PRESETS)}"
+        )
     best, worst = codecs.BEST_QUALITY, codecs.WORST_QUALITY
     if not best <= options.quality <= worst:
         raise RenderError(f"invalid quality {options.quality}: expected {best} (best) to {worst}")
@@ -65,6 +70,10 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
     if options.compile not in COMPILE_MODES:
         raise RenderError(
             f"unknown compile mode {options.compile!r}: expected {', '.join(COMPILE_MODES)}"
+        )
+    if options.cudnn not in CUDNN_MODES:
+        raise RenderError(
+            f"unknown cudnn mode {options.cudnn!r}: expected {', '.join(CUDNN_MODES)}"
         )
     if options.segment_frames < 1 or options.frame_step < 1:
         raise RenderError("segment_frames and frame_step must be >= 1")

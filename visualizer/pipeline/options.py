@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from visualizer.mapping.presets import Preset
@@ -41,6 +41,9 @@ class RenderOptions:
     fit: str = "pad"  # how square frames fill --size: pad | crop | mirror
     quality: int = 18  # constant quality (crf / cq), 0 (lossless) - 51 (worst)
     encoder: str = "auto"  # a `visualizer.rendering.codecs` row, or auto (NVENC, else libx264)
+    # the encoder's speed/size trade-off: one of its row's presets, or auto (libx264: medium,
+    # veryfast on CUDA, where the generator outruns medium)
+    encoder_preset: str = "auto"
     frames_dir: Path | None = None  # also write every frame as PNG here (square, model size)
     timeline: Path | None = None  # render this saved Timeline .npz instead of analysing the track
     timeline_out: Path | None = None  # save the Timeline used to this .npz
@@ -52,6 +55,8 @@ class RenderOptions:
     # torch.compile of the generator: off | auto (reduce-overhead on CUDA, off on CPU) | default |
     # max-autotune | reduce-overhead. Not part of the identity: it changes rounding only.
     compile: str = "off"
+    # how cuDNN picks convolution algorithms on CUDA: deterministic (resume-exact) | benchmark
+    cudnn: str = "deterministic"
 
 
 # A render's identity: the RenderOptions fields that change its picture or its sound. A resume
@@ -75,16 +80,19 @@ IDENTITY_FIELDS = (
     "fit",
     "quality",
     "encoder",
+    "encoder_preset",
     "segment_frames",
     "precision",
 )
 PRESET_FIELDS = ("preset", "overrides", "seed")
-# The rest: where and how fast the frames are computed (device, batch size and compile give the
-# same picture up to float rounding), what else is written, and whether to replace or resume.
+# The rest: where and how fast the frames are computed (device, batch size, compile and cuDNN's
+# algorithms give the same picture up to float rounding), what else is written, and whether to
+# replace or resume.
 RUN_FIELDS = (
     "device",
     "batch_size",
     "compile",
+    "cudnn",
     "frames_dir",
     "timeline_out",
     "overwrite",
@@ -116,7 +124,14 @@ class RenderPlan:
     encoder: str  # resolved encoder name (a `visualizer.rendering.codecs` row)
     audio_start: float  # seconds into the track where the soundtrack starts
     audio_duration: float  # seconds of soundtrack muxed (0: none)
+    encoder_preset: str | None = None  # resolved --encoder-preset (None: the codec has none)
     started: float = field(default_factory=time.perf_counter)
+    # The soundtrack's encode once started in this process (a `SoundtrackEncode`); not sent to
+    # other workers with the plan.
+    soundtrack: Any = field(default=None, compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "soundtrack": None}
 
     @property
     def fps(self) -> Fraction:
@@ -137,11 +152,18 @@ class RenderPlan:
         return [i for i in range(len(self.segments)) if not self.segment_path(i).is_file()]
 
     def encoding(self) -> Encoding:
-        """How the render stage encodes this plan's frames."""
+        """How the render stage encodes this plan's frames: several segment encoders at once,
+        laid out for this machine's cores (`visualizer.rendering.encoders.encoder_layout`); two
+        at once for a hardware encoder, whose engine serves a few sessions."""
+        from visualizer.rendering.codecs import CODECS
+        from visualizer.rendering.encoders import encoder_layout
         from visualizer.rendering.video import Encoding
 
         o = self.options
-        return Encoding(self.fps, self.encoder, o.quality, o.size, o.fit)
+        count, threads = (2, 0) if CODECS[self.encoder].hardware else encoder_layout()
+        return Encoding(
+            self.fps, self.encoder, o.quality, o.size, o.fit, self.encoder_preset, count, threads
+        )
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ folder's contents and the resume checks live in `visualizer.pipeline.workdir`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
-import threading
 import time
 from pathlib import Path
 
@@ -34,24 +34,28 @@ from visualizer.model.inference import (
     Generator,
     load_for_render,
     overlaps_analysis,
-    warm_up,
 )
 from visualizer.pipeline.checks import RenderJob, check_render, preset_path_for
 from visualizer.pipeline.options import RenderOptions, RenderPlan, RenderResult
 from visualizer.pipeline.timeline import MappedTrack, audio_window, map_track, subsample
 from visualizer.pipeline.workdir import (
+    batch_steps,
     check_same_render,
     manifest_for,
     preset_record,
     read_manifest,
+    record_halving,
     restart_segments,
     resumed_timeline,
+    saved_encoder_preset,
+    shared_batch_size,
     source_key,
     start_work_dir,
     work_dir_for,
 )
 from visualizer.progress import ProgressCallback, report
-from visualizer.rendering import frames, video
+from visualizer.rendering import encoders, frames, video
+from visualizer.rendering.soundtrack import SoundtrackEncode, soundtrack_name, stale_soundtracks
 
 log = logging.getLogger("visualizer")
 
@@ -94,7 +98,13 @@ def plan_job(job: RenderJob, *, progress: ProgressCallback | None = None) -> Ren
     # A resumed 'auto' render keeps its encoder, so resumed segments match, unless it cannot
     # run here any more.
     kept = saved.get("encoder") if saved is not None and options.encoder == "auto" else None
-    encoder = video.resolve_encoder(options.encoder, cuda=cuda, size=size, saved=kept)
+    encoder = video.resolve_encoder(
+        options.encoder, cuda=cuda, size=size, saved=kept, preset=options.encoder_preset
+    )
+    kept_preset = saved_encoder_preset(saved) if saved is not None else None
+    encoder_preset = video.resolve_preset(
+        encoder, options.encoder_preset, cuda=cuda, saved=kept_preset
+    )
     source = source_key(options, job.preset)
     if saved is not None:
         mapped = MappedTrack(resumed_timeline(work_dir, saved, source), None)
@@ -112,12 +122,13 @@ def plan_job(job: RenderJob, *, progress: ProgressCallback | None = None) -> Ren
         for start in range(0, rendered.n_frames, options.segment_frames)
     ]
     plan = RenderPlan(
-        track, output, options, rendered, work_dir, segments, encoder, audio_start, audio_duration
-    )
+        track, output, options, rendered, work_dir, segments, encoder, audio_start, audio_duration,
+        encoder_preset,
+    )  # fmt: skip
     manifest = manifest_for(plan, full, source)
     if saved is not None:
-        if saved.get("encoder") != encoder:
-            restart_segments(plan, saved, encoder)
+        if saved.get("encoder") != encoder:  # the saved one cannot run here (see above)
+            restart_segments(plan, saved, encoder, encoder_preset)
         check_same_render(saved, manifest, output)
         log.info("resuming: %d of %d segments left", len(plan.pending()), len(segments))
     else:
@@ -152,7 +163,11 @@ def render_segments(
 ) -> None:
     """Render and encode the given segments (None = all pending) with ``generator``.
 
-    Complete segments are skipped, so calling this again after an interruption continues.
+    Complete segments are skipped, so calling this again after an interruption continues. A
+    call for all pending segments also starts the soundtrack's encode (`start_soundtrack`),
+    which runs beside the render and which `finish_render` waits for. Batches follow the work
+    folder's grid: the first run's batch size and every halving after out-of-memory
+    (`visualizer.pipeline.workdir.batch_steps`), so a resume batches as the first run did.
     """
     wanted = plan.pending() if segment_ids is None else segment_ids
     for index in wanted:
@@ -161,17 +176,20 @@ def render_segments(
     todo = sorted(i for i in set(wanted) if not plan.segment_path(i).is_file())
     if not todo:
         return
-    # The generator's automatic batch size (for a compiled one, the size it was compiled for).
-    batch_size = plan.options.batch_size or shared_batch_size(plan.work_dir, generator.batch_size)
+    if segment_ids is None:
+        start_soundtrack(plan)
+    grid = batch_grid(plan, generator)
+    encoding = plan.encoding()
     log.info(
-        "rendering on %s, batch size %d, encoder %s", generator.device, batch_size, plan.encoder
-    )
+        "rendering on %s, batch size %d, encoder %s (%s), %d at once",
+        generator.device, grid.steps[0][1], plan.encoder, encoding.preset, encoding.encoders,
+    )  # fmt: skip
     done = plan.n_frames - sum(plan.segments[i][1] - plan.segments[i][0] for i in plan.pending())
     for run in _runs(todo):
         start, stop = plan.segments[run[0]][0], plan.segments[run[-1]][1]
         sink = segment_sink(plan, run)
         try:
-            batches = frames.generate(generator, plan.timeline, start, stop, batch_size=batch_size)
+            batches = frames.generate(generator, plan.timeline, start, stop, grid=grid)
             done += frames.stream(
                 batches, sink, total=plan.n_frames, done=done, progress=progress, label="render"
             )
@@ -180,9 +198,18 @@ def render_segments(
             sink.abort()
 
 
-def segment_sink(plan: RenderPlan, run: list[int]) -> frames.SegmentSink:
+def batch_grid(plan: RenderPlan, generator: Generator) -> frames.BatchGrid:
+    """The batches of this render: ``--batch-size``, or the generator's automatic size (for a
+    compiled one, the size it was compiled for) as the first worker decided it, with the
+    halvings recorded in the work folder; new halvings are recorded there too."""
+    first = plan.options.batch_size or shared_batch_size(plan.work_dir, generator.batch_size)
+    steps = batch_steps(plan.work_dir, first)
+    return frames.BatchGrid(steps, functools.partial(record_halving, plan.work_dir))
+
+
+def segment_sink(plan: RenderPlan, run: list[int]) -> encoders.SegmentSink:
     """The render stage's consumer of the frames of segments ``run`` (consecutive indices)."""
-    return frames.SegmentSink(
+    return encoders.SegmentSink(
         plan.segments,
         [plan.segment_path(i) for i in range(len(plan.segments))],
         run,
@@ -190,24 +217,6 @@ def segment_sink(plan: RenderPlan, run: list[int]) -> frames.SegmentSink:
         frames_dir=plan.options.frames_dir,
         frame_step=plan.options.frame_step,
     )
-
-
-def shared_batch_size(work_dir: Path, automatic: int) -> int:
-    """The automatic batch size of this render: the first worker's, kept in the work folder.
-
-    A resumed or split render must batch its frames as the first run did to compute them
-    bit for bit alike, and free GPU memory (which the automatic size follows) changes.
-    """
-    path = work_dir / "batch_size"
-    draft = work_dir / f".batch_size.{os.getpid()}.{threading.get_ident()}"
-    draft.write_text(str(automatic))
-    try:
-        os.link(draft, path)  # atomic and exclusive: the first worker decides, whole
-    except FileExistsError:
-        pass
-    finally:
-        draft.unlink()
-    return max(1, int(path.read_text()))
 
 
 def _runs(indices: list[int]) -> list[list[int]]:
@@ -221,8 +230,25 @@ def _runs(indices: list[int]) -> list[list[int]]:
     return runs
 
 
+def start_soundtrack(plan: RenderPlan) -> SoundtrackEncode | None:
+    """Start encoding ``plan``'s soundtrack into its work folder, unless this process already
+    did or a finished one is there (None: the render is silent). The encode of a changed track
+    has another name: the old one is removed."""
+    if plan.audio_duration <= 0:
+        return None
+    if plan.soundtrack is None:
+        name = soundtrack_name(plan.track, plan.audio_start, plan.audio_duration)
+        for stale in stale_soundtracks(plan.work_dir, keep=name):
+            stale.unlink(missing_ok=True)
+        plan.soundtrack = SoundtrackEncode(
+            plan.track, plan.work_dir / name, start=plan.audio_start, duration=plan.audio_duration
+        )
+    return plan.soundtrack
+
+
 def finish_render(plan: RenderPlan, *, progress: ProgressCallback | None = None) -> RenderResult:
-    """Join all segments, mux the original audio, rename into place, save the preset beside it.
+    """Join all segments and the soundtrack (encoded beside the render by `render_segments`,
+    or now), rename into place, save the preset beside it: no stream is encoded again.
 
     Removes the work folder afterwards. RenderError if a segment is missing.
     """
@@ -235,13 +261,11 @@ def finish_render(plan: RenderPlan, *, progress: ProgressCallback | None = None)
     if plan.output.exists() and not plan.options.overwrite:
         raise OutputError(f"output exists: {plan.output} (use --overwrite to replace it)")
     report(progress, "mux", 0, 1, "file", "mux")
-    audio = plan.track if plan.audio_duration > 0 else None
+    soundtrack = start_soundtrack(plan)
     video.concat_and_mux(
         [plan.segment_path(i) for i in range(len(plan.segments))],
         plan.output,
-        audio=audio,
-        audio_start=plan.audio_start,
-        audio_duration=plan.audio_duration,
+        soundtrack=soundtrack.result() if soundtrack is not None else None,
     )
     write_text_atomic(preset_path_for(plan.output), preset_record(plan))
     shutil.rmtree(plan.work_dir, ignore_errors=True)
@@ -267,8 +291,9 @@ def render_track(
     """Render ``track`` into the video ``output``; the whole pipeline in one call.
 
     Without ``generator`` (from `visualizer.model.inference.load_generator`) the model is
-    loaded: on an accelerator on a second thread while the track is analysed, on a CPU after the
-    analysis (see `overlaps_analysis`).
+    loaded: on an accelerator on a thread of its own while the track is analysed, compiled there
+    too, and the frames rendered on that thread; on a CPU after the analysis (see
+    `overlaps_analysis`).
     On an error or Ctrl-C no output file exists; the work folder stays for ``resume=True``.
     """
     started = time.perf_counter()
@@ -286,18 +311,23 @@ def render_track(
         plan.started = started
         try:
             if plan.pending():
-                if loader is not None:
-                    generator = loader.join()
-                elif generator is None:
-                    release_free_memory()  # the analysis's freed buffers, before the model's peak
-                    generator = load_for_render(options, progress)
-                if loader is not None and generator.cuda_graphs:
-                    generator = warm_up(generator, progress)  # recorded on the rendering thread
-                render_segments(plan, None, generator, progress=progress)
+                if loader is not None:  # loaded and compiled while the track was analysed:
+                    # render on its thread, where the warm-up recorded any CUDA graphs
+                    loader.run(render_segments, plan, None, loader.join(), progress=progress)
+                else:
+                    if generator is None:
+                        release_free_memory()  # the analysis's freed buffers, before the model
+                        generator = load_for_render(options, progress)
+                    render_segments(plan, None, generator, progress=progress)
             return finish_render(plan, progress=progress)
         except BaseException:
+            if plan.soundtrack is not None:
+                plan.soundtrack.stop()
             _drop_unresumable(plan)
             raise
+        finally:
+            if loader is not None:
+                loader.close()
 
 
 def _drop_unresumable(plan: RenderPlan) -> None:

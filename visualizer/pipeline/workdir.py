@@ -1,8 +1,9 @@
 """The work folder of a render and what makes a resume safe.
 
 A render encodes its segments in ``.OUT.mp4.parts/`` beside the output (`work_dir_for`). This
-module owns that folder's contents - ``timeline.npz``, ``preset.toml`` and the ``render.json``
-manifest of every setting that changes the picture - and the checks that a resume asks for the
+module owns that folder's contents - ``timeline.npz``, ``preset.toml``, the ``render.json``
+manifest of every setting that changes the picture, and the batch grid (the first batch size
+and the halvings after out-of-memory errors) - and the checks that a resume asks for the
 same render (`check_same_render`, `resumed_timeline`), which raise `ResumeMismatch` when it
 does not. It also owns the preset record saved beside a finished video (`preset_record`).
 `visualizer.pipeline.render` drives the render and calls in here.
@@ -10,9 +11,12 @@ does not. It also owns the preset record saved beside a finished video (`preset_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +88,7 @@ def manifest_for(plan: RenderPlan, full: Timeline, source: str) -> dict[str, Any
         weights=str(options.weights),
         fps=str(full.fps),  # --fps, or the saved timeline's
         encoder=plan.encoder,  # "auto" resolved
+        encoder_preset=plan.encoder_preset,  # "auto" resolved
         seed=full.seed,
         source=source,  # the timeline, or the resolved preset and seed
     )
@@ -134,8 +139,11 @@ def start_work_dir(work_dir: Path, manifest: dict, timeline: Timeline) -> None:
     write_text_atomic(work_dir / MANIFEST, json.dumps(manifest, indent=1))
 
 
-def restart_segments(plan: RenderPlan, saved: dict, encoder: str) -> None:
-    """Delete the finished segments and record ``encoder`` in ``saved`` and its manifest.
+def restart_segments(
+    plan: RenderPlan, saved: dict, encoder: str, encoder_preset: str | None
+) -> None:
+    """Delete the finished segments and record ``encoder`` and its preset in ``saved`` and its
+    manifest.
 
     For a resume whose saved encoder no longer opens here: segments of two H.264 encoders have
     different parameter sets, which a join without re-encoding cannot mix.
@@ -149,8 +157,65 @@ def restart_segments(plan: RenderPlan, saved: dict, encoder: str) -> None:
     )
     for index in finished:
         plan.segment_path(index).unlink()
-    saved["encoder"] = encoder
+    saved["encoder"], saved["encoder_preset"] = encoder, encoder_preset
     write_text_atomic(plan.work_dir / MANIFEST, json.dumps(saved, indent=1))
+
+
+def saved_encoder_preset(saved: dict) -> str | None:
+    """The preset an interrupted render encoded with; a work folder from before presets were
+    a choice used the codec's default one."""
+    from visualizer.rendering.codecs import CODECS
+
+    if "encoder_preset" in saved:
+        return saved["encoder_preset"]
+    row = CODECS.get(saved.get("encoder", ""))
+    saved["encoder_preset"] = row.preset if row else None
+    return saved["encoder_preset"]
+
+
+def shared_batch_size(work_dir: Path, automatic: int) -> int:
+    """The automatic batch size of this render: the first worker's, kept in the work folder.
+
+    A resumed or split render must batch its frames as the first run did to compute them
+    bit for bit alike, and free GPU memory (which the automatic size follows) changes.
+    """
+    path = work_dir / "batch_size"
+    draft = work_dir / f".batch_size.{os.getpid()}.{threading.get_ident()}"
+    draft.write_text(str(automatic))
+    try:
+        os.link(draft, path)  # atomic and exclusive: the first worker decides, whole
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return max(1, int(path.read_text()))
+
+
+HALVED = "batch-halved-at-"  # + the first frame (9 digits): the batch size from that frame on
+
+
+def batch_steps(work_dir: Path, first: int) -> list[tuple[int, int]]:
+    """The batch grid a render of this work folder uses: ``first`` frames a batch from frame 0,
+    then every halving an out-of-memory error made (`record_halving`), as [(frame, size)]."""
+    steps = {0: first}
+    for path in Path(work_dir).glob(f"{HALVED}*"):
+        with contextlib.suppress(ValueError, OSError):
+            steps[int(path.name[len(HALVED) :])] = max(1, int(path.read_text()))
+    return sorted(steps.items())
+
+
+def record_halving(work_dir: Path, frame: int, size: int) -> None:
+    """Keep "from ``frame`` on, batches of ``size``" in the work folder, so that a resume
+    batches every frame as this render did (written whole; the first record of a frame wins)."""
+    path = Path(work_dir) / f"{HALVED}{frame:09d}"
+    draft = Path(work_dir) / f".{path.name}.{os.getpid()}.{threading.get_ident()}"
+    draft.write_text(str(size))
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
 
 
 def preset_record(plan: RenderPlan) -> str:

@@ -6,8 +6,8 @@ moviepy's `FFMPEG_VideoWriter` is not used because it formats the frame rate as 
 pass the exact rational rate, a video filter for --size, or the encoder's exit status and message.
 
 A video is encoded as fixed segments of frames (each an MP4 of its own, written to a temporary
-name and renamed when complete); `concat_and_mux` joins them with ``-c copy`` and muxes the
-soundtrack from the original audio file in one pass.
+name and renamed when complete); `concat_and_mux` joins them and the soundtrack, encoded once
+beforehand (`visualizer.rendering.soundtrack`), in one pass without re-encoding either.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,11 +30,9 @@ from visualizer.errors import RenderError
 from visualizer.ffmpeg import ffmpeg_exe
 from visualizer.files import publish, temporary_path
 from visualizer.options import FITS
-from visualizer.rendering.codecs import AUTO, CODECS, CONTAINERS, Codec, codec
+from visualizer.rendering.codecs import AUDIO_ARGS, AUTO, CODECS, CONTAINERS, Codec, codec
 
 log = logging.getLogger("visualizer")
-
-AUDIO_BITRATE = "320k"  # AAC at a bitrate where it is transparent for music
 
 
 @functools.cache
@@ -47,7 +46,12 @@ def available_encoders() -> frozenset[str]:
 
 
 def resolve_encoder(
-    name: str, *, cuda: bool, size: tuple[int, int] = (128, 128), saved: str | None = None
+    name: str,
+    *,
+    cuda: bool,
+    size: tuple[int, int] = (128, 128),
+    saved: str | None = None,
+    preset: str = "auto",
 ) -> str:
     """The encoder (a `visualizer.rendering.codecs` name) a render of ``size`` (width, height)
     frames uses.
@@ -57,8 +61,9 @@ def resolve_encoder(
     NVENC engine on A100/H100/H200, no encode library in a container without the driver's video
     capability, a minimum frame width); else the software fallback (libx264) with an info line.
     ``saved`` (the encoder an interrupted 'auto' render used) is kept when it still opens, so
-    resumed segments match the finished ones. RenderError for an unknown name, or an explicit
-    encoder this ffmpeg build lacks or that cannot encode ``size`` here.
+    resumed segments match the finished ones. An explicit ``preset`` (not "auto") narrows 'auto'
+    to the codecs that offer it. RenderError for an unknown name, or an explicit encoder this
+    ffmpeg build lacks or that cannot encode ``size`` here.
     """
     if name != "auto":
         problem = _cannot_run(codec(name), size)
@@ -66,7 +71,11 @@ def resolve_encoder(
             raise RenderError(f"encoder {name!r} {problem}: use --encoder {AUTO[-1]} or auto")
         return name
     fallback = AUTO[-1]
-    first = next(n for n in AUTO if cuda or not CODECS[n].hardware)
+    first = next(
+        n
+        for n in AUTO
+        if (cuda or not CODECS[n].hardware) and (preset == "auto" or preset in CODECS[n].presets)
+    )
     wanted = saved if saved in CODECS else first
     problem = None if wanted == fallback else _cannot_run(CODECS[wanted], size)
     if problem:
@@ -82,6 +91,22 @@ def _cannot_run(row: Codec, size: tuple[int, int]) -> str | None:
         return "is not available in this ffmpeg build"
     problem = encoder_problem(row.name, *size) if row.hardware else None
     return f"cannot encode {size[0]}x{size[1]} video here ({problem})" if problem else None
+
+
+def resolve_preset(
+    encoder: str, preset: str, *, cuda: bool, saved: str | None = None
+) -> str | None:
+    """The preset ``encoder`` (resolved) encodes with: ``preset``, or for "auto" the one an
+    interrupted render used (``saved``), else the codec's default on this machine (a faster one
+    on CUDA, where the generator outruns the CPU's default). None for a codec without presets.
+    RenderError for a preset the codec does not offer."""
+    row = codec(encoder)
+    row.check_preset(preset)
+    if preset != "auto":
+        return preset
+    if saved in row.presets:
+        return saved
+    return row.cuda_preset if cuda else row.preset
 
 
 @functools.cache
@@ -178,42 +203,53 @@ def _mirror_filter(width: int, height: int) -> str:
     return ";".join(parts)
 
 
-def encoder_args(encoder: str, quality: int) -> list[str]:
-    """Codec arguments of ``encoder`` at ``quality`` (0 = lossless to 51), from its
-    `visualizer.rendering.codecs` row."""
-    return codec(encoder).args(quality)
+def encoder_args(
+    encoder: str, quality: int, preset: str | None = None, threads: int = 0
+) -> list[str]:
+    """Codec arguments of ``encoder`` at ``quality`` (0 = lossless to 51), ``preset`` (None: the
+    codec's default) and ``threads`` (0: automatic), from its `visualizer.rendering.codecs` row."""
+    return codec(encoder).args(quality, preset, threads)
+
+
+def lower_priority(pid: int, niceness: int = 5) -> None:
+    """Run process ``pid`` at a lower CPU priority where the system has one (Unix): encoders
+    then take the cores the generator leaves, and never slow the generator down."""
+    setpriority = getattr(os, "setpriority", None)
+    if setpriority is None:
+        return
+    with contextlib.suppress(OSError):
+        setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
 
 
 @dataclass(frozen=True)
 class Encoding:
     """How frames become video: the exact frame rate, the encoder (a resolved
-    `visualizer.rendering.codecs` name, not "auto"), its quality (0 = lossless to 51), and the
-    output size (None = the frames' own) that square frames fill as ``fit`` says."""
+    `visualizer.rendering.codecs` name, not "auto"), its quality (0 = lossless to 51) and preset
+    (None: the codec's default), the output size (None = the frames' own) that square frames
+    fill as ``fit`` says, and how many segment encoders run at once with how many threads each
+    (`visualizer.rendering.encoders.encoder_layout`: the bits change, not the picture)."""
 
     fps: Fraction
     encoder: str = "libx264"
     quality: int = 18
     size: tuple[int, int] | None = None
     fit: str = "pad"
+    preset: str | None = None
+    encoders: int = 1
+    threads: int = 0
 
     def writer(self, path: Path, resolution: int) -> SegmentWriter:
         """A `SegmentWriter` of ``resolution`` x ``resolution`` frames into ``path``."""
-        return SegmentWriter(
-            path,
-            resolution=resolution,
-            fps=self.fps,
-            encoder=self.encoder,
-            quality=self.quality,
-            size=self.size,
-            fit=self.fit,
-        )
+        return SegmentWriter(path, resolution=resolution, encoding=self)
 
 
 class SegmentWriter:
     """One ffmpeg process that encodes raw RGB frames from its stdin into one video segment.
 
-    Frames are uint8 (B, R, R, 3). The segment is written to a temporary name in the same folder
-    and renamed to ``path`` by `close()` only when ffmpeg succeeded; `abort()` removes it.
+    Frames are uint8 (B, R, R, 3), encoded as ``encoding`` says (or an `Encoding` of ``fps`` and
+    the keyword ``settings``, its other fields). The segment is written to a temporary name in
+    the same folder and renamed to ``path`` by `close()` only when ffmpeg succeeded; `abort()`
+    removes it. ffmpeg runs at a lower CPU priority than the generator (`lower_priority`).
     """
 
     def __init__(
@@ -221,12 +257,15 @@ class SegmentWriter:
         path: Path,
         *,
         resolution: int,
-        fps: Fraction,
-        encoder: str = "libx264",
-        quality: int = 18,
-        size: tuple[int, int] | None = None,
-        fit: str = "pad",
+        encoding: Encoding | None = None,
+        fps: Fraction | None = None,
+        **settings: Any,
     ) -> None:
+        if encoding is None:
+            if fps is None:
+                raise ValueError("a SegmentWriter needs an Encoding or an fps")
+            encoding = Encoding(fps, **settings)
+        fps, encoder, size, fit = encoding.fps, encoding.encoder, encoding.size, encoding.fit
         self.path = Path(path)
         self.resolution = resolution
         self.frames = 0
@@ -239,7 +278,8 @@ class SegmentWriter:
         vf = fit_filter(resolution, size, fit)
         if vf:
             cmd += ["-filter_complex", f"[0:v]{vf}[out]", "-map", "[out]"]
-        cmd += [*encoder_args(encoder, quality), "-pix_fmt", codec(encoder).pixel_format]
+        args = encoder_args(encoder, encoding.quality, encoding.preset, encoding.threads)
+        cmd += [*args, "-pix_fmt", codec(encoder).pixel_format]
         cmd += ["-movflags", "+faststart", "-f", _muxer(self.path), str(self._tmp)]
         self._proc = subprocess.Popen(
             cmd,
@@ -250,6 +290,7 @@ class SegmentWriter:
             # segment. ffmpeg would otherwise finish a truncated segment with a clean exit.
             start_new_session=True,
         )
+        lower_priority(self._proc.pid)
 
     def _stdin(self):
         stdin = self._proc.stdin
@@ -273,11 +314,18 @@ class SegmentWriter:
             self._stdin().close()
         code = self._proc.wait()
         if code != 0:
+            message = self._message()
             self.abort()
-            raise RenderError(f"video encoder failed: {self._message()}")
+            raise RenderError(f"video encoder failed: {message}")
         publish(self._tmp, self.path)
         self._log.close()
         return self.path
+
+    def kill(self) -> None:
+        """Stop ffmpeg now (from any thread): a write blocked on its pipe then fails."""
+        if self._proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self._proc.kill()
 
     def abort(self) -> None:
         """Stop ffmpeg and remove the partial segment."""
@@ -300,16 +348,18 @@ def concat_and_mux(
     segments: list[Path],
     output: Path,
     *,
-    audio: Path | None,
+    soundtrack: Path | None = None,
+    audio: Path | None = None,
     audio_start: float = 0.0,
     audio_duration: float | None = None,
 ) -> None:
-    """Join ``segments`` without re-encoding and mux the original ``audio`` file into ``output``.
+    """Join ``segments`` and mux a soundtrack into ``output`` (none: silent).
 
-    The soundtrack is read from the original file (never the analysis copy), trimmed to
-    [audio_start, audio_start + audio_duration) and encoded as AAC at 320 kb/s (MP4 players do not
-    all accept the source codec, and copying cannot trim sample-accurately). The result is written
-    to a temporary name beside ``output`` and renamed when complete.
+    ``soundtrack``: an encoded audio file (`visualizer.rendering.soundtrack`), copied: nothing
+    is encoded, so the mux after a render's last frame takes seconds even for an hour.
+    ``audio``: an original audio file instead, trimmed to [audio_start, audio_start +
+    audio_duration) and encoded while muxing (for short recordings made on the fly). The result
+    is written to a temporary name beside ``output`` and renamed when complete.
     """
     output = Path(output)
     fd, list_path = tempfile.mkstemp(
@@ -322,13 +372,16 @@ def concat_and_mux(
     tmp = temporary_path(output)
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     cmd += ["-f", "concat", "-safe", "0", "-i", list_path]
-    if audio is not None:
+    audio_codec = ["-c:a", "copy"]
+    if soundtrack is None and audio is not None:
         if audio_start > 0:
             cmd += ["-ss", f"{audio_start:.6f}"]
         if audio_duration is not None:
             cmd += ["-t", f"{audio_duration:.6f}"]
-        cmd += ["-i", str(Path(audio).absolute()), "-map", "0:v:0", "-map", "1:a:0"]
-        cmd += ["-c:a", "aac", "-b:a", AUDIO_BITRATE]
+        soundtrack, audio_codec = audio, list(AUDIO_ARGS)
+    if soundtrack is not None:
+        cmd += ["-i", str(Path(soundtrack).absolute()), "-map", "0:v:0", "-map", "1:a:0"]
+        cmd += audio_codec
     cmd += ["-c:v", "copy", "-movflags", "+faststart"]
     cmd += ["-f", _muxer(output), str(tmp)]
     try:
