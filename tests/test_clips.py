@@ -15,7 +15,7 @@ import visualizer
 from tests.fixtures_audio import music_like, write_wav
 from tests.render_fixtures import run_cli
 from tests.toy_family import TOY
-from tests.video_fixtures import probe, read_frames
+from tests.video_fixtures import probe, read_frames, streams
 from visualizer.analysis.track import analyze_window
 from visualizer.errors import FeaturesError, OutputError
 from visualizer.files import exclusive
@@ -120,6 +120,8 @@ def test_a_pack_follows_the_output_rules(toy_family, track, tmp_path, capsys):
     assert code == 0, err
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     assert "index.json" in before and "contact.png" in before
+    clips = sorted(folder.glob("*.mov"))
+    assert len(clips) == 2 and streams(clips[0])["codec"] == "hap"  # VJ software's codec
     code, err = run_cli(capsys, "clips", track, "-o", folder, *args)
     assert code == 1 and "exists" in err and len(err.strip().splitlines()) == 1
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before  # nothing touched

@@ -22,6 +22,7 @@ from visualizer.commands.common import (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from visualizer.commands.render import add_output_options
+    from visualizer.rendering.codecs import VJ_CODEC
 
     parser.add_argument("track", type=local_file, help="audio file (wav, flac, ogg, mp3, m4a, ...)")
     parser.add_argument(
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_options(parser)
     add_preset_options(parser)
     add_output_options(parser)
+    parser.set_defaults(codec=VJ_CODEC)  # VJ software's codec, unless --codec says
     add_quiet_option(parser)
 
 

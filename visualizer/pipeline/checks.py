@@ -37,7 +37,7 @@ def check_render(track: Path, output: Path, options: RenderOptions) -> RenderJob
     """Every check of a render of ``track`` into ``output``, before any work."""
     track, output = Path(track), Path(output)
     preset = check_values(options)
-    codecs.check_output_suffix(output, options.encoder)
+    codecs.check_output_suffix(output, options.encoder, options.codec)
     check_outputs(output, options, track)
     check_track(track)
     return RenderJob(track, output, options, preset)
@@ -54,6 +54,8 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         check_size(options.size)
     if options.fit not in FITS:
         raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(FITS)}")
+    family = codecs.resolve_codec(options.codec, options.encoder)  # names the choices
+    codecs.check_quality(family, options.quality)  # lossless where the codec has it
     if options.encoder != "auto":
         codecs.codec(options.encoder).check_preset(options.encoder_preset)  # names the choices
     elif options.encoder_preset not in codecs.ENCODER_PRESETS:

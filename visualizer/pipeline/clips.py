@@ -10,7 +10,8 @@ length is ``bars`` bars at its tempo, in whole frames: the track's tempo when th
 bar lines agree with it (within 1 %), else its own bar lines (a tempo change inside it). The
 index records the tempo that length gives exactly, ``60 * bars * meter * fps / frames``.
 
-The pack folder holds the clips (``STEM_NN_BPMbpm_Kbars.mov``, each with its preset beside it),
+The pack folder holds the clips (``STEM_NN_BPMbpm_Kbars.mov``, HAP unless the options name
+another codec, each with its preset beside it),
 ``index.json`` (start, bars, bpm, preset, seed per clip) and ``contact.png`` (each clip's first
 frame). Every file follows the output rules: all are checked before the first clip renders,
 each is written under a temporary name, an existing one is replaced only with ``overwrite``,
@@ -141,10 +142,19 @@ def _overlaps(span: ClipSpan, chosen: list[ClipSpan]) -> bool:
     return any(span.first < c.first + c.frames and c.first < end for c in chosen)
 
 
-def clip_name(stem: str, number: int, span: ClipSpan) -> str:
+def clip_name(stem: str, number: int, span: ClipSpan, suffix: str = CLIP_SUFFIX) -> str:
     """``STEM_NN_BPMbpm_Kbars.mov``: the number in the pack, the tempo (two decimals at most),
     the length in bars, as VJ libraries name loops."""
-    return f"{stem}_{number:02d}_{bpm_text(span.bpm)}bpm_{span.bars}bars{CLIP_SUFFIX}"
+    return f"{stem}_{number:02d}_{bpm_text(span.bpm)}bpm_{span.bars}bars{suffix}"
+
+
+def clip_suffix(options: RenderOptions) -> str:
+    """.mov, or for a codec QuickTime does not hold (AV1, VP9) the codec's own container."""
+    from visualizer.rendering.codecs import containers_for, default_suffix
+
+    if CLIP_SUFFIX in containers_for(options.encoder, options.codec):
+        return CLIP_SUFFIX
+    return default_suffix(options.codec, options.encoder)
 
 
 def bpm_text(bpm: float) -> str:
@@ -199,7 +209,8 @@ def render_clips(
     fps = options.fps or DEFAULT_FPS
     features, _, _ = analyze_window(track, fps=fps, progress=progress)
     spans = choose_clips(features, bars=bars, count=count)
-    paths = [folder / clip_name(track.stem, k + 1, span) for k, span in enumerate(spans)]
+    suffix = clip_suffix(options)
+    paths = [folder / clip_name(track.stem, k + 1, span, suffix) for k, span in enumerate(spans)]
     _check_pack(folder, paths, options, track)
     folder.mkdir(parents=True, exist_ok=True)
     with exclusive(folder, "clip pack folder", lock=folder / LOCK_NAME):

@@ -40,6 +40,9 @@ class RenderOptions:
     size: tuple[int, int] | None = None  # output (width, height), even; None = square model size
     fit: str = "pad"  # how square frames fill --size: pad | crop | mirror
     quality: int = 18  # constant quality (crf / cq), 0 (lossless) - 51 (worst)
+    # the video codec (`visualizer.rendering.codecs`: h264, hevc, prores, dnxhr, hap, hap-q,
+    # av1, vp9); None = the --encoder's, else h264
+    codec: str | None = None
     encoder: str = "auto"  # a `visualizer.rendering.codecs` row, or auto (NVENC, else libx264)
     # the encoder's speed/size trade-off: one of its row's presets, or auto (libx264: medium,
     # veryfast on CUDA, where the generator outruns medium)
@@ -79,6 +82,7 @@ IDENTITY_FIELDS = (
     "size",
     "fit",
     "quality",
+    "codec",
     "encoder",
     "encoder_preset",
     "segment_frames",

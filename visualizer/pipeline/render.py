@@ -55,6 +55,7 @@ from visualizer.pipeline.workdir import (
 )
 from visualizer.progress import ProgressCallback, report
 from visualizer.rendering import encoders, frames, video
+from visualizer.rendering.codecs import audio_args, resolve_codec
 from visualizer.rendering.soundtrack import SoundtrackEncode, soundtrack_name, stale_soundtracks
 
 log = logging.getLogger("visualizer")
@@ -99,8 +100,9 @@ def plan_job(job: RenderJob, *, progress: ProgressCallback | None = None) -> Ren
     # run here any more.
     kept = saved.get("encoder") if saved is not None and options.encoder == "auto" else None
     encoder = video.resolve_encoder(
-        options.encoder, cuda=cuda, size=size, saved=kept, preset=options.encoder_preset
-    )
+        options.encoder, cuda=cuda, size=size, saved=kept, preset=options.encoder_preset,
+        family=resolve_codec(options.codec, options.encoder), quality=options.quality,
+    )  # fmt: skip
     kept_preset = saved_encoder_preset(saved) if saved is not None else None
     encoder_preset = video.resolve_preset(
         encoder, options.encoder_preset, cuda=cuda, saved=kept_preset
@@ -237,12 +239,14 @@ def start_soundtrack(plan: RenderPlan) -> SoundtrackEncode | None:
     if plan.audio_duration <= 0:
         return None
     if plan.soundtrack is None:
-        name = soundtrack_name(plan.track, plan.audio_start, plan.audio_duration)
+        audio = audio_args(plan.output)  # Opus for WebM, else AAC
+        name = soundtrack_name(plan.track, plan.audio_start, plan.audio_duration, audio)
         for stale in stale_soundtracks(plan.work_dir, keep=name):
             stale.unlink(missing_ok=True)
         plan.soundtrack = SoundtrackEncode(
-            plan.track, plan.work_dir / name, start=plan.audio_start, duration=plan.audio_duration
-        )
+            plan.track, plan.work_dir / name, start=plan.audio_start,
+            duration=plan.audio_duration, audio=audio,
+        )  # fmt: skip
     return plan.soundtrack
 
 
