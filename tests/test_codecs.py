@@ -5,6 +5,7 @@ chunks, the one-frame probe, and resume: segments joined by stream copy for ever
 
 from __future__ import annotations
 
+import tomllib
 from fractions import Fraction
 
 import numpy as np
@@ -167,3 +168,19 @@ def test_an_encoder_of_another_codec_is_refused(tmp_path, track):
     assert codecs.resolve_codec(None, "libx265") == "hevc"  # the encoder names the codec
     with pytest.raises(OutputError, match="unsupported output type .*--encoder libx265"):
         visualizer.render(track, tmp_path / "x.webm", **_options(encoder="libx265").__dict__)
+
+
+def test_batch_takes_codec_and_loop(track, tmp_path, capsys):
+    folder = tmp_path / "videos"
+    args = ("--model", "toy-16", "--weights", "random", "--fps", "10", "-q")
+    code, err = run_cli(capsys, "batch", track, "-o", folder, "--codec", "hap", "--loop", *args)
+    assert code == 0, err
+    out = folder / "song.mov"  # the default name takes the codec's container
+    assert streams(out)["codec"] == "hap"
+    saved = tomllib.loads(out.with_suffix(".preset.toml").read_text())
+    assert saved["loop"]["enabled"] is True  # --loop, recorded in the saved preset
+    code, err = run_cli(
+        capsys, "batch", track, "-o", folder, "--codec", "hap", "--name-template", "{stem}.mp4",
+        *args,
+    )  # fmt: skip
+    assert code == 1 and "cannot hold hap" in err
