@@ -61,3 +61,11 @@ def test_upscale_bench_times_every_published_upscaler(tmp_path):
     }
     for model in result["models"].values():
         assert model["output_side"] == 16 * model["scale"] and model["ms_per_frame"] > 0
+
+
+def test_codec_bench_encodes_every_codec(tmp_path):
+    result = _run(tmp_path, "codec_bench.py", "--frames", "8", "--sizes", "512")
+    assert set(result["codecs"]) == {
+        "h264", "hevc", "prores", "dnxhr", "hap", "hap-q", "av1", "vp9"
+    }  # fmt: skip
+    assert all(row["512"]["fps"] > 0 for row in result["codecs"].values())
