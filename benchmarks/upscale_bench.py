@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         json.dumps(
             {
+                "check": "upscale",
                 "device": torch.cuda.get_device_name(device)
                 if device.type == "cuda"
                 else platform.processor() or platform.machine(),
