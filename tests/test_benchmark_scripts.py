@@ -69,3 +69,15 @@ def test_codec_bench_encodes_every_codec(tmp_path):
         "h264", "hevc", "prores", "dnxhr", "hap", "hap-q", "av1", "vp9"
     }  # fmt: skip
     assert all(row["512"]["fps"] > 0 for row in result["codecs"].values())
+
+
+@pytest.mark.slow
+def test_encode_bench_reports_scaling_and_preset_quality(tmp_path):
+    args = ("--size", "64", "--frames", "16", "--segment-frames", "8", "--presets", "veryfast")
+    scaling = _run(tmp_path, "encode_bench.py", "scaling", "--counts", "1,2", *args)["rows"]
+    assert [r["encoders"] for r in scaling] == [1, 2] and scaling[0]["over_one_encoder"] == 1
+    assert all(r["fps"] > 0 for r in scaling)
+    quality = _run(tmp_path, "encode_bench.py", "quality", "--presets", "medium,ultrafast",
+                   "--size", "64", "--frames", "8")["rows"]  # fmt: skip
+    assert [r["preset"] for r in quality] == ["medium", "ultrafast"]
+    assert all(30 < r["psnr_db"] < 99 and 0.5 < r["ssim"] <= 1 for r in quality)

@@ -243,3 +243,26 @@ def test_warm_up_halves_on_out_of_memory_and_survives_an_empty_message(caplog):
     assert eager.compile_mode is None and "RuntimeError" in caplog.text
     with pytest.raises(RenderError, match="batch size 1"):
         warm_up(_compiled(CompiledToy([torch.OutOfMemoryError("")] * 4)))
+
+
+def test_the_loader_loads_beside_the_caller_and_renders_on_its_own_thread():
+    """On an accelerator the generator loads and compiles (CUDA graphs recorded too) on the
+    loader's thread while the track is analysed, and the render runs on that same thread."""
+    from tests.toy_family import TOY
+    from visualizer.model import catalog
+    from visualizer.model.inference import BackgroundLoader
+    from visualizer.pipeline.options import RenderOptions
+
+    catalog.register(TOY)
+    try:
+        events = []
+        loader = BackgroundLoader(
+            RenderOptions(model="toy-16", weights="random", device="cpu"), events.append
+        )
+        generator = loader.join()  # loaded on the loader's thread
+        assert generator.resolution == 16 and loader.thread.ident != threading.get_ident()
+        where = loader.run(lambda progress: (threading.get_ident(), progress))
+        assert where[0] == loader.thread.ident and callable(where[1])
+        loader.close()
+    finally:
+        catalog.unregister(TOY.name)

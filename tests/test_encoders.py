@@ -63,10 +63,12 @@ def test_no_more_encoders_than_the_layout_run_at_once(tmp_path):
     sink = _sink(tmp_path, encoders=1)
     sink(0, _frames(4))
     os.kill(_pid(sink, 0), signal.SIGSTOP)
-    opened = _in_thread(lambda: sink(4, _frames(4)))
-    opened.join(1.0)
-    assert opened.is_alive() and 1 not in sink.feeds  # waits for segment 0's encoder
-    os.kill(_pid(sink, 0), signal.SIGCONT)
+    try:
+        opened = _in_thread(lambda: sink(4, _frames(4)))
+        opened.join(1.0)
+        assert opened.is_alive() and 1 not in sink.feeds  # waits for segment 0's encoder
+    finally:
+        os.kill(_pid(sink, 0), signal.SIGCONT)
     opened.join(20)
     assert not opened.is_alive()
     sink(8, _frames(4))
@@ -79,11 +81,13 @@ def test_queued_frames_stay_within_the_budget(tmp_path):
     sink = _sink(tmp_path, encoders=2, budget=frame_bytes)
     sink(0, _frames(1, 256))
     os.kill(_pid(sink, 0), signal.SIGSTOP)  # its pipe fills, then its queue
-    more = _in_thread(lambda: [sink(i, _frames(1, 256)) for i in range(1, 4)])
-    more.join(1.5)
-    assert more.is_alive()  # the generator's side waits for room
-    assert sink.budget.used <= frame_bytes
-    os.kill(_pid(sink, 0), signal.SIGCONT)
+    try:
+        more = _in_thread(lambda: [sink(i, _frames(1, 256)) for i in range(1, 4)])
+        more.join(1.5)
+        assert more.is_alive()  # the generator's side waits for room
+        assert sink.budget.used <= frame_bytes
+    finally:
+        os.kill(_pid(sink, 0), signal.SIGCONT)
     more.join(20)
     assert not more.is_alive() and sink.budget.used <= frame_bytes
     sink.abort()  # segment 0 is complete: it finishes and stays
