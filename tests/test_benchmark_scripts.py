@@ -81,3 +81,10 @@ def test_encode_bench_reports_scaling_and_preset_quality(tmp_path):
                    "--size", "64", "--frames", "8")["rows"]  # fmt: skip
     assert [r["preset"] for r in quality] == ["medium", "ultrafast"]
     assert all(30 < r["psnr_db"] < 99 and 0.5 < r["ssim"] <= 1 for r in quality)
+
+
+@pytest.mark.slow
+def test_live_clock_bench_reports_beat_to_frame_alignment(tmp_path):
+    result = _run(tmp_path, "live_clock_bench.py", "--model", "tiny", "--seconds", "3")
+    assert result["mapped_beat_frames_ms"]["n"] >= 2 and result["frames_published"] > 0
+    assert 0 <= result["mapped_beat_frames_ms"]["p50"] < 1000 / result["fps"] + 50

@@ -195,3 +195,19 @@ def test_lazy_exports_resolve():
             if getattr(package, name) is not getattr(importlib.import_module(module), name):
                 broken.append(f"{package.__name__}.{name}")
     assert broken == []
+
+
+def test_the_wheel_lists_every_package():
+    """pyproject's explicit package list names every folder of the package (a renamed one left
+    out makes `pip install .` build a wheel without it)."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    folders = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    data = {"visualizer.live.static", "visualizer.data", "visualizer.builtin_presets"}
+    assert folders - listed == set()
+    assert listed - folders - data == set()

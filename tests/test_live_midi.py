@@ -63,6 +63,7 @@ def test_map_file_round_trips_and_names_bad_bindings(tmp_path):
         Binding("control", 16, 0, "master.motion"),
         Binding("note", 10, 36, "tap"),
         Binding("note", 10, 37, "scene:dreamy"),
+        Binding("note", 10, 38, "next_scene", quantize="bar"),
     ])  # fmt: skip
     path = midi_map.save(tmp_path / "midi.toml")
     loaded = MidiMap.load(path)
@@ -76,6 +77,7 @@ def test_map_file_round_trips_and_names_bad_bindings(tmp_path):
         "[[control]]\nchannel = 1\nnumber = 1\ntarget = 'scene:../x'": "invalid scene name",
         "[[knob]]\nchannel = 1": "unknown table 'knob'",
         "[[control]\n": "not valid TOML",
+        "[[note]]\nchannel = 1\nnumber = 1\ntarget = 'tap'\nquantize = 'soon'": "quantize must be",
     }
     for text, message in bad.items():
         path.write_text(text)
@@ -127,7 +129,7 @@ def test_notes_and_buttons_fire_actions(tmp_path):
         Binding("note", 10, 41, "next_scene"),
     ]))  # fmt: skip
     play(midi, note_on(10, 36) + note_on(10, 36) + note_on(10, 36))
-    assert control.tap_tempo.bpm == pytest.approx(120.0)
+    assert control.beat.sources["tap"].bpm == pytest.approx(120.0)
     play(midi, note_on(10, 37))
     assert control.preset.classes.names == ("goldfish", "daisy")
     assert control.preset.classes.palettes == (("castle", "valley"), ("tiger", "volcano"))
@@ -231,3 +233,23 @@ def test_a_virtual_port_carries_messages_to_the_show(control):
         assert control.masters["motion"] == 2.0
     finally:
         midi.close()
+
+
+def test_a_pad_launches_on_its_own_quantisation(tmp_path):
+    from visualizer.live.beat import BeatClock
+
+    clock = {"t": 100.0}
+    beat = BeatClock(now=lambda: clock["t"])
+    for tap in (98.0, 98.5, 99.0, 99.5):  # 120 BPM; beat 4 (bar 2) at 100.0
+        beat.tap(tap)
+    control = LiveControl(str(write_preset(tmp_path)), save_dir=tmp_path, beat=beat)
+    midi = MidiInput(control, midi_map=MidiMap([
+        Binding("note", 10, 40, "scene:minimal", quantize="2bars"),
+        Binding("note", 10, 41, "scene:dreamy"),  # the surface's choice: now
+    ]))  # fmt: skip
+    clock["t"] = 100.3
+    play(midi, note_on(10, 40))
+    assert control.snapshot()["pending"] == {
+        "label": "minimal", "quantize": "2bars", "at": "3:1", "scene": "minimal"}  # fmt: skip
+    play(midi, note_on(10, 41))
+    assert control.source == "dreamy" and control.pending is None  # it replaced the one waiting

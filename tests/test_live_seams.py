@@ -73,7 +73,7 @@ def test_a_registered_sink_is_an_output_choice(dummy_sink):
     with pytest.raises(ValueError, match="already registered"):
         SINKS.register(type("Other", (DummySink,), {}))
     SINKS.register(DummySink)  # the same class again: no change
-    assert SINKS.names() == ("page", "ndi", "camera", "record", "dummy")
+    assert SINKS.names() == ("page", "ndi", "camera", "record", "osc", "midi", "dummy")
 
 
 def test_the_dummy_sink_receives_the_frames_the_page_gets(tmp_path, generator, dummy_sink):
@@ -165,3 +165,29 @@ def test_a_clock_only_source_drives_the_frames(tmp_path, generator, dummy_source
     stats = session.engine.stats
     assert stats.restarts == 0 and stats.beats == 0 and stats.onsets == 0  # silence
     assert stats.frame <= (3.0 + 0.5) * FPS and sink.frames[-1].t <= 3.5
+
+
+def test_a_registered_tempo_source_is_a_tempo_choice():
+    from tests.dummy_tempo import DummyTempo
+    from visualizer.cli import get_parser
+    from visualizer.live.beat import BeatClock
+    from visualizer.live.tempos import TEMPOS, open_tempo
+
+    TEMPOS.register(DummyTempo)
+    try:
+        args = get_parser().parse_args(["live", "--audio", "x.wav", "--tempo", "dummy:90"])
+        source = open_tempo(args.tempo)
+        assert isinstance(source, DummyTempo) and source.bpm == 90.0
+        beat = BeatClock(active="audio")
+        beat.add(source)
+        beat.use("dummy")
+        assert beat.state(4.0).counter() == "2:3"  # 6 beats in 4 s at 90 BPM
+        assert beat.sources["audio"] is not source and list(beat.sources) == [
+            "audio",
+            "tap",
+            "dummy",
+        ]
+    finally:
+        TEMPOS.unregister(DummyTempo.name)
+    with pytest.raises(LiveIOError, match="unknown tempo source 'dummy'"):
+        open_tempo("dummy")

@@ -11,7 +11,7 @@ import socket
 import pytest
 
 from tests.live_fixtures import live_session
-from visualizer.live.server import TRACK_CHUNK, host_allowed
+from visualizer.live.http import TRACK_CHUNK, host_allowed
 
 TRACK_SECONDS = 55.0  # a 2.4 MB wav (22050 Hz mono 16-bit): more than two TRACK_CHUNKs
 
@@ -120,3 +120,31 @@ def test_deep_json_on_the_socket_gets_an_error_reply(session):
 
     reply = asyncio.run(asyncio.wait_for(scenario(), 30))
     assert "malformed" in reply["message"]
+
+
+def test_allowed_hosts_reach_the_show_and_the_rebinding_rules_stay(tmp_path):
+    """A tablet on the LAN reaches a show started with --host 0.0.0.0 by a name the user allowed
+    (--allow-host); every other name is still refused, and the Origin must still match."""
+    assert host_allowed("192.168.1.20:8765", "0.0.0.0", ("192.168.1.20",))
+    assert host_allowed("Studio.LAN", "0.0.0.0", ("studio.lan",))
+    assert not host_allowed("evil.example:8765", "0.0.0.0", ("192.168.1.20",))
+    assert not host_allowed("0.0.0.0:8765", "0.0.0.0", ("0.0.0.0",))  # a wildcard names no host
+    live, _ = live_session(tmp_path, seconds=2.0, allowed_hosts=("studio.lan",))
+    live.start()
+    try:
+        port = live.server.port
+        lan = f"studio.lan:{port}"
+        status, _, body = _get(port, "/state", lan)
+        assert status == 200 and "params" in json.loads(body)
+        status, _, body = _get(port, "/", "evil.example")
+        assert status == 403 and b"--allow-host" in body
+        upgrade = (
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        )
+        status, _, _ = _get(port, "/ws", lan, upgrade + f"Origin: http://{lan}\r\n")
+        assert status == 101
+        status, _, _ = _get(port, "/ws", lan, upgrade + "Origin: http://evil.example\r\n")
+        assert status == 403
+    finally:
+        live.close()

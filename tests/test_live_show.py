@@ -167,6 +167,33 @@ def test_page_messages_reach_masters_actions_and_crossfade(tmp_path, generator, 
     )
     assert "MIDI is off" in send({"type": "learn", "target": "tap"})["message"]
     assert send({"type": "action"})["type"] == "error" and server.bad_messages == 1
+    # the beat, launches and input: each refused value is one line, the show goes on
+    assert send({"type": "quantize", "value": "bar"})["quantize"] == "bar"
+    assert (
+        send({"type": "tempo", "name": "beats_per_bar", "value": 3})["beat"]["beats_per_bar"] == 3
+    )
+    assert send({"type": "tempo", "name": "latency_ms", "value": 40})["beat"]["latency_ms"] == 40
+    assert send({"type": "tempo", "name": "bpm", "value": 125})["beat"]["source"] == "tap"
+    assert send({"type": "cycle", "bars": 4, "mode": "random"})["cycle"] == {
+        "bars": 4,
+        "mode": "random",
+    }
+    assert send({"type": "input", "name": "gain", "value": 2})["input"]["gain"] == 2.0
+    for message, words in [
+        ({"type": "quantize", "value": "soon"}, "quantize must be one of"),
+        ({"type": "tempo", "name": "beats_per_bar", "value": 99}, "beats per bar must be"),
+        ({"type": "tempo", "name": "latency_ms", "value": "x"}, "output latency must be"),
+        ({"type": "tempo", "name": "source", "value": "link"}, "is not open in this show"),
+        ({"type": "tempo", "name": "swing", "value": 1}, "unknown tempo setting 'swing'"),
+        ({"type": "cycle", "bars": -1}, "auto-cycle must be 0-64 bars"),
+        ({"type": "input", "name": "gain", "value": 1e9}, "gain must be a number 0 to 8"),
+        ({"type": "preset", "name": "minimal", "quantize": "later"}, "quantize must be one of"),
+        ({"type": "action", "action": "cue", "quantize": 3}, "quantize must be one of"),
+    ]:
+        reply = send(message)
+        assert reply["type"] == "error" and words in reply["message"], (message, reply)
+        assert "\n" not in reply["message"]
+    assert engine.stats.restarts == 0
 
 
 def test_osc_plays_actions_and_masters(tmp_path):

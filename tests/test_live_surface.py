@@ -82,7 +82,7 @@ def test_keys_tap_freeze_and_black_out(live, page):
     for _ in range(4):
         page.keyboard.press("t")
         time.sleep(0.45)
-    wait_until(lambda: session.control.tap_tempo.bpm > 0, what="tapped tempo")
+    wait_until(lambda: session.control.beat.sources["tap"].bpm > 0, what="tapped tempo")
     wait_until(lambda: page.evaluate("window.surface.beats") > 0, what="the beat lamp")
     page.keyboard.press("b")
     wait_until(lambda: session.control.blackout, what="blackout")

@@ -58,3 +58,8 @@ class LiveIOError(VisualizerError):
 
 class MidiMapError(VisualizerError):
     """A MIDI map file or one of its bindings is malformed."""
+
+
+class TempoError(VisualizerError):
+    """A live tempo source or beat control refused a value or an action (an unknown tempo
+    source, beats per bar out of range, a nudge while Ableton Link leads the phase)."""

@@ -5,8 +5,11 @@
     visualizer live --list-devices
     visualizer live --audio track.mp3 --midi nanoKONTROL --output ndi   # a controller, a feed
     visualizer live --list-midi
+    visualizer live --input 2 --tempo midi:XDJ --quantize bar --latency 80   # the DJ's clock
+    visualizer live --no-audio --tempo link --host 0.0.0.0 --allow-host 192.168.1.20
 
-With ``--audio`` the track plays in the page and the visuals follow the page's playback clock.
+With ``--audio`` the track plays in the page and the visuals follow the page's playback clock;
+``--tempo`` chooses where the beat comes from (`visualizer.live.tempos`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from visualizer.commands.common import (
     local_file,
     positive_int,
 )
+from visualizer.live.launch import QUANTIZE
 from visualizer.live.sinks import output_help, output_names
 from visualizer.options import PRECISIONS
 
@@ -36,6 +40,38 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"invalid port {text!r}: expected 0-65535")
     return value
+
+
+def _ranged(kind: type, low: float, high: float, what: str):
+    """An argparse type: a ``kind`` number in [low, high], else one line naming it."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: expected {low:g}-{high:g}")
+        return value
+
+    return parse
+
+
+def _tempo(text: str) -> str:
+    from visualizer.live.tempos import TEMPOS
+
+    name = text.partition(":")[0]
+    if name not in TEMPOS:
+        valid = ", ".join(TEMPOS.names())
+        raise argparse.ArgumentTypeError(f"unknown tempo source {name!r} (valid: {valid})")
+    return text
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid address {text!r}: expected HOST:PORT")
+    return host.strip("[]"), int(port)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -59,6 +95,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--list-devices", action="store_true", help="list audio input devices and exit"
     )
+    source.add_argument(
+        "--no-audio",
+        action="store_true",
+        help="no audio: the show runs on the clock and the --tempo source's beat",
+    )
     source.add_argument("--list-midi", action="store_true", help="list MIDI input ports and exit")
     add_preset_options(parser)
     add_model_options(parser)
@@ -69,6 +110,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="size of the --record video, e.g. 1920x1080 (letterboxed; default: model size)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to serve on (%(default)s)")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name or address (a tablet on the LAN reaching "
+        "a show started with --host 0.0.0.0 by the machine's address); repeatable",
+    )
     parser.add_argument("--port", type=_port, default=8765, help="HTTP/WebSocket port (8765)")
     parser.add_argument(
         "--osc-port", type=_port, default=None, help="listen for OSC on this UDP port (off)"
@@ -99,6 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ndi-name", default="visualizer", help="name of the NDI source (%(default)s)"
     )
+    add_beat_options(parser)
     parser.add_argument(
         "--save-dir",
         default=".",
@@ -113,12 +163,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", metavar="OUT.mp4", help="also record frames + audio to a file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --record")
     parser.add_argument(
-        "--no-snap", action="store_true", help="apply class changes at once, not on the next beat"
+        "--no-snap",
+        action="store_true",
+        help="apply class changes at once, not on the next beat (and --quantize beat as now)",
     )
     parser.add_argument(
         "--quality", type=positive_int, default=85, help="JPEG quality 1-100 (default: 85)"
     )
     add_quiet_option(parser)
+
+
+def add_beat_options(parser: argparse.ArgumentParser) -> None:
+    """The tempo source, launches, output latency, OSC and MIDI out."""
+    from visualizer.live.tempos import tempo_help
+
+    parser.add_argument(
+        "--tempo",
+        type=_tempo,
+        default="audio",
+        metavar="SOURCE[:SPEC]",
+        help=f"where the beat comes from: {tempo_help()}; midi:PORT picks the port as --midi "
+        "does, link:BPM a start tempo (default: audio)",
+    )
+    parser.add_argument(
+        "--beats-per-bar", type=_ranged(int, 1, 16, "beats per bar"), default=4, metavar="N",
+        help="beats per bar, 1-16 (default: 4; Link: the quantum)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--quantize", choices=QUANTIZE, default="beat",
+        help="when scene, palette, preset and class changes land (default: beat)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--latency", type=_ranged(float, 0, 1000, "latency"), default=0.0, metavar="MS",
+        help="output latency in ms (projector, NDI hop): frames are computed this much early so "
+        "each beat is seen as it is heard (default: 0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cycle", type=_ranged(int, 0, 64, "auto-cycle"), default=0, metavar="BARS",
+        help="change scene every BARS bars (default: 0, off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cycle-mode", choices=("next", "random"), default="next",
+        help="the auto-cycle's next scene: the next one or a random one (default: next)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--osc-out", type=_host_port, default=None, metavar="HOST:PORT",
+        help="send beat, bar, bpm and scene as OSC to HOST:PORT",
+    )  # fmt: skip
+    parser.add_argument(
+        "--midi-out", nargs="?", const="", default=None, metavar="PORT",
+        help="send beat and scene LEDs to a MIDI output port (chosen as --midi chooses)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--midi-clock-out", action="store_true",
+        help="also send MIDI clock (24 pulses per beat, Start/Stop) on --midi-out",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,11 +240,20 @@ def run(args: argparse.Namespace) -> int:
         if not devices:
             print("no audio input devices found")
         return 0
+    if args.midi_clock_out and args.midi_out is None:
+        from visualizer.errors import VisualizerError
+
+        raise VisualizerError("--midi-clock-out sends on the --midi-out port: give --midi-out")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning(
             "serving on %s: anyone who can reach this address can watch and steer the show",
             args.host,
         )
+        if not args.allow_host and args.host in ("0.0.0.0", "::"):
+            log.warning(
+                "other machines reach the show by this machine's name or address: allow it with "
+                "--allow-host NAME (e.g. --allow-host 192.168.1.20), or they get 403"
+            )
     with contextlib.ExitStack() as held:
         if args.record:
             held.enter_context(_recording_lock(args))
@@ -221,4 +329,17 @@ def options_from_args(args: argparse.Namespace):
         midi_map=Path(args.midi_map) if args.midi_map else None,
         outputs=tuple(args.output),
         ndi_name=args.ndi_name,
+        no_audio=args.no_audio,
+        tempo="tap"
+        if args.no_audio and args.tempo == "audio"
+        else args.tempo,  # no audio: no beats in it
+        beats_per_bar=args.beats_per_bar,
+        quantize="now" if args.no_snap and args.quantize == "beat" else args.quantize,
+        latency_ms=args.latency,
+        cycle_bars=args.cycle,
+        cycle_mode=args.cycle_mode,
+        allowed_hosts=tuple(args.allow_host),
+        osc_out=args.osc_out,
+        midi_out=args.midi_out,
+        midi_clock_out=args.midi_clock_out,
     )

@@ -1,11 +1,13 @@
-"""Live parameter state: the preset being played, changes from the page, MIDI or OSC, tap
-tempo, master faders, scenes and their crossfade, freeze and blackout, saving the current look,
-and watching the preset file.
+"""Live parameter state: the preset being played, changes from the page, MIDI or OSC, the beat
+controls, master faders, scenes and their crossfade, quantised launches, scene auto-cycle,
+freeze and blackout, saving the current look, and watching the preset file.
 
 Every change goes through `load_preset(source, overrides)`, so a live change is validated
 exactly like ``--set section.key=value`` on the command line and a bad value is refused with the
-same message. The engine picks the new preset up at its next frame (``mapper.set_preset``), so a
-change shows within a frame or two; class changes can wait for the next beat.
+same message. The engine picks the new preset up at its next frame (``mapper.set_preset``).
+Scene, palette, preset and class changes are launches (`visualizer.live.launch`): they land on
+the quantisation chosen for them (the surface's, or one given with the trigger), read on the one
+beat state, `beat` (`visualizer.live.beat.BeatClock`).
 
 All methods are thread-safe: the page, the OSC server and the render loop call them from
 different threads.
@@ -13,67 +15,49 @@ different threads.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 import os
+import random
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from visualizer.errors import PresetError, VisualizerError
 from visualizer.files import write_text_atomic
+from visualizer.live.beat import BeatClock, FrameBeat
+from visualizer.live.launch import Launch, check_quantize, later
+from visualizer.live.params import format_value, parameter_specs
 from visualizer.live.show import (
     MASTERS,
     SAVE_NAME,
     apply_masters,
+    check_crossfade,
     check_master,
     next_palette_overrides,
     scene_after,
+    scene_name,
     scene_names,
+    scene_source,
     theme_list,
 )
 
 log = logging.getLogger("visualizer")
 
-BEAT_SNAP_TIMEOUT_S = 4.0  # a snapped class change applies anyway when no beat comes
-TAP_RESET_S = 2.0  # a pause longer than this starts a new tap sequence
-SNAPPED_FIELDS = ("names", "palettes", "mode")  # which classes are shown: these wait for a beat
-MAX_CROSSFADE_S = 60.0
+SNAPPED_FIELDS = ("names", "palettes", "mode")  # which classes are shown: these are launches
+MAX_CYCLE_BARS = 64
+CYCLE_MODES = ("next", "random")
 # what a MIDI note, a key on the page or an OSC message can trigger (see LiveControl.perform)
-ACTIONS = ("tap", "next_scene", "previous_scene", "next_palette", "freeze", "blackout")
-
-
-class TapTempo:
-    """Beats from taps: the period is the median interval of the last taps (times in seconds of
-    the audio clock); the grid is anchored on the last tap."""
-
-    def __init__(self) -> None:
-        self.taps: list[float] = []
-        self.period = 0.0
-
-    def tap(self, t: float) -> None:
-        if self.taps and not 0 < t - self.taps[-1] <= TAP_RESET_S:
-            self.taps = []
-        self.taps = [*self.taps[-7:], t]
-        if len(self.taps) >= 2:
-            intervals = sorted(b - a for a, b in zip(self.taps, self.taps[1:], strict=False))
-            self.period = intervals[len(intervals) // 2]
-
-    def clear(self) -> None:
-        self.taps, self.period = [], 0.0
-
-    @property
-    def bpm(self) -> float:
-        return 60.0 / self.period if self.period > 0 else 0.0
-
-    def beat_between(self, t0: float, t1: float) -> bool:
-        """Whether a beat of the tapped grid falls in (t0, t1]."""
-        if self.period <= 0 or t1 <= t0:
-            return False
-        anchor = self.taps[-1]
-        return math.floor((t1 - anchor) / self.period) > math.floor((t0 - anchor) / self.period)
+ACTIONS = (
+    "tap", "next_scene", "previous_scene", "next_palette", "freeze", "blackout",
+    "cue", "nudge_forward", "nudge_back", "double", "half",
+)  # fmt: skip
+BEAT_ACTIONS = {  # action -> what it does to the beat clock
+    "cue": lambda beat: beat.cue(),
+    "nudge_forward": lambda beat: beat.nudge(1),
+    "nudge_back": lambda beat: beat.nudge(-1),
+    "double": lambda beat: beat.scale(2.0),
+    "half": lambda beat: beat.scale(0.5),
+}
 
 
 def _load(source: str, overrides: list[str]):
@@ -88,65 +72,14 @@ def _to_toml(preset) -> str:
     return preset_to_toml(preset)
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        if any(isinstance(v, list | tuple) for v in value):  # palettes: a,b;c,d
-            return ";".join(_format(v) for v in value)
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
-def parameter_specs(preset) -> list[dict[str, Any]]:
-    """UI description of every field of every section of a Preset dataclass.
-
-    One dict per field: ``key`` ("section.key"), ``kind`` ("number", "integer", "bool", "text"
-    or "list"), ``value`` and, for numbers, ``min``/``max``/``step`` (from the field's metadata
-    when the preset module declares a range, else a range around the current value).
-    """
-    specs: list[dict[str, Any]] = []
-    for section in dataclasses.fields(preset):
-        block = getattr(preset, section.name)
-        if not dataclasses.is_dataclass(block):
-            continue
-        for f in dataclasses.fields(block):
-            specs.append(_spec(f"{section.name}.{f.name}", getattr(block, f.name), f.metadata))
-    return specs
-
-
-def _spec(key: str, value: Any, meta: Any) -> dict[str, Any]:
-    meta = dict(meta or {})
-    if meta.get("choices"):
-        return {"key": key, "kind": "choice", "value": value, "choices": list(meta["choices"])}
-    if isinstance(value, bool):
-        return {"key": key, "kind": "bool", "value": value}
-    if isinstance(value, int | float):
-        # the preset module declares ranges as metadata "lo"/"hi"; open ends get a range
-        # around the current value so the slider still moves
-        low = meta.get("lo")
-        high = meta.get("hi")
-        if low is None:
-            low = 0 if value >= 0 else -2 * abs(value)
-        if high is None:
-            high = max(1, 4 * abs(value)) if value else 1
-        kind = "integer" if isinstance(value, int) else "number"
-        # a round step (0.01, 0.001, ...) so slider values stay the numbers a user would type
-        step = 1 if kind == "integer" else 10 ** math.floor(math.log10((high - low) / 200))
-        return {"key": key, "kind": kind, "value": value, "min": low, "max": high, "step": step}
-    if meta.get("kind") == "palettes":
-        text = ";".join(",".join(str(v) for v in palette) for palette in value)
-        return {"key": key, "kind": "text", "value": text}
-    if isinstance(value, list | tuple):
-        return {"key": key, "kind": "list", "value": [str(v) for v in value]}
-    return {"key": key, "kind": "text", "value": "" if value is None else str(value)}
-
-
 class LiveControl:
     """The preset being played and every way of changing it while it plays.
 
     ``source`` is a preset name or TOML path, ``overrides`` "section.key=value" strings applied
-    on top (as ``--set`` does). ``save_dir`` is the only folder `save` writes to.
+    on top (as ``--set`` does). ``save_dir`` is the only folder `save` writes to. ``quantize`` is
+    the surface's quantisation of launches; with ``snap_classes`` class changes wait at least
+    for the next beat. ``beat`` is the show's beat state (a new one following the audio by
+    default).
     """
 
     def __init__(
@@ -156,6 +89,8 @@ class LiveControl:
         *,
         save_dir: str | os.PathLike = ".",
         snap_classes: bool = True,
+        quantize: str = "now",
+        beat: BeatClock | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self.source = source
@@ -165,16 +100,21 @@ class LiveControl:
             self.overrides[key.strip()] = value
         self.save_dir = Path(save_dir)
         self.snap_classes = snap_classes
+        self.quantize = check_quantize(quantize)
+        self.beat = beat or BeatClock()
         self.masters = dict.fromkeys(MASTERS, 1.0)  # master faders, 1 = the scene as designed
         self.crossfade_s = 0.0  # scene changes blend the generator inputs over this many seconds
         self.frozen = False  # hold the picture (the music is still analysed and mapped)
         self.blackout = False  # show black
+        self.cycle_bars = 0  # scene auto-cycle every N bars (0: off)
+        self.cycle_mode = "next"  # the next scene, or a random other one
+        self._bars = 0  # bars since the last scene change (for the auto-cycle)
+        self._random = random.Random(0)  # the auto-cycle's random scenes, the same every show
         self._fade: float | None = None  # crossfade of the scene change not yet taken
         self.base = _load(source, self._override_list())  # the preset before the masters
         self.preset = self.base
         self.version = 0  # bumps on every applied change (the page and tests watch it)
-        self._pending: tuple[Any, float] | None = None  # (preset, deadline) waiting for a beat
-        self.tap_tempo = TapTempo()
+        self.pending: Launch | None = None  # the launch waiting for its beat
         self._watch_path = Path(source) if Path(source).suffix == ".toml" else None
         self._mtime = self._stat()
         self.messages: list[str] = []  # last few user-facing notes (errors of live changes)
@@ -183,51 +123,109 @@ class LiveControl:
         return [f"{key}={value}" for key, value in self.overrides.items()]
 
     # -- changes ---------------------------------------------------------------------------
-    def set(self, key: str, value: Any) -> None:
+    def set(self, key: str, value: Any, quantize: str | None = None) -> None:
         """Set ``section.key`` to ``value``; raises PresetError (named key) when it is refused."""
-        self.set_many({key: value})
+        self.set_many({key: value}, quantize)
 
-    def set_many(self, changes: dict[str, Any]) -> None:
-        """Set several ``section.key`` values at once: all are applied or none."""
+    def set_many(self, changes: dict[str, Any], quantize: str | None = None) -> None:
+        """Set several ``section.key`` values at once: all are applied or none. A change of the
+        classes shown is a launch (``quantize``, default the surface's); others apply at once."""
         for key in changes:
             if not isinstance(key, str) or key.count(".") != 1:
                 raise PresetError(f"invalid parameter {key!r}: expected section.key")
+        texts = {k: format_value(v) for k, v in changes.items()}
         with self._lock:
-            overrides = {**self.overrides, **{k: _format(v) for k, v in changes.items()}}
-            preset = _load(self.source, [f"{k}={v}" for k, v in overrides.items()])
-            self.overrides = overrides
             snapped = any(key.rpartition(".")[2] in SNAPPED_FIELDS for key in changes)
-            if self.snap_classes and snapped:
-                self._pending = (preset, time.monotonic() + BEAT_SNAP_TIMEOUT_S)
-            else:
+            if not snapped:
+                overrides = {**self.overrides, **texts}
+                preset = _load(self.source, [f"{k}={v}" for k, v in overrides.items()])
+                self.overrides = overrides
                 self._apply(preset)
+                return
+            # a class change builds on a class change still waiting, if any
+            waiting = self.pending.changes if self.pending and self.pending.scene is None else {}
+            merged = {**waiting, **texts}
+            overrides = {**self.overrides, **merged}
+            preset = _load(self.source, [f"{k}={v}" for k, v in overrides.items()])
+            floor = "beat" if self.snap_classes else "now"
+            quantize = later(self._quantize(quantize), floor)
+            base = tuple(self.overrides.items())
+            self._arm(preset, "classes", quantize, changes=merged, base=base)
 
-    def load(self, name: str, *, fade: float | None = None) -> None:
-        """Switch to another scene: a built-in preset or one saved in ``save_dir``. The
-        generator inputs crossfade over ``fade`` seconds (default: ``crossfade_s``)."""
-        from visualizer.mapping.presets import list_presets
-
-        if not isinstance(name, str):
-            raise PresetError(f"invalid preset name {name!r}")
-        saved = self.save_dir / f"{name}.toml"
-        builtin = [preset_name for preset_name, _ in list_presets()]
-        if name in builtin:
-            source = name
-        elif SAVE_NAME.match(name) and saved.is_file():
-            source = str(saved)
-        else:
-            raise PresetError(
-                f"unknown preset {name!r} (built-in: {', '.join(map(str, builtin))}, "
-                f"or a name saved in {self.save_dir})"
-            )
-        seconds = self.crossfade_s if fade is None else _check_crossfade(fade)
+    def load(self, name: str, *, fade: float | None = None, quantize: str | None = None) -> None:
+        """Switch to another scene: a built-in preset or one saved in ``save_dir``, landing on
+        ``quantize`` (default: the surface's). The generator inputs crossfade over ``fade``
+        seconds (default: ``crossfade_s``)."""
+        source = scene_source(self.save_dir, name)
+        seconds = self.crossfade_s if fade is None else check_crossfade(fade)
+        quantize = self._quantize(quantize)
         with self._lock:
-            preset = _load(source, [])
-            self.source, self.overrides = source, {}
-            self._watch_path = Path(source) if source.endswith(".toml") else None
+            self._arm(_load(source, []), name, quantize, fade=seconds, scene=source)
+
+    def scene_preset(self, name: str):
+        """The preset of the scene ``name`` (for its cue thumbnail)."""
+        return _load(scene_source(self.save_dir, name), [])
+
+    def next_scene(self) -> str:
+        """The scene that comes next: the one waiting to land, else the next in the list."""
+        pending = self.pending
+        if pending is not None and pending.scene is not None:
+            return scene_name(pending.scene)
+        return self.scene_after(1)
+
+    def scenes(self) -> dict[str, str]:
+        """The scene playing and the one waiting to land ("" for none), for the outputs."""
+        pending = self.pending
+        waiting = scene_name(pending.scene) if pending and pending.scene else ""
+        return {"scene": scene_name(self.source), "pending": waiting}
+
+    def _quantize(self, quantize: str | None) -> str:
+        return self.quantize if quantize is None else check_quantize(quantize)
+
+    def _arm(self, preset, label: str, quantize: str, **extra: Any) -> None:
+        """Arm a launch (it replaces one still waiting); one due at once (``now``, or no
+        running beat) lands at once."""
+        launch = Launch.arm(preset, label, quantize, self.beat.state(), self.beat.now(), **extra)
+        self.pending = launch if launch.target is not None else None
+        if launch.target is None:
+            self._land(launch)
+        self.version += 1
+
+    def _land(self, launch: Launch) -> None:
+        """Make ``launch`` the current look (on the render thread, with the lock held)."""
+        if launch.scene is not None:
+            self.source, self.overrides = launch.scene, {}
+            self._watch_path = Path(launch.scene) if launch.scene.endswith(".toml") else None
             self._mtime = self._stat()
-            self._apply(preset)
-            self._fade = seconds
+            preset = launch.preset
+        else:
+            overrides = {**self.overrides, **launch.changes}
+            if tuple(self.overrides.items()) == launch.base:
+                preset = launch.preset
+            else:  # a key moved while the launch waited: keep that move too
+                preset = _load(self.source, [f"{k}={v}" for k, v in overrides.items()])
+            self.overrides = overrides
+        self._apply(preset)
+        self._bars = 0
+        if launch.scene is not None:
+            self._fade = launch.fade
+
+    def set_quantize(self, quantize: object) -> None:
+        """The surface's quantisation of launches (one of `visualizer.live.launch.QUANTIZE`)."""
+        self.quantize = check_quantize(quantize)
+        self.changed()
+
+    def set_cycle(self, bars: object, mode: object = None) -> None:
+        """Scene auto-cycle: every ``bars`` bars (0 = off) the next (or a random) scene."""
+        number = bars if isinstance(bars, int | float) and not isinstance(bars, bool) else -1
+        if not 0 <= number <= MAX_CYCLE_BARS or number != int(number):
+            raise PresetError(f"auto-cycle must be 0-{MAX_CYCLE_BARS} bars, got {bars!r}")
+        if mode is not None and mode not in CYCLE_MODES:
+            raise PresetError(f"auto-cycle mode must be next or random, got {mode!r}")
+        with self._lock:
+            self.cycle_bars, self._bars = int(number), 0
+            self.cycle_mode = str(mode or self.cycle_mode)
+        self.changed()
 
     def set_master(self, name: str, value: Any) -> None:
         """Set a master fader (see `visualizer.live.show.MASTERS`) to ``value`` in 0-2."""
@@ -239,7 +237,7 @@ class LiveControl:
             self.version += 1
 
     def set_crossfade(self, seconds: Any) -> None:
-        self.crossfade_s = _check_crossfade(seconds)
+        self.crossfade_s = check_crossfade(seconds)
         self.changed()
 
     def changed(self) -> None:
@@ -254,16 +252,21 @@ class LiveControl:
             fade, self._fade = self._fade, None
             return fade or 0.0
 
-    def perform(self, action: str, now: float) -> None:
-        """One of ACTIONS; ``now`` is the audio clock in seconds (for tap)."""
+    def perform(self, action: str, now: float | None = None, quantize: str | None = None) -> None:
+        """One of ACTIONS. ``now`` is the monotonic time of a tap (default: now); ``quantize``
+        the launch's quantisation for scene and palette steps (default: the surface's)."""
+        if quantize is not None:
+            check_quantize(quantize)
         if action == "tap":
-            self.tap(now)
+            self.beat.tap(now)
+        elif action in BEAT_ACTIONS:
+            BEAT_ACTIONS[action](self.beat)
         elif action in ("next_scene", "previous_scene"):
             step = 1 if action == "next_scene" else -1
-            self.load(scene_after(scene_names(self.save_dir), self.source, step))
+            self.load(self.scene_after(step), quantize=quantize)
         elif action == "next_palette":
             with self._lock:
-                self.set_many(next_palette_overrides(self.base))
+                self.set_many(next_palette_overrides(self._next_base()), quantize)
         elif action == "freeze":
             self.frozen = not self.frozen
         elif action == "blackout":
@@ -272,9 +275,20 @@ class LiveControl:
             raise PresetError(f"unknown action {action!r} (valid: {', '.join(ACTIONS)})")
         self.changed()
 
-    def tap(self, t: float) -> None:
-        with self._lock:
-            self.tap_tempo.tap(t)
+    def scene_after(self, step: int) -> str:
+        """The scene ``step`` places after the current one (or after the one waiting to land)."""
+        current = self.pending.scene if self.pending and self.pending.scene else self.source
+        return scene_after(scene_names(self.save_dir), current, step)
+
+    def _next_base(self):
+        """The preset a palette step starts from: the class change waiting, or the current."""
+        pending = self.pending
+        return pending.preset if pending is not None and pending.scene is None else self.base
+
+    def tap(self, at: float | None = None) -> None:
+        """A tap at monotonic time ``at`` (default: now)."""
+        self.beat.tap(at)
+        self.changed()
 
     def save(self, name: str, *, overwrite: bool = False) -> Path:
         """Write the current preset as ``save_dir/name.toml`` (name: letters, digits, - and _)."""
@@ -302,19 +316,40 @@ class LiveControl:
     def _apply(self, preset) -> None:
         self.base = preset
         self.preset = apply_masters(preset, self.masters)
-        self._pending = None
         self._fade = None
         self.version += 1
 
     # -- polled by the render loop --------------------------------------------------------
-    def take_change(self, is_beat: bool):
-        """The preset to switch to at this frame, or None. Snapped changes wait for a beat."""
+    def take_change(self, beat: FrameBeat | None = None):
+        """The preset for the frame whose beat is ``beat``: a launch whose beat came lands
+        (None: whatever waits lands now), and the auto-cycle starts a scene on its bar."""
         with self._lock:
-            if self._pending is not None:
-                preset, deadline = self._pending
-                if is_beat or time.monotonic() >= deadline:
-                    self._apply(preset)
+            if beat is not None and beat.is_downbeat:
+                self._bars += 1  # downbeats since the scene changed
+                bars, aligned = self.cycle_bars, (beat.state.bar - 1) % max(self.cycle_bars, 1)
+                if bars and self._bars >= bars and aligned == 0 and self.pending is None:
+                    self._cycle()
+            launch = self.pending
+            if launch is not None and (beat is None or launch.due(beat, self.beat.now())):
+                self.pending = None
+                self._land(launch)
             return self.preset
+
+    def _cycle(self) -> None:
+        """The auto-cycle's scene change, landing on the bar that starts now: a bar whose number
+        is 1 more than a multiple of ``cycle_bars`` (phrases of N bars), once the scene has
+        played at least N downbeats."""
+        if self.cycle_mode == "next":
+            name = self.scene_after(1)
+        else:
+            names = scene_names(self.save_dir)
+            others = [n for n in names if n != scene_name(self.source)] or names
+            name = self._random.choice(others)
+        try:
+            self.load(name, quantize="now")
+        except VisualizerError as error:  # a saved scene removed since: say so, keep playing
+            self.note(f"auto-cycle skipped {name}: {error}")
+            self._bars = 0
 
     def poll_file(self) -> bool:
         """Reload the preset file when its mtime changed; True when it was reloaded. A file
@@ -342,15 +377,17 @@ class LiveControl:
             return None
 
     def snapshot(self) -> dict[str, Any]:
-        """State for the page and /state: parameters, source, version, tap bpm, notes."""
+        """State for the page and /state: parameters, source, version, beat, launch, notes."""
         with self._lock:
             return {
                 "source": self.source,
                 "version": self.version,
                 "params": parameter_specs(self.base),  # as set: the masters scale on top
                 "overrides": dict(self.overrides),
-                "pending": self._pending is not None,
-                "tap_bpm": self.tap_tempo.bpm,
+                "pending": self.pending.describe(self.beat.beats_per_bar) if self.pending else None,
+                "beat": self.beat.snapshot(),
+                "quantize": self.quantize,
+                "cycle": {"bars": self.cycle_bars, "mode": self.cycle_mode},
                 "messages": list(self.messages),
                 "masters": dict(self.masters),
                 "crossfade_s": self.crossfade_s,
@@ -360,13 +397,3 @@ class LiveControl:
                 "themes": theme_list(),
                 "actions": list(ACTIONS),
             }
-
-
-def _check_crossfade(seconds: Any) -> float:
-    try:
-        value = float(seconds)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not 0 <= value <= MAX_CROSSFADE_S:
-        raise PresetError(f"crossfade must be 0-{MAX_CROSSFADE_S:g} seconds, got {seconds!r}")
-    return value

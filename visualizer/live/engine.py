@@ -10,10 +10,17 @@ The source (`visualizer.live.source`) is asked for the audio up to ``lead`` seco
 clock: the recent render time, at most 0.5 s. A source that knows what comes (a track played in
 the page) gives the frame that will be heard when the render finishes, so the picture is on
 time instead of one render late; a live input has nothing to look ahead to and ignores it.
+
+Every mapped frame gets its beat from the show's one beat state (`visualizer.live.beat`): the
+frame's display time (its time on the source's clock, carried over to the monotonic clock) plus
+the output latency. That beat fills the mapping row's beat fields, lands the launches that wait
+for it, and travels with the rendered frame to the page and to OSC and MIDI out. The input
+calibration (`visualizer.live.calibrate`) sits between the source and the analysis.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import io
 import logging
@@ -26,24 +33,61 @@ import numpy as np
 
 from visualizer.analysis.causal import CausalAnalyzer
 from visualizer.analysis.features import FrameFeatures
+from visualizer.errors import VisualizerError
+from visualizer.live.beat import FrameBeat
+from visualizer.live.calibrate import InputCalibration
 from visualizer.live.control import LiveControl
 from visualizer.live.scene_fade import SceneFade
 from visualizer.live.sink import Frame
 from visualizer.live.source import Source
+from visualizer.mapping.lfo import BeatCount, lfos, modulate
 from visualizer.mapping.timeline import Timeline
 
 log = logging.getLogger("visualizer")
 
 MAX_LEAD_S = 0.5  # never render further ahead of the source's clock than this
+KEPT_S = 2.0  # mapped frames kept to render from (an A/V offset delays the picture this much)
+OFFSET_SNAP_S = 0.05  # the source's clock moved against the monotonic one by more: a seek/pause
+FPS_WINDOW_S = 1.0  # the fps shown counts the frames published over the last second
+
+
+class LfoDriver:
+    """A preset's LFOs (`visualizer.mapping.lfo`) applied to a mapper before each frame: the
+    mapper steps the preset as modulated at that frame's musical time."""
+
+    def __init__(self, preset) -> None:
+        self.count = BeatCount()
+        self.use(preset)
+
+    def use(self, preset) -> None:
+        self.preset, self.items = preset, lfos(preset)
+
+    def before(self, mapper, row: FrameFeatures) -> None:
+        beat, bar = self.count.step(row)
+        if self.items:
+            mapper.set_preset(modulate(self.preset, self.items, beat, bar))
 
 
 def causal_timeline(rows: list[FrameFeatures], preset, *, seed: int, fps: Fraction) -> Timeline:
-    """The offline causal Timeline: `CausalMapper` stepped over ``rows`` in order."""
+    """The offline causal Timeline: `CausalMapper` stepped over ``rows`` in order (with the
+    preset's LFOs, as live mode steps it)."""
     from visualizer.mapping import CausalMapper
 
     mapper = CausalMapper(preset, seed=seed, fps=fps)
-    outputs = [mapper.step(row) for row in rows]
+    driver = LfoDriver(preset)
+    outputs = []
+    for row in rows:
+        driver.before(mapper, row)
+        outputs.append(mapper.step(row))
     return _timeline(outputs, preset, seed, fps)
+
+
+def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
 
 
 def _timeline(outputs: list, preset, seed: int, fps: Fraction) -> Timeline:
@@ -65,12 +109,13 @@ class Stats:
     frame: int = -1  # newest frame mapped
     rendered: int = 0  # frames rendered
     dropped: int = 0  # frames mapped but never rendered (rendering fell behind)
-    render_fps: float = 0.0  # rendered frames per second (moving average)
+    render_fps: float = 0.0  # frames published over the last second (0 while frozen)
     render_ms: float = 0.0  # generator + JPEG time of the last frame
     latency_ms: float = 0.0  # audio clock minus the frame's time when the frame was published
     restarts: int = 0  # seeks back in the track (analysis restarted from 0)
     beats: int = 0  # beats mapped so far (the page's beat indicator flashes on a change)
     onsets: int = 0  # onsets mapped so far
+    fade: float = -1.0  # progress of the scene crossfade of the newest frame, 0-1 (-1: none)
 
 
 class LiveEngine:
@@ -97,7 +142,16 @@ class LiveEngine:
         self.jpeg_quality = jpeg_quality
         self.keep_timeline = keep_timeline
         self.stats = Stats()
+        self.beat = control.beat  # the show's beat state
+        self.calibration = InputCalibration()
+        self.now = time.monotonic  # the clock frames are shown on (a test may set its own)
         self.lead = 0.0  # seconds a track is mapped ahead of its clock: the expected render time
+        self._offset: float | None = None  # monotonic time minus the source's clock
+        self._published: collections.deque[float] = collections.deque()
+        self.cue_name: str | None = None  # the scene whose thumbnail ``cue`` is (JPEG bytes)
+        self.cue: bytes | None = None
+        self.cue_version = 0
+        self._cue_seen = -1  # the control version the cue was last checked at
         self._subscribers: list[Callable[[Frame], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,13 +163,24 @@ class LiveEngine:
         from visualizer.mapping import CausalMapper
 
         self.analyzer = CausalAnalyzer(self.source.sr, self.fps)
-        self._preset = self.control.take_change(False)
+        self.beat.restart()
+        self._preset = self.control.take_change()
         self.mapper = CausalMapper(self._preset, seed=self.seed, fps=self.fps)
+        self.lfo = LfoDriver(self._preset)
         self._good_preset = self._preset  # the last preset the mapper stepped without error
-        self._latest: tuple[int, np.ndarray, np.ndarray, float] | None = None
+        # mapped frames not rendered yet: (index, classes, noise, truncation, beat)
+        self._recent: collections.deque[tuple] = collections.deque()
         self._rendered_index = -1
         self.outputs: list[tuple[np.ndarray, np.ndarray, float]] = []
+        self.rows: collections.deque[FrameFeatures] = collections.deque(
+            maxlen=max(1, round(KEPT_S * float(self.fps)))
+        )  # the newest rows, which a scene's cue thumbnail is mapped from
         self.scene_fade = SceneFade()
+
+    @property
+    def _latest(self) -> tuple | None:
+        """The newest mapped frame (index, classes, noise, truncation, beat), or None."""
+        return self._recent[-1] if self._recent else None
 
     def subscribe(self, fn: Callable[[Frame], None]) -> None:
         self._subscribers.append(fn)
@@ -130,33 +195,55 @@ class LiveEngine:
     # -- analysis and mapping --------------------------------------------------------------
     def feed(self, block: np.ndarray) -> int:
         """Analyse and map the frames completed by ``block``; returns how many."""
-        rows = self.analyzer.push(block)
+        rows = self.analyzer.push(self.calibration.process(block))
         for row in rows:
             self._map(row)
         return len(rows)
 
     def advance(self) -> int:
         """Bring analysis and mapping up to the source's clock; returns frames mapped."""
-        block = self.source.read(self.lead)
+        block = self.source.read(self.lead + max(0.0, -self.calibration.offset_s))
         if block.restart:
             # a seek back: replay from the start so the state equals the uninterrupted one
             # (counted once done, so whoever sees the count sees the state started over)
             self._restart()
             self.stats.frame = -1  # nothing mapped since the restart yet
             self.stats.restarts += 1
+        self._follow_clock()
         return self.feed(block.samples) if block.samples.size else 0
 
+    def _follow_clock(self) -> None:
+        """Carry the source's clock over to the monotonic one: ``_offset`` is the monotonic
+        time at which the source's second 0 is shown, smoothed (a track's clock comes in page
+        reports, a sound card's in blocks), snapping after a seek or a pause."""
+        reading = self.source.clock()
+        if reading is None:
+            return
+        measured = self.now() - reading.seconds
+        if self._offset is None or abs(measured - self._offset) > OFFSET_SNAP_S:
+            self._offset = measured
+        else:
+            self._offset += 0.05 * (measured - self._offset)
+
+    def shown_at(self, index: int) -> float:
+        """The monotonic time at which frame ``index`` is shown (its time on the source's
+        clock carried over, plus the A/V offset)."""
+        offset = self.now() if self._offset is None else self._offset
+        return offset + float(index / self.fps) + self.calibration.offset_s
+
     def _map(self, row: FrameFeatures) -> None:
-        tap = self.control.tap_tempo
-        if tap.period > 0:
-            t1 = row.index / self.fps
-            beat = tap.beat_between(float(t1 - 1 / self.fps), float(t1))
-            row = dataclasses.replace(row, is_beat=beat, tempo=tap.bpm)
-        preset = self.control.take_change(row.is_beat)
+        shown = self.shown_at(row.index)
+        self.beat.observe(row, shown)
+        beat = self.beat.frame(shown)
+        row = self.calibration.apply(self.beat.apply(row, beat))
+        self.rows.append(row)
+        preset = self.control.take_change(beat)
         if preset is not self._preset:
             self.scene_fade.start(self.mapper, round(self.control.take_fade() * self.fps))
             self.mapper.set_preset(preset)
             self._preset = preset
+            self.lfo.use(preset)
+        self.lfo.before(self.mapper, row)
         self.stats.beats += bool(row.is_beat)
         self.stats.onsets += bool(row.is_onset)
         try:
@@ -169,52 +256,82 @@ class LiveEngine:
             self.control.reject(self._preset, self._good_preset, error)
             self.mapper.set_preset(self._good_preset)
             self._preset = self._good_preset
+            self.lfo.use(self._preset)
             stepped = self.mapper.step(row)
         self._good_preset = self._preset
         class_vector, noise, truncation = self.scene_fade.blend(row, stepped)
         if self.keep_timeline:
             self.outputs.append((class_vector, noise, truncation))
-        self._latest = (row.index, class_vector, noise, float(truncation))
+        self._recent.append((row.index, class_vector, noise, float(truncation), beat))
+        while len(self._recent) > 1 and row.index - self._recent[0][0] > KEPT_S * self.fps:
+            self._recent.popleft()
         self.stats.frame = row.index
+        self.stats.fade = self.scene_fade.progress
+
+    def _due(self) -> tuple | None:
+        """The newest mapped frame due on screen (all of them without an A/V delay)."""
+        delay = self.calibration.offset_s
+        reading = self.source.clock() if delay > 0 else None
+        if reading is None:
+            return self._latest
+        horizon = (reading.seconds + self.lead - delay) * self.fps
+        due = [frame for frame in self._recent if frame[0] <= horizon]
+        return due[-1] if due else None
 
     # -- rendering -------------------------------------------------------------------------
     def render_latest(self) -> bool:
-        """Render the newest mapped frame if it was not rendered yet; True when one was."""
-        latest = self._latest
+        """Render the newest mapped frame due if it was not rendered yet; True when one was."""
+        latest = self._due()
         if latest is None or latest[0] <= self._rendered_index or self.control.frozen:
+            self._count_published(None)
             return False  # frozen: the outputs keep the last picture
-        from PIL import Image
-
-        index, class_vector, noise, truncation = latest
+        index, class_vector, noise, truncation, beat = latest
         started = time.perf_counter()
         if self.control.blackout:
             side = self.generator.resolution
             pixels = np.zeros((side, side, 3), dtype=np.uint8)
         else:
             pixels = self._generate(class_vector, noise, truncation)
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="JPEG", quality=self.jpeg_quality)
+        jpeg = _jpeg(pixels, self.jpeg_quality)
         elapsed = time.perf_counter() - started
         self.stats.dropped += max(0, index - self._rendered_index - 1)
         self._rendered_index = index
         s = self.stats
         s.rendered += 1
         s.render_ms = 1000.0 * elapsed
-        rate = 1.0 / max(elapsed, 1e-6)
-        s.render_fps = rate if s.rendered == 1 else 0.8 * s.render_fps + 0.2 * rate
+        self._count_published(time.monotonic())
         self.lead = min(MAX_LEAD_S, 0.8 * self.lead + 0.2 * elapsed)
         t = float(index / self.fps)
         now = self.source.clock()
         if now is not None:
             s.latency_ms = 1000.0 * (now.seconds - t)
-        info = {**dataclasses.asdict(s), "version": self.control.version}
-        frame = Frame(index=index, t=t, pixels=pixels, jpeg=buffer.getvalue(), info=info)
+        scenes = self.control.scenes()
+        info = self._info(beat)
+        self._publish(Frame(index, t, pixels, jpeg, info, beat.state, **scenes))
+        return True
+
+    def _count_published(self, at: float | None) -> None:
+        """The fps shown: frames published over the last `FPS_WINDOW_S` (never the inverse of
+        one frame's render time, which a black frame makes absurd)."""
+        now = time.monotonic() if at is None else at
+        if at is not None:
+            self._published.append(at)
+        while self._published and now - self._published[0] > FPS_WINDOW_S:
+            self._published.popleft()
+        self.stats.render_fps = len(self._published) / FPS_WINDOW_S
+
+    def _info(self, beat: FrameBeat) -> dict[str, float]:
+        state = beat.state
+        extra = {"bpm": state.bpm, "bar": state.bar, "beat_in_bar": state.beat_in_bar,
+                 "beat": state.beat, "playing": float(state.playing)}  # fmt: skip
+        return {**dataclasses.asdict(self.stats), "version": self.control.version, **extra}
+
+    def _publish(self, frame: Frame) -> None:
         for fn in list(self._subscribers):
             try:
                 fn(frame)
             except Exception:  # a broken subscriber must not stop the show
                 log.exception("frame subscriber failed")
-        return True
 
     def _generate(self, class_vector, noise, truncation: float) -> np.ndarray:
         """One frame, uint8 (R, R, 3), from the generator."""
@@ -237,6 +354,31 @@ class LiveEngine:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    def render_cue(self) -> bool:
+        """Render the thumbnail of the scene that comes next (the one waiting to land, else the
+        next one) when that changed: its Timeline mapped over the newest rows, last frame.
+        True when a new thumbnail was made."""
+        version = self.control.version
+        if version == self._cue_seen or not self.rows:
+            return False  # nothing changed since: the next scene is the same (and saves a scan)
+        self._cue_seen = version
+        name = self.control.next_scene()
+        if name == self.cue_name:
+            return False
+        self.cue_name = name
+        try:
+            preset = self.control.scene_preset(name)
+        except VisualizerError:  # a saved scene removed since: no thumbnail
+            self.cue = None
+            return False
+        timeline = causal_timeline(list(self.rows), preset, seed=self.seed, fps=self.fps)
+        pixels = self._generate(
+            timeline.class_vectors[-1], timeline.noise[-1], float(timeline.truncation[-1])
+        )
+        self.cue = _jpeg(pixels, self.jpeg_quality)
+        self.cue_version += 1
+        return True
+
     def _loop(self) -> None:
         last_poll = 0.0
         while not self._stop.is_set():
@@ -244,6 +386,7 @@ class LiveEngine:
                 if time.monotonic() - last_poll > 0.5:
                     last_poll = time.monotonic()
                     self.control.poll_file()
+                    self.render_cue()
                 self.advance()
                 if not self.render_latest():
                     self._stop.wait(min(0.005, 0.25 / float(self.fps)))

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from visualizer.errors import LiveIOError, MidiMapError, VisualizerError
-from visualizer.live.control import LiveControl, parameter_specs
+from visualizer.live.control import LiveControl
 from visualizer.live.midi_map import (
     SCENE_PREFIX,
     Binding,
@@ -28,6 +29,7 @@ from visualizer.live.midi_map import (
     control_value,
     is_action,
 )
+from visualizer.live.params import parameter_specs
 
 log = logging.getLogger("visualizer")
 
@@ -35,7 +37,7 @@ VIRTUAL = "virtual"  # --midi virtual: a port other software connects to
 VIRTUAL_NAME = "visualizer"
 
 
-def _mido():
+def load_mido():
     try:
         import mido
     except ImportError as error:
@@ -45,33 +47,53 @@ def _mido():
     return mido
 
 
-def _backend_error(error: BaseException) -> LiveIOError:
+def backend_error(error: BaseException) -> LiveIOError:
     return LiveIOError(
         f"cannot use MIDI here: {error} (Linux needs the ALSA sequencer, /dev/snd/seq: "
         "load snd-seq, or run where the controller is plugged in)"
     )
 
 
-def list_ports() -> list[str]:
-    """Names of the MIDI input ports, or a LiveIOError when MIDI cannot run here."""
-    mido = _mido()
+def list_ports(direction: str = "input") -> list[str]:
+    """Names of the MIDI input (or "output") ports, or a LiveIOError when MIDI cannot run here."""
+    mido = load_mido()
     try:
-        return list(mido.get_input_names())
+        names = mido.get_input_names() if direction == "input" else mido.get_output_names()
+        return list(names)
     except Exception as error:  # rtmidi raises its own SystemError subclasses
-        raise _backend_error(error) from None
+        raise backend_error(error) from None
 
 
-def choose_port(wanted: str, names: list[str]) -> str:
+def open_port(direction: str, wanted: str, callback: Callable[[Any], None] | None = None) -> Any:
+    """An open mido port: ``direction`` "input" (its messages go to ``callback``, on rtmidi's
+    thread) or "output". ``wanted`` picks it as ``--midi`` does: "" the first port, a part of a
+    name, or "virtual" (a port named "visualizer" that other software connects to)."""
+    mido = load_mido()
+    try:
+        if direction == "input":
+            if wanted == VIRTUAL:
+                return mido.open_input(VIRTUAL_NAME, virtual=True, callback=callback)
+            return mido.open_input(choose_port(wanted, list_ports()), callback=callback)
+        if wanted == VIRTUAL:
+            return mido.open_output(VIRTUAL_NAME, virtual=True)
+        return mido.open_output(choose_port(wanted, list_ports("output"), "output"))
+    except VisualizerError:
+        raise
+    except Exception as error:  # rtmidi raises its own SystemError subclasses
+        raise backend_error(error) from None
+
+
+def choose_port(wanted: str, names: list[str], direction: str = "input") -> str:
     """The first port whose name contains ``wanted`` (any case; "" = the first port)."""
     for name in names:
         if wanted.lower() in name.lower():
             return name
     available = ", ".join(repr(n) for n in names) or "none"
-    raise LiveIOError(f"no MIDI input port matches {wanted!r} (available: {available})")
+    raise LiveIOError(f"no MIDI {direction} port matches {wanted!r} (available: {available})")
 
 
 class MidiInput:
-    """Applies MIDI messages to ``control``. ``now()`` is the audio clock (for tap);
+    """Applies MIDI messages to ``control``. ``now()`` is the time of a tap (monotonic);
     ``map_path`` is where learn mode saves the map (None: learning does not save)."""
 
     def __init__(
@@ -80,7 +102,7 @@ class MidiInput:
         *,
         midi_map: MidiMap | None = None,
         map_path: Path | None = None,
-        now: Callable[[], float] = lambda: 0.0,
+        now: Callable[[], float] = time.monotonic,
     ) -> None:
         self.control, self.now = control, now
         self.map = midi_map or MidiMap()
@@ -98,17 +120,7 @@ class MidiInput:
     # -- ports -----------------------------------------------------------------------------
     def open(self, wanted: str = "") -> str:
         """Open an input port (see the module docstring); returns its name."""
-        mido = _mido()
-        try:
-            if wanted == VIRTUAL:
-                self._port = mido.open_input(VIRTUAL_NAME, virtual=True, callback=self.handle)
-            else:
-                name = choose_port(wanted, list_ports())
-                self._port = mido.open_input(name, callback=self.handle)
-        except VisualizerError:
-            raise
-        except Exception as error:
-            raise _backend_error(error) from None
+        self._port = open_port("input", wanted, self.handle)
         self.port_name = self._port.name
         return self.port_name
 
@@ -182,14 +194,14 @@ class MidiInput:
         if binding is None:
             return False
         if kind == "note":
-            self._fire(binding.target)
+            self._fire(binding)
             return True
         value = int(message.value)
         previous = self._last_cc.get((channel, number), 0)
         self._last_cc[(channel, number)] = value
         if is_action(binding.target):
             if value >= 64 > previous:  # a button sending CC: fire on the press only
-                self._fire(binding.target)
+                self._fire(binding)
             return True
         self._set(binding, value)
         return True
@@ -211,11 +223,12 @@ class MidiInput:
         self.control.changed()
         return True
 
-    def _fire(self, target: str) -> None:
+    def _fire(self, binding: Binding) -> None:
+        target, quantize = binding.target, binding.quantize
         if target.startswith(SCENE_PREFIX):
-            self.control.load(target[len(SCENE_PREFIX) :])
-        else:  # only a tap needs the clock
-            self.control.perform(target, self.now() if target == "tap" else 0.0)
+            self.control.load(target[len(SCENE_PREFIX) :], quantize=quantize)
+        else:  # only a tap needs the time
+            self.control.perform(target, self.now() if target == "tap" else None, quantize)
 
     def _set(self, binding: Binding, value: int) -> None:
         target = binding.target

@@ -9,7 +9,9 @@
     [[note]]                 # a pad or key: note-on messages
     channel = 10
     number = 36              # note number 0-127
-    target = "tap"
+    target = "scene:dreamy"
+    quantize = "bar"         # optional: when this pad's launch lands (now, beat, bar, 2bars,
+                             # 4bars; default: the surface's choice)
 
 Targets: a number, switch or choice of the preset (``"pulse.amount"``: the CC's 0-127 spans the
 key's range, or ``min``/``max`` given in the binding), a master fader (``"master.motion"``: 0-2),
@@ -28,6 +30,7 @@ from typing import Any
 from visualizer.errors import MidiMapError, PresetError
 from visualizer.files import write_text_atomic
 from visualizer.live.control import ACTIONS
+from visualizer.live.launch import QUANTIZE
 from visualizer.live.show import MASTER_RANGE, MASTERS, SAVE_NAME
 
 KINDS = ("control", "note")
@@ -43,6 +46,7 @@ class Binding:
     target: str  # see the module docstring
     min: float | None = None  # the value at CC 0 (preset keys only; default: the key's range)
     max: float | None = None  # the value at CC 127
+    quantize: str | None = None  # launches (scenes, scene and palette steps): when they land
 
     @property
     def address(self) -> tuple[str, int, int]:
@@ -107,6 +111,8 @@ class MidiMap:
             lines += [f"number = {binding.number}", f'target = "{binding.target}"']
             lines += [f"{end} = {getattr(binding, end)!r}" for end in ("min", "max")
                       if getattr(binding, end) is not None]  # fmt: skip
+            if binding.quantize is not None:
+                lines.append(f'quantize = "{binding.quantize}"')
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | Path) -> Path:
@@ -143,9 +149,14 @@ class MidiMap:
 def _binding(kind: str, entry: Any) -> Binding:
     if not isinstance(entry, dict):
         raise MidiMapError("expected a table")
-    unknown = sorted(set(entry) - {"channel", "number", "target", "min", "max"})
+    unknown = sorted(set(entry) - {"channel", "number", "target", "min", "max", "quantize"})
     if unknown:
-        raise MidiMapError(f"unknown key {unknown[0]!r} (valid: channel, number, target, min, max)")
+        raise MidiMapError(
+            f"unknown key {unknown[0]!r} (valid: channel, number, target, min, max, quantize)"
+        )
+    quantize = entry.get("quantize")
+    if quantize is not None and quantize not in QUANTIZE:
+        raise MidiMapError(f"quantize must be one of {', '.join(QUANTIZE)}, got {quantize!r}")
     channel, number = entry.get("channel"), entry.get("number")
     if not isinstance(channel, int) or isinstance(channel, bool) or not 1 <= channel <= 16:
         raise MidiMapError(f"channel must be 1-16, got {channel!r}")
@@ -157,7 +168,8 @@ def _binding(kind: str, entry: Any) -> Binding:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise MidiMapError(f"{end} must be a number, got {value!r}")
         ends[end] = None if value is None else float(value)
-    return Binding(kind, channel, number, check_target(kind, entry.get("target")), **ends)
+    target = check_target(kind, entry.get("target"))
+    return Binding(kind, channel, number, target, **ends, quantize=quantize)
 
 
 def control_value(binding: Binding, value: int, specs: dict[str, dict[str, Any]]) -> Any:

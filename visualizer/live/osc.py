@@ -1,30 +1,29 @@
 """OSC input (python-osc, UDP): steer the show from a VJ setup.
 
-Addresses:
+The addresses, their arguments, types and ranges are listed in one table,
+`visualizer.live.osc_api.ADDRESSES` (served at ``/osc.json`` and ``/osc``); each is handled by
+the method named after it (``/visualizer/tempo/bpm`` -> ``_on_tempo_bpm``), and only listed
+addresses are mapped. E.g. ``/visualizer/set pulse.amount 0.8``, ``/visualizer/preset dreamy
+bar``, ``/visualizer/action cue``, ``/visualizer/tempo/bpm 128``.
 
-- ``/visualizer/set <section.key> <value>``  e.g. ``/visualizer/set pulse.strength 0.8``
-  (a list value may be given as more arguments or one "a,b" string)
-- ``/visualizer/preset <name>``              a built-in preset or one saved in the save folder
-- ``/visualizer/tap``                        one tap of tap tempo
-- ``/visualizer/action <name>``              freeze, blackout, next_scene, next_palette, ...
-  (`visualizer.live.control.ACTIONS`)
-- ``/visualizer/master <name> <0-2>``        a master fader: reactivity, motion, truncation
-
-Anything else, wrong argument counts or refused values are logged and ignored: a stray packet
-never stops the show. A message whose type tags name more arguments than it carries (``,sf``
-with no float, which python-osc would read as 0.0) is refused and logged; datagrams over
-`MAX_DATAGRAM` bytes are refused, logged the first time. The server binds 127.0.0.1 unless told
-otherwise.
+Anything else, wrong argument counts, types or ranges and refused values are logged with one line
+(what the address takes) and ignored: a stray packet never stops the show. A message whose type
+tags name more arguments than it carries (``,sf`` with no float, which python-osc would read as
+0.0) is refused and logged; datagrams over `MAX_DATAGRAM` bytes are refused, logged the first
+time. The server binds 127.0.0.1 unless told otherwise.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from visualizer.errors import VisualizerError
+from visualizer.live.calibrate import InputCalibration
 from visualizer.live.control import LiveControl
+from visualizer.live.osc_api import ADDRESSES, PREFIX, Address, check_arguments
 
 log = logging.getLogger("visualizer")
 MAX_DATAGRAM = 8192  # bytes: python-osc's receive size; larger ones were cut and lost silently
@@ -63,7 +62,8 @@ def missing_argument(data: bytes) -> str | None:
 
 
 class OscInput:
-    """UDP OSC server in a daemon thread; ``now()`` gives the audio clock for taps."""
+    """UDP OSC server in a daemon thread; ``now()`` gives the time of a tap (monotonic),
+    ``calibration`` the input calibration ``/visualizer/input`` sets (None: refused)."""
 
     def __init__(
         self,
@@ -71,7 +71,8 @@ class OscInput:
         *,
         host: str = "127.0.0.1",
         port: int = 9000,
-        now: Callable[[], float] = lambda: 0.0,
+        now: Callable[[], float] = time.monotonic,
+        calibration: InputCalibration | None = None,
     ) -> None:
         from pythonosc.dispatcher import Dispatcher
         from pythonosc.osc_server import ThreadingOSCUDPServer
@@ -90,12 +91,10 @@ class OscInput:
         self.received = 0  # messages applied
         self.ignored = 0  # messages refused (unknown address, bad arguments, bad values)
         self._told_oversized = False
-        dispatcher = Dispatcher()
-        dispatcher.map("/visualizer/set", self._guard(self._set))
-        dispatcher.map("/visualizer/preset", self._guard(self._preset))
-        dispatcher.map("/visualizer/tap", self._guard(self._tap))
-        dispatcher.map("/visualizer/action", self._guard(self._action))
-        dispatcher.map("/visualizer/master", self._guard(self._master))
+        self.calibration = calibration
+        self.dispatcher = dispatcher = Dispatcher()
+        for address in ADDRESSES:  # only listed addresses: the listing is the whole API
+            dispatcher.map(address.path, self._guard(address, handler_of(self, address)))
         dispatcher.set_default_handler(self._unknown)
         try:
             self._server = CheckedServer((host, port), dispatcher)
@@ -134,41 +133,71 @@ class OscInput:
             return False
         return True
 
-    def _guard(self, handler: Callable[..., None]) -> Callable[..., None]:
-        def wrapped(address: str, *args: object) -> None:
+    def _guard(self, address: Address, handler: Callable[..., None]) -> Callable[..., None]:
+        def wrapped(path: str, *args: object) -> None:
             try:
-                handler(*args)
+                handler(*check_arguments(address, args))
                 self.received += 1
             except (VisualizerError, ValueError, TypeError) as error:
                 self.ignored += 1
-                log.warning("ignored OSC %s %s: %s", address, list(args)[:4], error)
+                log.warning("ignored OSC %s %s: %s", path, list(args)[:4], error)
 
         return wrapped
 
     def _unknown(self, address: str, *args: object) -> None:
         self.ignored += 1
-        log.warning("ignored OSC message to unknown address %s", address)
+        log.warning("ignored OSC message to unknown address %s (see /osc for the list)", address)
 
-    def _set(self, *args: object) -> None:
-        if len(args) < 2 or not isinstance(args[0], str):
-            raise ValueError("expected /visualizer/set <section.key> <value>")
-        value = args[1] if len(args) == 2 else ",".join(str(a) for a in args[1:])
-        self.control.set(args[0], value)
+    # -- one handler per listed address (arguments already checked) ------------------------
+    def _on_set(self, key: str, *values: object) -> None:
+        value = values[0] if len(values) == 1 else ",".join(str(v) for v in values)
+        self.control.set(key, value)
 
-    def _preset(self, *args: object) -> None:
-        if len(args) != 1 or not isinstance(args[0], str):
-            raise ValueError("expected /visualizer/preset <name>")
-        self.control.load(args[0])
+    def _on_preset(self, name: str, quantize: str | None = None) -> None:
+        self.control.load(name, quantize=quantize)
 
-    def _tap(self, *args: object) -> None:
+    def _on_tap(self) -> None:
         self.control.tap(self.now())
 
-    def _action(self, *args: object) -> None:
-        if len(args) != 1 or not isinstance(args[0], str):
-            raise ValueError("expected /visualizer/action <name>")
-        self.control.perform(args[0], self.now())
+    def _on_action(self, name: str, quantize: str | None = None) -> None:
+        self.control.perform(name, self.now(), quantize)
 
-    def _master(self, *args: object) -> None:
-        if len(args) != 2 or not isinstance(args[0], str):
-            raise ValueError("expected /visualizer/master <name> <0-2>")
-        self.control.set_master(args[0], args[1])
+    def _on_master(self, name: str, value: float) -> None:
+        self.control.set_master(name, value)
+
+    def _on_crossfade(self, seconds: float) -> None:
+        self.control.set_crossfade(seconds)
+
+    def _on_quantize(self, quantize: str) -> None:
+        self.control.set_quantize(quantize)
+
+    def _on_cycle(self, bars: int, mode: str | None = None) -> None:
+        self.control.set_cycle(bars, mode)
+
+    def _on_tempo_source(self, name: str) -> None:
+        self.control.beat.use(name)
+        self.control.changed()
+
+    def _on_tempo_bpm(self, bpm: float) -> None:
+        self.control.beat.set_tempo(bpm)
+        self.control.changed()
+
+    def _on_tempo_beats_per_bar(self, beats: int) -> None:
+        self.control.beat.set_beats_per_bar(beats)
+        self.control.changed()
+
+    def _on_tempo_latency(self, ms: float) -> None:
+        self.control.beat.set_latency_ms(ms)
+        self.control.changed()
+
+    def _on_input(self, name: str, value: float) -> None:
+        if self.calibration is None:
+            raise VisualizerError("input calibration is not available in this show")
+        self.calibration.set(name, value)
+        self.control.changed()
+
+
+def handler_of(osc: OscInput, address: Address) -> Callable[..., None]:
+    """The method of ``osc`` that handles ``address`` (``/visualizer/a/b`` -> ``_on_a_b``)."""
+    name = "_on_" + address.path[len(PREFIX) + 1 :].replace("/", "_")
+    return getattr(osc, name)

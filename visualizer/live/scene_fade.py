@@ -27,6 +27,11 @@ class SceneFade:
     def active(self) -> bool:
         return self._old is not None
 
+    @property
+    def progress(self) -> float:
+        """How far the fade has come, 0-1 (1 on its last frame); -1 when none runs."""
+        return self._done / self._frames if self._frames and (self._old or self._done) else -1.0
+
     def start(self, mapper, frames: int) -> None:
         """Call BEFORE ``mapper.set_preset(new)``: keeps a copy mapping the old scene."""
         if frames <= 0:
@@ -43,7 +48,7 @@ class SceneFade:
         self._done += 1
         a = self._done / self._frames
         if self._done >= self._frames:
-            self._old = None
+            self._old, self._frames = None, 0
         classes = ((1.0 - a) * old[0] + a * step[0]).astype(np.float32)
         noise = ((1.0 - a) * old[1] + a * step[1]).astype(np.float32)
         truncation = (1.0 - a) * float(old[2]) + a * float(step[2])

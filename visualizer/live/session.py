@@ -1,8 +1,10 @@
 """One live session: the pieces of live mode wired together (and taken apart in order).
 
-`LiveSession` owns the source (`visualizer.live.sources`), the `LiveControl`, the `LiveEngine`
+`LiveSession` owns the source (`visualizer.live.sources`), the tempo source
+(`visualizer.live.tempos`, inside the control's beat clock), the `LiveControl`, the `LiveEngine`
 render thread, the `LiveServer`, the optional OSC and MIDI inputs, and the sinks
-(`visualizer.live.sinks`: the page's feed, the ``--output`` feeds, the recording). The CLI builds
+(`visualizer.live.sinks`: the page's feed, the ``--output`` feeds, the recording, OSC and MIDI
+out). The CLI builds
 it from a `LiveOptions` with `LiveSession.open`; tests build it directly with a tiny generator.
 """
 
@@ -62,6 +64,17 @@ class LiveOptions:
     midi_map: Path | None = None  # None = midi.map.toml in save_dir (learn mode writes it there)
     outputs: tuple[str, ...] = ()  # video feeds to open (`visualizer.live.sinks.output_names`)
     ndi_name: str = "visualizer"  # the NDI source name
+    no_audio: bool = False  # no audio at all: the show runs on the clock (``audio``/``input``)
+    tempo: str = "audio"  # the tempo source, NAME[:SPEC] (`visualizer.live.tempos`)
+    beats_per_bar: int = 4  # 1-16
+    quantize: str = "beat"  # launches land on: now, beat, bar, 2bars, 4bars
+    latency_ms: float = 0.0  # output latency 0-1000 ms: frames are computed that much early
+    cycle_bars: int = 0  # scene auto-cycle every N bars (0 = off)
+    cycle_mode: str = "next"  # next | random
+    allowed_hosts: tuple[str, ...] = ()  # further Host names the server answers (a LAN tablet)
+    osc_out: tuple[str, int] | None = None  # send beat, bar, bpm, scene to HOST:PORT
+    midi_out: str | None = None  # LEDs (and MIDI clock) back to this output port
+    midi_clock_out: bool = False  # send MIDI clock on midi_out
 
 
 class LiveSession:
@@ -88,6 +101,10 @@ class LiveSession:
         midi_map: Path | None = None,
         outputs: tuple[str, ...] = (),
         ndi_name: str = "visualizer",
+        allowed_hosts: tuple[str, ...] = (),
+        osc_out: tuple[str, int] | None = None,
+        midi_out: str | None = None,
+        midi_clock_out: bool = False,
     ) -> None:
         self.control, self.source = control, source
         seed = seed_for(control.preset, seed)
@@ -104,17 +121,20 @@ class LiveSession:
             if name not in output_names():
                 valid = ", ".join(output_names())
                 raise LiveIOError(f"unknown output {name!r} (valid: {valid})")
-        setup = SinkSetup(
-            resolution=generator.resolution, fps=Fraction(fps), ndi_name=ndi_name, record=record,
-            record_size=record_size, overwrite=overwrite, soundtrack=source.soundtrack,
-        )  # fmt: skip
         self.midi = None
         self.sinks: list[Sink] = []
         try:
             if midi_port is not None:
-                self.midi = _midi_input(control, midi_map, self.now)
+                self.midi = _midi_input(control, midi_map)
                 self.midi.open(midi_port)
+            setup = SinkSetup(
+                resolution=generator.resolution, fps=Fraction(fps), ndi_name=ndi_name,
+                record=record, record_size=record_size, overwrite=overwrite,
+                soundtrack=source.soundtrack, osc_out=osc_out, midi_out=midi_out,
+                midi_clock=midi_clock_out, clock=control.beat, leds=_leds(self.midi, midi_map),
+            )  # fmt: skip
             names = ["page", *dict.fromkeys(outputs), *(["record"] if record else [])]
+            names += (["osc"] if osc_out else []) + (["midi"] if midi_out else [])
             for name in names:
                 sink = open_sink(name, setup)
                 self.sinks.append(sink)
@@ -127,14 +147,17 @@ class LiveSession:
         page = self.sinks[0]
         assert isinstance(page, PageSink)
         self.server = LiveServer(
-            self.engine, control, source=source, page=page, host=host, port=port
-        )
+            self.engine, control, source=source, page=page, host=host, port=port,
+            allowed_hosts=allowed_hosts,
+        )  # fmt: skip
         self.server.midi = self.midi
         self.osc = None
         if osc_port is not None:
             from visualizer.live.osc import OscInput
 
-            self.osc = OscInput(control, host=host, port=osc_port, now=self.now)
+            self.osc = OscInput(
+                control, host=host, port=osc_port, calibration=self.engine.calibration
+            )
         self._done = threading.Event()
 
     @property
@@ -153,6 +176,7 @@ class LiveSession:
             self.osc.start()
         for sink in self.sinks:
             sink.start()
+        self.control.beat.start()
         self.source.start()
         self.engine.start()
 
@@ -164,6 +188,7 @@ class LiveSession:
         self._done.set()
         self.engine.stop()
         self.source.stop()
+        self.control.beat.stop()
         if self.osc is not None:
             self.osc.stop()
         self.server.stop()
@@ -180,20 +205,33 @@ class LiveSession:
     def open(cls, options: LiveOptions) -> LiveSession:
         """A session for ``options``: preset, track and MIDI checked first, then the generator
         loaded with the loader renders use (the same flags give the same network)."""
+        # cheap checks first: a typo in the preset or the track fails before the model loads
+        from visualizer.live.beat import BeatClock
+        from visualizer.live.tempos import ALWAYS, open_tempo
         from visualizer.model.devices import auto_model
         from visualizer.model.inference import load_generator
 
-        # cheap checks first: a typo in the preset or the track fails before the model loads
+        beat = BeatClock(beats_per_bar=options.beats_per_bar)
+        beat.set_latency_ms(options.latency_ms)
         control = LiveControl(
             options.preset,
             list(options.overrides),
             save_dir=options.save_dir,
             snap_classes=options.snap_classes,
+            quantize=options.quantize,
+            beat=beat,
         )
         if options.audio is not None:
             source = open_source("file", str(options.audio))
+        elif options.no_audio:
+            source = open_source("clock", "")
         else:
             source = open_source("soundcard", options.input or "")
+        name = options.tempo.partition(":")[0]
+        if name not in ALWAYS:
+            beat.add(open_tempo(options.tempo))
+        beat.use(name)
+        control.set_cycle(options.cycle_bars, options.cycle_mode)
         # learn mode writes the map beside the saved scenes; the dotted name keeps it out of them
         midi_map = options.midi_map or Path(options.save_dir) / MAP_NAME
         if options.midi is not None:
@@ -218,6 +256,10 @@ class LiveSession:
             outputs=options.outputs,
             ndi_name=options.ndi_name,
             source=source,
+            allowed_hosts=options.allowed_hosts,
+            osc_out=options.osc_out,
+            midi_out=options.midi_out,
+            midi_clock_out=options.midi_clock_out,
         )
 
 
@@ -231,10 +273,24 @@ def _check_midi(port: str, map_path: Path) -> None:
         choose_port(port, list_ports())
 
 
-def _midi_input(control: LiveControl, map_path: Path | None, now):
+def _midi_input(control: LiveControl, map_path: Path | None):
     """The MIDI input with the map at ``map_path`` (loaded when the file exists)."""
     from visualizer.live.midi import MidiInput
     from visualizer.live.midi_map import MidiMap
 
     midi_map = MidiMap.load(map_path) if map_path is not None and map_path.exists() else None
-    return MidiInput(control, midi_map=midi_map, map_path=map_path, now=now)
+    return MidiInput(control, midi_map=midi_map, map_path=map_path)
+
+
+def _leds(midi, map_path: Path | None) -> dict[str, tuple[int, int]]:
+    """The pads MIDI out lights: target -> (channel, note) of the map's note bindings (the
+    MIDI input's map, else the map file)."""
+    from visualizer.live.midi_map import MidiMap
+
+    if midi is not None:
+        midi_map = midi.map
+    elif map_path is not None and map_path.exists():
+        midi_map = MidiMap.load(map_path)
+    else:
+        return {}
+    return {b.target: (b.channel, b.number) for b in midi_map.bindings.values() if b.kind == "note"}

@@ -27,6 +27,7 @@ MASTERS: dict[str, tuple[str, ...]] = {
     "truncation": ("truncation.min", "truncation.max"),
 }
 SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_CROSSFADE_S = 60.0
 
 
 def check_master(name: object, value: object) -> float:
@@ -87,6 +88,40 @@ def scene_names(save_dir: Path) -> list[str]:
         if SAVE_NAME.match(path.stem) and path.stem not in builtin
     )
     return [*builtin, *saved]
+
+
+def scene_source(save_dir: Path, name: object) -> str:
+    """The preset name or saved file of the scene ``name``, else a PresetError naming it."""
+    from visualizer.mapping.presets import list_presets
+
+    if not isinstance(name, str):
+        raise PresetError(f"invalid preset name {name!r}")
+    saved = Path(save_dir) / f"{name}.toml"
+    builtin = [preset_name for preset_name, _ in list_presets()]
+    if name in builtin:
+        return name
+    if SAVE_NAME.match(name) and saved.is_file():
+        return str(saved)
+    raise PresetError(
+        f"unknown preset {name!r} (built-in: {', '.join(map(str, builtin))}, "
+        f"or a name saved in {save_dir})"
+    )
+
+
+def scene_name(source: str) -> str:
+    """A scene's name: a preset's, or a saved file's stem."""
+    return Path(source).stem if source.endswith(".toml") else source
+
+
+def check_crossfade(seconds: object) -> float:
+    """``seconds`` as a crossfade time 0-60 s, else a PresetError naming it."""
+    try:
+        value = float(seconds)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 <= value <= MAX_CROSSFADE_S:
+        raise PresetError(f"crossfade must be 0-{MAX_CROSSFADE_S:g} seconds, got {seconds!r}")
+    return value
 
 
 def scene_after(names: list[str], current: str, step: int) -> str:

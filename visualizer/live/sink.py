@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:  # numpy waits until a frame exists: `visualizer --help` stays instant
     import numpy as np
 
+    from visualizer.live.beat import BeatClock, BeatState
     from visualizer.live.source import Soundtrack
 
 log = logging.getLogger("visualizer")
@@ -36,7 +37,11 @@ class Frame:
     t: float  # seconds on the source's timeline
     pixels: np.ndarray  # uint8 (R, R, 3) RGB, R = the generator's resolution
     jpeg: bytes  # the same picture as the JPEG the page shows
-    info: Mapping[str, float]  # the engine's `Stats` fields and the control "version" at publish
+    info: Mapping[str, float]  # the engine's `Stats` fields, the control "version" at publish,
+    # and the beat's "bpm", "bar", "beat_in_bar", "beat", "playing"
+    beat: BeatState | None = None  # the frame's beat (as heard when it is seen)
+    scene: str = ""  # the scene playing
+    pending: str = ""  # the scene waiting for its beat to land ("" when none)
 
 
 def no_soundtrack() -> Soundtrack | None:
@@ -54,6 +59,11 @@ class SinkSetup:
     record_size: tuple[int, int] | None = None  # record: (width, height); None = resolution
     overwrite: bool = False  # record: replace an existing file
     soundtrack: Callable[[], Soundtrack | None] = no_soundtrack  # record: the audio, at the end
+    osc_out: tuple[str, int] | None = None  # osc: where beat, bar, bpm and scene go
+    midi_out: str | None = None  # midi: the output port (as --midi chooses one)
+    midi_clock: bool = False  # midi: also send MIDI clock (24 pulses per beat)
+    clock: BeatClock | None = None  # midi: the beat state the MIDI clock follows
+    leds: Mapping[str, tuple[int, int]] | None = None  # midi: (channel 1-16, note) by target
 
 
 class Sink:

@@ -1,11 +1,13 @@
 """Sink ``page``: the frames the browser shows, over the live server's WebSocket (always on).
 
 Each frame goes out as one binary message: a 4-byte big-endian header length, a JSON header
-``{index, t, dropped, render_fps, render_ms, latency_ms, version, beats, onsets}``, then the
-JPEG. Each page has ONE latest-frame slot: a new frame replaces an unsent one (counted in the
-page's and this sink's ``dropped``), so a slow or stalled page never queues frames nor slows
-the render loop. The server's event loop is this sink's sending thread: `LiveServer` binds it
-(``bind``) and runs one ``feed`` task per connected page.
+``{index, t, dropped, render_fps, render_ms, latency_ms, version, beats, onsets, bpm, beat, fade,
+bar, beat_in_bar, playing}`` (the beat is the frame's, as heard when it is seen; ``fade`` the
+scene crossfade's progress 0-1, -1 for none), then the JPEG. Each page has ONE latest-frame
+slot: a new frame replaces an unsent one (counted in the page's and this sink's ``dropped``), so
+a slow or stalled page never queues frames nor slows the render loop. The server's event loop is
+this sink's sending thread: `LiveServer` binds it (``bind``) and runs one ``feed`` task per
+connected page.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from typing import Any
 
 from visualizer.live.sink import Frame, Sink, SinkSetup
 
-ROUNDED = {"render_fps": 2, "render_ms": 1, "latency_ms": 1}  # header numbers: decimals kept
-COUNTS = ("dropped", "version", "beats", "onsets")  # header numbers that are counts
+# header numbers: decimals kept
+ROUNDED = {"render_fps": 2, "render_ms": 1, "latency_ms": 1, "bpm": 2, "beat": 3, "fade": 2}
+# header numbers that are counts
+COUNTS = ("dropped", "version", "beats", "onsets", "bar", "beat_in_bar", "playing")
 
 
 class Page:

@@ -2,7 +2,8 @@
 
 A new sink is a ``sink_NAME.py`` with a `Sink` subclass whose ``name`` is NAME, plus its line in
 `SINKS` (or a ``SINKS.register(cls)`` call: a test's own sink does that). ``--output`` offers
-the sinks whose ``output_choice`` is true.
+the sinks whose ``output_choice`` is true; the others have an option of their own (``--record``,
+``--osc-out``, ``--midi-out``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 from visualizer.live.registry import Registry
 from visualizer.live.sink import Sink, SinkSetup
 from visualizer.live.sink_camera import CameraSink
+from visualizer.live.sink_midi import MidiSink
 from visualizer.live.sink_ndi import NdiSink
+from visualizer.live.sink_osc import OscSink
 from visualizer.live.sink_page import PageSink
 from visualizer.live.sink_record import RecordSink
 
-SINKS: Registry[Sink] = Registry("output", [PageSink, NdiSink, CameraSink, RecordSink])
+SINKS: Registry[Sink] = Registry(
+    "output", [PageSink, NdiSink, CameraSink, RecordSink, OscSink, MidiSink]
+)
 
 
 def output_names() -> tuple[str, ...]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from visualizer.live.registry import Registry
 from visualizer.live.source import Source
+from visualizer.live.source_clock import ClockSource
 from visualizer.live.source_file import FileSource
 from visualizer.live.source_soundcard import SoundcardSource
 
-SOURCES: Registry[Source] = Registry("source", [FileSource, SoundcardSource])
+SOURCES: Registry[Source] = Registry("source", [FileSource, SoundcardSource, ClockSource])
 
 
 def open_source(name: str, spec: str) -> Source:

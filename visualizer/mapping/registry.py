@@ -16,6 +16,7 @@ from __future__ import annotations
 from visualizer.mapping.breed import Breed
 from visualizer.mapping.hallucinate import Hallucinate
 from visualizer.mapping.keyframes import Keyframes
+from visualizer.mapping.lfo import LfoTechnique
 from visualizer.mapping.loop import LoopOptions
 from visualizer.mapping.morph import Morph
 from visualizer.mapping.motion import LatentOptions
@@ -40,6 +41,7 @@ BUILT_IN: tuple[type[Technique], ...] = (
     Rotary,  # i
     Poses,  # m: latent keyframes (and the still latent of a class morph)
     Truncation,  # f
+    LfoTechnique,  # tempo-synced LFOs on other sections' keys (`visualizer.mapping.lfo`)
 )
 OTHER_SECTIONS: dict[str, type] = {"latent": LatentOptions, "loop": LoopOptions}
 RESERVED = ("description", "seed", "base", "replace")  # top-level keys, Preset's method

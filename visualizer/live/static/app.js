@@ -1,6 +1,8 @@
 // visualizer live page: draws the frames the server streams, plays the track, reports its
 // clock, and sends parameter changes. The visuals follow the <audio> element's currentTime:
-// the page reports it ~10 times a second and on every play/pause/seek.
+// the page reports it ~10 times a second and on every play/pause/seek. One page owns the clock
+// (the first to report; the state names it by the page's random id): every other control page
+// keeps its player silent, so two windows never fight over the position.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -8,7 +10,8 @@ const canvas = $("view");
 const ctx = canvas.getContext("2d");
 const audio = $("audio");
 // Exposed for tests and for the curious: counters of what the page received and drew.
-const live = (window.live = { frames: 0, lastHeader: null, state: null, messages: [], latency: null });
+const live = (window.live = { frames: 0, lastHeader: null, state: null, messages: [], latency: null,
+  id: Math.random().toString(36).slice(2, 10) + Date.now().toString(36), role: "control" });
 let socket = null;
 let drawing = false;
 let pending = null; // newest undrawn frame; an older undrawn one is simply replaced
@@ -53,9 +56,11 @@ async function drawNext() {
     bitmap.close();
     live.frames += 1;
     live.lastHeader = header;
+    // when each frame was drawn (ms since the epoch): tests compare pages on one clock
+    live.drawn = [...(live.drawn || []).slice(-199), [performance.timeOrigin + performance.now(), header.index]];
     // audio-to-frame latency as the viewer sees it: what the ear hears now minus the frame's time
     live.latency = hasTrack() && !audio.paused ? (audio.currentTime - header.t) * 1000 : header.latency_ms;
-    $("fps").textContent = `${header.render_fps.toFixed(1)} fps`;
+    $("fps").textContent = `${header.render_fps.toFixed(0)} fps`;
     $("latency").textContent = `${Math.round(live.latency)} ms`;
     $("dropped").textContent = `${header.dropped} dropped`;
     surfaceFrame(header);
@@ -82,9 +87,30 @@ function hasTrack() {
   return live.state && live.state.track;
 }
 
-function sendClock() {
-  if (hasTrack()) send({ type: "clock", t: audio.currentTime, playing: !audio.paused && !audio.ended });
+function ownsClock() {
+  const owner = live.state ? live.state.clock_owner : null;
+  return owner === null || owner === live.id;
 }
+
+function sendClock() {
+  if (hasTrack() && ownsClock() && audio.src) {
+    send({ type: "clock", t: audio.currentTime, playing: !audio.paused && !audio.ended, page: live.id });
+  }
+}
+
+function followOwner() {
+  // another page plays the track: stay silent here, offer to take over
+  const other = hasTrack() && !ownsClock();
+  $("take-clock").hidden = !other;
+  if (other && !audio.paused) audio.pause();
+}
+
+$("take-clock").onclick = () => {
+  send({ type: "take_clock", page: live.id });
+  if (!audio.src) audio.src = "/track";
+  if (live.state.clock !== null) audio.currentTime = live.state.clock;
+  audio.play().catch(() => ($("play").hidden = false));
+};
 
 for (const name of ["play", "pause", "seeked", "ended", "playing", "waiting"]) {
   audio.addEventListener(name, sendClock);
@@ -92,7 +118,7 @@ for (const name of ["play", "pause", "seeked", "ended", "playing", "waiting"]) {
 setInterval(sendClock, 100);
 
 function startTrack() {
-  if (audio.src || !hasTrack()) return;
+  if (audio.src || !hasTrack() || !ownsClock()) return;
   audio.src = "/track";
   audio.play().catch(() => ($("play").hidden = false)); // autoplay refused: offer a button
 }
@@ -105,8 +131,9 @@ function showState(state) {
   live.state = state;
   audio.hidden = !state.track;
   startTrack();
+  followOwner();
   $("source").textContent = state.source;
-  $("bpm").textContent = state.tap_bpm ? `${state.tap_bpm.toFixed(1)} BPM` : "";
+  $("bpm").textContent = state.beat.bpm ? `${state.beat.bpm.toFixed(1)} BPM` : "";
   surfaceState(state);
   if (state.version === shownVersion) return;
   shownVersion = state.version;
@@ -117,6 +144,7 @@ function showState(state) {
 function control(spec) {
   const label = document.createElement("label");
   label.dataset.target = spec.key; // MIDI learn binds a knob to this key
+  label.title = spec.help || "";
   label.append(spec.key);
   const input = document.createElement("input");
   input.name = spec.key;
@@ -143,6 +171,11 @@ function control(spec) {
     input.onchange = () => send({ type: "set", key: spec.key, value: input.value });
   }
   label.append(shown);
+  if (!spec.help) return label;
+  const help = document.createElement("small"); // the schema's own words for the key
+  help.className = "help";
+  help.textContent = spec.help;
+  label.append(help);
   return label;
 }
 

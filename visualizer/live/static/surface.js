@@ -1,6 +1,9 @@
-// visualizer live: the performing surface. Scenes with a crossfade, master faders, tap and the
-// beat lamp, freeze / blackout / next palette, theme and class pickers, MIDI learn, and the
-// keyboard shortcuts (one table: the keys that work are the keys printed on the page).
+// visualizer live: the performing surface. The beat (bar:beat blocks, tempo source, cue, nudge,
+// x2 and /2, beats per bar, latency), launches (quantisation, the pending launch, the next
+// scene's thumbnail, crossfade progress, auto-cycle), scenes with a crossfade, master faders,
+// tap and the beat lamp, freeze / blackout / next palette, theme and class pickers, the input
+// meter and calibration, MIDI learn, and the keyboard shortcuts (one table: the keys that work
+// are the keys printed on the page).
 // app.js owns the socket and calls surfaceState(state) and surfaceFrame(header).
 "use strict";
 
@@ -27,6 +30,94 @@ function playScene(name) {
   send({ type: "preset", name, fade: Number(document.getElementById("crossfade").value) });
 }
 
+const QUANTIZE = ["now", "beat", "bar", "2bars", "4bars"];
+const CALIBRATION = [
+  ["gain", 0, 8, 0.05, "input gain (x1 = as captured)"],
+  ["low", 0, 4, 0.05, "bass sensitivity"],
+  ["mid", 0, 4, 0.05, "mid sensitivity"],
+  ["high", 0, 4, 0.05, "treble sensitivity"],
+  ["av_offset_ms", -500, 500, 5, "A/V offset in ms (+: picture later)"],
+];
+
+function buildBeat() {
+  const byId = (id) => document.getElementById(id);
+  byId("quantize").replaceChildren(...QUANTIZE.map((q) => new Option(q, q)));
+  byId("quantize").onchange = () => send({ type: "quantize", value: byId("quantize").value });
+  byId("tempo-source").onchange = () => send({ type: "tempo", name: "source", value: byId("tempo-source").value });
+  byId("bpb").onchange = () => send({ type: "tempo", name: "beats_per_bar", value: Number(byId("bpb").value) });
+  byId("latency-ms").onchange = () => send({ type: "tempo", name: "latency_ms", value: Number(byId("latency-ms").value) });
+  const cycle = () => send({ type: "cycle", bars: Number(byId("cycle-bars").value), mode: byId("cycle-mode").value });
+  byId("cycle-bars").onchange = cycle;
+  byId("cycle-mode").onchange = cycle;
+  byId("calibration").replaceChildren(...CALIBRATION.map(([name, min, max, step, help]) => {
+    const label = Object.assign(document.createElement("label"), { className: "fader", title: help });
+    const input = Object.assign(document.createElement("input"), { type: "range", min, max, step, name: `input.${name}` });
+    const shown = document.createElement("output");
+    input.oninput = () => {
+      shown.textContent = input.value;
+      send({ type: "input", name, value: Number(input.value) });
+    };
+    label.append(name, input, shown);
+    return label;
+  }));
+}
+
+function showBeat(state) {
+  const beat = state.beat;
+  const byId = (id) => document.getElementById(id);
+  const select = byId("tempo-source");
+  if (select.options.length !== beat.sources.length) {
+    select.replaceChildren(...beat.sources.map((name) => new Option(name, name)));
+  }
+  select.value = beat.source;
+  for (const [id, value] of [["quantize", state.quantize], ["bpb", beat.beats_per_bar],
+    ["latency-ms", beat.latency_ms], ["cycle-bars", state.cycle.bars], ["cycle-mode", state.cycle.mode]]) {
+    const input = byId(id);
+    if (document.activeElement !== input) input.value = value;
+  }
+  const detail = beat.detail || {};
+  byId("tempo-detail").textContent = [beat.playing ? "" : "stopped", detail.port || "",
+    detail.peers !== undefined ? `${detail.peers} peers` : ""].filter(Boolean).join(" · ");
+  for (const id of ["cue", "nudge-back", "nudge-forward"]) byId(id).disabled = beat.shares_phase;
+  const pending = state.pending;
+  byId("pending").textContent = pending ? `next: ${pending.label} on ${pending.quantize}${pending.at ? ` (${pending.at})` : ""}` : "";
+  byId("pending").classList.toggle("blink", !!pending);
+  if (state.cue && state.cue.version !== surface.cueVersion) {
+    surface.cueVersion = state.cue.version;
+    byId("cue-image").src = `/cue.jpg?v=${state.cue.version}`;
+  }
+  byId("cue-name").textContent = state.cue ? state.cue.name : "-";
+  const input = state.input;
+  if (input) {
+    byId("meter").value = Math.max(-60, input.peak_db);
+    byId("meter-text").textContent = `peak ${input.peak_db} dB · rms ${input.rms_db} dB`;
+    for (const [name] of CALIBRATION) {
+      const slider = document.querySelector(`input[name="input.${name}"]`);
+      if (slider && !slider.matches(":active")) {
+        slider.value = input[name];
+        slider.nextElementSibling.textContent = input[name];
+      }
+    }
+  }
+}
+
+function showCounter(header) {
+  // bar:beat and one block per beat of the bar, from the frame shown
+  if (header.bar === undefined) return;
+  const text = header.playing ? `${header.bar}:${header.beat_in_bar}` : "-:-";
+  document.getElementById("bar-beat").textContent = text;
+  document.getElementById("counter").textContent = text;
+  const perBar = surface.state?.beat?.beats_per_bar || 4;
+  const blocks = document.getElementById("blocks");
+  if (blocks.children.length !== perBar) {
+    blocks.replaceChildren(...Array.from({ length: perBar }, (_, i) =>
+      Object.assign(document.createElement("span"), { className: i === 0 ? "down" : "" })));
+  }
+  [...blocks.children].forEach((block, i) => block.classList.toggle("on", header.playing && i === header.beat_in_bar - 1));
+  const fade = document.getElementById("fade-progress");
+  fade.value = header.fade >= 0 ? header.fade : 0;
+}
+
 function currentScene() {
   const source = surface.state?.source || "";
   return source.endsWith(".toml") ? source.split("/").pop().slice(0, -5) : source;
@@ -39,6 +130,8 @@ const SHORTCUTS = [
     (key) => { const s = surface.state?.scenes || []; if (s[key - 1]) playScene(s[key - 1]); }],
   ["← / →", "previous / next scene", ["ArrowLeft", "ArrowRight"], (key) => scene(key === "ArrowLeft" ? -1 : 1)],
   ["p", "next palette", ["p"], () => act("next_palette")],
+  ["c", "cue: this beat is 1", ["c"], () => act("cue")],
+  ["[ / ]", "nudge the beat later / earlier", ["[", "]"], (key) => act(key === "[" ? "nudge_back" : "nudge_forward")],
   ["z", "freeze", ["z"], () => act("freeze")],
   ["b", "blackout", ["b"], () => act("blackout")],
   ["l", "MIDI learn on / off", ["l"], () => setLearning(!surface.learning)],
@@ -48,6 +141,7 @@ const SHORTCUTS = [
 ];
 
 function buildSurface() {
+  buildBeat();
   const masters = document.getElementById("masters");
   for (const [name, help] of MASTERS) {
     const label = document.createElement("label");
@@ -138,6 +232,7 @@ function onLearnClick(event) {
 // -- state and frames -------------------------------------------------------------------------
 function surfaceState(state) {
   surface.state = state;
+  showBeat(state);
   showScenes(state);
   showThemes(state);
   showMidi(state.midi);
@@ -168,6 +263,7 @@ function showScenes(state) {
     button.dataset.scene = name;
     button.dataset.target = `scene:${name}`;
     button.classList.toggle("active", name === current);
+    button.classList.toggle("armed", state.pending?.scene === name || state.pending?.label === name);
     button.onclick = () => playScene(name);
     return button;
   });
@@ -206,6 +302,7 @@ function showMidi(midi) {
 }
 
 function surfaceFrame(header) {
+  showCounter(header);
   flash("beat", header.beats, "beats");
   flash("onset", header.onsets, "onsets");
 }
