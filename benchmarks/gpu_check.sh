@@ -106,6 +106,11 @@ TESTS=(tests/test_biggan.py tests/test_encoders.py)
 [ "$DRY" = 1 ] && TESTS=(tests/test_encoders.py -k layout)
 step cuda_tests 40 bash -c '"$0" -m pytest -q -p no:cacheprovider -m "cuda or not cuda" "$@" >&2
   echo "{\"check\": \"pytest\", \"rc\": $?}"' "$PY" "${TESTS[@]}"
+# Upscalers (--upscale): ms per frame of each published one, 512 -> 2048 (x4) and 1024 (x2), in
+# fp16 as a CUDA render runs them, 8 frames a call (seeded random weights of the published size).
+UPSCALE=(--device cuda --precision fp16 --batch 8 --repeats 3)
+[ "$DRY" = 1 ] && UPSCALE=(--device cpu --side 16 --warmup 0)
+step upscale 30 "$PY" benchmarks/upscale_bench.py "${UPSCALE[@]}"
 step compile 120 "${CHECK[@]}" compile
 [ -n "${SMI:-}" ] && kill "$SMI" 2>/dev/null
 "$PY" "$ROOT/benchmarks/gpu_check_report.py" summary "$PARTS" "$OUT" "$START"

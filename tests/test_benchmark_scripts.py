@@ -52,6 +52,25 @@ def test_long_track_bench_analyses_a_generated_minute(tmp_path):
     assert result["analysis"]["1 min"]["peak_tree_mib"] > 50
 
 
+def test_upscale_bench_times_every_published_upscaler(tmp_path):
+    result = _run(tmp_path, "upscale_bench.py", "--side", "16")
+    assert set(result["models"]) == {
+        "realesr-general-x4v3",
+        "realesrgan-x4plus",
+        "realesrgan-x2plus",
+    }
+    for model in result["models"].values():
+        assert model["output_side"] == 16 * model["scale"] and model["ms_per_frame"] > 0
+
+
+def test_codec_bench_encodes_every_codec(tmp_path):
+    result = _run(tmp_path, "codec_bench.py", "--frames", "8", "--sizes", "512")
+    assert set(result["codecs"]) == {
+        "h264", "hevc", "prores", "dnxhr", "hap", "hap-q", "av1", "vp9"
+    }  # fmt: skip
+    assert all(row["512"]["fps"] > 0 for row in result["codecs"].values())
+
+
 @pytest.mark.slow
 def test_encode_bench_reports_scaling_and_preset_quality(tmp_path):
     args = ("--size", "64", "--frames", "16", "--segment-frames", "8", "--presets", "veryfast")

@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = [
     "preflight", "encode", "sweep", "cudnn", "render", "live_512", "live_256",
-    "resume", "oom", "cuda_tests", "compile",
+    "resume", "oom", "cuda_tests", "upscale", "compile",
 ]  # fmt: skip
 
 
@@ -40,7 +40,7 @@ def test_the_dry_run_runs_every_step_and_reports_each_one(tmp_path):
     checks = {c["check"] for s in report["steps"].values() for c in s["checks"]}
     assert checks >= {
         "preflight", "environment", "encode", "sweep", "cudnn", "generator_only", "render",
-        "live", "resume", "oom", "pytest", "compile",
+        "live", "resume", "oom", "pytest", "upscale", "compile",
     }  # fmt: skip
     assert "skipped" not in checks
     resume = next(c for c in report["steps"]["resume"]["checks"] if c["check"] == "resume")

@@ -14,6 +14,7 @@ from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from visualizer.cli import main
 from visualizer.content import cache_dir
 from visualizer.model import registry as weights
+from visualizer.model.upscaler import PUBLISHED
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_list_shows_every_model_and_cache_state(capsys, served):
     for name in ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512"):
         assert name in out
     assert "234 MB" in out  # the 256 size is exact
-    assert out.count(" no\n") == 3
+    assert out.count(" no\n") == 3 + len(PUBLISHED)  # the generators, then the upscalers
     assert main(["models", "download", "biggan-deep-128", "--base-url", served.url, "-q"]) == 0
     capsys.readouterr()
     assert main(["models", "list"]) == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from visualizer import options
-from visualizer.batch.album import AlbumError, output_names
+from visualizer.batch.album import AlbumError
 from visualizer.cli import get_parser
 from visualizer.errors import OutputError
 from visualizer.model.catalog import family_of, model_names, resolution_of
@@ -72,22 +72,32 @@ def test_bench_offers_the_shared_vocabularies():
     assert choices["--compile"] == options.COMPILE_MODES
 
 
-@pytest.mark.parametrize("suffix", [*codecs.VIDEO_SUFFIXES, ".webm", ".avi"])
+@pytest.mark.parametrize("suffix", [*codecs.VIDEO_SUFFIXES, ".avi"])
+@pytest.mark.parametrize("codec", [None, "vp9", "hap"])
 def test_a_batch_name_template_is_accepted_exactly_when_the_render_accepts_its_suffix(
-    tmp_path, suffix
+    tmp_path, suffix, codec
 ):
-    """The batch used to accept .webm names that the render then refused for every track."""
+    """The batch used to accept .webm names that the render then refused for every track; the
+    container must also hold the --codec (HAP only .mov, VP9 no .mov)."""
+    from visualizer.batch.jobs import BatchOptions, prepare_batch
+    from visualizer.pipeline.options import RenderOptions
+
+    track = tmp_path / "a.wav"
+    track.write_bytes(b"RIFF")  # the names are checked before the audio is read
     try:
-        check_output_suffix(Path(f"out{suffix}"))
+        check_output_suffix(Path(f"out{suffix}"), "auto", codec)
         render_accepts = True
     except OutputError:
         render_accepts = False
+    batch = BatchOptions(outdir=tmp_path / "out", name_template="{stem}" + suffix)
     try:
-        output_names([tmp_path / "a.wav"], "{stem}" + suffix)
+        prepare_batch([track], RenderOptions(codec=codec, weights="random"), batch)
         batch_accepts = True
-    except AlbumError:
+    except (AlbumError, OutputError):
         batch_accepts = False
-    assert batch_accepts == render_accepts == (suffix in codecs.VIDEO_SUFFIXES)
+    holds = suffix in codecs.containers_for("auto", codec)
+    assert batch_accepts == render_accepts == holds
+    assert (suffix == ".webm" and codec is None) <= (not holds)  # H.264 has no WebM
 
 
 def test_the_vocabularies_import_nothing():

@@ -65,3 +65,27 @@ def decode_audio(path: Path) -> np.ndarray:
     cmd += ["-map", "0:a:0", "-f", "f32le", "-"]
     done = subprocess.run(cmd, capture_output=True, check=True)
     return np.frombuffer(done.stdout, np.float32)
+
+
+def streams(path: Path) -> dict[str, str | None]:
+    """What ffprobe would say of ``path``'s first video and audio streams, read from ffmpeg's
+    own description of its input: ``codec`` (h264, hevc, prores, dnxhd, hap, av1, vp9), ``tag``
+    (the sample entry or FourCC where one is shown: avc1, hvc1, apch, AVdh, Hap1, HapY), ``profile``
+    (``Main``, ``HQ``, ``DNXHR HQ``...), ``pixel_format`` (as decoded), ``fps`` and ``audio``
+    (the audio codec, None without audio)."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)]
+    info = subprocess.run(cmd, capture_output=True, text=True, check=False).stderr
+    video = re.search(r"Stream #\S+: Video: (\w+)((?: \([^)]*\))*), (\w+)", info)
+    audio = re.search(r"Stream #\S+: Audio: (\w+)", info)
+    fps = re.search(r"Stream #\S+: Video: .*?, ([\d.]+) fps", info)
+    groups = re.findall(r"\(([^)]*)\)", video.group(2)) if video else []
+    tags = [g.split(" / ")[0] for g in groups if " / 0x" in g]
+    profiles = [g for g in groups if " / 0x" not in g and g not in ("libdav1d",)]
+    return {
+        "codec": video.group(1) if video else None,
+        "tag": tags[0] if tags else None,
+        "profile": profiles[0] if profiles else None,
+        "pixel_format": video.group(3) if video else None,
+        "fps": fps.group(1) if fps else None,
+        "audio": audio.group(1) if audio else None,
+    }

@@ -40,7 +40,10 @@ from visualizer.rendering.codecs import check_output_suffix
 
 LOCK_NAME = ".batch.lock"  # inside OUTDIR while a batch runs there
 # RenderOptions fields that name files: hashed by what the file holds, not by its name.
-PATH_FIELDS = frozenset({"weights", "timeline"})
+PATH_FIELDS = frozenset({"weights", "timeline", "upscale"})
+# Identity fields added after albums were rendered: they enter the settings hash only when set,
+# so a track rendered before one existed keeps its hash (and is not rendered again).
+LATER_FIELDS = frozenset({"upscale", "codec"})
 # Album TOML `classes` go to the names of the class technique the track's preset uses.
 # Which preset key an album track's `classes = [...]` sets, per classes.mode.
 CLASS_KEYS = {
@@ -142,7 +145,7 @@ def prepare_batch(
     tracks = collect_tracks(inputs)
     names = output_names(tracks, batch.name_template)
     for name in names:  # a template's container must hold the --encoder's video
-        check_output_suffix(Path(name), base.encoder)
+        check_output_suffix(Path(name), base.encoder, base.codec)
     album = load_album(batch.album) if batch.album else None
     overrides = album.overrides_for(tracks) if album else [TrackOverrides()] * len(tracks)
     outdir = check_outdir(Path(batch.outdir))
@@ -255,6 +258,8 @@ def _hashed_settings(options: Any, identities: dict[object, object]) -> dict[str
         if name in PRESET_FIELDS:
             continue
         value = getattr(options, name)
+        if name in LATER_FIELDS and value is None:
+            continue
         if name in PATH_FIELDS:
             if value not in identities:
                 identities[value] = path_identity(value)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from visualizer.commands.common import (
     ProgressBars,
+    add_loop_option,
     add_model_options,
     add_preset_options,
     add_quiet_option,
@@ -36,9 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--name-template",
-        default="{stem}.mp4",
+        default=None,
         help="output file name per track; fields {stem} {name} {parent} {index}, "
-        "e.g. '{index:02d} {stem}.mp4' (default: %(default)s)",
+        "e.g. '{index:02d} {stem}.mp4' (default: {stem}.mp4, {stem}.mov for the codecs MP4 "
+        "cannot hold, such as --codec hap or prores)",
     )
     parser.add_argument(
         "--album",
@@ -50,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_options(parser)
     add_preset_options(parser)
     add_window_options(parser, each_track=True)
+    add_loop_option(parser)
     add_output_options(parser)
     parser.add_argument(
         "--draft",
@@ -82,6 +85,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_quiet_option(parser)
 
 
+def default_template(codec: str | None, encoder: str) -> str:
+    """``{stem}`` in the container a video of the codec is written in by default."""
+    from visualizer.rendering.codecs import default_suffix
+
+    return "{stem}" + default_suffix(codec, encoder)
+
+
 def run(args: argparse.Namespace) -> int:
     from visualizer.batch.runner import BatchOptions, run_batch
     from visualizer.commands.render import options_from_args
@@ -94,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     base = options_from_args(args)
     batch = BatchOptions(
         outdir=Path(args.outdir),
-        name_template=args.name_template,
+        name_template=args.name_template or default_template(base.codec, base.encoder),
         album=args.album,
         ray=args.ray,
         workers=args.workers,

@@ -9,6 +9,7 @@ import argparse
 from fractions import Fraction
 
 from visualizer.model.catalog import model_names
+from visualizer.model.upscaler import upscaler_names
 from visualizer.options import AUTO_MODEL, BEAT_TRACKERS
 from visualizer.progress import ProgressBars as ProgressBars  # the commands' bars
 
@@ -71,6 +72,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="weights: a folder (config.json + pytorch_model.bin), a .bin/.pt/.safetensors file, "
         "or 'random' for seeded untrained weights (default: the cached download of --model)",
+    )
+    parser.add_argument(
+        "--upscale",
+        metavar="MODEL|PATH",
+        default=None,
+        help="enlarge every frame with a learned upscaler on the generator's device, before "
+        f"--size/--fit: {', '.join(upscaler_names())} (downloaded on first use), or a "
+        ".pth/.safetensors file of one of their architectures (default: none)",
     )
     parser.add_argument(
         "--device",

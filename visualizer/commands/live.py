@@ -290,7 +290,7 @@ def _recording_lock(args: argparse.Namespace):
     from visualizer.rendering.codecs import check_output_suffix
 
     check_output_suffix(Path(args.record))
-    named = (args.audio, args.preset, args.weights, args.midi_map)
+    named = (args.audio, args.preset, args.weights, args.upscale, args.midi_map)
     inputs = [p for p in named if p and p != "random" and Path(p).is_file()]
     check_output(args.record, inputs, overwrite=args.overwrite, what="--record")
     return exclusive(args.record, "--record")
@@ -345,6 +345,7 @@ def options_from_args(args: argparse.Namespace):
         fps=args.fps,
         model=args.model,
         weights=args.weights,
+        upscale=args.upscale,
         device=args.device,
         precision=args.precision,
         host=args.host,

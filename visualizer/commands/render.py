@@ -20,7 +20,13 @@ from visualizer.commands.common import (
 )
 from visualizer.options import COMPILE_MODES, CUDNN_MODES, FITS, PRECISIONS
 from visualizer.pipeline.preview import DRAFT_FPS
-from visualizer.rendering.codecs import BEST_QUALITY, ENCODER_PRESETS, ENCODERS, WORST_QUALITY
+from visualizer.rendering.codecs import (
+    BEST_QUALITY,
+    CODEC_NAMES,
+    ENCODER_PRESETS,
+    ENCODERS,
+    WORST_QUALITY,
+)
 
 log = logging.getLogger("visualizer")
 
@@ -65,16 +71,27 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "mirror = fill the sides with mirrored copies of the frame (default: %(default)s)",
     )
     parser.add_argument(
+        "--codec",
+        choices=CODEC_NAMES,
+        default=None,
+        help="video codec: h264 (default), hevc, av1, vp9 to watch and share; prores, dnxhr to "
+        "edit; hap, hap-q for VJ software (intra-only, decoded on the GPU). The container comes "
+        "from the output's suffix (.mp4, .mov, .mkv, .webm) and must hold the codec",
+    )
+    parser.add_argument(
         "--quality",
         type=parse_quality,
         default=18,
-        help="H.264 constant quality, 0 (lossless) to 51 (worst); 18 looks lossless (default)",
+        help="quality on H.264's constant-quality scale, 0 (lossless) to 51 (worst); 18 looks "
+        "lossless (default). Each codec maps it: CRF for hevc, av1, vp9; a profile band for "
+        "prores and dnxhr; none for hap. 0 is lossless where the codec has a lossless mode",
     )
     parser.add_argument(
         "--encoder",
         choices=ENCODERS,
         default="auto",
-        help="video encoder: auto = NVENC on a CUDA machine whose ffmpeg has it, else libx264",
+        help="video encoder of the codec: auto = NVENC on a CUDA machine whose ffmpeg has it "
+        "(h264, hevc, av1), else the codec's software encoder",
     )
     parser.add_argument(
         "--encoder-preset",
@@ -127,7 +144,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("track", type=local_file, help="audio file (wav, flac, ogg, mp3, m4a, ...)")
-    parser.add_argument("-o", "--output", required=True, help="video file to write (.mp4)")
+    parser.add_argument(
+        "-o", "--output", required=True, help="video file to write (.mp4, .mov, .mkv, .webm)"
+    )
     add_model_options(parser)
     add_preset_options(parser)
     add_window_options(parser)

@@ -50,6 +50,7 @@ class LiveOptions:
     fps: Fraction | None = None  # frames per second; None = 30
     model: str = "auto"  # biggan-deep-128 | -256 | -512, or auto (512 on CUDA, 128 on CPU)
     weights: str | None = None  # folder or file, "random" (seeded untrained), None = cached
+    upscale: str | None = None  # learned upscaler after the generator (name or file), None = off
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N | mps
     precision: str = "auto"  # auto (fp16 on CUDA, fp32 elsewhere) | fp32 | fp16 | bf16
     compile: str = "off"  # live renders one frame at a time: nothing to gain from a graph

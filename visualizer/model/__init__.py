@@ -10,6 +10,8 @@
   one loader of render, batch, preview, live and the benchmarks
 - `device_memory`: the automatic batch size and out-of-memory recognition
 - `thread`: `GeneratorThread`, one thread for a compiled generator's warm-up and renders
+- `upscaler`, `upscale_srvgg`, `upscale_rrdb`, `upscale_loading`: learned upscalers after the
+  generator (``--upscale``): the seam, its two architectures, loading and the `Upscaler`
 """
 
 from typing import TYPE_CHECKING
@@ -30,5 +32,7 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.model.random_weights import random_state_dict as random_state_dict
     from visualizer.model.registry import ModelInfo as ModelInfo
     from visualizer.model.registry import model_info as model_info
+    from visualizer.model.upscale_loading import Upscaler as Upscaler
+    from visualizer.model.upscale_loading import load_upscaler as load_upscaler
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, __file__)

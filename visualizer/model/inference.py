@@ -74,6 +74,9 @@ class Generator:
     n_classes: int = N_CLASSES  # class-vector length per frame the network takes
     compile_mode: str | None = None  # the torch.compile mode in use; None = eager
     synthesize: Callable | None = None  # the compiled convolutional body; None = eager
+    # uint8 (B, r, r, 3) -> uint8 (B, R, R, 3) after the network on the same device, R = its
+    # scale x the network's r (`visualizer.model.upscale_loading.Upscaler`); None = none
+    upscaler: Callable | None = None
 
     @property
     def compiled(self) -> bool:
@@ -100,8 +103,10 @@ class Generator:
 
         with torch.inference_mode():
             if self.synthesize is None:
-                return self.network.frames_uint8(z, class_vectors, truncation)
-            return self.network.frames_uint8(z, class_vectors, truncation, self.synthesize)
+                frames = self.network.frames_uint8(z, class_vectors, truncation)
+            else:
+                frames = self.network.frames_uint8(z, class_vectors, truncation, self.synthesize)
+            return frames if self.upscaler is None else self.upscaler(frames)
 
 
 def wrap(
@@ -176,6 +181,9 @@ def load_generator(
     )  # fmt: skip
     configure_cudnn(device, getattr(settings, "cudnn", CUDNN_DEFAULT))
     generator = wrap(network, batch_size=settings.batch_size, family=family)
+    upscale = getattr(settings, "upscale", None)  # live options may not offer it
+    if upscale:
+        generator = with_upscaler(generator, upscale, progress)
     if family.compile is None:
         return generator  # the family renders eagerly
     mode = resolve_compile(settings.compile, generator.device)
@@ -184,6 +192,20 @@ def load_generator(
     return dataclasses.replace(
         generator, compile_mode=mode, synthesize=family.compile(network, mode)
     )
+
+
+def with_upscaler(
+    generator: Generator, spec: str, progress: ProgressCallback | None = None
+) -> Generator:
+    """``generator`` followed by the upscaler ``spec`` names (`visualizer.model.upscaler`), on
+    its device and in its dtype: its frames, and its resolution, ``scale`` times larger."""
+    from visualizer.model.upscale_loading import load_upscaler
+
+    upscaler = load_upscaler(
+        spec, device=generator.device, dtype=generator.dtype, progress=progress
+    )
+    resolution = generator.resolution * upscaler.scale
+    return dataclasses.replace(generator, upscaler=upscaler, resolution=resolution)
 
 
 def configure_cudnn(device: torch.device, mode: str) -> None:

@@ -24,6 +24,7 @@ from visualizer.files import check_folder_writable, check_output, check_own_fold
 from visualizer.inputs import check_input_file, check_path_text
 from visualizer.mapping.timeline import MAX_FILE_BYTES, check_headers, fps_problem
 from visualizer.model.devices import check_named_precision
+from visualizer.model.upscaler import check_upscale_spec, upscale_input
 from visualizer.options import BEAT_TRACKERS, COMPILE_MODES, CUDNN_MODES, FITS
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
 from visualizer.pipeline.workdir import work_dir_for
@@ -45,7 +46,7 @@ def check_render(track: Path, output: Path, options: RenderOptions) -> RenderJob
     """Every check of a render of ``track`` into ``output``, before any work."""
     track, output = Path(track), Path(output)
     preset = check_values(options)
-    codecs.check_output_suffix(output, options.encoder)
+    codecs.check_output_suffix(output, options.encoder, options.codec)
     check_outputs(output, options, track, preset=preset)
     check_track(track)
     return RenderJob(track, output, options, preset)
@@ -65,6 +66,8 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
     if options.beats not in BEAT_TRACKERS:
         trackers = ", ".join(BEAT_TRACKERS)
         raise RenderError(f"unknown beat tracker {options.beats!r}: expected one of {trackers}")
+    family = codecs.resolve_codec(options.codec, options.encoder)  # names the choices
+    codecs.check_quality(family, options.quality)  # lossless where the codec has it
     if options.encoder != "auto":
         codecs.codec(options.encoder).check_preset(options.encoder_preset)  # names the choices
     elif options.encoder_preset not in codecs.ENCODER_PRESETS:
@@ -100,6 +103,8 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
             raise WeightsError(f"weights not found: {options.weights}")
         if not (weights.is_file() or weights.is_dir()):  # a FIFO would hold the load for ever
             raise WeightsError(f"weights {weights} are not a regular file or a folder")
+    if options.upscale is not None:
+        check_upscale_spec(options.upscale)
     # A bad preset or --set value fails now, before the model loads (seconds at 512 px).
     return None if options.timeline is not None else resolve_preset(options)
 
@@ -124,7 +129,13 @@ def inputs_of(
 ) -> list[Path]:
     """Every file a render reads: no output may be one of them. ``preset``: the resolved
     preset when the caller has it (else the preset is loaded here)."""
-    named = (track, options.timeline, options.weights, *preset_inputs(options, preset))
+    named = (
+        track,
+        options.timeline,
+        options.weights,
+        upscale_input(options.upscale),
+        *preset_inputs(options, preset),
+    )
     return [Path(p) for p in named if p not in (None, "random") and Path(p).exists()]
 
 

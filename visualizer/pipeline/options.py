@@ -26,6 +26,9 @@ class RenderOptions:
 
     model: str = "biggan-deep-128"  # biggan-deep-128 | -256 | -512
     weights: str | None = None  # folder or file, "random" (seeded untrained), None = cached
+    # a learned upscaler after the generator: a published name (`visualizer.model.upscaler`)
+    # or a .pth/.safetensors file; None = frames at the model's size
+    upscale: str | None = None
     device: str = "auto"  # auto (CUDA, else Apple MPS, else CPU) | cpu | cuda | cuda:N | mps
     preset: str = "default"  # built-in preset name or TOML path
     overrides: tuple[str, ...] = ()  # "section.key=value" preset overrides, applied in order
@@ -37,6 +40,9 @@ class RenderOptions:
     size: tuple[int, int] | None = None  # output (width, height), even; None = square model size
     fit: str = "pad"  # how square frames fill --size: pad | crop | mirror
     quality: int = 18  # constant quality (crf / cq), 0 (lossless) - 51 (worst)
+    # the video codec (`visualizer.rendering.codecs`: h264, hevc, prores, dnxhr, hap, hap-q,
+    # av1, vp9); None = the --encoder's, else h264
+    codec: str | None = None
     encoder: str = "auto"  # a `visualizer.rendering.codecs` row, or auto (NVENC, else libx264)
     # the encoder's speed/size trade-off: one of its row's presets, or auto (libx264: medium,
     # veryfast on CUDA, where the generator outruns medium)
@@ -65,6 +71,7 @@ class RenderOptions:
 IDENTITY_FIELDS = (
     "model",
     "weights",
+    "upscale",
     "preset",
     "overrides",
     "seed",
@@ -76,6 +83,7 @@ IDENTITY_FIELDS = (
     "size",
     "fit",
     "quality",
+    "codec",
     "encoder",
     "encoder_preset",
     "segment_frames",

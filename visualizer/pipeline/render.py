@@ -55,6 +55,7 @@ from visualizer.pipeline.workdir import (
 )
 from visualizer.progress import ProgressCallback, report
 from visualizer.rendering import encoders, frames, video
+from visualizer.rendering.codecs import audio_args, resolve_codec
 from visualizer.rendering.soundtrack import SoundtrackEncode, soundtrack_name, stale_soundtracks
 
 log = logging.getLogger("visualizer")
@@ -85,7 +86,7 @@ def plan_job(job: RenderJob, *, progress: ProgressCallback | None = None) -> Ren
         remove_temporaries(written)
     work_dir = work_dir_for(output)
     cuda = _wants_cuda(options.device)
-    size = options.size or (resolution_of(options.model),) * 2
+    size = options.size or (frame_side(options),) * 2
     saved = read_manifest(work_dir)
     if saved is not None and not options.resume:
         if not options.overwrite:
@@ -99,8 +100,9 @@ def plan_job(job: RenderJob, *, progress: ProgressCallback | None = None) -> Ren
     # run here any more.
     kept = saved.get("encoder") if saved is not None and options.encoder == "auto" else None
     encoder = video.resolve_encoder(
-        options.encoder, cuda=cuda, size=size, saved=kept, preset=options.encoder_preset
-    )
+        options.encoder, cuda=cuda, size=size, saved=kept, preset=options.encoder_preset,
+        family=resolve_codec(options.codec, options.encoder), quality=options.quality,
+    )  # fmt: skip
     kept_preset = saved_encoder_preset(saved) if saved is not None else None
     encoder_preset = video.resolve_preset(
         encoder, options.encoder_preset, cuda=cuda, saved=kept_preset
@@ -134,6 +136,16 @@ def plan_job(job: RenderJob, *, progress: ProgressCallback | None = None) -> Ren
     else:
         start_work_dir(work_dir, manifest, full)
     return plan
+
+
+def frame_side(options: RenderOptions) -> int:
+    """The side of the square frames the render makes: the model's, times ``--upscale``'s."""
+    side = resolution_of(options.model)
+    if options.upscale:
+        from visualizer.model.upscale_loading import upscale_factor
+
+        side *= upscale_factor(options.upscale)
+    return side
 
 
 def _wants_cuda(device: str) -> bool:
@@ -227,12 +239,14 @@ def start_soundtrack(plan: RenderPlan) -> SoundtrackEncode | None:
     if plan.audio_duration <= 0:
         return None
     if plan.soundtrack is None:
-        name = soundtrack_name(plan.track, plan.audio_start, plan.audio_duration)
+        audio = audio_args(plan.output)  # Opus for WebM, else AAC
+        name = soundtrack_name(plan.track, plan.audio_start, plan.audio_duration, audio)
         for stale in stale_soundtracks(plan.work_dir, keep=name):
             stale.unlink(missing_ok=True)
         plan.soundtrack = SoundtrackEncode(
-            plan.track, plan.work_dir / name, start=plan.audio_start, duration=plan.audio_duration
-        )
+            plan.track, plan.work_dir / name, start=plan.audio_start,
+            duration=plan.audio_duration, audio=audio,
+        )  # fmt: skip
     return plan.soundtrack
 
 

@@ -9,8 +9,9 @@ is encoded again.
 
 The audio is read from the original file (never the analysis copy), trimmed sample-accurately
 to [start, start + duration) while it is encoded, as AAC at 320 kb/s in an MPEG-4 audio file
-(every container a video is written in holds it; MP4 players do not all accept the source's
-codec). Decoded, the copied soundtrack equals the one a single trim-and-encode mux made.
+(MP4, MOV and Matroska hold it; MP4 players do not all accept the source's codec), or for a WebM
+video as Opus in an Ogg file (`visualizer.rendering.codecs.audio_args`). Decoded, the copied
+soundtrack equals the one a single trim-and-encode mux made.
 """
 
 from __future__ import annotations
@@ -25,15 +26,22 @@ from visualizer.content import text_sha256
 from visualizer.errors import RenderError
 from visualizer.ffmpeg import ffmpeg_exe
 from visualizer.files import publish, temporary_path
-from visualizer.rendering.codecs import AUDIO_ARGS
+from visualizer.rendering.codecs import AUDIO_ARGS, OPUS_ARGS
 from visualizer.rendering.video import lower_priority
 
 PREFIX, SUFFIX = "soundtrack-", ".m4a"
+# The audio file of each soundtrack codec: suffix and muxer.
+FILES: dict[tuple[str, ...], tuple[str, str]] = {
+    AUDIO_ARGS: (SUFFIX, "mp4"),
+    OPUS_ARGS: (".ogg", "ogg"),
+}
 
 
-def soundtrack_name(track: Path, start: float, duration: float) -> str:
-    """``soundtrack-KEY.m4a``: KEY hashes what decides the content (a rewritten track has a new
-    modification time, so a resume after a change encodes it again)."""
+def soundtrack_name(
+    track: Path, start: float, duration: float, audio: tuple[str, ...] = AUDIO_ARGS
+) -> str:
+    """``soundtrack-KEY.m4a`` (``.ogg`` for Opus): KEY hashes what decides the content (a
+    rewritten track has a new modification time, so a resume after a change encodes it again)."""
     stat = Path(track).stat()
     key = "|".join(
         (
@@ -42,15 +50,16 @@ def soundtrack_name(track: Path, start: float, duration: float) -> str:
             str(stat.st_mtime_ns),
             f"{start:.6f}",
             f"{duration:.6f}",
-            *AUDIO_ARGS,
+            *audio,
         )
     )
-    return f"{PREFIX}{text_sha256(key)[:16]}{SUFFIX}"
+    return f"{PREFIX}{text_sha256(key)[:16]}{FILES[audio][0]}"
 
 
 def stale_soundtracks(folder: Path, keep: str) -> list[Path]:
     """Soundtracks in ``folder`` other than ``keep`` (a changed track's), and left-over drafts."""
-    return [p for p in Path(folder).glob(f"*{PREFIX}*{SUFFIX}*") if p.name != keep]
+    found = [p for suffix, _ in FILES.values() for p in Path(folder).glob(f"*{PREFIX}*{suffix}*")]
+    return [p for p in found if p.name != keep]
 
 
 class SoundtrackEncode:
@@ -62,7 +71,15 @@ class SoundtrackEncode:
     the path (RenderError if ffmpeg failed); `stop` ends an encode still running.
     """
 
-    def __init__(self, track: Path, path: Path, *, start: float, duration: float) -> None:
+    def __init__(
+        self,
+        track: Path,
+        path: Path,
+        *,
+        start: float,
+        duration: float,
+        audio: tuple[str, ...] = AUDIO_ARGS,
+    ) -> None:
         self.path = Path(path)
         self._error: str | None = None
         self._proc: subprocess.Popen | None = None
@@ -75,7 +92,7 @@ class SoundtrackEncode:
         if start > 0:
             cmd += ["-ss", f"{start:.6f}"]
         cmd += ["-t", f"{duration:.6f}", "-i", str(Path(track).absolute())]
-        cmd += ["-map", "0:a:0", "-vn", *AUDIO_ARGS, "-f", "mp4", str(self._tmp)]
+        cmd += ["-map", "0:a:0", "-vn", *audio, "-f", FILES[audio][1], str(self._tmp)]
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,

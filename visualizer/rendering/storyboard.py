@@ -71,25 +71,26 @@ def render_storyboard(
 
 
 def contact_sheet(tiles: list[np.ndarray], captions: list[str], *, columns: int | None = None):
-    """Lay out uint8 (R, R, 3) tiles in a grid with a caption strip under each (PIL image)."""
+    """Lay out uint8 (H, W, 3) tiles (all of one size) in a grid with a caption strip under
+    each (PIL image)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    size = tiles[0].shape[0]
+    height, width = tiles[0].shape[:2]
     columns = columns or max(1, min(len(tiles), math.ceil(math.sqrt(len(tiles) * 16 / 9))))
     rows = math.ceil(len(tiles) / columns)
     gap = 4
     sheet = Image.new(
         "RGB",
-        (columns * (size + gap) + gap, rows * (size + LABEL_HEIGHT + gap) + gap),
+        (columns * (width + gap) + gap, rows * (height + LABEL_HEIGHT + gap) + gap),
         (16, 16, 16),
     )
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=12)
     for k, (tile, caption) in enumerate(zip(tiles, captions, strict=True)):
-        x = gap + (k % columns) * (size + gap)
-        y = gap + (k // columns) * (size + LABEL_HEIGHT + gap)
+        x = gap + (k % columns) * (width + gap)
+        y = gap + (k // columns) * (height + LABEL_HEIGHT + gap)
         sheet.paste(Image.fromarray(tile), (x, y))
-        draw.text((x + 2, y + size + 2), caption, fill=(235, 235, 235), font=font)
+        draw.text((x + 2, y + height + 2), caption, fill=(235, 235, 235), font=font)
     return sheet
 
 

@@ -30,7 +30,16 @@ from visualizer.errors import RenderError
 from visualizer.ffmpeg import ffmpeg_exe
 from visualizer.files import publish, temporary_path
 from visualizer.options import FITS
-from visualizer.rendering.codecs import AUDIO_ARGS, AUTO, CODECS, CONTAINERS, Codec, codec
+from visualizer.rendering.codecs import (
+    CODECS,
+    CONTAINERS,
+    DEFAULT_CODEC,
+    Codec,
+    audio_args,
+    auto_encoders,
+    codec,
+    faststart,
+)
 
 log = logging.getLogger("visualizer")
 
@@ -52,44 +61,48 @@ def resolve_encoder(
     size: tuple[int, int] = (128, 128),
     saved: str | None = None,
     preset: str = "auto",
+    family: str = DEFAULT_CODEC,
+    quality: int = 18,
 ) -> str:
     """The encoder (a `visualizer.rendering.codecs` name) a render of ``size`` (width, height)
-    frames uses.
+    frames of the codec ``family`` (--codec) at ``quality`` uses.
 
-    'auto' -> the first of `codecs.AUTO` that runs here: a hardware encoder (h264_nvenc) only
-    when CUDA is present, ffmpeg lists it and it encodes a probe frame of this size here (no
-    NVENC engine on A100/H100/H200, no encode library in a container without the driver's video
-    capability, a minimum frame width); else the software fallback (libx264) with an info line.
-    ``saved`` (the encoder an interrupted 'auto' render used) is kept when it still opens, so
-    resumed segments match the finished ones. An explicit ``preset`` (not "auto") narrows 'auto'
-    to the codecs that offer it. RenderError for an unknown name, or an explicit encoder this
-    ffmpeg build lacks or that cannot encode ``size`` here.
+    'auto' -> the first of the codec's rows (`codecs.auto_encoders`) that runs here: a hardware
+    encoder (NVENC) only when CUDA is present, ffmpeg lists it and it encodes a probe frame of
+    this size (no NVENC engine on A100/H100/H200, a minimum frame width); else the codec's
+    software encoder, with an info line. Quality 0 takes only rows with a lossless mode.
+    ``saved`` (an interrupted 'auto' render's encoder) is kept when it still opens, so resumed
+    segments match. An explicit ``preset`` narrows 'auto' to the rows that offer it.
+    RenderError for an unknown name, or an encoder (explicit, or the codec's software one) this
+    ffmpeg lacks or that refuses ``size`` (HAP: multiples of 4; DNxHR: 256 x 120 at least).
     """
     if name != "auto":
         problem = _cannot_run(codec(name), size)
         if problem:
-            raise RenderError(f"encoder {name!r} {problem}: use --encoder {AUTO[-1]} or auto")
+            software = auto_encoders(codec(name).family)[-1]
+            hint = f"use --encoder {software} or auto" if software != name else "see ffmpeg's words"
+            raise RenderError(f"encoder {name!r} {problem}: {hint}")
         return name
-    fallback = AUTO[-1]
-    first = next(
-        n
-        for n in AUTO
-        if (cuda or not CODECS[n].hardware) and (preset == "auto" or preset in CODECS[n].presets)
-    )
-    wanted = saved if saved in CODECS else first
-    problem = None if wanted == fallback else _cannot_run(CODECS[wanted], size)
-    if problem:
+    rows = [n for n in auto_encoders(family) if quality or CODECS[n].lossless]
+    fallback = rows[-1]
+    runs = [n for n in rows if cuda or not CODECS[n].hardware]
+    first = next((n for n in runs if preset in ("auto", *CODECS[n].presets)), fallback)
+    wanted = saved if saved in rows else first
+    problem = _cannot_run(CODECS[wanted], size)
+    if problem and wanted != fallback:
         log.info("%s %s: using %s", wanted, problem, fallback)
-        return fallback
+        wanted, problem = fallback, _cannot_run(CODECS[fallback], size)
+    if problem:
+        raise RenderError(f"--codec {family}: encoder {wanted!r} {problem}")
     return wanted
 
 
 def _cannot_run(row: Codec, size: tuple[int, int]) -> str | None:
-    """None when ``row``'s encoder runs here (listed by ffmpeg; a probe frame of ``size`` for a
-    hardware one), else why not, as words after the encoder's name."""
+    """None when ``row``'s encoder runs here (listed by ffmpeg; a probe frame of ``size`` if
+    it is hardware or refuses sizes), else why not, as words after the encoder's name."""
     if row.ffmpeg not in available_encoders():
         return "is not available in this ffmpeg build"
-    problem = encoder_problem(row.name, *size) if row.hardware else None
+    problem = encoder_problem(row.name, *size) if row.hardware or row.probe else None
     return f"cannot encode {size[0]}x{size[1]} video here ({problem})" if problem else None
 
 
@@ -118,7 +131,8 @@ def encoder_problem(encoder: str, width: int, height: int) -> str | None:
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error"]
     cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-i", "pipe:0"]
-    cmd += [*encoder_args(encoder, 18), "-pix_fmt", codec(encoder).pixel_format, "-f", "null", "-"]
+    args = codec(encoder).args(18, size=(width, height))
+    cmd += [*args, "-pix_fmt", codec(encoder).pixel_format, "-f", "null", "-"]
     try:
         result = subprocess.run(
             cmd, input=bytes(width * height * 3), capture_output=True, timeout=60, check=False
@@ -127,8 +141,10 @@ def encoder_problem(encoder: str, width: int, height: int) -> str | None:
         return "the probe encode did not finish in 60 s"
     if result.returncode == 0:
         return None
-    lines = [line.strip() for line in result.stderr.decode(errors="replace").splitlines()]
-    lines = [line for line in lines if line]
+    # ffmpeg's own words, without the "[hap @ 0x55...]" source tags; SVT-AV1's banner skipped
+    text = result.stderr.decode(errors="replace")
+    lines = [re.sub(r"^(\[[^\]]*\]\s*)+", "", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("Svt[")]
     return lines[0] if lines else f"ffmpeg exited with status {result.returncode}"
 
 
@@ -278,9 +294,10 @@ class SegmentWriter:
         vf = fit_filter(resolution, size, fit)
         if vf:
             cmd += ["-filter_complex", f"[0:v]{vf}[out]", "-map", "[out]"]
-        args = encoder_args(encoder, encoding.quality, encoding.preset, encoding.threads)
+        frame = size or (resolution, resolution)
+        args = codec(encoder).args(encoding.quality, encoding.preset, encoding.threads, frame)
         cmd += [*args, "-pix_fmt", codec(encoder).pixel_format]
-        cmd += ["-movflags", "+faststart", "-f", _muxer(self.path), str(self._tmp)]
+        cmd += [*faststart(self.path), "-f", _muxer(self.path), str(self._tmp)]
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
@@ -378,11 +395,11 @@ def concat_and_mux(
             cmd += ["-ss", f"{audio_start:.6f}"]
         if audio_duration is not None:
             cmd += ["-t", f"{audio_duration:.6f}"]
-        soundtrack, audio_codec = audio, list(AUDIO_ARGS)
+        soundtrack, audio_codec = audio, list(audio_args(output))
     if soundtrack is not None:
         cmd += ["-i", str(Path(soundtrack).absolute()), "-map", "0:v:0", "-map", "1:a:0"]
         cmd += audio_codec
-    cmd += ["-c:v", "copy", "-movflags", "+faststart"]
+    cmd += ["-c:v", "copy", *faststart(output)]
     cmd += ["-f", _muxer(output), str(tmp)]
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
