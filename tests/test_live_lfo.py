@@ -16,7 +16,7 @@ from visualizer.errors import PresetError
 from visualizer.live.control import LiveControl
 from visualizer.live.engine import LiveEngine, causal_timeline
 from visualizer.live.source_file import FileSource
-from visualizer.mapping.lfo import BeatCount, lfos, modulate, wave
+from visualizer.mapping.lfo import lfos, modulate, wave
 from visualizer.mapping.presets import load_preset, preset_from_toml, preset_to_toml
 
 LFOS = "lfo.items=pulse.amount sine 1bar depth=0.3,walk.speed square 2beats depth=1 offset=0.5"
@@ -75,17 +75,27 @@ def test_modulation_follows_musical_time_within_the_keys_range():
     assert modulate(preset, [], 0.0, 0.0) is preset
 
 
-def test_beat_count_reads_beats_and_bars_from_the_rows():
-    class Row:
-        def __init__(self, is_beat, beat_phase=0.0, is_downbeat=False, bar_phase=0.0):
-            self.is_beat, self.beat_phase = is_beat, beat_phase
-            self.is_downbeat, self.bar_phase = is_downbeat, bar_phase
+@pytest.mark.parametrize("causal", [False, True])
+def test_an_offline_render_follows_its_lfos_on_the_bar_lines(causal):
+    """A square LFO of one bar on a held truncation: the Timeline's truncation is high in each
+    bar's first half and low in its second, switching on the analysis's own downbeats."""
+    from tests.fixtures_audio import bar_pattern
+    from visualizer.analysis.decode import Audio
+    from visualizer.analysis.track import analyze
+    from visualizer.mapping import build_timeline
 
-    count = BeatCount()
-    assert count.step(Row(False, 0.5)) == (0.0, 0.0)  # before the first beat: 0
-    assert count.step(Row(True, 0.0, True, 0.0)) == (0.0, 0.0)
-    assert count.step(Row(False, 0.5, False, 0.125)) == (0.5, 0.125)
-    assert count.step(Row(True, 0.0, False, 0.25)) == (1.0, 0.25)
+    features = analyze(Audio(bar_pattern(4, 120.0, 12.0), SR, None, 0.0), fps=FPS)
+    held = ["truncation.feature='constant'", "truncation.min=0.5", "truncation.max=0.5",
+            "truncation.smoothing=0"]  # fmt: skip
+    plain = load_preset("default", held)
+    swung = load_preset("default", [*held, "lfo.items=['truncation.max square 1bar depth=0.2']"])
+    timeline = build_timeline(features, swung, seed=1, causal=causal, loop=False)
+    assert np.all(build_timeline(features, plain, seed=1, loop=False).truncation == 0.5)
+    first, last = int(features.downbeats[0]), int(features.downbeats[-1])
+    inside = np.arange(first, last)
+    expected = np.where(features.bar_phase[inside] < 0.5, 0.7, 0.3)
+    assert np.allclose(timeline.truncation[inside], expected, atol=1e-6)
+    assert np.all(timeline.truncation[features.downbeats] == np.float32(0.7))
 
 
 def test_a_live_show_with_lfos_maps_as_the_offline_causal_stepping(tmp_path):

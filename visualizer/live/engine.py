@@ -40,7 +40,6 @@ from visualizer.live.control import LiveControl
 from visualizer.live.scene_fade import SceneFade
 from visualizer.live.sink import Frame
 from visualizer.live.source import Source
-from visualizer.mapping.lfo import BeatCount, lfos, modulate
 from visualizer.mapping.timeline import Timeline
 
 log = logging.getLogger("visualizer")
@@ -51,34 +50,13 @@ OFFSET_SNAP_S = 0.05  # the source's clock moved against the monotonic one by mo
 FPS_WINDOW_S = 1.0  # the fps shown counts the frames published over the last second
 
 
-class LfoDriver:
-    """A preset's LFOs (`visualizer.mapping.lfo`) applied to a mapper before each frame: the
-    mapper steps the preset as modulated at that frame's musical time."""
-
-    def __init__(self, preset) -> None:
-        self.count = BeatCount()
-        self.use(preset)
-
-    def use(self, preset) -> None:
-        self.preset, self.items = preset, lfos(preset)
-
-    def before(self, mapper, row: FrameFeatures) -> None:
-        beat, bar = self.count.step(row)
-        if self.items:
-            mapper.set_preset(modulate(self.preset, self.items, beat, bar))
-
-
 def causal_timeline(rows: list[FrameFeatures], preset, *, seed: int, fps: Fraction) -> Timeline:
     """The offline causal Timeline: `CausalMapper` stepped over ``rows`` in order (with the
-    preset's LFOs, as live mode steps it)."""
+    preset's LFOs, which the mapper applies as live mode steps it)."""
     from visualizer.mapping import CausalMapper
 
     mapper = CausalMapper(preset, seed=seed, fps=fps)
-    driver = LfoDriver(preset)
-    outputs = []
-    for row in rows:
-        driver.before(mapper, row)
-        outputs.append(mapper.step(row))
+    outputs = [mapper.step(row) for row in rows]
     return _timeline(outputs, preset, seed, fps)
 
 
@@ -166,7 +144,6 @@ class LiveEngine:
         self.beat.restart()
         self._preset = self.control.take_change()
         self.mapper = CausalMapper(self._preset, seed=self.seed, fps=self.fps)
-        self.lfo = LfoDriver(self._preset)
         self._good_preset = self._preset  # the last preset the mapper stepped without error
         # mapped frames not rendered yet: (index, classes, noise, truncation, beat)
         self._recent: collections.deque[tuple] = collections.deque()
@@ -242,8 +219,6 @@ class LiveEngine:
             self.scene_fade.start(self.mapper, round(self.control.take_fade() * self.fps))
             self.mapper.set_preset(preset)
             self._preset = preset
-            self.lfo.use(preset)
-        self.lfo.before(self.mapper, row)
         self.stats.beats += bool(row.is_beat)
         self.stats.onsets += bool(row.is_onset)
         try:
@@ -256,7 +231,6 @@ class LiveEngine:
             self.control.reject(self._preset, self._good_preset, error)
             self.mapper.set_preset(self._good_preset)
             self._preset = self._good_preset
-            self.lfo.use(self._preset)
             stepped = self.mapper.step(row)
         self._good_preset = self._preset
         class_vector, noise, truncation = self.scene_fade.blend(row, stepped)

@@ -17,12 +17,11 @@ Each item is ``KEY SHAPE RATE [depth=D] [offset=O] [phase=P]``:
 
 Each frame the key is ``value + offset + depth * wave`` (clipped to the key's range, rounded for
 whole-number keys). The wave's position is musical time read from the mapping rows - beats
-counted from ``is_beat`` with ``beat_phase`` in between, bars from ``is_downbeat`` with
-``bar_phase`` (`BeatCount`) - which live mode fills from its beat state and the offline analysis
-from the whole track, so a preset moves alike in both. `modulate` gives the preset of a frame;
-the live engine applies it before each frame, and an offline render applies it the same way
-through `CausalMapper` once the mapper calls it per frame (this technique's own step changes
-nothing: the modulation happens to the other sections).
+and bars counted from their flags and phases (`visualizer.mapping.musical.Count`) - which live
+mode fills from its beat state and the offline analysis from the whole track, so a preset moves
+alike in both. `modulate` gives the preset of a frame; `CausalMapper` applies it before every
+frame, offline and live (this technique's own step changes nothing: the modulation happens to
+the other sections).
 """
 
 from __future__ import annotations
@@ -119,26 +118,6 @@ def wave(shape: str, p: float) -> float:
     if shape == "square":
         return 1.0 if p < 0.5 else -1.0
     return math.exp(-DECAY * p)
-
-
-class BeatCount:
-    """Musical time from the rows, frame by frame: beats since the first beat and bars since the
-    first downbeat, each with its phase in between (0 before the first)."""
-
-    def __init__(self) -> None:
-        self.beats = -1  # beats started so far, minus one
-        self.bars = -1
-
-    def step(self, row: Any) -> tuple[float, float]:
-        """(beat position, bar position) at ``row``, a `FrameFeatures`."""
-        self.beats += bool(row.is_beat)
-        self.bars += bool(getattr(row, "is_downbeat", False))
-        beat = max(self.beats, 0) + float(getattr(row, "beat_phase", 0.0)) * (self.beats >= 0)
-        if hasattr(row, "bar_phase"):
-            bar = max(self.bars, 0) + float(row.bar_phase) * (self.bars >= 0)
-        else:  # rows without bars: 4 beats to the bar
-            bar = beat / 4.0
-        return beat, bar
 
 
 def modulate(preset: Any, items: list[Lfo], beat: float, bar: float) -> Any:

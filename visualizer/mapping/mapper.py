@@ -26,8 +26,10 @@ import numpy as np
 
 from visualizer.analysis.features import Features, FrameFeatures
 from visualizer.mapping.classmix import ClassStage
+from visualizer.mapping.lfo import lfos, modulate
 from visualizer.mapping.loop import close_loop
 from visualizer.mapping.motion import LatentStage
+from visualizer.mapping.musical import Count
 from visualizer.mapping.presets import Preset, check_seed, preset_to_toml
 from visualizer.mapping.registry import TECHNIQUES
 from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, signal_of, zero_phase
@@ -68,10 +70,19 @@ class CausalMapper:
         self._truncation = staged["truncation"]
         self._emas = {t.name: Ema() for t in self.techniques}
         self._section = 0
+        # Musical time for the preset's LFOs, counted on every frame (an LFO added live finds
+        # the count right): beats and bars from the rows' phases and flags.
+        self._beats, self._bars = Count(), Count()
+        self._counted = -1  # the last row counted
         self.set_preset(preset)
 
     def set_preset(self, preset: Preset) -> None:
-        """Use ``preset``'s values from the next frame on, keeping every piece of state."""
+        """Use ``preset``'s values from the next frame on, keeping every piece of state; its
+        LFOs (`visualizer.mapping.lfo`) move its keys frame by frame from then on."""
+        self._base, self._lfos = preset, lfos(preset)
+        self._use(preset)
+
+    def _use(self, preset: Preset) -> None:
         self.preset = preset
         for technique in self.techniques:
             if technique.stage != "classes":  # the class stage hands them theirs (quantised)
@@ -86,6 +97,7 @@ class CausalMapper:
 
     def step(self, frame: FrameFeatures) -> Step:
         """Map one frame (frames must come in order, one call per frame), causally."""
+        self._follow_lfos(frame)
         drives = {
             name: self._emas[name].step(signal_of(feature, frame), alpha)
             for name, feature, alpha in self.drives
@@ -95,6 +107,7 @@ class CausalMapper:
     def advance(self, row: FrameFeatures, drives: dict[str, Any]) -> Step:
         """The shared per-frame core: ``drives`` holds each technique's signal, already
         smoothed (causally or with zero phase)."""
+        self._follow_lfos(row)
         if row.is_section_start and row.index > 0:
             self._section += 1
         frame = Frame(row, drives, self._section)
@@ -106,6 +119,18 @@ class CausalMapper:
             truncation = technique.step(frame, truncation)
         noise = np.clip(u, -bound, bound) * truncation
         return Step(y, noise.astype(np.float32), truncation)
+
+
+    def _follow_lfos(self, row: FrameFeatures) -> None:
+        """Count ``row``'s musical time once, and map it with the preset its LFOs make of the
+        base preset at that time (the same offline and live: both read the rows' phases)."""
+        if row.index == self._counted:
+            return
+        self._counted = row.index
+        beat = self._beats.step(row.beat_phase, row.is_beat)
+        bar = self._bars.step(row.bar_phase, row.is_downbeat)
+        if self._lfos:
+            self._use(modulate(self._base, self._lfos, beat, bar))
 
 
 class Rows:
