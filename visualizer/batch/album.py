@@ -24,13 +24,9 @@ from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import AudioError, OutputError, VisualizerError
 from visualizer.files import check_folder_writable
 from visualizer.inputs import MAX_LIST_BYTES, check_path_text, load_toml, read_text_input
+from visualizer.options import AUDIO_SUFFIXES
 from visualizer.rendering.codecs import VIDEO_SUFFIXES
 
-# Suffixes searched for in folders (lower case). Files named explicitly may have any suffix that
-# is not a playlist's: the decoder decides whether it can read them, per track.
-AUDIO_SUFFIXES = (
-    ".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma",
-)  # fmt: skip
 PLAYLIST_SUFFIXES = (".m3u", ".m3u8", ".txt")
 TEMPLATE_FIELDS = ("stem", "index", "parent", "name")
 
