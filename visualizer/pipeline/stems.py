@@ -9,7 +9,8 @@ render's identity by its content (`visualizer.pipeline.workdir`, `visualizer.bat
 `check_stems` runs with the other checks, before any work: the files are regular files, the
 preset reads no stem that is neither given nor derivable (`visualizer.mapping.routing`), and each
 stem matches the mix's length within a frame (`visualizer.analysis.stems.check_stems`, from the
-headers). `analyze_read` then analyses, once each, the stems the preset reads.
+headers). `analyze_stems` then analyses, once each, the stems the preset reads
+(`stems_to_analyze`).
 """
 
 from __future__ import annotations
@@ -117,32 +118,34 @@ def check_stems(track: Path, options: RenderOptions, preset: ResolvedPreset | No
             log.info(note)
 
 
-def analyze_read(
-    track: Path,
-    options: RenderOptions,
-    preset: ResolvedPreset,
-    mix: Features,
-    progress: ProgressCallback | None = None,
-) -> dict[str, Features]:
-    """The Features of each stem given that the preset reads (those it does not read are not
-    analysed), once each, on the mix's frames; the others it reads are stood in for by the
-    mapping. Each is reported as its own analysis, labelled with its name."""
-    from visualizer.analysis.stems import analyze_stem
+def stems_to_analyze(options: RenderOptions, preset: ResolvedPreset) -> list[str]:
+    """The stems given that the preset reads: those the analysis reads (the others given are
+    not analysed; those it reads and were not given are stood in for by the mapping)."""
     from visualizer.mapping.routing import stems_read
 
     given = dict(options.stems)
-    return {
-        name: analyze_stem(
-            name,
-            given[name],
-            mix,
-            track=track,
-            progress=_labelled(progress, name),
-            tracker=options.beats,
-        )  # fmt: skip
-        for name in stems_read(preset.preset)
-        if name in given
-    }
+    return [name for name in stems_read(preset.preset) if name in given]
+
+
+def analyze_stems(
+    track: Path,
+    options: RenderOptions,
+    names: list[str],
+    mix: Features,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Features]:
+    """The Features of each stem of ``names`` (`stems_to_analyze`), once each, on the frames
+    of ``mix``, the track's; each reported as its own analysis, labelled with its name."""
+    from visualizer.analysis.stems import analyze_stem
+
+    given = dict(options.stems)
+    found = {}
+    for name in names:
+        labelled = _labelled(progress, name)
+        found[name] = analyze_stem(
+            name, given[name], mix, track=track, progress=labelled, tracker=options.beats
+        )
+    return found
 
 
 def _labelled(progress: ProgressCallback | None, name: str) -> ProgressCallback | None:

@@ -2,7 +2,7 @@
 
 The analysis is entered once per source (`visualizer.analysis.track.analyze_window`: the whole
 track's Features, the excerpt's frames and the audio's length, the window checked before
-analysing; then each stem the preset reads, whole, `visualizer.pipeline.stems.analyze_read`),
+analysing; then each stem the preset reads, whole, `visualizer.pipeline.stems.analyze_stems`),
 the mapping once (the whole track mapped with its stems, the excerpt's frames kept, the loop
 closed). `render`, `preview` and the `timeline` command (`write_timeline`) all draw this same
 Timeline.
@@ -23,7 +23,7 @@ from visualizer.mapping.timeline import Timeline
 from visualizer.options import DEFAULT_FPS
 from visualizer.pipeline.checks import check_track, check_values, inputs_of
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
-from visualizer.pipeline.stems import analyze_read, check_stems
+from visualizer.pipeline.stems import analyze_stems, check_stems, stems_to_analyze
 from visualizer.progress import ProgressCallback
 
 
@@ -94,6 +94,7 @@ def map_track(
     chosen = preset or resolve_preset(options)
     if preset is None:  # not checked by a job: the stems before any work
         check_stems(Path(track), options, chosen)
+    read = stems_to_analyze(options, chosen)  # asked of the mapping before the analysis
     # An excerpt is the same video as those seconds of the full render: map the whole track
     # (its walk, pulses and sections run from its start) and keep the excerpt's frames.
     features, first, count = analyze_window(
@@ -104,7 +105,7 @@ def map_track(
         progress=progress,
         tracker=options.beats,
     )
-    stems = analyze_read(Path(track), options, chosen, features, progress)
+    stems = analyze_stems(Path(track), options, read, features, progress)
     timeline = build_timeline(features, chosen.preset, seed=chosen.seed, loop=False, stems=stems)
     if options.start or options.duration is not None:
         timeline = timeline.slice(first, first + count)
