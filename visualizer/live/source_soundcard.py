@@ -46,7 +46,8 @@ def list_devices() -> list[tuple[int, str, int, float]]:
 class SoundcardSource(Source):
     """Captures float32 blocks at ``sr`` from ``device`` (an index, a name, or None for the
     default input): one channel, the mix, or the channels ``routing`` names, split into the mix
-    and its stems."""
+    and its stems. ``stream=False`` opens no PortAudio stream: the blocks then come from whoever
+    calls ``callback`` (a test, with no sound card)."""
 
     name = "soundcard"
 
@@ -56,24 +57,28 @@ class SoundcardSource(Source):
         *,
         sr: int = SAMPLE_RATE,
         routing: ChannelRouting | None = None,
+        stream: bool = True,
     ) -> None:
         super().__init__()
-        sd = _sounddevice()
         self.sr = int(sr)
         self.received = 0  # samples read so far: the clock
         self.capture = Capture(routing)
         self.stems = routing.names if routing else ()
         channels = routing.channels if routing else 1
+        self._stream = self._open(device, channels) if stream else None
+
+    def _open(self, device: str | int | None, channels: int):
+        sd = _sounddevice()
         if isinstance(device, str) and device.isdigit():
             device = int(device)
         try:
-            self._stream = sd.InputStream(
+            return sd.InputStream(
                 samplerate=self.sr,
                 blocksize=BLOCK,
                 device=device,
                 channels=channels,
                 dtype="float32",
-                callback=self._callback,
+                callback=self.callback,
             )
         except (ValueError, sd.PortAudioError) as error:
             raise LiveIOError(
@@ -85,15 +90,18 @@ class SoundcardSource(Source):
     def open(cls, spec: str) -> SoundcardSource:
         return cls(spec or None)
 
-    def _callback(self, data, frames, time_info, status) -> None:  # PortAudio thread
+    def callback(self, data, frames, time_info, status) -> None:
+        """PortAudio's callback, on its thread: ``data`` (frames, channels) float32."""
         self.capture.push(data)
 
     def start(self) -> None:
-        self._stream.start()
+        if self._stream is not None:
+            self._stream.start()
 
     def stop(self) -> None:
-        self._stream.stop()
-        self._stream.close()
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
 
     def clock(self) -> ClockReading:
         return ClockReading(self.received / self.sr, True)
