@@ -120,7 +120,6 @@ class CausalMapper:
         noise = np.clip(u, -bound, bound) * truncation
         return Step(y, noise.astype(np.float32), truncation)
 
-
     def _follow_lfos(self, row: FrameFeatures) -> None:
         """Count ``row``'s musical time once, and map it with the preset its LFOs make of the
         base preset at that time (the same offline and live: both read the rows' phases)."""
