@@ -17,6 +17,7 @@ import pytest
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import write_checkpoint
 from tests.render_fixtures import ToyGenerator
+from visualizer.bench.stems import stem_song
 from visualizer.errors import Cancelled
 from visualizer.model.inference import wrap
 from visualizer.pipeline.options import RenderOptions
@@ -121,3 +122,38 @@ def test_a_resumed_render_reads_its_saved_timeline_and_probes_the_audio_once(tra
     assert result.n_frames == 12 and result.audio_seconds == pytest.approx(1.5)
     assert seen.calls["visualizer.pipeline.checks.check_values"] == 1
     assert seen.into("analysis") == ["probe_duration"]  # the length only: nothing analysed
+
+
+def test_with_stems_the_analysis_is_entered_once_per_source(weights, tmp_path):
+    """Two stems given, a preset that reads four: the mix and each stem given are analysed once
+    (their lengths read from their headers with the checks), the two others are stood in for
+    by the mapping; the track then walks the stages once each, in order."""
+    song = stem_song(1.5, seed=3)
+    mix = write_wav(tmp_path / "mix.wav", song.mix, song.sr)
+    stems = tuple(
+        (n, write_wav(tmp_path / f"{n}.wav", song.stems[n], song.sr)) for n in ("drums", "bass")
+    )
+    options = RenderOptions(
+        weights=weights, device="cpu", fps=Fraction(8), preset="band", stems=stems, size=(160, 128)
+    )
+    with Crossings() as seen:
+        render_track(mix, tmp_path / "out.mp4", options)
+    assert seen.into("analysis") == [
+        "check_stems",
+        "analyze_window",
+        "analyze_stem",
+        "analyze_stem",
+    ]
+    assert seen.calls["visualizer.analysis.track.analyze_whole"] == 3  # once per source
+    assert seen.calls["visualizer.analysis.decode.probe_format"] == 3  # the checks' headers
+    assert seen.calls["visualizer.mapping.stand_in.stand_in_features"] == 2  # vocals, other
+    entered = [
+        (callee, name)
+        for caller, callee, name in seen.seen
+        if caller == "pipeline" and callee in STAGES and not name.startswith(HANDOFFS)
+    ]
+    start = entered.index(("analysis", "analyze_window"))
+    # before the analysis the job layer only asks: the checks read the stems' headers
+    assert [name for stage, name in entered[:start] if stage == "analysis"] == ["check_stems"]
+    after = [stage for stage, _ in entered[start:]]
+    assert [s for i, s in enumerate(after) if i == 0 or after[i - 1] != s] == list(STAGES)

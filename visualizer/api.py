@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["analyze", "load_preset", "make_timeline", "render"]
 
 Overrides = Mapping[str, object] | Sequence[str]
+StemsSpec = str | os.PathLike | Mapping[str, str | os.PathLike] | None
 Progress = bool | ProgressCallback | None
 
 
@@ -63,8 +64,10 @@ def render(
     (downloaded on first use), a folder or file, or "random" (untrained, no download);
     ``device``: "auto" (CUDA, else Apple MPS, else CPU), "cpu", "cuda", "cuda:N", "mps".
     ``fps``: any rational rate, default 30; ``start``/``duration``: the excerpt in seconds;
-    ``size``: (width, height) or "1920x1080". Every other `RenderOptions` field is accepted as a
-    keyword (``overwrite=True``, ``quality=18``, ``batch_size=8``, ``precision="fp16"``, ...).
+    ``size``: (width, height) or "1920x1080". ``stems``: the track's stems, {"drums": path, ...},
+    "drums=d.wav,bass=b.wav" or a folder of files named after them (a preset reads them as
+    "drums.onsets", ...). Every other `RenderOptions` field is accepted as a keyword
+    (``overwrite=True``, ``quality=18``, ``batch_size=8``, ``precision="fp16"``, ...).
     Raises a `VisualizerError` naming any bad value; no output exists after an error.
     """
     from visualizer.model.devices import auto_model
@@ -87,22 +90,37 @@ def analyze(
     duration: float | None = None,
     progress: Progress = False,
     beats: str = "dsp",
-) -> Features:
+    stems: StemsSpec = None,
+) -> Features | dict[str, Features]:
     """The `Features` of ``track`` on the frame clock of ``fps`` (one row per video frame), for
     the excerpt [start, start + duration) when given. Analyses are cached by audio content.
-    ``beats`` picks the beat tracker: "dsp" or "beat-this" (optional, `pip install ".[beats]"`)."""
-    from visualizer.analysis.features import parse_fps_value
-    from visualizer.analysis.track import analyze_file
+    ``beats`` picks the beat tracker: "dsp" or "beat-this" (optional, `pip install ".[beats]"`).
 
+    With ``stems`` (as `render` takes them): a dict of Features, "mix" (the track's) and one
+    per stem given, each analysed whole on the track's frames (its own cache entry)."""
+    from visualizer.analysis.features import excerpt, parse_fps_value
+    from visualizer.analysis.stems import analyze_stem, check_stems
+    from visualizer.analysis.track import analyze_file, analyze_window
+    from visualizer.pipeline.stems import parse_stems
+
+    rate, given = parse_fps_value(fps), dict(parse_stems(stems))
     with _callback(progress) as callback:
-        return analyze_file(
-            track,
-            fps=parse_fps_value(fps),
-            start=start,
-            duration=duration,
-            progress=callback,
-            tracker=beats,
+        if stems is None:
+            return analyze_file(
+                track, fps=rate, start=start, duration=duration, progress=callback, tracker=beats
+            )
+        check_stems(Path(track), given, rate)
+        whole, first, count = analyze_window(
+            track, fps=rate, start=start, duration=duration, progress=callback, tracker=beats
         )
+        found = {"mix": whole}
+        for name, path in given.items():
+            found[name] = analyze_stem(
+                name, path, whole, track=Path(track), progress=callback, tracker=beats
+            )
+    if start == 0 and duration is None:
+        return found
+    return {name: excerpt(features, first, count) for name, features in found.items()}
 
 
 def make_timeline(
@@ -115,13 +133,15 @@ def make_timeline(
     start: float = 0.0,
     duration: float | None = None,
     progress: Progress = False,
+    stems: StemsSpec = None,
 ) -> Timeline:
     """The `Timeline` (per-frame class vectors, noise and truncation) that `render` with the same
     arguments would draw, without loading a model or rendering; save it with
-    `visualizer.mapping.timeline.save` and render it later with ``render(..., timeline=PATH)``."""
+    `visualizer.mapping.timeline.save` and render it later with ``render(..., timeline=PATH)``.
+    ``stems``: as `render` takes them."""
     from visualizer.pipeline.timeline import make_timeline as timeline_of
 
-    settings = _options(preset, overrides, seed, fps, start, duration)
+    settings = _options(preset, overrides, seed, fps, start, duration, stems=stems)
     with _callback(progress) as callback:
         return timeline_of(track, settings, callback)
 
@@ -147,6 +167,10 @@ def _options(
     for name in ("timeline", "timeline_out", "frames_dir"):
         if fields.get(name) is not None:
             fields[name] = Path(fields[name])
+    if "stems" in fields:
+        from visualizer.pipeline.stems import parse_stems
+
+        fields["stems"] = parse_stems(fields["stems"])
     return RenderOptions(
         preset=str(preset),
         overrides=_override_strings(overrides),

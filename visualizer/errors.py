@@ -26,6 +26,12 @@ class AudioError(VisualizerError):
     """An audio file is missing, unreadable, empty or corrupt."""
 
 
+class StemError(AudioError):
+    """A stem cannot be used: an unknown stem name, a path that is no regular audio file, a
+    length that differs from the mix's by more than a frame, or a stem a preset reads that was
+    neither given nor can be derived from the mix."""
+
+
 class FeaturesError(VisualizerError):
     """A features file or analysis parameter is invalid."""
 

@@ -35,6 +35,20 @@ FITS = ("pad", "crop", "mirror")
 # --beats: the project's own beat tracker, or the optional neural one (pip install ".[beats]")
 BEAT_TRACKERS = ("dsp", "beat-this")
 
+# Suffixes of audio files searched for in folders (lower case): a batch's tracks, a --stems
+# folder. Files named explicitly may have any suffix: the decoder decides whether it reads them.
+AUDIO_SUFFIXES = (
+    ".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma",
+)  # fmt: skip
+
+# --stems: the parts a separator writes (Demucs, Open-Unmix and Spleeter name their files so;
+# Demucs' six-stem model adds guitar and piano). A preset reads a feature of one of them, or of
+# "mix", the track itself. The first four have stand-ins derived from the mix when their file is
+# not given (`visualizer.mapping.stand_in`); the others must be given.
+STEMS = ("drums", "bass", "vocals", "other", "guitar", "piano")
+DERIVED_STEMS = STEMS[:4]
+SOURCES = ("mix", *STEMS)
+
 # --encoder and the video containers: one row per codec in `visualizer.rendering.codecs`
 # (ENCODERS, VIDEO_SUFFIXES), which also holds each codec's ffmpeg arguments.
 

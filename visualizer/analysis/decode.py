@@ -316,9 +316,9 @@ def _ffmpeg_header(path: Path) -> str:
 _LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6}
 
 
-def _ffmpeg_stream_format(path: Path) -> tuple[int, int]:
+def _ffmpeg_stream_format(path: Path, header: str | None = None) -> tuple[int, int]:
     """(sample rate, channel count) of the first audio stream, from ffmpeg's header dump."""
-    header = _ffmpeg_header(path)
+    header = _ffmpeg_header(path) if header is None else header
     match = _AUDIO_STREAM_RE.search(header)
     if match is None:
         raise AudioError(f"{path}: the file has no audio stream")
@@ -339,12 +339,19 @@ def _channel_count(layout: str) -> int:
     return 2  # ffmpeg then up- or down-mixes to two channels, which still averages sensibly
 
 
-def probe_duration(path: str | os.PathLike) -> float:
-    """Length of the audio in ``path`` in seconds, read from the header where possible.
+@dataclass(frozen=True)
+class AudioFormat:
+    """What a file's header says of its audio (before any decoding)."""
 
-    Falls back to decoding the whole file when the header does not state a length.
-    Raises `AudioError` like `load_audio`.
-    """
+    duration: float  # seconds
+    sr: int  # the native sample rate
+    channels: int
+
+
+def probe_format(path: str | os.PathLike) -> AudioFormat:
+    """Length, sample rate and channels of the audio in ``path``, read from the header where
+    possible (a length the header does not state is counted by decoding the whole file).
+    Raises `AudioError` like `load_audio`."""
     import soundfile as sf
 
     path = Path(path)
@@ -352,18 +359,23 @@ def probe_duration(path: str | os.PathLike) -> float:
     try:
         info = sf.info(str(path))
         if info.frames > 0:
-            return info.frames / info.samplerate
+            return AudioFormat(info.frames / info.samplerate, info.samplerate, info.channels)
     except (sf.LibsndfileError, RuntimeError, TypeError):
         pass
     header = _ffmpeg_header(path)
-    if _AUDIO_STREAM_RE.search(header) is None:
-        raise AudioError(f"{path}: the file has no audio stream")
+    sr, channels = _ffmpeg_stream_format(path, header)
     match = _DURATION_RE.search(header)
     if match:
         hours, minutes, seconds = match.groups()
-        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        return AudioFormat(int(hours) * 3600 + int(minutes) * 60 + float(seconds), sr, channels)
     # no stated length: count the samples of a decode at a low rate, block by block
-    return sum(block.shape[0] for block in stream_audio(path, sr=8000)) / 8000
+    counted = sum(block.shape[0] for block in stream_audio(path, sr=8000)) / 8000
+    return AudioFormat(counted, sr, channels)
+
+
+def probe_duration(path: str | os.PathLike) -> float:
+    """Length of the audio in ``path`` in seconds (`probe_format`)."""
+    return probe_format(path).duration
 
 
 def _wav_shortfall(path: Path) -> tuple[int, int] | None:

@@ -95,7 +95,7 @@ def analyze_window(
     check_file(path)  # a missing file is an AudioError before anything is hashed
     check_window(path, start, duration)
     check_window_length(path, duration, fps)  # before the analysis, not after it
-    features = _analyze_track(path, fps, progress, cache, tracker)
+    features = analyze_whole(path, fps, progress, cache, tracker)
     if ogg_truncated(path):  # libsndfile and ffmpeg decode what is there without a word
         log.warning(
             "%s is truncated (its last Ogg page has no end-of-stream mark): using the %.2f s "
@@ -146,9 +146,11 @@ def excerpt_window(
     return excerpt_frames(start, duration, features.fps, features.n_frames)
 
 
-def _analyze_track(
+def analyze_whole(
     path: Path, fps: Fraction, progress: ProgressCallback | None, cache: bool, tracker: str
 ) -> Features:
+    """The whole of ``path``'s Features (checked file, checked ``tracker``), read from the
+    cache when it holds them (keyed by the file's bytes) and written there when not."""
     key = cache_key(path, fps=fps, sr=DEFAULT_SR, tracker=tracker) if cache else ""
     if cache and (features := read_cached(key)) is not None:
         report(progress, "analyze", 1, 1, "step", "analyze (cached)")

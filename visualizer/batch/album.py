@@ -24,13 +24,9 @@ from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import AudioError, OutputError, VisualizerError
 from visualizer.files import check_folder_writable
 from visualizer.inputs import MAX_LIST_BYTES, check_path_text, load_toml, read_text_input
+from visualizer.options import AUDIO_SUFFIXES
 from visualizer.rendering.codecs import VIDEO_SUFFIXES
 
-# Suffixes searched for in folders (lower case). Files named explicitly may have any suffix that
-# is not a playlist's: the decoder decides whether it can read them, per track.
-AUDIO_SUFFIXES = (
-    ".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".wma",
-)  # fmt: skip
 PLAYLIST_SUFFIXES = (".m3u", ".m3u8", ".txt")
 TEMPLATE_FIELDS = ("stem", "index", "parent", "name")
 
@@ -174,7 +170,7 @@ def _check_name(name: str, template: str) -> None:
 
 # ------------------------------------------------------------------------------------ album
 
-ALBUM_TRACK_KEYS = ("preset", "classes", "set", "start", "duration", "seed")
+ALBUM_TRACK_KEYS = ("preset", "classes", "set", "start", "duration", "seed", "stems")
 
 
 @dataclass(frozen=True)
@@ -187,6 +183,7 @@ class TrackOverrides:
     start: float | None = None
     duration: float | None = None
     seed: int | None = None
+    stems: tuple[tuple[str, Path], ...] = ()  # (name, file), relative paths made absolute
 
 
 @dataclass(frozen=True)
@@ -231,6 +228,8 @@ def load_album(path: str | os.PathLike) -> Album:
         set = ["motion.speed=0.5"]      # or a table: set = { "motion.speed" = 0.5 }
         start = 10.0                    # seconds into the track
         duration = 30.0
+        stems = "stems/01 intro"        # a folder of drums.wav, bass.wav, ... (relative to this
+                                        # file), "drums=d.wav,bass=b.wav" or a table
     """
     path = Path(path)
     data = load_toml(path, "album file", AlbumError)
@@ -267,6 +266,7 @@ def _track_overrides(path: Path, key: str, table: object) -> TrackOverrides:
         start=_seconds(where, "start", table.get("start")),
         duration=_seconds(where, "duration", table.get("duration")),
         seed=_seed(where, table.get("seed")),
+        stems=_stems(where, path.parent, table.get("stems")),
     )
 
 
@@ -294,6 +294,23 @@ def _seconds(where: str, key: str, value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise AlbumError(f"{where}: {key} must be a number of seconds >= 0, got {value!r}")
     return float(value)
+
+
+def _stems(where: str, base: Path, value: object) -> tuple[tuple[str, Path], ...]:
+    """A track's ``stems``: a folder, "NAME=FILE,..." or a table, relative to the album file."""
+    from visualizer.pipeline.stems import parse_stems
+
+    if value is None:
+        return ()
+    if isinstance(value, str) and "=" not in value:
+        value = str(base / Path(value).expanduser())
+    elif not isinstance(value, str | dict):
+        raise AlbumError(f"{where}: stems must be a folder, 'NAME=FILE,...' or a table")
+    try:
+        stems = parse_stems(value)
+    except VisualizerError as error:
+        raise AlbumError(f"{where}: {error}") from None
+    return tuple((name, path if path.is_absolute() else base / path) for name, path in stems)
 
 
 def _seed(where: str, value: object) -> int | None:

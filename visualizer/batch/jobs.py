@@ -36,6 +36,7 @@ from visualizer.errors import AudioError, OutputError, VisualizerError
 from visualizer.files import exclusive
 from visualizer.pipeline.checks import check_outputs, check_values
 from visualizer.pipeline.options import IDENTITY_FIELDS, PRESET_FIELDS, resolve_preset
+from visualizer.pipeline.stems import check_stems, parse_stems
 from visualizer.rendering.codecs import check_output_suffix
 
 LOCK_NAME = ".batch.lock"  # inside OUTDIR while a batch runs there
@@ -43,7 +44,7 @@ LOCK_NAME = ".batch.lock"  # inside OUTDIR while a batch runs there
 PATH_FIELDS = frozenset({"weights", "timeline", "upscale"})
 # Identity fields added after albums were rendered: they enter the settings hash only when set,
 # so a track rendered before one existed keeps its hash (and is not rendered again).
-LATER_FIELDS = frozenset({"upscale", "codec"})
+LATER_FIELDS = frozenset({"upscale", "codec", "stems"})
 # Album TOML `classes` go to the names of the class technique the track's preset uses.
 # Which preset key an album track's `classes = [...]` sets, per classes.mode.
 CLASS_KEYS = {
@@ -65,6 +66,9 @@ class BatchOptions:
     workers: int | None = None  # cap on Ray worker actors (default: one per GPU / CPU slot)
     split: bool = False  # Ray: spread each track's segments over all workers
     retries: int = 2  # extra attempts for a track whose worker died
+    # a folder holding a folder of stems per track, named after the track's file without its
+    # suffix (as Demucs writes them: separated/MODEL/TRACK/drums.wav); None: no stems
+    stems_root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -157,10 +161,11 @@ def prepare_batch(
     skipped: list[str] = []
     for index, (track, name, extra) in enumerate(zip(tracks, names, overrides, strict=True), 1):
         output = outdir / name
-        options = _per_track_paths(track_options(base, extra), output)
+        options = _per_track_paths(track_options(base, extra, batch.stems_root, track), output)
         output.parent.mkdir(parents=True, exist_ok=True)  # a template may name sub-folders
         previous = manifest.get(name) or {}
         entry = {"index": index, "source": str(track), "output": str(output), "error": None}
+        entry["stems"] = {name: str(path) for name, path in options.stems} or None
         try:
             digest = file_digest(track, previous if previous.get("source") == str(track) else None)
         except AudioError as error:
@@ -184,8 +189,9 @@ def prepare_batch(
             overwrite=bool(options.overwrite or ours),
             resume=bool(options.resume or (same and previous.get("status") != "done")),
         )
-        try:  # its outputs now, not after the generator has loaded for the album
+        try:  # its outputs and stems now, not after the generator has loaded for the album
             check_outputs(output, options, track)
+            check_stems(track, options, resolve_preset(options))
         except VisualizerError as error:
             failed = {**entry, "status": "failed", "last_run": "failed", "error": str(error)}
             manifest.update(name, **failed)
@@ -219,11 +225,15 @@ def _per_track_paths(options: Any, output: Path) -> Any:
     return dataclasses.replace(options, **changes) if changes else options
 
 
-def track_options(base: Any, extra: TrackOverrides) -> Any:
+def track_options(
+    base: Any, extra: TrackOverrides, stems_root: Path | None = None, track: Path | None = None
+) -> Any:
     """The album's `RenderOptions` with one track's album-TOML overrides applied.
 
     ``classes`` set the palette of the class technique the track's preset uses (chroma,
-    keyframes, breed or morph). Raises `PresetError` for an unknown preset or a bad override.
+    keyframes, breed or morph). The track's stems: the album's ``stems``, else its folder in
+    ``stems_root`` (``stems_root / track.stem``) when there is one. Raises `PresetError` for an
+    unknown preset or a bad override.
     """
     from visualizer.mapping.presets import load_preset
 
@@ -240,7 +250,15 @@ def track_options(base: Any, extra: TrackOverrides) -> Any:
         start=extra.start if extra.start is not None else base.start,
         duration=extra.duration if extra.duration is not None else base.duration,
         seed=extra.seed if extra.seed is not None else base.seed,
+        stems=extra.stems or _stems_in_root(stems_root, track) or base.stems,
     )
+
+
+def _stems_in_root(root: Path | None, track: Path | None) -> tuple[tuple[str, Path], ...]:
+    """The stems in ``root / track.stem`` when that folder is there, else none."""
+    if root is None or track is None or not (Path(root) / track.stem).is_dir():
+        return ()
+    return parse_stems(Path(root) / track.stem)
 
 
 def resolved_preset(options: Any) -> dict[str, object]:
@@ -258,11 +276,13 @@ def _hashed_settings(options: Any, identities: dict[object, object]) -> dict[str
         if name in PRESET_FIELDS:
             continue
         value = getattr(options, name)
-        if name in LATER_FIELDS and value is None:
+        if name in LATER_FIELDS and value in (None, ()):
             continue
         if name in PATH_FIELDS:
             if value not in identities:
                 identities[value] = path_identity(value)
             value = identities[value]
+        elif name == "stems":  # by their content, as the track
+            value = {stem: path_identity(path) for stem, path in value}
         settings[name] = value
     return settings

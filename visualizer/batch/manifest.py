@@ -14,6 +14,7 @@ Format (documented in README.md)::
           "last_run": "rendered" | "resumed" | "skipped" | "failed" | null,
           "settings_hash": "<sha256 of track content + render settings>",
           "source_sha256": "...", "source_size": 123, "source_mtime_ns": 123,
+          "stems": {"drums": "/abs/path/drums.wav", ...},   # the stems it read, if any
           "frames": 240, "video_seconds": 8.0, "audio_seconds": 7.98,
           "wall_seconds": 12.3, "attempts": 1, "worker": "host:pid",
           "error": null | "one-line reason"
@@ -48,13 +49,13 @@ MAX_MANIFEST_BYTES = 256 << 20  # about a million tracks
 
 
 # The type of each field an entry may hold (a hand-edited manifest is checked on load).
-_TEXT, _COUNT, _SECONDS = (str,), (int,), (int, float)
+_TEXT, _COUNT, _SECONDS, _TABLE = (str,), (int,), (int, float), (dict,)
 FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "index": _COUNT, "source": _TEXT, "output": _TEXT, "status": _TEXT, "last_run": _TEXT,
     "settings_hash": _TEXT, "source_sha256": _TEXT, "source_size": _COUNT,
     "source_mtime_ns": _COUNT, "frames": _COUNT, "video_seconds": _SECONDS,
     "audio_seconds": _SECONDS, "wall_seconds": _SECONDS, "attempts": _COUNT, "worker": _TEXT,
-    "error": _TEXT,
+    "error": _TEXT, "stems": _TABLE,
 }  # fmt: skip
 LAST_RUNS = ("rendered", "resumed", "skipped", "failed")
 
@@ -74,7 +75,7 @@ def check_entry(path: Path, name: str, entry: object) -> None:
             wrong = value not in STATUSES
         elif not wrong and field == "last_run":
             wrong = value not in LAST_RUNS
-        elif not wrong and types is not _TEXT:
+        elif not wrong and types not in (_TEXT, _TABLE):
             wrong = not math.isfinite(value) or value < 0
         if wrong:
             shown = json.dumps(value)[:60]
@@ -85,6 +86,7 @@ def check_entry(path: Path, name: str, entry: object) -> None:
 
 
 _WHAT = {_TEXT: "a string", _COUNT: "a whole number >= 0", _SECONDS: "a number >= 0"}
+_WHAT[_TABLE] = "a table"
 
 
 def _choices(field: str) -> str:

@@ -12,12 +12,15 @@ Statistics, not timings: the numbers do not depend on the machine or its load.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from visualizer.analysis.features import Features
 from visualizer.mapping.mapper import CausalMapper, Rows
+from visualizer.mapping.routing import source_of, split_signal
+from visualizer.mapping.stand_in import stand_in_features
 from visualizer.mapping.timeline import Timeline
 
 MAX_LAG = 5  # frames either side searched for the best lag
@@ -39,7 +42,8 @@ class Reactivity:
     beyond_2: float  # share of |u| > 2
     onset_correlation: float  # speed vs onset strength at lag 0, in [-1, 1]
     energy_correlation: float  # speed vs energy at lag 0
-    driver: str  # "onset", "energy" or "still": what the preset's motion follows
+    driver: str  # "onset", "energy" or "still": what the preset's motion follows ("bass.onset":
+    # a stem's, and the correlations are the stem's)
     best_lag: int  # lag (frames) of the strongest correlation with the driver
     classes_mixed: float  # mean number of classes holding >= 5 % of a frame's weight
 
@@ -53,7 +57,8 @@ class Reactivity:
         )
         if self.driver == "still":
             return in_law
-        correlation = self.onset_correlation if self.driver == "onset" else self.energy_correlation
+        onset = self.driver.endswith("onset")
+        correlation = self.onset_correlation if onset else self.energy_correlation
         return in_law and correlation >= CORRELATION_GOAL and self.best_lag == 0
 
 
@@ -76,17 +81,29 @@ def lagged_correlation(x: np.ndarray, y: np.ndarray, lag: int) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def reactivity(timeline: Timeline, features: Features, driver: str) -> Reactivity:
-    """Statistics of ``timeline`` (mapped from ``features``); ``driver`` "onset" or "energy"."""
+def reactivity(
+    timeline: Timeline,
+    features: Features,
+    driver: str,
+    stems: Mapping[str, Features] | None = None,
+) -> Reactivity:
+    """Statistics of ``timeline`` (mapped from ``features``, and ``stems`` when given);
+    ``driver`` "onset" or "energy", of the mix or of a stem ("bass.onset", `driver_of`): the
+    correlations are taken with that source's onset strength and energy (a stem not given: its
+    stand-in, as the mapping read it)."""
     u = timeline.noise.astype(np.float64) / timeline.truncation[:, None].astype(np.float64)
     magnitude = np.abs(u)
     speed = latent_speed(timeline)
+    source, plain = split_signal(driver)
+    if source != "mix":
+        given = (stems or {}).get(source)
+        features = given if given is not None else stand_in_features(features, source)
     signals = {
         "onset": features.onset_strength.astype(np.float64),
         "energy": features.energy.astype(np.float64),
     }
     lags = range(-MAX_LAG, MAX_LAG + 1)
-    follows = signals.get(driver, signals["energy"])
+    follows = signals.get(plain, signals["energy"])
     by_lag = [lagged_correlation(speed, follows, lag) for lag in lags]
     weights = timeline.class_vectors.astype(np.float64)
     shares = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
@@ -105,13 +122,17 @@ def reactivity(timeline: Timeline, features: Features, driver: str) -> Reactivit
 def driver_of(preset) -> str:
     """What the preset's latent follows: "still" when it holds a pose (a class morph, or poses
     with no music-driven motion on top), "onset" when it kicks (on onsets, or on beats, which
-    fall on onsets), else "energy" (the walk's signal)."""
+    fall on onsets), else "energy" (the walk's signal); a stem's as "bass.onset"."""
     poses = preset.poses
     if (preset.classes.mode == "morph" and preset.morph.still and not poses.seeds) or (
         poses.seeds and poses.motion == 0
     ):
         return "still"
-    return "onset" if preset.pulse.trigger != "none" and preset.pulse.amount > 0 else "energy"
+    if preset.pulse.trigger != "none" and preset.pulse.amount > 0:
+        source = source_of(preset.pulse.trigger)
+        return "onset" if source == "mix" else f"{source}.onset"
+    source = source_of(preset.walk.feature)
+    return "energy" if source == "mix" else f"{source}.energy"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 Prints a short summary; writes the arrays (.npz, keys in README.md) only with ``-o`` and a PNG
 of them only with ``--plot``, so the command writes nothing it was not asked for. The analysis
-is cached, so rendering the same track afterwards skips it.
+is cached, so rendering the same track afterwards skips it. With ``--stems`` each stem is
+analysed too (its own cache entry), and the summary says which stems are real and which a preset
+would read as stand-ins derived from the mix; ``-o OUT.npz`` then also writes each real stem's
+arrays to ``OUT.NAME.npz``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from visualizer.commands.common import (
     add_beats_option,
     add_quiet_option,
+    add_stems_option,
     add_window_options,
     local_file,
     parse_fps,
@@ -36,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the arrays to this .npz file (default: none, only the summary is printed)",
     )
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw a PNG")
+    add_stems_option(parser)
     add_window_options(parser)
     add_beats_option(parser)
     parser.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
@@ -43,44 +48,71 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_quiet_option(parser)
 
 
+def stem_output(output: Path, name: str) -> Path:
+    """Where ``-o OUT.npz`` writes the arrays of the stem ``name``: OUT.NAME.npz."""
+    return output.with_name(f"{output.stem}.{name}.npz")
+
+
 def run(args: argparse.Namespace) -> int:
-    from visualizer.analysis.features import save_features
-    from visualizer.analysis.track import analyze_file
+    from visualizer.analysis.features import excerpt, save_features
+    from visualizer.analysis.stems import analyze_stem, check_stems
+    from visualizer.analysis.track import analyze_window
     from visualizer.commands.common import ProgressBars
+    from visualizer.errors import StemError
     from visualizer.files import check_output
+    from visualizer.inputs import check_input_file
+    from visualizer.pipeline.stems import MAX_STEM_BYTES, parse_stems
 
     track = Path(args.track)
-    output = args.output
+    stems = dict(parse_stems(args.stems))
+    for name, path in stems.items():
+        check_input_file(path, f"stem {name}", limit=MAX_STEM_BYTES, error=StemError)
+    output, inputs = args.output, [track, *stems.values()]
     rules = dict(overwrite=args.overwrite, make_folder=True)  # folders are made, as before
-    if output is not None:
-        check_output(output, [track], what="features file", **rules)
+    written = [] if output is None else [output, *(stem_output(output, n) for n in stems)]
+    for path in written:
+        check_output(path, inputs, what="features file", **rules)
     if args.plot:
-        check_output(args.plot, [track, output], what="--plot", **rules)
+        check_output(args.plot, [*inputs, *written], what="--plot", **rules)
+    if stems:
+        check_stems(track, stems, args.fps)  # the lengths, before any analysis
     bars = ProgressBars(quiet=args.quiet)
     try:
-        features = analyze_file(
-            track,
-            fps=args.fps,
-            start=args.start,
-            duration=args.duration,
-            progress=bars,
-            cache=not args.no_cache,
-            tracker=args.beats,
-        )
+        whole, first, count = analyze_window(
+            track, fps=args.fps, start=args.start, duration=args.duration, progress=bars,
+            cache=not args.no_cache, tracker=args.beats,
+        )  # fmt: skip
+        analysed = {
+            name: analyze_stem(
+                name,
+                path,
+                whole,
+                track=track,
+                progress=bars,
+                cache=not args.no_cache,
+                tracker=args.beats,
+            )  # fmt: skip
+            for name, path in stems.items()
+        }
     finally:
         bars.close()
-    if output is not None:
-        save_features(features, output)
+    sources = {"mix": whole, **analysed}
+    if args.start or args.duration is not None:
+        sources = {name: excerpt(features, first, count) for name, features in sources.items()}
+    for name, features in sources.items():
+        if output is not None:
+            save_features(features, output if name == "mix" else stem_output(output, name))
     if args.plot:
         from visualizer.analysis.plot import plot_features
 
-        plot_features(features, args.plot, title=track.name)
+        plot_features(sources["mix"], args.plot, title=track.name)
     if not args.quiet:
-        print(summary(features, output, args.plot))
+        print(summary(sources["mix"], written, args.plot))
+        print(stems_summary(whole, stems, sources, first, count))
     return 0
 
 
-def summary(features, output: Path | None, plot: Path | None) -> str:
+def summary(features, written: list[Path], plot: Path | None) -> str:
     """A few lines a user reads after `analyze`."""
     lines = [
         f"frames:   {features.n_frames} at {features.fps} fps ({features.duration:.2f} s of audio)",
@@ -94,7 +126,27 @@ def summary(features, output: Path | None, plot: Path | None) -> str:
         + (" ..." if features.sections.size > 12 else "")
         + " s)",
     ]
-    written = [str(path) for path in (output, plot) if path is not None]
-    saved = ", ".join(written) or "nothing (-o FEATURES.npz saves the arrays)"
+    paths = [str(path) for path in (*written, plot) if path is not None]
+    saved = ", ".join(paths) or "nothing (-o FEATURES.npz saves the arrays)"
     lines.append(f"wrote:    {saved}")
+    return "\n".join(lines)
+
+
+def stems_summary(whole, stems: dict[str, Path], sources: dict, first: int, count: int) -> str:
+    """One line per stem a preset can read: real (its file, its onsets) or derived from the
+    mix (what of the mix stands in for it, and the onsets that gives)."""
+    from visualizer.analysis.features import excerpt
+    from visualizer.mapping.stand_in import MADE_OF, stand_in_features
+    from visualizer.options import STEMS
+
+    lines: list[str] = []
+    for name in STEMS:
+        if name in stems:
+            what = f"real: {stems[name]}, {sources[name].onsets.size} onsets"
+        elif name in MADE_OF:
+            derived = excerpt(stand_in_features(whole, name), first, count)
+            what = f"derived from {MADE_OF[name]}, {derived.onsets.size} onsets"
+        else:
+            what = "not given (no stand-in: a preset that reads it needs --stems)"
+        lines.append(f"{'stems:' if not lines else '':9} {name:7} {what}")
     return "\n".join(lines)

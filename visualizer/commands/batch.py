@@ -47,7 +47,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="ALBUM.toml",
         help='per-track overrides: [tracks."<stem or path>"] with preset, classes, set, '
-        "start, duration, seed",
+        "start, duration, seed, stems",
+    )
+    parser.add_argument(
+        "--stems",
+        dest="stems_root",
+        type=Path,
+        metavar="DIR",
+        help="a folder with a folder of stems per track, named after the track's file without "
+        "its suffix (DIR/<track>/drums.wav, bass.wav, ..., as Demucs writes them); a track "
+        "without one reads the stand-ins (default: none)",
     )
     add_model_options(parser)
     add_preset_options(parser)
@@ -110,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         split=args.split,
         retries=args.retries,
+        stems_root=args.stems_root,
     )
     bars = BatchBars(quiet=args.quiet)
     try:

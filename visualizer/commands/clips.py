@@ -15,6 +15,7 @@ from visualizer.commands.common import (
     add_model_options,
     add_preset_options,
     add_quiet_option,
+    add_stems_option,
     local_file,
     positive_int,
 )
@@ -36,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_model_options(parser)
     add_preset_options(parser)
+    add_stems_option(parser)
     add_output_options(parser)
     parser.set_defaults(codec=VJ_CODEC)  # VJ software's codec, unless --codec says
     add_quiet_option(parser)

@@ -130,6 +130,18 @@ def add_beats_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_stems_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stems",
+        metavar="NAME=FILE,...|DIR",
+        default=None,
+        help="the track's stems, made by any separator (README, 'Stems'): drums=d.wav,bass=b.wav"
+        ",... (names: drums, bass, vocals, other, guitar, piano) or a folder of files named so; "
+        "a preset reads them as drums.onsets, bass.energy, ...; stems it reads and that are not "
+        "given are stood in for from the mix (drums, bass, vocals, other)",
+    )
+
+
 def add_loop_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--loop",

@@ -7,6 +7,8 @@
     visualizer live --list-midi
     visualizer live --input 2 --tempo midi:XDJ --quantize bar --latency 80   # the DJ's clock
     visualizer live --no-audio --tempo link --host 0.0.0.0 --allow-host 192.168.1.20
+    visualizer live --audio mix.wav --stems separated/htdemucs/mix --preset band   # stems in sync
+    visualizer live --input 3 --input-stems drums=1-2,bass=3-4,vocals=5-6,other=7-8 --preset band
 
 With ``--audio`` the track plays in the page and the visuals follow the page's playback clock;
 ``--tempo`` chooses where the beat comes from (`visualizer.live.tempos`).
@@ -25,6 +27,7 @@ from visualizer.commands.common import (
     add_model_options,
     add_preset_options,
     add_quiet_option,
+    add_stems_option,
     local_file,
 )
 from visualizer.errors import printable
@@ -118,6 +121,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     source.add_argument("--list-midi", action="store_true", help="list MIDI input ports and exit")
     add_preset_options(parser)
+    add_stems_option(parser)
+    parser.add_argument(
+        "--input-stems",
+        metavar="NAME=CHANNELS,...",
+        default=None,
+        help="with --input: the input's channels that carry each stem, counted from 1, e.g. "
+        "drums=1-2,bass=3-4,vocals=5-6,other=7-8 (8 channels as 4 stereo stems); mix=CHANNELS "
+        "for the whole mix, else the mix is the stems' sum",
+    )
     add_model_options(parser)
     parser.add_argument(
         "--size",
@@ -290,7 +302,10 @@ def _recording_lock(args: argparse.Namespace):
     from visualizer.rendering.codecs import check_output_suffix
 
     check_output_suffix(Path(args.record))
+    from visualizer.pipeline.stems import parse_stems
+
     named = (args.audio, args.preset, args.weights, args.upscale, args.midi_map)
+    named += tuple(str(path) for _, path in parse_stems(args.stems))
     inputs = [p for p in named if p and p != "random" and Path(p).is_file()]
     check_output(args.record, inputs, overwrite=args.overwrite, what="--record")
     return exclusive(args.record, "--record")
@@ -335,10 +350,13 @@ def options_from_args(args: argparse.Namespace):
     from pathlib import Path
 
     from visualizer.live.session import LiveOptions
+    from visualizer.pipeline.stems import parse_stems
 
     return LiveOptions(
         audio=Path(args.audio) if args.audio else None,
         input=args.input,
+        stems=parse_stems(args.stems),
+        input_stems=args.input_stems,
         preset=args.preset,
         overrides=tuple(args.overrides),
         seed=args.seed,

@@ -6,6 +6,8 @@ import argparse
 import sys
 import textwrap
 
+from visualizer.options import SOURCES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -74,8 +76,12 @@ def reacts_to(preset) -> str:
     links: dict[str, list[str]] = {}
 
     def link(music: str, picture: str) -> None:
-        if music != "constant":
-            links.setdefault(SIGNALS.get(music, music), []).append(picture)
+        source, _, feature = music.partition(".")  # a stem's signal: "bass.low" -> "bass bass"
+        if source not in SOURCES:
+            source, feature = "", music
+        words = SIGNALS.get(feature, feature)
+        if feature != "constant":
+            links.setdefault(f"{source} {words}" if source else words, []).append(picture)
 
     def keyed(section) -> str:  # "every 4 bars", "sections on a bar line"
         key = section.key
@@ -88,7 +94,7 @@ def reacts_to(preset) -> str:
 
     c, mode = preset.classes, preset.classes.mode
     if mode == "chroma":
-        link("harmony", "classes")
+        link(c.feature.replace("chroma", "harmony"), "classes")
     elif mode == "keyframes":
         link(keyed(preset.keyframes), "classes")
     elif mode == "breed":
@@ -96,8 +102,8 @@ def reacts_to(preset) -> str:
     else:
         music, every = counted(preset.morph.beats, preset.morph.bars)
         link(music, f"a class {every}")
-    if c.switch == "sections":
-        link("sections" + QUANTISED[c.quantize], "palette")
+    if c.switch != "none":
+        link(c.switch + QUANTISED[c.quantize], "palette")
     if preset.poses.seeds:
         link(keyed(preset.poses), "poses")
     still = mode == "morph" and preset.morph.still and not preset.poses.seeds

@@ -17,6 +17,7 @@ from visualizer.commands.common import (
     add_model_options,
     add_preset_options,
     add_quiet_option,
+    add_stems_option,
     add_window_options,
     local_file,
     positive_int,
@@ -32,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--columns", type=positive_int, help="frames per row (default: ~16:9)")
     add_model_options(parser)
     add_preset_options(parser)
+    add_stems_option(parser)
     add_window_options(parser)
     add_loop_option(parser)
     parser.add_argument(

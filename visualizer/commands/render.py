@@ -13,6 +13,7 @@ from visualizer.commands.common import (
     add_model_options,
     add_preset_options,
     add_quiet_option,
+    add_stems_option,
     add_window_options,
     local_file,
     positive_int,
@@ -149,6 +150,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_model_options(parser)
     add_preset_options(parser)
+    add_stems_option(parser)
     add_window_options(parser)
     add_loop_option(parser)
     add_output_options(parser)
@@ -176,6 +178,7 @@ def options_from_args(args: argparse.Namespace):
 
     from visualizer.pipeline.options import RenderOptions
     from visualizer.pipeline.preview import draft_step
+    from visualizer.pipeline.stems import parse_stems
 
     if args.duration is not None and args.duration <= 0:
         from visualizer.errors import RenderError
@@ -187,6 +190,7 @@ def options_from_args(args: argparse.Namespace):
         if getattr(args, field.name, None) is not None
     }
     values["overrides"] = (*args.overrides, *loop_override(args))
+    values["stems"] = parse_stems(getattr(args, "stems", None))
     values["model"] = resolve_model(args.model, args.device)
     if args.fps is not None:
         values["fps"] = Fraction(args.fps)

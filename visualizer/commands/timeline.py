@@ -17,6 +17,7 @@ from visualizer.commands.common import (
     add_loop_option,
     add_preset_options,
     add_quiet_option,
+    add_stems_option,
     add_window_options,
     local_file,
 )
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("track", type=local_file, help="audio file")
     parser.add_argument("-o", "--output", required=True, help="Timeline file to write (.npz)")
     add_preset_options(parser)
+    add_stems_option(parser)
     add_window_options(parser)
     add_loop_option(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
@@ -38,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from visualizer.commands.render import loop_override
     from visualizer.errors import RenderError
     from visualizer.pipeline.options import RenderOptions
+    from visualizer.pipeline.stems import parse_stems
     from visualizer.pipeline.timeline import write_timeline
 
     output = Path(args.output)
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         start=args.start,
         duration=args.duration,
         beats=args.beats,
+        stems=parse_stems(args.stems),
     )
     bars = ProgressBars(quiet=args.quiet)
     try:

@@ -63,11 +63,16 @@ class InputCalibration:
 
     def process(self, samples: np.ndarray) -> np.ndarray:
         """``samples`` (mono float32) after the gain; the meter reads them."""
+        samples = self.gained(samples)
+        if samples.size:
+            self._meter(samples)
+        return samples
+
+    def gained(self, samples: np.ndarray) -> np.ndarray:
+        """``samples`` after the gain (a stem's, which the meter leaves to the mix)."""
         gain = self.values["gain"]
         if gain != 1.0:
             samples = (samples * np.float32(gain)).astype(np.float32)
-        if samples.size:
-            self._meter(samples)
         return samples
 
     def _meter(self, samples: np.ndarray) -> None:

@@ -26,7 +26,7 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 import numpy as np
@@ -50,14 +50,30 @@ OFFSET_SNAP_S = 0.05  # the source's clock moved against the monotonic one by mo
 FPS_WINDOW_S = 1.0  # the fps shown counts the frames published over the last second
 
 
-def causal_timeline(rows: list[FrameFeatures], preset, *, seed: int, fps: Fraction) -> Timeline:
+def causal_timeline(
+    rows: list[FrameFeatures],
+    preset,
+    *,
+    seed: int,
+    fps: Fraction,
+    stems: list[dict[str, FrameFeatures]] | None = None,
+) -> Timeline:
     """The offline causal Timeline: `CausalMapper` stepped over ``rows`` in order (with the
-    preset's LFOs, which the mapper applies as live mode steps it)."""
+    preset's LFOs, which the mapper applies as live mode steps it); ``stems``: each frame's
+    stem rows, when the show has stems."""
     from visualizer.mapping import CausalMapper
 
-    mapper = CausalMapper(preset, seed=seed, fps=fps)
-    outputs = [mapper.step(row) for row in rows]
+    stems = stems or [{} for _ in rows]
+    mapper = CausalMapper(preset, seed=seed, fps=fps, stems=stems[0] if stems else ())
+    outputs = [mapper.step(row, given) for row, given in zip(rows, stems, strict=True)]
     return _timeline(outputs, preset, seed, fps)
+
+
+def _fitted(samples: np.ndarray, size: int) -> np.ndarray:
+    """``samples`` cut or padded with silence to ``size`` (a stem's block to the mix's)."""
+    if samples.size == size:
+        return samples
+    return np.pad(samples[:size], (0, max(0, size - samples.size))).astype(np.float32)
 
 
 def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
@@ -119,6 +135,7 @@ class LiveEngine:
         self.fps, self.seed, self.device = Fraction(fps), int(seed), generator.device
         self.jpeg_quality = jpeg_quality
         self.keep_timeline = keep_timeline
+        self.stems = tuple(source.stems)  # the stems each block of the source carries
         self.stats = Stats()
         self.beat = control.beat  # the show's beat state
         self.calibration = InputCalibration()
@@ -141,9 +158,11 @@ class LiveEngine:
         from visualizer.mapping import CausalMapper
 
         self.analyzer = CausalAnalyzer(self.source.sr, self.fps)
+        # each stem is analysed on its own, on the same samples' clock as the mix
+        self.stem_analyzers = {n: CausalAnalyzer(self.source.sr, self.fps) for n in self.stems}
         self.beat.restart()
         self._preset = self.control.take_change()
-        self.mapper = CausalMapper(self._preset, seed=self.seed, fps=self.fps)
+        self.mapper = CausalMapper(self._preset, seed=self.seed, fps=self.fps, stems=self.stems)
         self._good_preset = self._preset  # the last preset the mapper stepped without error
         # mapped frames not rendered yet: (index, classes, noise, truncation, beat)
         self._recent: collections.deque[tuple] = collections.deque()
@@ -152,6 +171,9 @@ class LiveEngine:
         self.rows: collections.deque[FrameFeatures] = collections.deque(
             maxlen=max(1, round(KEPT_S * float(self.fps)))
         )  # the newest rows, which a scene's cue thumbnail is mapped from
+        self.stem_rows: collections.deque[dict[str, FrameFeatures]] = collections.deque(
+            maxlen=self.rows.maxlen
+        )  # and their stems' rows
         self.scene_fade = SceneFade()
 
     @property
@@ -170,11 +192,16 @@ class LiveEngine:
         return _timeline(list(self.outputs), self._preset, self.seed, self.fps)
 
     # -- analysis and mapping --------------------------------------------------------------
-    def feed(self, block: np.ndarray) -> int:
-        """Analyse and map the frames completed by ``block``; returns how many."""
+    def feed(self, block: np.ndarray, stems: Mapping[str, np.ndarray] | None = None) -> int:
+        """Analyse and map the frames completed by ``block`` (the mix) and ``stems`` (each
+        stem's samples over the same span); returns how many."""
         rows = self.analyzer.push(self.calibration.process(block))
-        for row in rows:
-            self._map(row)
+        stem_rows = {
+            name: analyzer.push(self.calibration.gained(_fitted((stems or {})[name], block.size)))
+            for name, analyzer in self.stem_analyzers.items()
+        }  # the same samples: the same frames
+        for i, row in enumerate(rows):
+            self._map(row, {name: frames[i] for name, frames in stem_rows.items()})
         return len(rows)
 
     def advance(self) -> int:
@@ -187,7 +214,7 @@ class LiveEngine:
             self.stats.frame = -1  # nothing mapped since the restart yet
             self.stats.restarts += 1
         self._follow_clock()
-        return self.feed(block.samples) if block.samples.size else 0
+        return self.feed(block.samples, block.stems) if block.samples.size else 0
 
     def _follow_clock(self) -> None:
         """Carry the source's clock over to the monotonic one: ``_offset`` is the monotonic
@@ -208,12 +235,14 @@ class LiveEngine:
         offset = self.now() if self._offset is None else self._offset
         return offset + float(index / self.fps) + self.calibration.offset_s
 
-    def _map(self, row: FrameFeatures) -> None:
+    def _map(self, row: FrameFeatures, stems: dict[str, FrameFeatures]) -> None:
         shown = self.shown_at(row.index)
         self.beat.observe(row, shown)
         beat = self.beat.frame(shown)
         row = self.calibration.apply(self.beat.apply(row, beat))
+        stems = {name: self.calibration.apply(stem) for name, stem in stems.items()}
         self.rows.append(row)
+        self.stem_rows.append(stems)
         preset = self.control.take_change(beat)
         if preset is not self._preset:
             self.scene_fade.start(self.mapper, round(self.control.take_fade() * self.fps))
@@ -222,7 +251,7 @@ class LiveEngine:
         self.stats.beats += bool(row.is_beat)
         self.stats.onsets += bool(row.is_onset)
         try:
-            stepped = self.mapper.step(row)
+            stepped = self.mapper.step(row, stems)
         except Exception as error:
             if self._preset is self._good_preset:
                 raise
@@ -231,9 +260,9 @@ class LiveEngine:
             self.control.reject(self._preset, self._good_preset, error)
             self.mapper.set_preset(self._good_preset)
             self._preset = self._good_preset
-            stepped = self.mapper.step(row)
+            stepped = self.mapper.step(row, stems)
         self._good_preset = self._preset
-        class_vector, noise, truncation = self.scene_fade.blend(row, stepped)
+        class_vector, noise, truncation = self.scene_fade.blend(row, stepped, stems)
         if self.keep_timeline:
             self.outputs.append((class_vector, noise, truncation))
         self._recent.append((row.index, class_vector, noise, float(truncation), beat))
@@ -345,7 +374,9 @@ class LiveEngine:
         except VisualizerError:  # a saved scene removed since: no thumbnail
             self.cue = None
             return False
-        timeline = causal_timeline(list(self.rows), preset, seed=self.seed, fps=self.fps)
+        timeline = causal_timeline(
+            list(self.rows), preset, seed=self.seed, fps=self.fps, stems=list(self.stem_rows)
+        )
         pixels = self._generate(
             timeline.class_vectors[-1], timeline.noise[-1], float(timeline.truncation[-1])
         )

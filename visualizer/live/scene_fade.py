@@ -40,11 +40,12 @@ class SceneFade:
         self._old = copy.deepcopy(mapper)
         self._frames, self._done = int(frames), 0
 
-    def blend(self, row, step):
-        """``step`` (classes, noise, truncation) of the new scene, faded from the old one."""
+    def blend(self, row, step, stems=None):
+        """``step`` (classes, noise, truncation) of the new scene, faded from the old one
+        (``stems``: the frame's stem rows, which the old scene's mapper reads too)."""
         if self._old is None:
             return step
-        old = self._old.step(row)
+        old = self._old.step(row, stems)
         self._done += 1
         a = self._done / self._frames
         if self._done >= self._frames:

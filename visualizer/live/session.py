@@ -44,6 +44,9 @@ class LiveOptions:
 
     audio: Path | None = None  # track to play in the page (or ``input``)
     input: str | None = None  # audio input device, index or name (or ``audio``)
+    # the track's stem files, played in sync with it: (name, file) (`parse_stems`)
+    stems: tuple[tuple[str, Path], ...] = ()
+    input_stems: str | None = None  # the input's channels routed to stems: drums=1-2,bass=3-4
     preset: str = "default"  # built-in preset name or TOML path
     overrides: tuple[str, ...] = ()  # "section.key=value" preset overrides, applied in order
     seed: int | None = None  # None = the preset's seed
@@ -231,12 +234,7 @@ class LiveSession:
         if options.midi is not None or options.midi_out is not None:
             _check_midi(options.midi, midi_map)  # before the track decodes, the model loads
         _check_ports(options)
-        if options.audio is not None:
-            source = open_source("file", str(options.audio))
-        elif options.no_audio:
-            source = open_source("clock", "")
-        else:
-            source = open_source("soundcard", options.input or "")
+        source = _open_source(options, control)
         name = options.tempo.partition(":")[0]
         if name not in ALWAYS:
             beat.add(open_tempo(options.tempo))
@@ -295,6 +293,38 @@ class StopSignals:
         if not self.holding:
             raise KeyboardInterrupt
         log.warning("%s: finishing the show first", signal.Signals(number).name)
+
+
+def _open_source(options: LiveOptions, control: LiveControl) -> Source:
+    """The source ``options`` ask for, with its stems (checked before the track decodes: the
+    files, and that the preset reads no stem that is neither given nor derivable)."""
+    from visualizer.errors import StemError
+    from visualizer.inputs import check_input_file
+    from visualizer.live.input_stems import parse_routing
+    from visualizer.live.source_file import FileSource
+    from visualizer.live.source_soundcard import SoundcardSource
+    from visualizer.mapping.routing import missing_source
+    from visualizer.pipeline.stems import MAX_STEM_BYTES
+
+    if options.stems and options.audio is None:
+        raise StemError("--stems plays stem files with --audio's track: give --audio")
+    if options.input_stems and (options.audio is not None or options.no_audio):
+        raise StemError("--input-stems routes the channels of --input: give --input")
+    routing = parse_routing(options.input_stems) if options.input_stems else None
+    for name, path in options.stems:
+        check_input_file(path, f"stem {name}", limit=MAX_STEM_BYTES, error=StemError)
+    given = [name for name, _ in options.stems] or (routing.names if routing else [])
+    if missing := missing_source(control.preset, given):
+        raise StemError(missing)
+    if options.audio is not None:
+        source = FileSource.open(str(options.audio))
+        source.add_stems(options.stems, options.fps or DEFAULT_FPS)
+        return source
+    if options.no_audio:
+        return open_source("clock", "")
+    if routing is not None:
+        return SoundcardSource(options.input or None, routing=routing)
+    return open_source("soundcard", options.input or "")
 
 
 def _check_midi(port: str | None, map_path: Path) -> None:

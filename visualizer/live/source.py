@@ -8,7 +8,10 @@ A source gives the render loop either or both of:
   ``restart`` starts again at sample 0 (the player was sought back): the loop starts its
   analysis and mapping over, so their state equals that of an uninterrupted play;
 - the playback clock: ``clock()`` is the position in seconds on the source's own timeline and
-  whether it is playing (None until it knows).
+  whether it is playing (None until it knows);
+- its stems, when it has them (``stems``: a track's stem files played in sync, a sound card's
+  channels routed to stems): each block carries each stem's samples over the same span, so the
+  engine analyses every source at the same clock position.
 
 Two ways to give audio: a source whose whole signal is known (a file) implements ``samples`` and
 ``clock`` and the default ``read`` pulls the audio up to the clock, ``lead`` seconds ahead (the
@@ -19,7 +22,8 @@ alone: the default ``samples`` is silence, so frames still advance, mapped, on i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -40,6 +44,8 @@ class ClockReading:
 class AudioBlock:
     samples: np.ndarray  # mono float32 at the source's ``sr``, continuing the previous block
     restart: bool = False  # True: ``samples`` start again at sample 0 (a seek back)
+    # each of the source's stems over the same span, as many samples as ``samples``
+    stems: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class Source:
     sr: int = SAMPLE_RATE  # samples per second of what ``read`` returns
     duration: float | None = None  # seconds of audio the source has; None = no end
     track: Path | None = None  # a file the page plays (served at /track) and reports on
+    stems: tuple[str, ...] = ()  # the stems ``read`` gives beside the mix, in STEMS order
 
     def __init__(self) -> None:
         self.position = 0  # samples handed out by the default ``read``
@@ -92,6 +99,10 @@ class Source:
         """Samples ``start`` to ``stop`` (mono float32 at ``sr``); the default is silence."""
         return np.zeros(stop - start, dtype=np.float32)
 
+    def stem_samples(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Each stem's samples ``start`` to ``stop``; the default source has none."""
+        return {}
+
     def read(self, lead: float = 0.0) -> AudioBlock:
         """The audio from what was read before up to the clock plus ``lead`` seconds (the end
         of the audio at most). Empty before the clock starts or while it holds."""
@@ -106,6 +117,6 @@ class Source:
         if restart:
             self.position = 0
         if target <= self.position:
-            return AudioBlock(EMPTY, restart)
+            return AudioBlock(EMPTY, restart, {name: EMPTY for name in self.stems})
         start, self.position = self.position, target
-        return AudioBlock(self.samples(start, target), restart)
+        return AudioBlock(self.samples(start, target), restart, self.stem_samples(start, target))

@@ -9,6 +9,7 @@ from typing import Any
 from visualizer.errors import PresetError
 from visualizer.mapping.arithmetic import spec_vectors
 from visualizer.mapping.classmix import one_hot
+from visualizer.mapping.routing import signal
 from visualizer.mapping.technique import FEATURES, Classes, Drive, Frame, Setup, Technique, opt
 from visualizer.options import N_CLASSES
 
@@ -17,8 +18,8 @@ from visualizer.options import N_CLASSES
 class BreedOptions:
     # The two classes y1, y2 of `a*y1 + (1-a)*y2`; empty = a seeded random pair.
     names: tuple = opt((), kind="classes")
-    # Signal that drives `a`.
-    feature: str = opt("energy", choices=FEATURES)
+    # Signal that drives `a`, of the mix or of a stem ("vocals.energy").
+    feature: str = signal("energy", FEATURES)
     # `a` when the signal is 0 and when it is 1, each 0-1 (min > max inverts).
     min: float = opt(0.0, 0.0, 1.0)
     max: float = opt(1.0, 0.0, 1.0)

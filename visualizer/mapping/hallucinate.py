@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from visualizer.mapping.routing import signal
 from visualizer.mapping.technique import FEATURES, Drive, Frame, Technique, opt
 from visualizer.mapping.warp import hallucinate
 
@@ -22,8 +23,8 @@ class HallucinateOptions:
     # Frequency of the sine, 0.25-8: at full strength values fold back from where
     # sin(frequency * z) turns, pi / (2 * frequency).
     frequency: float = opt(2.0, 0.25, 8.0)
-    # Signal that sets the strength.
-    feature: str = opt("high", choices=FEATURES)
+    # Signal that sets the strength, of the mix or of a stem ("vocals.energy").
+    feature: str = signal("high", FEATURES)
     # Time constant of the signal smoothing in seconds, 0-10.
     smoothing: float = opt(0.5, 0.0, 10.0)
 

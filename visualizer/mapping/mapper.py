@@ -19,12 +19,14 @@ a technique leaves every other technique's draws as they were.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection, Mapping
 from fractions import Fraction
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from visualizer.analysis.features import Features, FrameFeatures
+from visualizer.errors import StemError
 from visualizer.mapping.classmix import ClassStage
 from visualizer.mapping.lfo import lfos, modulate
 from visualizer.mapping.loop import close_loop
@@ -32,10 +34,12 @@ from visualizer.mapping.motion import LatentStage
 from visualizer.mapping.musical import Count
 from visualizer.mapping.presets import Preset, check_seed, preset_to_toml
 from visualizer.mapping.registry import TECHNIQUES
+from visualizer.mapping.routing import missing_source, sources_read, split_signal
 from visualizer.mapping.signals import Ema, ema_alpha, feature_rows, signal_of, zero_phase
+from visualizer.mapping.stand_in import StandIn, stand_in_features
 from visualizer.mapping.technique import STAGES, Frame, Setup, stream
 from visualizer.mapping.timeline import Timeline
-from visualizer.options import LATENT_SIZE, N_CLASSES
+from visualizer.options import DERIVED_STEMS, LATENT_SIZE, N_CLASSES
 from visualizer.progress import ProgressCallback, report
 
 
@@ -54,7 +58,14 @@ class CausalMapper:
     at every frame (`visualizer.mapping.motion`).
     """
 
-    def __init__(self, preset: Preset, *, seed: int | None = None, fps: Fraction | float) -> None:
+    def __init__(
+        self,
+        preset: Preset,
+        *,
+        seed: int | None = None,
+        fps: Fraction | float,
+        stems: Collection[str] = (),
+    ) -> None:
         self.fps = Fraction(fps)
         self._fps = float(self.fps)
         self.seed = check_seed(preset.seed if seed is None else seed)
@@ -69,7 +80,11 @@ class CausalMapper:
         self._latent = LatentStage(staged["latent"], staged["pose"], home=home)
         self._truncation = staged["truncation"]
         self._emas = {t.name: Ema() for t in self.techniques}
-        self._section = 0
+        # `step` is given the rows of ``stems``; the other stems the preset may read are stood
+        # in for, stepped on every frame so their state never depends on what the preset reads
+        self.stems = tuple(stems)
+        self._stand_ins = {n: StandIn(n, self._fps) for n in DERIVED_STEMS if n not in stems}
+        self._sections: dict[str, int] = {}  # sections started so far, per source
         # Musical time for the preset's LFOs, counted on every frame (an LFO added live finds
         # the count right): beats and bars from the rows' phases and flags.
         self._beats, self._bars = Count(), Count()
@@ -88,6 +103,7 @@ class CausalMapper:
             if technique.stage != "classes":  # the class stage hands them theirs (quantised)
                 technique.set_preset(preset)
         self._classes.set_preset(preset)
+        self.reads = sources_read(preset)  # the sources its keys name
         # (technique name, feature, EMA weight) of each technique that follows a signal
         self.drives = [
             (t.name, drive.feature, ema_alpha(drive.smoothing, self._fps))
@@ -95,22 +111,37 @@ class CausalMapper:
             if (drive := t.drive(getattr(preset, t.name))) is not None
         ]
 
-    def step(self, frame: FrameFeatures) -> Step:
-        """Map one frame (frames must come in order, one call per frame), causally."""
+    def step(self, frame: FrameFeatures, stems: Mapping[str, FrameFeatures] | None = None) -> Step:
+        """Map one frame (frames must come in order, one call per frame), causally. ``stems``:
+        the rows of the stems named at construction, for the same frame."""
         self._follow_lfos(frame)
+        sources = {"mix": frame, **(stems or {})}
+        for name, stand_in in self._stand_ins.items():
+            sources[name] = stand_in.step(frame)
+        self._check(sources)  # before the drives read them
         drives = {
-            name: self._emas[name].step(signal_of(feature, frame), alpha)
+            name: self._emas[name].step(signal_of(feature, sources), alpha)
             for name, feature, alpha in self.drives
         }
-        return self.advance(frame, drives)
+        return self.advance(frame, drives, sources)
 
-    def advance(self, row: FrameFeatures, drives: dict[str, Any]) -> Step:
+    def advance(
+        self,
+        row: FrameFeatures,
+        drives: dict[str, Any],
+        sources: Mapping[str, FrameFeatures] | None = None,
+    ) -> Step:
         """The shared per-frame core: ``drives`` holds each technique's signal, already
-        smoothed (causally or with zero phase)."""
+        smoothed (causally or with zero phase); ``sources`` each source's row (the mix's,
+        ``row``, when None)."""
         self._follow_lfos(row)
-        if row.is_section_start and row.index > 0:
-            self._section += 1
-        frame = Frame(row, drives, self._section)
+        sources = sources if sources is not None else {"mix": row}
+        if sources.keys() != self.reads.keys():
+            self._check(sources)
+        for name, source in sources.items():
+            started = source.is_section_start and source.index > 0
+            self._sections[name] = self._sections.get(name, 0) + started
+        frame = Frame(row, drives, self._sections["mix"], sources, dict(self._sections))
         bound = self.preset.latent.bound
         y = self._classes.step(frame)
         u = self._latent.step(frame, bound)
@@ -119,6 +150,15 @@ class CausalMapper:
             truncation = technique.step(frame, truncation)
         noise = np.clip(u, -bound, bound) * truncation
         return Step(y, noise.astype(np.float32), truncation)
+
+    def _check(self, sources: Mapping[str, FrameFeatures]) -> None:
+        """StemError before a frame maps without a source the preset reads."""
+        missing = [name for name in self.reads if name not in sources]
+        if missing:
+            raise StemError(
+                missing_source(self.preset, sources)
+                or f"no row of the {missing[0]} stem at frame {sources['mix'].index}"
+            )
 
     def _follow_lfos(self, row: FrameFeatures) -> None:
         """Count ``row``'s musical time once, and map it with the preset its LFOs make of the
@@ -187,6 +227,7 @@ def build_timeline(
     causal: bool = False,
     loop: bool = True,
     progress: ProgressCallback | None = None,
+    stems: Mapping[str, Features] | None = None,
 ) -> Timeline:
     """Map a whole track to a Timeline (T = features.n_frames rows) at features.fps.
 
@@ -195,24 +236,30 @@ def build_timeline(
     techniques look ahead (exact keyframe and pose segment ends), which is what an offline
     render wants, and closes the clip into a seamless loop when ``preset.loop.enabled``.
     ``loop=False`` leaves that to the caller, who may cut an excerpt first
-    (`visualizer.mapping.loop.close_loop`).
+    (`visualizer.mapping.loop.close_loop`). ``stems``: the Features of each stem given (name ->
+    Features on the same frames); a stem the preset reads that is not among them is stood in
+    for (`visualizer.mapping.stand_in`), or, when it has no stand-in, a StemError.
     """
-    mapper = CausalMapper(preset, seed=seed, fps=features.fps)
+    given = dict(stems or {})
+    mapper = CausalMapper(preset, seed=seed, fps=features.fps, stems=given)
     n = features.n_frames
-    rows = Rows(features)
+    sources = _sources(mapper, features, given, causal)
+    rows = {name: Rows(source) for name, source in sources.items()}
     classes = np.zeros((n, N_CLASSES), dtype=np.float32)
     noise = np.zeros((n, LATENT_SIZE), dtype=np.float32)
     truncation = np.zeros(n, dtype=np.float32)
     if causal:
         for i in range(n):
-            classes[i], noise[i], truncation[i] = mapper.step(rows.frame(i))
+            stepped = {name: rows[name].frame(i) for name in given}
+            classes[i], noise[i], truncation[i] = mapper.step(rows["mix"].frame(i), stepped)
     else:
         for technique in mapper.techniques:
             technique.plan(features)
-        columns = _look_ahead(mapper, features)
+        columns = _look_ahead(mapper, sources)
         for i in range(n):
             drives = {name: column[i] for name, column in columns.items()}
-            classes[i], noise[i], truncation[i] = mapper.advance(rows.frame(i), drives)
+            row = {name: source.frame(i) for name, source in rows.items()}
+            classes[i], noise[i], truncation[i] = mapper.advance(row["mix"], drives, row)
     report(progress, "map", n, n, "frame")
     # The saved preset carries the seed actually used, so it alone reproduces the Timeline.
     used = preset_to_toml(dataclasses.replace(preset, seed=mapper.seed))
@@ -222,12 +269,34 @@ def build_timeline(
     return timeline
 
 
-def _look_ahead(mapper: CausalMapper, features: Features) -> dict[str, Any]:
+def _sources(
+    mapper: CausalMapper, features: Features, given: dict[str, Features], causal: bool
+) -> dict[str, Features]:
+    """The Features of each source the mapping reads: the mix, the stems given (all of them
+    when ``causal``: the mapper steps them), and offline the stand-ins of the stems read and
+    not given (causally the mapper derives those itself)."""
+    for name, stem in given.items():
+        if stem.n_frames != features.n_frames:
+            raise ValueError(f"stem {name} has {stem.n_frames} frames, the mix {features.n_frames}")
+    if causal:
+        return {"mix": features, **given}
+    missing = missing_source(mapper.preset, given)
+    if missing:
+        raise StemError(missing)
+    chosen = {"mix": features}
+    for name in mapper.reads:
+        if name != "mix":
+            chosen[name] = given[name] if name in given else stand_in_features(features, name)
+    return chosen
+
+
+def _look_ahead(mapper: CausalMapper, sources: dict[str, Features]) -> dict[str, Any]:
     """Each technique's signal over the whole track, smoothed with zero phase (no lag): a list
     of floats (T,) for a scalar signal, a (T, 12) array for chroma."""
-    signals = feature_rows(features)
+    signals = {name: feature_rows(features) for name, features in sources.items()}
     columns: dict[str, Any] = {}
     for name, feature, alpha in mapper.drives:
-        smoothed = zero_phase(signals[feature], alpha)
+        source, plain = split_signal(feature)
+        smoothed = zero_phase(signals[source][plain], alpha)
         columns[name] = smoothed.T if smoothed.ndim > 1 else smoothed.tolist()
     return columns

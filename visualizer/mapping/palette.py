@@ -20,6 +20,7 @@ from visualizer.errors import PresetError
 from visualizer.mapping.arithmetic import spec_vectors
 from visualizer.mapping.classmix import one_hot
 from visualizer.mapping.musical import QUANTIZE, READS, Quantizer
+from visualizer.mapping.routing import signal, source_of
 from visualizer.mapping.technique import CLASS_MODES, Classes, Drive, Frame, Setup, Technique, opt
 from visualizer.options import N_CLASSES
 
@@ -43,8 +44,12 @@ class ClassesOptions:
     sensitivity: float = opt(3.0, 0.0, 20.0)
     # Time constant of the chroma smoothing in seconds, 0-10 (0 = follow every frame).
     smoothing: float = opt(0.3, 0.0, 10.0)
-    # "sections": every new section switches to the next palette (j); "none": one palette.
-    switch: str = opt("none", choices=("none", "sections"))
+    # The pitch classes that weigh the palette, of the mix or of a stem ("other.chroma": the
+    # harmony without the drums' noise and the bass's roots).
+    feature: str = signal("chroma", ("chroma",))
+    # "sections": every new section switches to the next palette (j), the mix's sections or a
+    # stem's ("vocals.sections": when the singing changes); "none": one palette.
+    switch: str = signal("none", ("sections",), words=("none",))
     # Further palettes used in turn at section starts (after `names`); empty = seeded random
     # palettes of `count` classes.
     palettes: tuple = opt((), kind="palettes")
@@ -127,11 +132,11 @@ class Palette(Technique):
         for i, palette in enumerate(c.palettes):
             if not palette:
                 raise PresetError(f"classes.palettes[{i}] is empty: list at least one class")
-        if c.palettes and c.switch != "sections":
+        if c.palettes and c.switch == "none":
             raise PresetError('classes.palettes is only used with classes.switch = "sections"')
 
     def drive(self, options: ClassesOptions) -> Drive:
-        return Drive("chroma", options.smoothing)
+        return Drive(options.feature, options.smoothing)
 
     def set_preset(self, preset: Any) -> None:
         super().set_preset(preset)
@@ -140,9 +145,11 @@ class Palette(Technique):
         self._key = None  # recompute the palette on the next frame
 
     def step(self, frame: Frame, value: None) -> Classes:
-        started = int(frame.row.is_section_start and frame.row.index > 0)
+        source = source_of(self.options.switch)  # a section of the mix's or of a stem's
+        row = frame.sources[source]
+        started = int(row.is_section_start and row.index > 0)
         self._quantizer.step(frame.row, self.options.quantize, started)
-        cut = self._update_palette(frame.section - self._quantizer.waiting)
+        cut = self._update_palette(frame.sections[source] - self._quantizer.waiting)
         self.changed = cut
         weights = chroma_weights(frame.drives[self.name], self._matrix, self.options.sensitivity)
         return Classes(weights @ self._palette, cut)
@@ -157,7 +164,7 @@ class Palette(Technique):
         def random(number: int) -> np.ndarray:
             return one_hot(random_palette(self._order, number, c.count))
 
-        switch = c.switch == "sections"
+        switch = c.switch != "none"
         palette = palette_for_section(section, self._names, self._palettes, random, switch)
         changed = self._key is not None and not np.array_equal(palette, self._palette)
         self._palette, self._key = palette, key

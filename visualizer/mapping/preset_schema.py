@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from visualizer.errors import ClassNameError, PresetError
 from visualizer.mapping.arithmetic import check_spec
 from visualizer.mapping.registry import TECHNIQUES, sections
+from visualizer.mapping.routing import signal_error
 from visualizer.mapping.technique import check_seed
 
 __all__ = ["SECTIONS", "TOP_KEYS", "Preset", "build_preset", "check_seed", "validate"]
@@ -86,6 +87,8 @@ def _check_value(key: str, spec: dataclasses.Field, value: Any) -> Any:
         if not isinstance(value, str):
             raise PresetError(f"{key} must be a string, got {value!r}")
         choices = meta.get("choices")
+        if choices and value not in choices and meta.get("signal"):
+            raise PresetError(signal_error(key, value, meta))
         if choices and value not in choices:
             raise PresetError(
                 f"{key} = {value!r} is not allowed: choose one of {', '.join(choices)}"

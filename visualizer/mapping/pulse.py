@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from visualizer.analysis.features import FrameFeatures
+from visualizer.mapping.routing import signal, split_signal
 from visualizer.mapping.technique import Frame, Setup, Technique, opt
 from visualizer.mapping.warp import blend
 from visualizer.options import LATENT_SIZE
@@ -20,9 +21,9 @@ from visualizer.options import LATENT_SIZE
 
 @dataclass(frozen=True)
 class PulseOptions:
-    # What kicks the latent: "onsets", "beats" or "none"; a kick is scaled by the strength of
-    # the onset under it.
-    trigger: str = opt("onsets", choices=("none", "onsets", "beats"))
+    # What kicks the latent: "onsets", "beats" or "none", of the mix or of a stem
+    # ("drums.onsets"); a kick is scaled by the strength of the onset under it, in that source.
+    trigger: str = signal("onsets", ("onsets", "beats"), words=("none",))
     # Kick size in latent units, 0-4: an angle in radians towards a seeded direction (the law is
     # kept; pi/2 and above replace the latent by that direction for a moment).
     amount: float = opt(0.4, 0.0, 4.0)
@@ -57,13 +58,14 @@ class Pulse(Technique):
         self._envelope = Envelope()
 
     def step(self, frame: Frame, value: np.ndarray) -> np.ndarray:
-        return blend(value, self._kick, self._amount(frame.row))
+        source, trigger = split_signal(self.options.trigger)
+        return blend(value, self._kick, self._amount(frame.sources.get(source), trigger))
 
-    def _amount(self, row: FrameFeatures) -> float:
+    def _amount(self, row: FrameFeatures | None, trigger: str) -> float:
         # A kick's size follows the onset that triggers it (a beat falls on an onset too), so
         # the latent's speed follows the music's attacks, not just their times.
         p, kick = self.options, 0.0
-        triggered = row.is_onset if p.trigger == "onsets" else row.is_beat
-        if p.trigger != "none" and triggered:
+        triggered = row is not None and (row.is_onset if trigger == "onsets" else row.is_beat)
+        if row is not None and trigger != "none" and triggered:
             kick = p.amount * (0.5 + 0.5 * row.onset_strength)
         return self._envelope.step(kick, decay=p.decay, fps=self.fps)

@@ -8,10 +8,12 @@ whole track (zero phase: no lag, at the price of looking ahead).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
 from visualizer.analysis.features import Features, FrameFeatures
+from visualizer.mapping.routing import split_signal
 
 
 def ema_alpha(seconds: float, fps: float) -> float:
@@ -51,8 +53,8 @@ def zero_phase(x: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def feature_rows(features: Features) -> dict[str, np.ndarray]:
-    """Each named signal of `technique.FEATURES` as a (T,) array in [0, 1], and "chroma"
-    (12, T)."""
+    """Each named signal of `technique.FEATURES` of one source as a (T,) array in [0, 1], and
+    "chroma" (12, T)."""
     n = features.n_frames
     return {
         "chroma": features.chroma,
@@ -66,16 +68,20 @@ def feature_rows(features: Features) -> dict[str, np.ndarray]:
     }
 
 
-def signal_of(name: str, frame: FrameFeatures) -> float | np.ndarray:
-    """One frame's value of the signal ``name`` (same definitions as `feature_rows`)."""
-    if name == "chroma":
+def signal_of(name: str, rows: Mapping[str, FrameFeatures]) -> float | np.ndarray:
+    """One frame's value of the signal ``name`` (same definitions as `feature_rows`), of the
+    source it names ("bass.energy"; a plain name is the mix's) among ``rows``, each source's
+    row of the frame."""
+    source, feature = split_signal(name)
+    frame = rows[source]
+    if feature == "chroma":
         return frame.chroma
-    if name == "energy":
+    if feature == "energy":
         return frame.energy
-    if name == "rise":
+    if feature == "rise":
         return frame.energy_rise
-    if name == "onset":
+    if feature == "onset":
         return frame.onset_strength
-    if name == "constant":
+    if feature == "constant":
         return 1.0
-    return float(frame.bands[("low", "mid", "high").index(name)])
+    return float(frame.bands[("low", "mid", "high").index(feature)])

@@ -21,6 +21,7 @@ Per frame the mapper runs the stages in this order, each technique of a stage in
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from dataclasses import field
 from typing import Any, ClassVar, NamedTuple
 
@@ -70,7 +71,9 @@ class Drive(NamedTuple):
     """A signal a technique follows: smoothed for it by the mapper, causally (an EMA) or, offline,
     with zero phase (no lag)."""
 
-    feature: str  # a name of FEATURES, or "chroma" for the (12,) pitch-class row
+    # a name of FEATURES, or "chroma" for the (12,) pitch-class row, of the mix, or of a source
+    # as SOURCE.FEATURE (`visualizer.mapping.routing`)
+    feature: str
     smoothing: float  # time constant in seconds (0 = the raw signal)
 
 
@@ -92,9 +95,13 @@ class Classes(NamedTuple):
 class Frame(NamedTuple):
     """What every technique sees of one frame."""
 
-    row: FrameFeatures  # the frame's features (index, onsets, beats, tempo, ...)
+    row: FrameFeatures  # the mix's features (index, onsets, beats, tempo, ...): musical time
     drives: dict[str, Any]  # each technique's smoothed `Drive`, by technique name
-    section: int  # sections started so far (0 in the first section)
+    section: int  # the mix's sections started so far (0 in the first section)
+    # each source the preset reads ("mix", and stems given or stood in for) -> its row, and
+    # its sections started so far (`visualizer.mapping.routing`)
+    sources: Mapping[str, FrameFeatures]
+    sections: Mapping[str, int]
 
 
 class Technique:

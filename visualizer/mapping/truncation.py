@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from visualizer.errors import PresetError
+from visualizer.mapping.routing import signal
 from visualizer.mapping.technique import FEATURES, Drive, Frame, Technique, opt
 
 
@@ -25,8 +26,9 @@ class TruncationOptions:
     # cleaner, more typical images, higher = more varied ones.
     min: float = opt(0.4, 0.02, 1.0)
     max: float = opt(0.7, 0.02, 1.0)
-    # Signal that moves the truncation ("constant" holds it at max).
-    feature: str = opt("energy", choices=FEATURES)
+    # Signal that moves the truncation, of the mix or of a stem ("bass.low"); "constant" holds
+    # it at max.
+    feature: str = signal("energy", FEATURES)
     # Loud = low truncation instead of high.
     invert: bool = opt(False)
     # Time constant of the signal smoothing in seconds, 0-10.

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from visualizer.mapping.routing import signal, source_of
 from visualizer.mapping.technique import FEATURES, Drive, Frame, Setup, Technique, opt
 from visualizer.options import LATENT_SIZE
 
@@ -34,8 +35,9 @@ class WalkOptions:
     rise: float = opt(2.0, 0.0, 20.0)
     # Latent units per second even in silence, 0-5.
     idle: float = opt(0.05, 0.0, 5.0)
-    # Signal that sets the step.
-    feature: str = opt("energy", choices=FEATURES)
+    # Signal that sets the step, of the mix or of a stem ("drums.energy"); its rise is read
+    # from the same source.
+    feature: str = signal("energy", FEATURES)
 
 
 class LatentWalk:
@@ -90,8 +92,9 @@ class Walk(Technique):
 
     def step(self, frame: Frame, value: np.ndarray) -> np.ndarray:
         w = self.options
+        rise = frame.sources[source_of(w.feature)].energy_rise
         distance = walk_distance(
-            frame.drives[self.name], frame.row.energy_rise,
+            frame.drives[self.name], rise,
             speed=w.speed, rise_gain=w.rise, idle=w.idle, fps=self.fps,
         )  # fmt: skip
         return self._walk.step(distance)

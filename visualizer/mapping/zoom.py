@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from visualizer.mapping.routing import signal
 from visualizer.mapping.signals import ema_alpha
 from visualizer.mapping.technique import FEATURES, Drive, Frame, Setup, Technique, opt
 from visualizer.mapping.warp import zoom, zoom_scale
@@ -22,8 +23,8 @@ class ZoomOptions:
     # How much the signal scales the latent's magnitude up around its 8-second mean, 0-1 (0 =
     # off): loud bass zooms in on the subject.
     amount: float = opt(0.0, 0.0, 1.0)
-    # Signal that sets the zoom.
-    feature: str = opt("low", choices=FEATURES)
+    # Signal that sets the zoom, of the mix or of a stem ("bass.energy").
+    feature: str = signal("low", FEATURES)
     # Time constant of the signal smoothing in seconds, 0-10.
     smoothing: float = opt(0.3, 0.0, 10.0)
 

@@ -10,6 +10,8 @@ import this package.
 - `timeline`: track -> full-rate Timeline (analysis once, mapping once); the `timeline` command
 - `render`: a track into a video: plan, segments (on any worker), finish; `render_track`
 - `preview`: the storyboard and the draft's frame step
+- `stems`: ``--stems`` read into (name, file) pairs, checked once, the stems a preset reads
+  analysed once each
 """
 
 from typing import TYPE_CHECKING
@@ -43,6 +45,7 @@ if TYPE_CHECKING:  # the real names, for type checkers and editors (loaded lazil
     from visualizer.pipeline.render import render_track as render_track
     from visualizer.pipeline.render import segment_sink as segment_sink
     from visualizer.pipeline.render import start_soundtrack as start_soundtrack
+    from visualizer.pipeline.stems import parse_stems as parse_stems
     from visualizer.pipeline.timeline import make_timeline as make_timeline
     from visualizer.pipeline.timeline import map_track as map_track
     from visualizer.pipeline.timeline import write_timeline as write_timeline

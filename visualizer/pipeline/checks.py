@@ -27,6 +27,7 @@ from visualizer.model.devices import check_named_precision
 from visualizer.model.upscaler import check_upscale_spec, upscale_input
 from visualizer.options import BEAT_TRACKERS, COMPILE_MODES, CUDNN_MODES, FITS
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
+from visualizer.pipeline.stems import check_stems
 from visualizer.pipeline.workdir import work_dir_for
 from visualizer.rendering import codecs
 from visualizer.rendering.video import check_size
@@ -49,6 +50,7 @@ def check_render(track: Path, output: Path, options: RenderOptions) -> RenderJob
     codecs.check_output_suffix(output, options.encoder, options.codec)
     check_outputs(output, options, track, preset=preset)
     check_track(track)
+    check_stems(track, options, preset)
     return RenderJob(track, output, options, preset)
 
 
@@ -97,6 +99,11 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         raise RenderError("start must be >= 0 and duration > 0 seconds")
     if options.timeline is not None:
         check_timeline_file(Path(options.timeline))
+        if options.stems:
+            raise RenderError(
+                "--stems and --timeline: a saved Timeline was mapped already (give the stems "
+                "when it is made)"
+            )
     if options.weights not in (None, "random"):
         weights = check_path_text(options.weights, "weights", WeightsError)
         if not weights.exists():
@@ -131,6 +138,7 @@ def inputs_of(
     preset when the caller has it (else the preset is loaded here)."""
     named = (
         track,
+        *(path for _, path in options.stems),
         options.timeline,
         options.weights,
         upscale_input(options.upscale),

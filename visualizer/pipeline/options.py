@@ -61,6 +61,9 @@ class RenderOptions:
     # how cuDNN picks convolution algorithms on CUDA: deterministic (resume-exact) | benchmark
     cudnn: str = "deterministic"
     beats: str = "dsp"  # beat and downbeat tracker: dsp | beat-this (the optional neural one)
+    # the track's stems, (name, file) in `visualizer.options.STEMS` order
+    # (`visualizer.pipeline.stems.parse_stems` reads --stems); () = none: stand-ins
+    stems: tuple[tuple[str, Path], ...] = ()
 
 
 # A render's identity: the RenderOptions fields that change its picture or its sound. A resume
@@ -89,6 +92,7 @@ IDENTITY_FIELDS = (
     "segment_frames",
     "precision",
     "beats",
+    "stems",
 )
 PRESET_FIELDS = ("preset", "overrides", "seed")
 # The rest: where and how fast the frames are computed (device, batch size, compile and cuDNN's

@@ -47,6 +47,7 @@ def render_preview(
     from visualizer.files import check_output
     from visualizer.model.inference import load_generator
     from visualizer.pipeline.checks import check_track, check_values, inputs_of
+    from visualizer.pipeline.stems import check_stems
     from visualizer.pipeline.timeline import make_timeline
     from visualizer.rendering.storyboard import check_image_suffix, render_storyboard, save_image
 
@@ -55,6 +56,7 @@ def render_preview(
     check_image_suffix(output)
     check_output(output, inputs_of(options, track), overwrite=overwrite, what="storyboard")
     preset = check_values(options)
+    check_stems(track, options, preset)
     timeline = make_timeline(track, options, progress, preset=preset)
     generator = load_generator(options, progress=progress)
     image = render_storyboard(timeline, generator, count=count, columns=columns)

@@ -1,9 +1,11 @@
 """The timeline job: a track (or a saved Timeline) -> the full-rate Timeline a render draws.
 
-The analysis is entered once (`visualizer.analysis.track.analyze_window`: the whole track's
-Features, the excerpt's frames and the audio's length, the window checked before analysing), the
-mapping once (the whole track mapped, the excerpt's frames kept, the loop closed). `render`,
-`preview` and the `timeline` command (`write_timeline`) all draw this same Timeline.
+The analysis is entered once per source (`visualizer.analysis.track.analyze_window`: the whole
+track's Features, the excerpt's frames and the audio's length, the window checked before
+analysing; then each stem the preset reads, whole, `visualizer.pipeline.stems.analyze_stems`),
+the mapping once (the whole track mapped with its stems, the excerpt's frames kept, the loop
+closed). `render`, `preview` and the `timeline` command (`write_timeline`) all draw this same
+Timeline.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from visualizer.mapping.timeline import Timeline
 from visualizer.options import DEFAULT_FPS
 from visualizer.pipeline.checks import check_track, check_values, inputs_of
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
+from visualizer.pipeline.stems import analyze_stems, check_stems, stems_to_analyze
 from visualizer.progress import ProgressCallback
 
 
@@ -68,6 +71,7 @@ def write_timeline(
     if output.suffix.lower() != ".npz":
         raise OutputError(f"invalid output {output}: a Timeline is a .npz file")
     preset = check_values(options)
+    check_stems(track, options, preset)
     timeline = make_timeline(track, options, progress, preset=preset)
     timeline_io.save(timeline, output)
     return timeline
@@ -88,6 +92,9 @@ def map_track(
     from visualizer.mapping.mapper import build_timeline
 
     chosen = preset or resolve_preset(options)
+    if preset is None:  # not checked by a job: the stems before any work
+        check_stems(Path(track), options, chosen)
+    read = stems_to_analyze(options, chosen)  # asked of the mapping before the analysis
     # An excerpt is the same video as those seconds of the full render: map the whole track
     # (its walk, pulses and sections run from its start) and keep the excerpt's frames.
     features, first, count = analyze_window(
@@ -98,7 +105,8 @@ def map_track(
         progress=progress,
         tracker=options.beats,
     )
-    timeline = build_timeline(features, chosen.preset, seed=chosen.seed, loop=False)
+    stems = analyze_stems(Path(track), options, read, features, progress)
+    timeline = build_timeline(features, chosen.preset, seed=chosen.seed, loop=False, stems=stems)
     if options.start or options.duration is not None:
         timeline = timeline.slice(first, first + count)
     if chosen.preset.loop.enabled:  # close the clip actually rendered, excerpt or whole track

@@ -84,9 +84,10 @@ def manifest_for(plan: RenderPlan, full: Timeline, source: str) -> dict[str, Any
         "n_frames": plan.n_frames,
     }
     for name in IDENTITY_FIELDS:
-        if name not in (*PRESET_FIELDS, "timeline"):  # these two: "source" below
+        if name not in (*PRESET_FIELDS, "timeline", "stems"):  # these: "source" and below
             record[name] = _json_value(getattr(options, name))
     record.update(
+        stems={name: file_sha256(path) for name, path in options.stems},  # by their content
         weights=str(options.weights),
         fps=str(full.fps),  # --fps, or the saved timeline's
         encoder=plan.encoder,  # "auto" resolved
@@ -106,15 +107,38 @@ def _json_value(value: Any) -> Any:
 def check_same_render(saved: dict, current: dict, output: Path) -> None:
     """ResumeMismatch naming the first setting that differs from the interrupted render."""
     for key, value in current.items():
-        if saved.get(key) != value and key in _CHANGED:
+        before = saved.get(key, _ADDED.get(key))
+        if key == "stems" and before != value:
+            raise ResumeMismatch(
+                f"cannot resume {output.name}: {_stems_changed(before or {}, value)} (use the "
+                "stems it was started with, or --overwrite to start over)"
+            )
+        if before != value and key in _CHANGED:
             raise ResumeMismatch(
                 f"cannot resume {output.name}: {_CHANGED[key]} (use --overwrite to start over)"
             )
-        if saved.get(key) != value:
+        if before != value:
             raise ResumeMismatch(
                 f"cannot resume {output.name}: {key} was {saved.get(key)!r}, now {value!r} "
                 "(use the same options, or --overwrite to start over)"
             )
+
+
+_ADDED: dict[str, Any] = {
+    "stems": {}
+}  # keys added to the manifest since its version, as older renders had them
+
+
+def _stems_changed(before: dict, now: dict) -> str:
+    """What changed in the stems (name -> sha256 of the file) since the interrupted render."""
+    for name in sorted(before.keys() | now.keys()):
+        if name not in now:
+            return f"the interrupted render read a {name} stem, this one has none"
+        if name not in before:
+            return f"the interrupted render had no {name} stem"
+        if before[name] != now[name]:
+            return f"the {name} stem's content is not the interrupted render's"
+    return "the stems differ"
 
 
 _CHANGED = {  # what a change of these means, said in words (their values are not for reading)
