@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 
 from tests.fixtures_audio import SR, bar_pattern, bar_pattern_times, click_track
-from visualizer.analysis import bars
+from visualizer.analysis import bars, downbeats
+from visualizer.analysis.beats import track_beats
 from visualizer.analysis.causal import analyze_causal
 from visualizer.analysis.decode import Audio
 from visualizer.analysis.features import frame_features, validate_features
+from visualizer.analysis.hop_rows import HopRows
+from visualizer.analysis.stft import HOP, SpectrumReducer, frame_chunks
 from visualizer.analysis.track import analyze
 
 FPS_VALUES = [Fraction(24), Fraction(25), Fraction(30), Fraction(30000, 1001)]
@@ -22,6 +25,15 @@ PATTERNS = [(3, 100.0), (4, 120.0)]  # (meter, bpm)
 
 def audio_of(samples: np.ndarray) -> Audio:
     return Audio(samples=np.asarray(samples, np.float32), sr=SR, path=None, start=0.0)
+
+
+def analyze_envelope(samples: np.ndarray) -> np.ndarray:
+    """The onset envelope (N,) the analysis tracks beats in, at SR / HOP hops per second."""
+    reducer = SpectrumReducer(SR)
+    with HopRows(SR, reducer.mel_of_bin, reducer.n_low) as rows:
+        for frames, total in frame_chunks([np.asarray(samples, np.float32)]):
+            rows.add(reducer.reduce(frames), total)
+        return rows.finish()["envelope"]
 
 
 def frames_of(times: np.ndarray, fps: Fraction) -> np.ndarray:
@@ -178,3 +190,57 @@ def test_beats_and_bars_follow_a_tempo_change(meter, bpm, after):
     # the bar phase keeps counting whole beats on both sides of the change
     late = features.beats[features.beats > 25 * 30]
     assert np.allclose(np.round(features.bar_phase[late] * meter, 3) % 1, 0)
+
+
+def test_a_fast_bar_is_counted_at_its_own_level():
+    # at 180 BPM the beat tracker's tempo prior (centred on 120) locks onto every other beat;
+    # the level whose bars are plain (one clear downbeat per 4 beats) is the real one
+    meter, bpm, fps = 4, 180.0, Fraction(30)
+    samples = bar_pattern(meter, bpm, 40.0)
+    features = analyze(audio_of(samples), fps=fps)
+    beat_times, downbeat_times = bar_pattern_times(meter, bpm, 40.0)
+    assert features.tempo == pytest.approx(bpm, rel=0.03)
+    assert features.meter == meter
+    truth = frames_of(downbeat_times, fps)
+    assert near(features.downbeats, truth).mean() >= 0.9
+    assert near(truth, features.downbeats).mean() >= 0.9
+    assert near(features.beats, frames_of(beat_times, fps)).mean() >= 0.9
+    # what the rule corrects: the tracker alone, on the same envelope, finds half the tempo
+    envelope = analyze_envelope(samples)
+    _, tracked = track_beats(envelope, rate=SR / HOP)
+    assert tracked == pytest.approx(bpm / 2, rel=0.03)
+
+
+@pytest.mark.parametrize("odd_at", [15.5, 17.0], ids=["3-beat bar", "2-beat bar"])
+def test_an_odd_bar_in_steady_music_moves_the_count(odd_at):
+    # 4/4 at 120 with one bar cut short: the beats run on steadily, the bars restart
+    fps = Fraction(30)
+    first, second = bar_pattern(4, 120.0, odd_at), bar_pattern(4, 120.0, 20.0)
+    features = analyze(audio_of(np.concatenate([first, second])), fps=fps)
+    _, before = bar_pattern_times(4, 120.0, odd_at)
+    _, after = bar_pattern_times(4, 120.0, 20.0)
+    truth = frames_of(np.concatenate([before, after + odd_at]), fps)
+    assert features.meter == 4
+    assert near(features.downbeats, truth).mean() >= 0.9
+    assert near(truth, features.downbeats).mean() >= 0.9
+    assert near(features.downbeats, truth[truth > odd_at * 30]).all()
+
+
+def test_bar_cuts_are_dear_where_the_beats_run_steadily():
+    steady = np.arange(65) * 50
+    assert (downbeats.reset_costs(steady) == downbeats.STEADY_RESET).all()
+    # the tracker added a beat (index 32) half-way between two: the beats around it wander
+    wandering = np.sort(np.append(np.arange(64) * 50, 31 * 50 + 25))
+    costs = downbeats.reset_costs(wandering)
+    loose = np.flatnonzero(costs == downbeats.LOOSE_RESET)
+    assert loose.min() >= 28 and loose.max() <= 37 and 32 in loose
+    # bars of 4 before the added beat, shifted by it after; a section starts on the first new
+    # downbeat (33). Where the beats wander the count follows (one bar a beat longer); held to
+    # the steady cost, 8 bars and a section start do not change a bar's length: one count
+    salience = np.where(np.arange(65) % 4 == 0, 1.0, -1.0 / 3)
+    salience[32:] = np.where((np.arange(32, 65) - 33) % 4 == 0, 1.0, -1.0 / 3)
+    salience[33] += downbeats.SECTION_BONUS
+    moved, _ = downbeats.track_downbeats(salience, costs)
+    assert moved.tolist() == list(range(0, 32, 4)) + list(range(33, 65, 4))
+    held, _ = downbeats.track_downbeats(salience, np.full(65, downbeats.STEADY_RESET))
+    assert set(np.diff(held).tolist()) == {4}

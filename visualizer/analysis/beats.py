@@ -28,21 +28,30 @@ LOCAL_SECONDS = 4.0  # the activation is the onset envelope over its maximum of 
 LOCAL_FLOOR = 0.05  # (never over less than this: a quiet passage's noise stays small)
 
 
-def track_beats(envelope: np.ndarray, *, rate: float) -> tuple[np.ndarray, float]:
+def track_beats(
+    envelope: np.ndarray,
+    *,
+    rate: float,
+    tempo: float = PRIOR_BPM,
+    octaves: float = TEMPO_PRIOR_OCTAVES,
+) -> tuple[np.ndarray, float]:
     """(beat positions (B,) int64 hop indices, tempo in BPM) of an onset envelope (N,) in
     [0, 1] at ``rate`` hops per second; (empty, 0.0) when fewer than two beats are found.
 
     The envelope, scaled by its local maximum so a quiet verse counts as much as a loud chorus,
-    is the activation of `viterbi_beats`; beats before the first and after the last strong one
-    (the silence or noise around the music) are dropped. The tempo is 60 / the median beat
-    interval.
+    is the activation of `viterbi_beats`, its tempo prior centred on ``tempo`` BPM and
+    ``octaves`` wide (a narrow prior asks for the beats at one metrical level: see
+    `visualizer.analysis.downbeats.metrical_level`); beats before the first and after the last
+    strong one (the silence or noise around the music) are dropped. The returned tempo is 60 /
+    the median beat interval.
     """
     env = np.asarray(envelope, np.float64)
     if env.size == 0:
         return np.zeros(0, np.int64), 0.0
     top = maximum_filter1d(env, max(1, int(LOCAL_SECONDS * rate)), mode="nearest")
     activation = env / np.maximum(top, LOCAL_FLOOR)
-    beats = _trim_weak(viterbi_beats(activation, rate=rate, tempo=PRIOR_BPM), env)
+    found = viterbi_beats(activation, rate=rate, tempo=tempo, octaves=octaves)
+    beats = _trim_weak(found, env)
     if beats.size < 2:
         return np.zeros(0, np.int64), 0.0
     return beats, float(60.0 * rate / np.median(np.diff(beats)))
@@ -72,12 +81,13 @@ def viterbi_beats(
     *,
     rate: float,
     tempo: float = 0.0,
+    octaves: float = TEMPO_PRIOR_OCTAVES,
     min_bpm: float = MIN_BPM,
     max_bpm: float = MAX_BPM,
 ) -> np.ndarray:
     """Beat positions (int64 hop indices, sorted) of ``activation`` (N,) in [0, 1] at ``rate``
-    hops per second; ``tempo`` (BPM, 0: none) centres the tempo prior. Empty for a flat or
-    too-short activation."""
+    hops per second; ``tempo`` (BPM, 0: none) centres the tempo prior, ``octaves`` is its
+    width. Empty for a flat or too-short activation."""
     act = np.clip(np.asarray(activation, np.float64), 1e-6, 1.0 - 1e-6)
     periods = periods_for(rate, min_bpm, max_bpm)
     if act.size < 2 * periods[-1] or np.ptp(act) <= 1e-6:
@@ -95,7 +105,7 @@ def viterbi_beats(
     log_trans -= np.logaddexp.reduce(log_trans, axis=1, keepdims=True)
     # the prior is a cost paid on every beat (not normalised away per row): over a track it
     # decides between a tempo and its double or half, which fit the onsets about as well
-    log_prior = _log_prior(periods, rate, tempo)
+    log_prior = _log_prior(periods, rate, tempo, octaves)
     log_trans += log_prior[None, :]
     # start anywhere, weighted by the prior and spread over the positions of each period
     delta = np.repeat(log_prior - np.log(periods), periods)
@@ -119,11 +129,11 @@ def viterbi_beats(
     return _refine(beats, act, max(1, int(periods[0]) // OBSERVATION_LAMBDA + 1))
 
 
-def _log_prior(periods: np.ndarray, rate: float, tempo: float) -> np.ndarray:
-    if tempo <= 0 or TEMPO_PRIOR_OCTAVES is None:
+def _log_prior(periods: np.ndarray, rate: float, tempo: float, octaves: float) -> np.ndarray:
+    if tempo <= 0 or octaves <= 0:
         return np.zeros(periods.size)
     bpm = 60.0 * rate / periods
-    return -0.5 * (np.log2(bpm / tempo) / TEMPO_PRIOR_OCTAVES) ** 2
+    return -0.5 * (np.log2(bpm / tempo) / octaves) ** 2
 
 
 def _refine(beats: np.ndarray, act: np.ndarray, reach: int) -> np.ndarray:

@@ -20,8 +20,8 @@ from visualizer.errors import FeaturesError
 log = logging.getLogger("visualizer")
 
 # 2: section threshold relative to the track; 3: no edge onsets; 4: downbeats, meter, phases,
-# phrases, sections on downbeats
-ANALYSIS_VERSION = "4"
+# phrases, sections on downbeats; 5: the metrical level by its bars, bar lengths that hold
+ANALYSIS_VERSION = "5"
 
 
 def cache_key(path: Path, *, fps: Fraction, sr: int, tracker: str = "dsp") -> str:

@@ -1,4 +1,5 @@
-"""Downbeats and meter from beats: a bar-position HMM over beat-synchronous features.
+"""Downbeats, meter and the metrical level from beats: a bar-position HMM over beat-synchronous
+features.
 
 A bar starts where the bass comes in, the harmony changes and the accent falls. Each beat gets a
 *downbeat salience* from three beat-synchronous features, each z-scored over the track:
@@ -13,23 +14,63 @@ the same beats): a new part starts on a bar line, so the strongest changes of th
 the bar count, which then carries through the quieter bars around them.
 
 For each meter M in METERS, a Viterbi path over bar positions 0..M-1 (each beat advances one
-position; a bar may be cut short, at a cost, so a dropped or added beat or a bar of another
-length does not throw the count off for the rest of the track) collects the salience on its
-downbeats. The meter whose path collects the most, after a small prior for 4, wins. Plain numpy:
-B beats x 7 states.
+position; a bar may be cut short or made one beat longer, at a cost, so a dropped or added
+beat or a bar of another length does not throw the count off for the rest of the track)
+collects the salience on its downbeats. Changing a bar's length is dear where the beats run
+steadily (an odd bar is rare there, and a wrong one shifts every bar after it) and cheap where
+the beat intervals wander (where the beat tracker may have added or dropped a beat: below a
+section start's bonus, so a section start re-anchors the count there). The meter whose path
+collects the most, after a small prior for 4, wins. Plain numpy: B beats x 7 states.
+
+The metrical level: a beat tracker may lock onto half or double the felt beat (two beats of the
+music per tracked beat, the tracked beats on the snare's 2 and 4; or eighth notes). At the right
+level the bar is plain: one bar position collects clearly more downbeat salience than the others
+and the chords fill whole bars; at half the level two positions per "bar" look alike (two real
+downbeats), at double the level each bar holds two half bars. `metrical_level` tracks the beats
+again at double (or half) the tempo and keeps that level when its bar evidence is at least
+LEVEL_RATIO times the tracked level's.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+from visualizer.analysis.beats import MAX_BPM, MIN_BPM, track_beats
 
 METERS = (3, 4)
 METER_PRIOR = {3: 0.0, 4: 0.5}  # salience units: 4/4 unless 3/4 is clearly better
-RESET_COST = 12.0  # salience units to cut a bar short: the bar count holds unless the music insists
+STEADY_RESET = 24.0  # salience units to cut a bar short where the beats run steadily
+LOOSE_RESET = 6.0  # ... where they wander: below SECTION_BONUS
+IRREGULAR = 0.1  # a beat interval this far (log) from the median of the 8 around it: wandering
 SECTION_BONUS = 8.0  # salience units added where a section starts: sections start on bar lines
-# These weights and costs were chosen against the reference tracker on 19 real tracks
-# (BENCHMARKS.md, "Musical time"); the benchmark's other 11 tracks were not looked at for it.
+LEVEL_RATIO = 2.0  # another metrical level wins with this many times the bar evidence
+LEVEL_BARS = 8  # bars a level needs before its evidence counts (fewer: a few bars' noise)
+LEVEL_PRIOR_OCTAVES = 0.15  # the tempo prior that holds the tracker at the other level
+# These weights, costs and ratios were chosen against the reference tracker on 19 real tracks
+# (BENCHMARKS.md, "Musical time"); the benchmark's other 11 tracks were not used to choose them.
 WEIGHTS = {"low": 0.3, "harmony": 0.7, "rise": 1.0}
+
+
+class BeatRows(NamedTuple):
+    """The per-hop rows the bar cues are read from: low-band onset strength (N,), chroma
+    (12, M) per block of ``chroma_pool`` hops, log loudness (N,)."""
+
+    low_flux: np.ndarray
+    chroma: np.ndarray
+    loudness: np.ndarray
+    chroma_pool: int = 1
+
+
+def low_band_flux(low_power: np.ndarray) -> np.ndarray:
+    """Positive dB rise (N,) float64 of the low-band power (N,) from hop to hop, the power
+    floored 80 dB under its peak (so silence and noise make no onsets)."""
+    low_db = 10.0 * np.log10(np.maximum(np.asarray(low_power, np.float64), 1e-10))
+    if low_db.size == 0:
+        return low_db
+    low_db = np.maximum(low_db, low_db.max() - 80.0)
+    return np.maximum(np.diff(low_db, prepend=low_db[:1]), 0.0)
 
 
 def beat_means(rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -55,35 +96,31 @@ def zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / std if std > 1e-12 else np.zeros_like(x)
 
 
-def downbeat_salience(
-    beats: np.ndarray,
-    low_flux: np.ndarray,
-    chroma: np.ndarray,
-    loudness: np.ndarray,
-    *,
-    chroma_pool: int = 1,
-    anchors: np.ndarray | None = None,
-) -> np.ndarray:
-    """(B,) float64 salience of each beat as a downbeat (z-score units, higher is likelier).
+def beat_chroma(beats: np.ndarray, rows: BeatRows) -> np.ndarray:
+    """Unit-length chroma (12, B) of each beat's interval (zero columns in silence)."""
+    means = beat_means(rows.chroma, np.asarray(beats, np.int64) // rows.chroma_pool)
+    norms = np.linalg.norm(means, axis=0)
+    return np.divide(means, norms, out=np.zeros_like(means), where=norms > 1e-12)
 
-    ``beats`` (B,) hop indices; ``low_flux`` (N,) low-band onset strength per hop; ``chroma``
-    (12, M) per block of ``chroma_pool`` hops; ``loudness`` (N,) log loudness per hop;
-    ``anchors``: indices of the beats where sections start (SECTION_BONUS each).
-    """
+
+def downbeat_salience(
+    beats: np.ndarray, rows: BeatRows, anchors: np.ndarray | None = None
+) -> np.ndarray:
+    """(B,) float64 salience of each beat (``beats``: (B,) hop indices) as a downbeat (z-score
+    units, higher is likelier); ``anchors``: indices of the beats where sections start
+    (SECTION_BONUS each)."""
     beats = np.asarray(beats, np.int64)
     if beats.size == 0:
         return np.zeros(0)
-    n = low_flux.size
+    n = rows.low_flux.size
     # the strongest low-band onset within a 16th of a beat (at least 2 hops) of the beat
     half = max(2, int(np.median(np.diff(beats)) / 8)) if beats.size > 1 else 2
     window = np.clip(beats[:, None] + np.arange(-half, half + 1)[None, :], 0, max(0, n - 1))
-    low = low_flux[window].max(axis=1) if n else np.zeros(beats.size)
-    means = beat_means(chroma, beats // chroma_pool)
-    norms = np.linalg.norm(means, axis=0)
-    unit = np.divide(means, norms, out=np.zeros_like(means), where=norms > 1e-12)
+    low = rows.low_flux[window].max(axis=1) if n else np.zeros(beats.size)
+    unit = beat_chroma(beats, rows)
     harmony = np.zeros(beats.size)
     harmony[1:] = 1.0 - np.sum(unit[:, 1:] * unit[:, :-1], axis=0)
-    loud = beat_means(loudness[None, :], beats)[0]
+    loud = beat_means(rows.loudness[None, :], beats)[0]
     rise = np.zeros(beats.size)
     rise[1:] = np.maximum(loud[1:] - loud[:-1], 0.0)
     salience = (
@@ -96,23 +133,106 @@ def downbeat_salience(
     return salience
 
 
-def bar_positions(salience: np.ndarray, meter: int) -> tuple[np.ndarray, float]:
+def homogeneity(unit: np.ndarray, meter: int) -> np.ndarray:
+    """(B,) z-scored: minus the spread of the unit chroma ``unit`` (12, B) over the beats
+    [k, k + meter) (the variance per pitch class, summed): high where a bar starting at beat k
+    holds one chord."""
+    b = unit.shape[1]
+    if b == 0:
+        return np.zeros(0)
+    first = np.cumsum(np.pad(unit, ((0, 0), (1, 0))), axis=1)
+    second = np.cumsum(np.pad(unit**2, ((0, 0), (1, 0))), axis=1)
+    start = np.arange(b)
+    stop = np.minimum(b, start + meter)
+    count = stop - start
+    mean = (first[:, stop] - first[:, start]) / count
+    spread = ((second[:, stop] - second[:, start]) / count - mean**2).sum(axis=0)
+    return zscore(-spread)
+
+
+def bar_evidence(beats: np.ndarray, rows: BeatRows) -> float:
+    """How plainly ``beats`` group into bars: for the meter that shows it best, the lead of the
+    best bar position over the second in mean downbeat salience and in `homogeneity` (z-score
+    units, >= 0; 0 with fewer than LEVEL_BARS bars)."""
+    beats = np.asarray(beats, np.int64)
+    salience = downbeat_salience(beats, rows)
+    unit = beat_chroma(beats, rows)
+    best = 0.0
+    for meter in METERS:
+        if beats.size < LEVEL_BARS * meter:
+            continue
+        lead = 0.0
+        for cue in (salience, homogeneity(unit, meter)):
+            profile = np.sort([cue[p::meter].mean() for p in range(meter)])
+            lead += float(profile[-1] - profile[-2])
+        best = max(best, lead)
+    return best
+
+
+def metrical_level(
+    envelope: np.ndarray, rate: float, beats: np.ndarray, tempo: float, rows: BeatRows
+) -> tuple[np.ndarray, float]:
+    """(beats, tempo) at the metrical level whose bars are plainest: the tracked ``beats`` at
+    ``tempo`` BPM (`visualizer.analysis.beats.track_beats` of ``envelope`` at ``rate`` hops
+    per second), or the beats tracked again at double or half that tempo when its
+    `bar_evidence` is at least LEVEL_RATIO times theirs (a track too short to judge keeps
+    its level)."""
+    own = bar_evidence(beats, rows) if beats.size >= 2 else 0.0
+    if own <= 0.0:
+        return beats, tempo
+    best = (own * LEVEL_RATIO, beats, tempo)
+    for factor in (2.0, 0.5):
+        if not MIN_BPM <= tempo * factor <= MAX_BPM:
+            continue
+        other, other_tempo = track_beats(
+            envelope, rate=rate, tempo=tempo * factor, octaves=LEVEL_PRIOR_OCTAVES
+        )
+        if other.size >= 2 and (evidence := bar_evidence(other, rows)) >= best[0]:
+            best = (evidence, other, other_tempo)
+    return best[1], best[2]
+
+
+def reset_costs(beats: np.ndarray) -> np.ndarray:
+    """(B,) salience units to cut a bar short at each beat: LOOSE_RESET where an interval among
+    the 8 around the beat lies IRREGULAR (log) or more from their median, else STEADY_RESET."""
+    beats = np.asarray(beats, np.int64)
+    costs = np.full(beats.size, STEADY_RESET)
+    if beats.size < 3:
+        return costs
+    intervals = np.diff(beats).astype(np.float64)
+    # the intervals k - 4 .. k + 3 around beat k (interval j runs from beat j to beat j + 1)
+    padded = np.pad(intervals, (4, 4), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 8)[: beats.size]
+    median = np.nanmedian(windows, axis=1, keepdims=True)
+    spread = np.nanmax(np.abs(np.log(windows / median)), axis=1)
+    costs[spread > IRREGULAR] = LOOSE_RESET
+    return costs
+
+
+def bar_positions(
+    salience: np.ndarray, meter: int, costs: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """Viterbi bar positions (B,) int64 in [0, meter) of beats with ``salience``, and the path's
-    score (the salience summed over its downbeats, less the cost of the bars it cut short)."""
+    score (the salience summed over its downbeats, less the cost of the bars it cut short or
+    made a beat longer;
+    ``costs`` (B,): the cost of cutting a bar short at each beat, STEADY_RESET when None)."""
     b = salience.size
     if b == 0:
         return np.zeros(0, np.int64), 0.0
+    costs = np.full(b, STEADY_RESET) if costs is None else costs
     score = np.where(np.arange(meter) == 0, salience[0], 0.0)
     back = np.zeros((b, meter), np.int64)
+    from_p = np.roll(np.arange(meter), 1)  # position p came from p - 1
     for k in range(1, b):
-        advance = np.roll(score, 1)  # position p came from p - 1
-        from_p = np.roll(np.arange(meter), 1)
-        # position 0 may also follow any position (a bar cut short) at RESET_COST
-        best_reset = int(np.argmax(score))
-        new = advance.copy()
+        new = np.roll(score, 1)
         sources = from_p.copy()
-        if score[best_reset] - RESET_COST > advance[0]:
-            new[0], sources[0] = score[best_reset] - RESET_COST, best_reset
+        # position 0 may also follow any position (a bar cut short), and the last position
+        # itself (a bar one beat longer: the tracker added a beat), at the beat's cost
+        best_reset = int(np.argmax(score))
+        if score[best_reset] - costs[k] > new[0]:
+            new[0], sources[0] = score[best_reset] - costs[k], best_reset
+        if meter > 1 and score[-1] - costs[k] > new[-1]:
+            new[-1], sources[-1] = score[-1] - costs[k], meter - 1
         new[0] += salience[k]
         back[k], score = sources, new
     position = np.zeros(b, np.int64)
@@ -122,11 +242,14 @@ def bar_positions(salience: np.ndarray, meter: int) -> tuple[np.ndarray, float]:
     return position, float(score.max())
 
 
-def track_downbeats(salience: np.ndarray) -> tuple[np.ndarray, int]:
-    """(indices into the beats that start bars, meter); (empty, 0) without beats."""
+def track_downbeats(
+    salience: np.ndarray, costs: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """(indices into the beats that start bars, meter); (empty, 0) without beats. ``costs``:
+    see `bar_positions` (`reset_costs` of the beats)."""
     if salience.size == 0:
         return np.zeros(0, np.int64), 0
-    paths = {meter: bar_positions(salience, meter) for meter in METERS}
+    paths = {meter: bar_positions(salience, meter, costs) for meter in METERS}
     totals = {m: score + METER_PRIOR[m] * salience.size / m for m, (_, score) in paths.items()}
     meter = max(METERS, key=lambda m: totals[m])
     position = paths[meter][0]

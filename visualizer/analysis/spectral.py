@@ -18,7 +18,14 @@ from scipy.ndimage import uniform_filter1d
 
 from visualizer.analysis import bars, rhythm
 from visualizer.analysis.beats import track_beats
-from visualizer.analysis.downbeats import downbeat_salience, track_downbeats
+from visualizer.analysis.downbeats import (
+    BeatRows,
+    downbeat_salience,
+    low_band_flux,
+    metrical_level,
+    reset_costs,
+    track_downbeats,
+)
 from visualizer.analysis.features import Features, n_frames_for, times_to_frames
 from visualizer.analysis.hop_rows import HopRows
 from visualizer.analysis.stft import (
@@ -111,6 +118,7 @@ def analyze_stream(
         beat_idx, tempo = _given(given_beats[0], rate, envelope.size)
     elif not silent and peaks.size >= 2:  # steady audio only has noise in its envelope
         beat_idx, tempo = track_beats(envelope, rate=rate)
+        beat_idx, tempo = metrical_level(envelope, rate, beat_idx, tempo, _beat_rows(spec))
     report(progress, "analyze", 4, STEPS, "step", "analyze")
     chroma_blocks = spec["chroma"]
     block_lo = _pool_starts(n_frames, fps, chroma_blocks.shape[1], rate / CHROMA_POOL)
@@ -218,6 +226,13 @@ def _given(times: np.ndarray, rate: float, n_hops: int) -> tuple[np.ndarray, flo
     return hops, float(60.0 * rate / np.median(np.diff(hops)))
 
 
+def _beat_rows(spec: dict) -> BeatRows:
+    """The per-hop rows the bar cues read (`visualizer.analysis.downbeats.BeatRows`)."""
+    return BeatRows(
+        low_band_flux(spec["band"][:, 0]), spec["chroma"], spec["timbre"][-1], CHROMA_POOL
+    )
+
+
 def _downbeats(
     spec: dict, beat_idx: np.ndarray, section_hops: np.ndarray
 ) -> tuple[np.ndarray, int]:
@@ -225,19 +240,10 @@ def _downbeats(
     the section starts (hops; the first, 0, is the track's start and no evidence)."""
     if beat_idx.size < 2:
         return np.zeros(0, np.int64), 0
-    low_db = 10.0 * np.log10(np.maximum(spec["band"][:, 0], 1e-10))
-    low_db = np.maximum(low_db, low_db.max() - 80.0)
-    low_flux = np.maximum(np.diff(low_db, prepend=low_db[:1]), 0.0)
     anchors = np.searchsorted(beat_idx, np.round(section_hops[1:]).astype(np.int64))
-    salience = downbeat_salience(
-        beat_idx,
-        low_flux,
-        spec["chroma"],
-        spec["timbre"][-1],
-        chroma_pool=CHROMA_POOL,
-        anchors=np.unique(np.clip(anchors, 0, beat_idx.size - 1)),
-    )
-    positions, meter = track_downbeats(salience)
+    anchors = np.unique(np.clip(anchors, 0, beat_idx.size - 1))
+    salience = downbeat_salience(beat_idx, _beat_rows(spec), anchors)
+    positions, meter = track_downbeats(salience, reset_costs(beat_idx))
     return beat_idx[positions], meter
 
 
