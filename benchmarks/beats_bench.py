@@ -15,8 +15,10 @@ mir_eval does):
 - tempo: ours within 4 % of the reference's, or of an exact octave of it; meter: equal;
 - sections: starts per minute and the share of starts (after 0) within 70 ms of a reference
   downbeat;
-- per built-in preset: the class changes (a class vector that starts moving, or turns) and the
-  share of them within 70 ms of a reference downbeat, beside the share chance would give.
+- per built-in preset: the changes of what is shown (a new keyframe, palette, morph class or
+  pose: the techniques' own `changed`, between the first and last beat) and the share of them
+  within 70 ms of a reference downbeat (median and worst track) and of our own downbeats,
+  beside the share chance would give.
 """
 
 from __future__ import annotations
@@ -39,8 +41,6 @@ WINDOW = 0.07  # seconds: an event within 70 ms of the reference's is a hit
 SKIP = 5.0  # seconds at the start left out of the beat scores (mir_eval's trim_beats)
 TEMPO_TOLERANCE = 0.04
 CONTINUITY = 0.175  # phase and period tolerance of CMLt / AMLt
-STILL = 1e-3  # L1 class-vector change per frame under which the classes hold still
-TURN = 0.5  # cosine between two frames' class motion under which the motion turned
 
 
 def f_measure(estimate: np.ndarray, truth: np.ndarray, window: float = WINDOW) -> float:
@@ -115,30 +115,23 @@ def on_grid(times: np.ndarray, grid: np.ndarray, window: float = WINDOW) -> floa
     return float(np.mean(nearest <= window))
 
 
-def class_changes(class_vectors: np.ndarray) -> np.ndarray:
-    """Frames where the class vector starts moving after holding, or turns (int64)."""
-    motion = np.diff(np.asarray(class_vectors, np.float64), axis=0)  # motion[i]: i -> i + 1
-    speed = np.abs(motion).sum(axis=1)
-    moving = speed > STILL
-    starts = np.flatnonzero(moving[1:] & ~moving[:-1]) + 1
-    norms = np.linalg.norm(motion, axis=1)
-    cosine = np.sum(motion[1:] * motion[:-1], axis=1) / np.maximum(norms[1:] * norms[:-1], 1e-12)
-    turns = np.flatnonzero(moving[1:] & moving[:-1] & (cosine < TURN)) + 1
-    first = np.array([0] if moving.size and moving[0] else [], np.int64)
-    return np.unique(np.concatenate([first, starts, turns])).astype(np.int64)
-
-
 def preset_shares(features, truth_downbeats: np.ndarray, presets: list[str]) -> dict:
-    """{preset: (changes, share on a reference downbeat)} for the built-in ``presets``."""
-    from visualizer.mapping import build_timeline
+    """{preset: [changes, share on a reference downbeat, share on our downbeats]} for the
+    built-in ``presets``. A change is a frame where the picture changes at once: a new keyframe,
+    palette, morph class or pose (the techniques' own `changed`, as `downbeat_bench.py` counts
+    them), from the first to the last beat (outside them there is no bar line to land on)."""
+    from visualizer.bench.reactivity import change_frames, near_share
     from visualizer.mapping.presets import load_preset
 
+    fps = float(features.fps)
+    beats = features.beats
     out = {}
     for name in presets:
-        timeline = build_timeline(features, load_preset(name))
-        frames = class_changes(timeline.class_vectors)
-        times = frames / float(features.fps)
-        out[name] = (int(frames.size), on_grid(times, truth_downbeats))
+        frames = change_frames(features, load_preset(name))
+        if beats.size:
+            frames = frames[(frames >= beats[0]) & (frames <= beats[-1])]
+        ours = near_share(frames, features.downbeats, tolerance=int(WINDOW * fps))
+        out[name] = [int(frames.size), on_grid(frames / fps, truth_downbeats), ours]
     return out
 
 
@@ -215,13 +208,22 @@ def report(rows: list[dict], presets: list[str]) -> str:
         "audio minute",
     ]
     if presets:
-        lines += ["", "| preset | class changes | on a downbeat (median) | chance (median) |"]
-        lines.append("|---|---:|---:|---:|")
+        lines += [
+            "",
+            "| preset | tracks | changes | on a reference downbeat (median) | worst track | "
+            "on our downbeats (median) | chance (median) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for name in presets:
-            counts = sum(r["presets"][name][0] for r in rows)
-            shares = [r["presets"][name][1] for r in rows]
+            found = [r["presets"][name] for r in rows if r["presets"][name][0]]
+            if not found:
+                lines.append(f"| {name} | 0 | 0 | - | - | - | {_pct(med('chance'))} |")
+                continue
+            on_reference = [share for _, share, _ in found]
             lines.append(
-                f"| {name} | {counts} | {_pct(float(np.nanmedian(shares)))} | "
+                f"| {name} | {len(found)} | {sum(n for n, _, _ in found)} | "
+                f"{_pct(float(np.median(on_reference)))} | {_pct(min(on_reference))} | "
+                f"{_pct(float(np.median([ours for _, _, ours in found])))} | "
                 f"{_pct(med('chance'))} |"
             )
     return "\n".join(lines)
