@@ -15,7 +15,8 @@ import pytest
 from tests.live_fixtures import write_preset
 from visualizer.errors import LiveIOError, MidiMapError
 from visualizer.live.control import LiveControl
-from visualizer.live.midi_map import Binding, MidiMap
+from visualizer.live.midi_map import Binding, MidiMap, control_value
+from visualizer.live.params import parameter_specs
 from visualizer.live.show import scene_names
 
 mido = pytest.importorskip("mido", reason="MIDI needs the live extra (mido)")
@@ -86,6 +87,17 @@ def test_map_file_round_trips_and_names_bad_bindings(tmp_path):
         assert str(path) in str(error.value)
     with pytest.raises(MidiMapError, match="MIDI map not found: .*missing.toml"):
         MidiMap.load(tmp_path / "missing.toml")
+
+
+def test_a_knob_on_a_signal_key_sweeps_the_features_of_the_source_it_reads(control):
+    specs = {spec["key"]: spec for spec in parameter_specs(control.base)}
+    knob = Binding("control", 1, 4, "truncation.feature")
+    on_mix = {control_value(knob, cc, specs) for cc in range(128)}
+    assert "energy" in on_mix and not any("." in name for name in on_mix)
+    bass = {**specs, knob.target: {**specs[knob.target], "value": "bass.energy"}}
+    on_bass = {control_value(knob, cc, bass) for cc in range(128)}
+    assert "bass.low" in on_bass and all(name.startswith("bass.") for name in on_bass)
+    assert len(on_bass) == sum(c.startswith("bass.") for c in specs[knob.target]["choices"])
 
 
 def test_controls_span_the_range_of_their_target(control):

@@ -64,7 +64,11 @@ def test_stems_are_read_from_a_folder_pairs_or_a_mapping(song, tmp_path):
         ("other", stems / "other.wav"),
     )
     assert parse_stems({"bass": str(stems / "bass.wav")}) == (("bass", stems / "bass.wav"),)
-    assert parse_stems(None) == parse_stems("") == ()
+    assert parse_stems(None) == parse_stems("") == parse_stems(()) == ()
+    # the parsed pairs are a spec too: RenderOptions' stems, handed back by dataclasses.asdict
+    assert parse_stems(by_folder) == parse_stems([list(p) for p in by_folder]) == by_folder
+    with pytest.raises(StemError, match="not a \\(NAME, FILE\\) pair"):
+        parse_stems([("drums",)])
     (tmp_path / "Vocals.FLAC").write_bytes(b"x")
     (tmp_path / "notes.txt").write_text("not a stem")
     assert parse_stems(tmp_path) == (("vocals", tmp_path / "Vocals.FLAC"),)

@@ -169,6 +169,15 @@ def _binding(kind: str, entry: Any) -> Binding:
     return Binding(kind, channel, number, target, **ends, quantize=quantize)
 
 
+def _same_source(choices: list[str], value: Any) -> list[str]:
+    """The choices a knob sweeps: for a signal key (SOURCE.FEATURE), the features of the source
+    it reads now (the mix's plain names, or one stem's), not every source's; a knob over six
+    sources' features would move too far for a touch."""
+    source = str(value).partition(".")[0] if "." in str(value) else None
+    same = [c for c in choices if (c.partition(".")[0] if "." in c else None) == source]
+    return same or list(choices)
+
+
 def control_value(binding: Binding, value: int, specs: dict[str, dict[str, Any]]) -> Any:
     """The value a CC ``value`` (0-127) gives ``binding``'s target. ``specs`` are the preset's
     parameter specs by key (`visualizer.live.control.parameter_specs`)."""
@@ -184,7 +193,7 @@ def control_value(binding: Binding, value: int, specs: dict[str, dict[str, Any]]
     if kind == "bool":
         return value >= 64
     if kind == "choice":
-        choices = spec["choices"]
+        choices = _same_source(spec["choices"], spec.get("value"))
         return choices[min(int(share * len(choices)), len(choices) - 1)]
     if kind not in ("number", "integer"):
         raise PresetError(f"a MIDI control cannot set {target} ({kind}): bind a number")

@@ -3,8 +3,9 @@
 ``--stems`` is ``NAME=FILE[,NAME=FILE...]`` (NAME one of `visualizer.options.STEMS`), or a folder
 whose files are named after the stems (``drums.wav``, ``bass.flac``, ``vocals.mp3``,
 ``other.wav``, as Demucs, Open-Unmix and Spleeter write them); the Python API also takes a
-mapping ``{"drums": "d.wav"}``. A stem file is an input: never an output, and part of the
-render's identity by its content (`visualizer.pipeline.workdir`, `visualizer.batch.jobs`).
+mapping ``{"drums": "d.wav"}`` and the parsed pairs themselves. A stem file is an input: never
+an output, and part of the render's identity by its content (`visualizer.pipeline.workdir`,
+`visualizer.batch.jobs`).
 
 `check_stems` runs with the other checks, before any work: the files are regular files, the
 preset reads no stem that is neither given nor derivable (`visualizer.mapping.routing`), and each
@@ -35,17 +36,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("visualizer")
 
 Stems = tuple[tuple[str, Path], ...]  # (name, file) in STEMS order
-StemsSpec = str | os.PathLike | Mapping[str, Any] | None
+# what --stems, the API and an album entry give; a sequence of pairs is the parsed form itself
+# (RenderOptions.stems, as `dataclasses.asdict` hands it back)
+StemsSpec = str | os.PathLike | Mapping[str, Any] | tuple | list | None
 MAX_STEM_BYTES = 1 << 40  # an audio file: no bound but the disk's
 
 
 def parse_stems(spec: StemsSpec) -> Stems:
     """``spec`` (see the module's docstring; None or "" for none) as (name, file) pairs in
     `STEMS` order; StemError names an unknown or repeated name, or a folder without stems."""
-    if spec is None or spec == "" or (isinstance(spec, Mapping) and not spec):
+    if spec is None or spec == "" or (isinstance(spec, Mapping | tuple | list) and not spec):
         return ()
     if isinstance(spec, Mapping):
         pairs = [(str(name), str(path)) for name, path in spec.items()]
+    elif isinstance(spec, tuple | list):
+        pairs = [_given_pair(pair) for pair in spec]
     elif isinstance(spec, str) and "=" in spec and not Path(spec).is_dir():
         pairs = [_pair(part) for part in spec.split(",") if part.strip()]
     else:
@@ -59,6 +64,15 @@ def parse_stems(spec: StemsSpec) -> Stems:
             raise StemError(f"--stems: no file given for the {name} stem ({name}=FILE)")
         found[name] = Path(path).expanduser()
     return tuple((name, found[name]) for name in STEMS if name in found)
+
+
+def _given_pair(pair: Any) -> tuple[str, str]:
+    """One (name, file) pair of an already parsed spec."""
+    if not isinstance(pair, tuple | list) or len(pair) != 2:
+        raise StemError(
+            f"stems: {pair!r} is not a (NAME, FILE) pair (NAME one of {', '.join(STEMS)})"
+        )
+    return str(pair[0]), str(pair[1])
 
 
 def _pair(part: str) -> tuple[str, str]:
