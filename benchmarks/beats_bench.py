@@ -13,6 +13,11 @@ mir_eval does):
 - beat F (70 ms window), CMLt and AMLt (continuity, 17.5 % phase and period tolerance, AMLt also
   accepting double, half and off-beat variants of the reference), downbeat F (70 ms);
 - tempo: ours within 4 % of the reference's, or of an exact octave of it; meter: equal;
+- phase: the beat of the reference's bar most of our downbeats fall on, and their share on it
+  (1: on the reference's downbeats; 3 with a high share: bars of the right length, steadily
+  half a 4/4 bar late); and the reference's own consistency: its bar in its beats (its
+  downbeat tracker may run at twice its beat tracker's tempo: 2-beat bars) and the share of its
+  downbeats on its beats;
 - sections: starts per minute and the share of starts (after 0) within 70 ms of a reference
   downbeat;
 - per built-in preset: the changes of what is shown (a new keyframe, palette, morph class or
@@ -41,6 +46,7 @@ WINDOW = 0.07  # seconds: an event within 70 ms of the reference's is a hit
 SKIP = 5.0  # seconds at the start left out of the beat scores (mir_eval's trim_beats)
 TEMPO_TOLERANCE = 0.04
 CONTINUITY = 0.175  # phase and period tolerance of CMLt / AMLt
+STEADY = 0.8  # a share of our downbeats on one beat of the reference's bar: a steady phase
 
 
 def f_measure(estimate: np.ndarray, truth: np.ndarray, window: float = WINDOW) -> float:
@@ -115,6 +121,44 @@ def on_grid(times: np.ndarray, grid: np.ndarray, window: float = WINDOW) -> floa
     return float(np.mean(nearest <= window))
 
 
+def beat_in_bar(times: np.ndarray, beats: np.ndarray, downbeats: np.ndarray) -> np.ndarray:
+    """(n,) int64: for each of ``times``, the beat of the reference's bar (1 on its downbeat, 2
+    on the next beat, ...) of the reference beat within WINDOW of it; 0 where no reference beat
+    is that near or the beat comes before the reference's first downbeat. ``beats`` and
+    ``downbeats`` (a subset of them): the reference's, sorted seconds."""
+    times = np.asarray(times, np.float64)
+    if times.size == 0 or beats.size == 0 or downbeats.size == 0:
+        return np.zeros(times.size, np.int64)
+    nearest = lambda x: np.clip(np.searchsorted(beats, x - WINDOW), 0, beats.size - 1)  # noqa: E731
+    starts = nearest(downbeats)
+    # a reference downbeat off the reference's beats (its downbeat tracker at another level or
+    # phase than its beat tracker) starts no bar of those beats
+    bar_starts = np.unique(starts[np.abs(beats[starts] - downbeats) <= WINDOW])
+    if bar_starts.size == 0:
+        return np.zeros(times.size, np.int64)
+    index = nearest(times)  # the first reference beat not before the window
+    step = (index + 1 < beats.size) & (
+        np.abs(beats[np.minimum(index + 1, beats.size - 1)] - times) < np.abs(beats[index] - times)
+    )
+    index = index + step
+    bar = np.searchsorted(bar_starts, index, side="right") - 1
+    position = np.where(bar >= 0, index - bar_starts[np.maximum(bar, 0)] + 1, 0)
+    return np.where(np.abs(beats[index] - times) <= WINDOW, position, 0).astype(np.int64)
+
+
+def bar_phase_of(downbeats: np.ndarray, beats: np.ndarray, ref_downbeats: np.ndarray) -> list:
+    """[the beat of the reference's bar (`beat_in_bar`) most of ``downbeats`` fall on, the share
+    of them on it]: [1, 0.98] is downbeats on the reference's; [3, 0.98] a steady phase error
+    of half a 4/4 bar; [0, nan] without downbeats."""
+    positions = beat_in_bar(downbeats, beats, ref_downbeats)
+    if positions.size == 0:
+        return [0, float("nan")]
+    counts = np.bincount(positions)
+    counts[0] = 0  # off the reference's beats: no phase
+    top = int(np.argmax(counts))
+    return [top, float(counts[top] / positions.size)]
+
+
 def preset_shares(features, truth_downbeats: np.ndarray, presets: list[str]) -> dict:
     """{preset: [changes, share on a reference downbeat, share on our downbeats]} for the
     built-in ``presets``. A change is a frame where the picture changes at once: a new keyframe,
@@ -172,6 +216,9 @@ def measure(track: Path, args, presets: list[str]) -> dict:
         "sections": int(features.sections.size),
         "sections_per_min": features.sections.size / max(minutes, 1e-9),
         "sections_on_downbeat": on_grid(sections, ref_downbeats),
+        "phase": bar_phase_of(downbeats, ref_beats, ref_downbeats),
+        "ref_bar_beats": _ref_bar_beats(ref_beats, ref_downbeats),
+        "ref_downbeats_on_beats": on_grid(ref_downbeats, ref_beats),
         "chance": chance,
         "presets": preset_shares(features, ref_downbeats, presets),
     }
@@ -180,22 +227,26 @@ def measure(track: Path, args, presets: list[str]) -> dict:
 def report(rows: list[dict], presets: list[str]) -> str:
     head = (
         "| track | min | beat F | CMLt | AMLt | downbeat F | tempo (ref) | meter (ref) | "
-        "sections | on downbeat |"
+        "sections | on downbeat | phase |"
     )
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
         lines.append(
             f"| {Path(r['track']).stem} | {r['duration'] / 60:.1f} | {r['beat_f']:.2f} | "
             f"{r['cmlt']:.2f} | {r['amlt']:.2f} | {r['downbeat_f']:.2f} | "
             f"{r['tempo']:.1f} ({r['ref_tempo']:.1f}){'' if r['tempo_ok'] else ' x'} | "
             f"{r['meter']} ({r['ref_meter']}){'' if r['meter_ok'] else ' x'} | "
-            f"{r['sections']} | {_pct(r['sections_on_downbeat'])} |"
+            f"{r['sections']} | {_pct(r['sections_on_downbeat'])} | "
+            f"{r['phase'][0]} ({_pct(r['phase'][1])}) |"
         )
     med = lambda key: float(np.nanmedian([r[key] for r in rows]))  # noqa: E731
     share = lambda key: float(np.mean([r[key] for r in rows]))  # noqa: E731
     audio = sum(r["duration"] for r in rows) / 60.0
     per_minute = [r["sections_per_min"] for r in rows]
     cpu = sum(r["cpu_s"] for r in rows)
+    shifted = [Path(r["track"]).stem for r in rows if r["phase"][0] > 1 and r["phase"][1] >= STEADY]
+    halves = [Path(r["track"]).stem for r in rows if abs(r["ref_bar_beats"] - 2.0) < 0.25]
+    off = [Path(r["track"]).stem for r in rows if r["ref_downbeats_on_beats"] < STEADY]
     lines += [
         "",
         f"medians over {len(rows)} tracks: beat F {med('beat_f'):.3f}, CMLt {med('cmlt'):.3f}, "
@@ -204,6 +255,11 @@ def report(rows: list[dict], presets: list[str]) -> str:
         f"{med('sections_per_min'):.2f} per minute (min {min(per_minute):.2f}, max "
         f"{max(per_minute):.2f}), section starts on a downbeat "
         f"{_pct(med('sections_on_downbeat'))} (pooled {_pct(_pooled(rows))})",
+        f"downbeats steadily on another beat of the reference's bar ({_pct(STEADY)} of them or "
+        f"more on one beat other than 1): {len(shifted)} tracks {', '.join(shifted)}".rstrip(),
+        f"the reference's own bars: 2 of its beats long on {len(halves)} tracks "
+        f"{', '.join(halves)}; its downbeats off its beats (under {_pct(STEADY)} on them) on "
+        f"{len(off)} tracks {', '.join(off)}".rstrip(),
         f"analysis: {cpu:.1f} CPU s for {audio:.1f} audio minutes = {cpu / audio:.2f} CPU s per "
         "audio minute",
     ]
@@ -227,6 +283,14 @@ def report(rows: list[dict], presets: list[str]) -> str:
                 f"{_pct(med('chance'))} |"
             )
     return "\n".join(lines)
+
+
+def _ref_bar_beats(beats: np.ndarray, downbeats: np.ndarray) -> float:
+    """The reference's median bar in its own median beats (4.0 for 4/4; 2.0 where its downbeat
+    tracker ran at twice its beat tracker's tempo); nan with fewer than 2 of either."""
+    if beats.size < 2 or downbeats.size < 2:
+        return float("nan")
+    return float(np.median(np.diff(downbeats)) / np.median(np.diff(beats)))
 
 
 def _pooled(rows: list[dict]) -> float:

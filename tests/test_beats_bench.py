@@ -85,4 +85,20 @@ def test_a_run_against_a_planted_reference(tmp_path):
     for name in ("minimal", "morph"):  # bar presets: every change on a (reference) downbeat
         changes, on_reference, on_ours = row["presets"][name]
         assert changes >= 3 and on_reference >= 0.9 and on_ours == 1.0, (name, row["presets"])
+    assert row["phase"][0] == 1 and row["phase"][1] > 0.9, row["phase"]
     assert "medians over 1 tracks: beat F" in done.stdout and "| morph |" in done.stdout
+
+
+def test_the_phase_names_the_reference_beat_our_downbeats_fall_on():
+    downbeats = TRUTH[::4]  # 4/4 bars from the first beat
+    assert beats_bench.bar_phase_of(downbeats, TRUTH, downbeats) == [1, 1.0]
+    late = TRUTH[2::4] + 0.03  # right bar length, every bar on the reference's beat 3
+    assert beats_bench.bar_phase_of(late, TRUTH, downbeats) == [3, 1.0]
+    assert beats_bench.beat_in_bar(late[:2], TRUTH, downbeats).tolist() == [3, 3]
+    # off the reference's beats, or before its first downbeat: no beat of a bar
+    assert beats_bench.beat_in_bar(np.array([5.25, 1.0]), TRUTH, downbeats).tolist() == [0, 0]
+    phase = beats_bench.bar_phase_of(np.concatenate([late[:3], [5.25]]), TRUTH, downbeats)
+    assert phase == [3, 0.75]
+    assert beats_bench.bar_phase_of(np.zeros(0), TRUTH, downbeats)[0] == 0
+    # reference downbeats off the reference's beats (another tracker's level) start no bar
+    assert beats_bench.bar_phase_of(late, TRUTH, downbeats + 0.25)[0] == 0
