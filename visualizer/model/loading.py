@@ -169,8 +169,20 @@ def _load_pickle_cached(path: Path, config, hf_compatible: bool) -> BigGANDeep:
 def _torch_load(path: Path) -> dict:
     import torch
 
+    state = read_checkpoint(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{path}: not a state dict of tensors")
+    return state
+
+
+def read_checkpoint(path: Path) -> object:
+    """What a torch.save file holds, loaded with ``weights_only=True`` (tensors and plain
+    containers, never code); WeightsError in one line naming the file: not a checkpoint, refused
+    (it holds objects that could run code), or truncated/corrupt."""
+    import torch
+
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if not _looks_like_checkpoint(path):
             raise WeightsError(
@@ -181,12 +193,13 @@ def _torch_load(path: Path) -> dict:
                 f"{path}: refused to load: the file holds objects other than tensors "
                 "(it could run code when unpickled)"
             ) from None
-        raise WeightsError(f"{path}: truncated or corrupt checkpoint ({_short(error)})") from None
+        raise WeightsError(
+            f"{path}: truncated or corrupt checkpoint ({first_line(error)})"
+        ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as error:
-        raise WeightsError(f"{path}: truncated or corrupt checkpoint ({_short(error)})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsError(f"{path}: not a state dict of tensors")
-    return state
+        raise WeightsError(
+            f"{path}: truncated or corrupt checkpoint ({first_line(error)})"
+        ) from None
 
 
 def check_tensors(state: Mapping[str, torch.Tensor], source: str) -> None:
@@ -220,8 +233,10 @@ def _looks_like_checkpoint(path: Path) -> bool:
     return start == b"PK" or start[:1] == b"\x80"
 
 
-def _short(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (at most 160 characters), or its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0][:160] if text else type(error).__name__
 
 
 def _load_safetensors(path: Path, config, hf_compatible: bool) -> BigGANDeep:
@@ -242,7 +257,7 @@ def _load_safetensors(path: Path, config, hf_compatible: bool) -> BigGANDeep:
             state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
     except Exception as error:  # safetensors raises its own exception types
         raise WeightsError(
-            f"{path}: truncated or corrupt safetensors file ({_short(error)})"
+            f"{path}: truncated or corrupt safetensors file ({first_line(error)})"
         ) from None
     check_tensors(state, str(path))
     if any(k.endswith(".weight_orig") for k in state):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from visualizer.downloads import fetch_file
 from visualizer.errors import WeightsError
 from visualizer.model import upscale_rrdb, upscale_srvgg
 from visualizer.model.device_memory import MAX_TENSOR_ELEMENTS
-from visualizer.model.loading import check_tensors
+from visualizer.model.loading import check_tensors, first_line, read_checkpoint
 from visualizer.model.upscaler import (
     Architecture,
     Hyperparameters,
@@ -63,10 +62,10 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
         try:
             state: Any = load_safetensors(str(path))
         except Exception as error:  # safetensors raises its own exception types
-            problem = _first_line(error)
+            problem = first_line(error)
             raise WeightsError(f"{path}: not a readable safetensors file ({problem})") from None
     else:
-        state = _torch_load(path)
+        state = read_checkpoint(path)
     if isinstance(state, dict):
         for wrapper in WRAPPERS:
             if isinstance(state.get(wrapper), dict):
@@ -78,27 +77,6 @@ def read_state(path: Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"{path}: holds entries other than named tensors")
     check_tensors(state, str(path))
     return state
-
-
-def _torch_load(path: Path) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "weights only" in str(error).lower():
-            raise WeightsError(
-                f"{path}: refused to load: the file holds objects other than tensors "
-                "(it could run code when unpickled)"
-            ) from None
-        raise WeightsError(f"{path}: not a PyTorch checkpoint ({_first_line(error)})") from None
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
-        raise WeightsError(
-            f"{path}: truncated or corrupt checkpoint ({_first_line(error)})"
-        ) from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:160] if text else type(error).__name__
 
 
 def recognise(
