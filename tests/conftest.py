@@ -23,3 +23,17 @@ def _reset_cli_logging():
     logger.handlers.clear()
     logger.propagate = True
     logger.setLevel(logging.NOTSET)
+
+
+@pytest.fixture
+def toy_family():
+    """The toy model family (`tests/toy_family.py`) registered for one test: its one registry
+    line, undone afterwards."""
+    from tests.toy_family import TOY
+    from visualizer.model import catalog
+
+    catalog.register(TOY)
+    try:
+        yield TOY
+    finally:
+        catalog.unregister(TOY.name)

@@ -14,26 +14,15 @@ import pytest
 import visualizer
 from tests.fixtures_audio import music_like, write_wav
 from tests.render_fixtures import run_cli
-from tests.toy_family import TOY
 from tests.video_fixtures import probe, read_frames, streams
 from visualizer.analysis.track import analyze_window
 from visualizer.errors import FeaturesError, OutputError
 from visualizer.files import exclusive
-from visualizer.model import catalog
 from visualizer.pipeline.clips import LOCK_NAME, choose_clips, render_clips
 from visualizer.pipeline.options import RenderOptions
 
 FPS = 10
 BAR = 20  # frames per bar at 120 BPM in 4/4, 10 fps
-
-
-@pytest.fixture
-def toy_family():
-    catalog.register(TOY)
-    try:
-        yield TOY
-    finally:
-        catalog.unregister(TOY.name)
 
 
 @pytest.fixture(scope="module")

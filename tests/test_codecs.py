@@ -14,10 +14,8 @@ import pytest
 import visualizer
 from tests.fixtures_audio import music_like, write_wav
 from tests.render_fixtures import run_cli
-from tests.toy_family import TOY
 from tests.video_fixtures import probe, read_frames, streams
 from visualizer.errors import OutputError, RenderError
-from visualizer.model import catalog
 from visualizer.pipeline.options import RenderOptions
 from visualizer.pipeline.render import finish_render, plan_render, render_segments
 from visualizer.rendering import codecs, video
@@ -37,13 +35,8 @@ EXPECTED = {
 SIZE = (256, 128)  # DNxHR's smallest frame is 256 x 120; HAP's sides are multiples of 4
 
 
-@pytest.fixture(autouse=True)
-def toy_family():
-    catalog.register(TOY)
-    try:
-        yield TOY
-    finally:
-        catalog.unregister(TOY.name)
+# every test here renders with the toy family (`toy_family` in conftest.py)
+pytestmark = pytest.mark.usefixtures("toy_family")
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,6 @@ from visualizer.errors import RenderError
 from visualizer.model import catalog
 
 
-@pytest.fixture
-def toy_family():
-    catalog.register(TOY)  # the one registry line
-    try:
-        yield TOY
-    finally:
-        catalog.unregister(TOY.name)
-
-
 @pytest.fixture(scope="module")
 def track(tmp_path_factory):
     return write_wav(tmp_path_factory.mktemp("track") / "song.wav", music_like(1.5, seed=5))

@@ -18,7 +18,6 @@ import visualizer
 from tests.fixtures_audio import music_like, write_wav
 from tests.fixtures_biggan import WeightsServer, write_checkpoint
 from tests.render_fixtures import ToyGenerator, run_cli
-from tests.toy_family import TOY
 from tests.upscale_fixtures import (
     KEY_COUNTS,
     PUBLISHED_LAYOUTS,
@@ -31,7 +30,7 @@ from tests.upscale_fixtures import (
 from tests.video_fixtures import probe
 from visualizer import downloads
 from visualizer.errors import DownloadError, WeightsError
-from visualizer.model import catalog, upscale_loading, upscaler
+from visualizer.model import upscale_loading, upscaler
 from visualizer.model.inference import load_generator
 from visualizer.model.upscale_loading import build_upscaler, load_upscaler, read_upscaler
 from visualizer.model.upscale_rrdb import RRDBUpscaler
@@ -39,15 +38,6 @@ from visualizer.model.upscale_srvgg import CompactUpscaler
 from visualizer.pipeline.options import RenderOptions
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture
-def toy_family():
-    catalog.register(TOY)
-    try:
-        yield TOY
-    finally:
-        catalog.unregister(TOY.name)
 
 
 @pytest.fixture(scope="module")
