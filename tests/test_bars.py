@@ -244,3 +244,20 @@ def test_bar_cuts_are_dear_where_the_beats_run_steadily():
     assert moved.tolist() == list(range(0, 32, 4)) + list(range(33, 65, 4))
     held, _ = downbeats.track_downbeats(salience, np.full(65, downbeats.STEADY_RESET))
     assert set(np.diff(held).tolist()) == {4}
+
+
+@pytest.mark.parametrize(
+    "tempo,own_tempo,ratio,wins",
+    [
+        (120.0, 60.0, 2.0, True),  # doubling toward the prior: twice the evidence will do
+        (152.0, 76.0, 2.0, True),  # 152 is nearer 120 (log) than 76 is
+        (190.0, 95.0, 3.9, False),  # doubling away from the prior needs four times
+        (190.0, 95.0, 4.0, True),
+        (70.0, 140.0, 3.0, False),  # halving away from the prior, likewise
+        (70.0, 140.0, 1.9, False),
+    ],
+)
+def test_another_metrical_level_needs_more_evidence_away_from_the_prior(
+    tempo, own_tempo, ratio, wins
+):
+    assert downbeats.level_wins(ratio * 0.5, 0.5, tempo, own_tempo) is wins

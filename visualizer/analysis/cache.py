@@ -20,8 +20,9 @@ from visualizer.errors import FeaturesError
 log = logging.getLogger("visualizer")
 
 # 2: section threshold relative to the track; 3: no edge onsets; 4: downbeats, meter, phases,
-# phrases, sections on downbeats; 5: the metrical level by its bars, bar lengths that hold
-ANALYSIS_VERSION = "5"
+# phrases, sections on downbeats; 5: the metrical level by its bars, bar lengths that hold;
+# 6: a metrical level further from the tempo prior needs more bar evidence
+ANALYSIS_VERSION = "6"
 
 
 def cache_key(path: Path, *, fps: Fraction, sr: int, tracker: str = "dsp") -> str:
