@@ -9,7 +9,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tests.fixtures_audio import music_like, write_with_ffmpeg
+from tests.fixtures_audio import (
+    bar_pattern,
+    bar_pattern_times,
+    music_like,
+    write_wav,
+    write_with_ffmpeg,
+)
 from visualizer.analysis.features import load_features
 from visualizer.cli import main
 
@@ -102,3 +108,56 @@ def test_console_entry_point(tmp_path, track):
     features = load_features(out)
     assert features.n_frames == 125
     assert np.isfinite(features.energy).all()
+
+
+# --- --downbeat: the user's "one" -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bars_track(tmp_path_factory):
+    """16 s of 4/4 at 120 BPM: a kick, a bass note and a new chord on every bar line."""
+    folder = tmp_path_factory.mktemp("bars")
+    return write_wav(folder / "bars.wav", bar_pattern(4, 120.0, 16.0))
+
+
+def test_downbeat_moves_the_bar_lines_to_the_beat_heard(tmp_path, bars_track, capsys):
+    plain, anchored = tmp_path / "plain.npz", tmp_path / "anchored.npz"
+    assert main(["analyze", str(bars_track), "-q", "-o", str(plain)]) == 0
+    found = load_features(plain)
+    beat_times, downbeat_times = bar_pattern_times(4, 120.0, 16.0)
+    assert found.meter == 4 and np.isin(np.round(downbeat_times[1:-1] * 30), found.downbeats).all()
+    # the listener hears the bar begin on the track's beat 2 (7.5 s), taps it 40 ms late
+    heard = beat_times[13] + 0.04
+    code = main(["analyze", str(bars_track), "--downbeat", f"{heard}", "-o", str(anchored)])
+    assert code == 0, capsys.readouterr().err
+    moved = load_features(anchored)
+    assert round(beat_times[13] * 30) in moved.downbeats
+    index = np.searchsorted(moved.beats, moved.downbeats)
+    assert np.diff(index).tolist() == [4] * (index.size - 1)  # the meter's spacing, kept
+    # every bar line one beat after the analysis's: on each bar's second beat
+    later = np.searchsorted(found.beats, found.downbeats) + 1
+    assert moved.downbeats.tolist() == found.beats[later[later < found.beats.size]].tolist()
+    assert set(moved.phrases.tolist()) <= set(moved.downbeats.tolist())
+    assert not moved.bar_phase[moved.downbeats].any() and moved.meter == 4
+    np.testing.assert_array_equal(moved.beats, found.beats)
+    assert f"bars:     {moved.downbeats.size} downbeats, 4 beats per bar" in capsys.readouterr().out
+
+
+def test_downbeat_refuses_bad_times_in_one_line(tmp_path, bars_track, capsys):
+    out = tmp_path / "f.npz"
+    for value, words in (
+        ("-1", "invalid --downbeat -1.0: expected the seconds into the track"),
+        ("nan", "invalid --downbeat nan"),
+        ("16.5", "invalid --downbeat 16.5: past the end of the track; expected seconds from 0 "
+         "to 16.00"),
+    ):  # fmt: skip
+        assert main(["analyze", str(bars_track), "--downbeat", value, "-q", "-o", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {words}") and err.count("\n") == 1, err
+    with pytest.raises(SystemExit) as exit_info:  # not a number: argparse's usage error
+        main(["analyze", str(bars_track), "--downbeat", "12s"])
+    assert exit_info.value.code == 2 and "invalid number '12s'" in capsys.readouterr().err
+    silence = write_wav(tmp_path / "silence.wav", np.zeros(4 * 22050, np.float32))
+    assert main(["analyze", str(silence), "--downbeat", "1", "-q", "-o", str(out)]) == 1
+    assert "--downbeat 1: the analysis found no beats" in capsys.readouterr().err
+    assert not out.exists()

@@ -133,3 +133,28 @@ def test_example_script_renders_the_demo_with_random_weights(tmp_path):
     assert "timeline: 15 frames" in result.stdout
     assert f"wrote {output}: 15 frames" in result.stdout
     assert output.stat().st_size > 0 and output.with_suffix(".preset.toml").is_file()
+
+
+def test_analyze_with_a_downbeat_moves_the_mix_and_its_stems_bars_alike(tmp_path):
+    from tests.fixtures_audio import bar_pattern, bar_pattern_times
+
+    samples = bar_pattern(4, 120.0, 12.0)
+    track = write_wav(tmp_path / "song.wav", samples)
+    drums = write_wav(tmp_path / "drums.wav", samples)  # a stem with the mix's own bars
+    beat_times, _ = bar_pattern_times(4, 120.0, 12.0)
+    heard = float(beat_times[6])  # the third beat of bar 2
+    found = visualizer.analyze(track, stems={"drums": drums}, downbeat=heard)
+    assert found["mix"].downbeats.tolist() == found["drums"].downbeats.tolist()
+    assert round(heard * 30) in found["mix"].downbeats
+    assert round(heard * 30) not in visualizer.analyze(track).downbeats  # moved there
+    assert found["drums"].sections.tolist() == found["mix"].sections.tolist()
+    part = visualizer.analyze(track, stems={"drums": drums}, downbeat=heard, start=5.0)
+    first = 150
+    mix = found["mix"].downbeats
+    assert part["drums"].downbeats.tolist() == (mix[mix >= first] - first).tolist()
+    alone = visualizer.analyze(track, downbeat=heard)
+    assert alone.downbeats.tolist() == mix.tolist()
+    timeline = visualizer.make_timeline(track, preset="minimal", downbeat=heard)
+    assert timeline.n_frames == 360
+    with pytest.raises(VisualizerError, match=r"invalid --downbeat '6': expected the seconds"):
+        visualizer.analyze(track, downbeat="6")

@@ -4,20 +4,23 @@ rows; degenerate input."""
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from tests.fixtures_audio import SR, bar_pattern, bar_pattern_times, click_track
+from tests.mapping_fixtures import synthetic_features
 from visualizer.analysis import bars, downbeats
 from visualizer.analysis.beats import track_beats
 from visualizer.analysis.causal import analyze_causal
 from visualizer.analysis.decode import Audio
-from visualizer.analysis.features import frame_features, validate_features
+from visualizer.analysis.features import Features, frame_features, validate_features
 from visualizer.analysis.hop_rows import HopRows
 from visualizer.analysis.stft import HOP, SpectrumReducer, frame_chunks
 from visualizer.analysis.track import analyze
+from visualizer.errors import FeaturesError
 
 FPS_VALUES = [Fraction(24), Fraction(25), Fraction(30), Fraction(30000, 1001)]
 PATTERNS = [(3, 100.0), (4, 120.0)]  # (meter, bpm)
@@ -261,3 +264,111 @@ def test_another_metrical_level_needs_more_evidence_away_from_the_prior(
     tempo, own_tempo, ratio, wins
 ):
     assert downbeats.level_wins(ratio * 0.5, 0.5, tempo, own_tempo) is wins
+
+
+# --- the user's "one": `anchor_bars` (--downbeat) ---------------------------------------------
+
+
+def gridded(marks, n_beats: int = 40, *, sections=(0,), meter: int = 4) -> Features:
+    """Features of ``n_beats`` beats 10 frames apart from frame 3 (180 BPM at 30 fps), bar lines
+    on the beats of index ``marks`` (any lengths), sections on the bar lines of index
+    ``sections`` (0: frame 0)."""
+    beats = 3 + 10 * np.arange(n_beats, dtype=np.int64)
+    n = int(beats[-1]) + 7
+    downbeats = beats[np.asarray(marks)]
+    starts = np.unique([0, *(downbeats[i] for i in sections if i)]).astype(np.int64)
+    base = synthetic_features(n, tempo=180.0)
+    musical = bars.musical_time(beats, downbeats, meter, starts, n_frames=n, tempo=180.0)
+    return dataclasses.replace(base, beats=beats, sections=starts, **musical)
+
+
+def beat_time(features: Features, index: int, offset: float = 0.0) -> float:
+    """Seconds of beat ``index`` of ``features``, ``offset`` seconds off."""
+    return float(features.beats[index] / features.fps) + offset
+
+
+def beat_indices(features: Features, frames: np.ndarray) -> list[int]:
+    return np.searchsorted(features.beats, frames).tolist()
+
+
+def assert_musical_time_holds(features: Features) -> None:
+    assert validate_features(features) is None
+    assert not features.bar_phase[features.downbeats].any()
+    assert set(features.phrases.tolist()) <= set(features.downbeats.tolist())
+    assert features.phrases[0] == features.downbeats[0]
+    assert set(features.sections[1:].tolist()) <= set(features.downbeats.tolist())
+
+
+@pytest.mark.parametrize("shift", [0, 1, 2, 3])
+def test_anchor_shifts_the_whole_grid_by_whole_beats(shift):
+    # a pickup beat, then 4/4: bar lines on beats 1, 5, ..., 37; sections on bars 3 and 7
+    features = gridded(range(1, 40, 4), sections=(0, 3, 7))
+    moved = bars.anchor_bars(features, beat_time(features, 21 + shift, offset=0.04))
+    expected = [i + shift for i in range(1, 40, 4) if i + shift < 40]  # 40: past the last beat
+    assert beat_indices(moved, moved.downbeats) == expected
+    assert moved.meter == 4 and moved.tempo == features.tempo
+    assert beat_indices(moved, moved.sections[1:]) == [13 + shift, 29 + shift]
+    assert moved.sections[0] == 0
+    assert_musical_time_holds(moved)
+    # each beat after the first bar line adds a quarter of a bar: counted from the new one
+    after = np.arange(1 + shift, 40)
+    np.testing.assert_allclose(
+        moved.bar_phase[moved.beats[after]], ((after - 1 - shift) % 4) / 4, atol=1e-6
+    )
+    for name in ("beats", "beat_phase", "onsets", "chroma", "energy"):  # nothing else moves
+        np.testing.assert_array_equal(getattr(moved, name), getattr(features, name), name)
+    if shift == 0:  # the anchor on a bar line already: the analysis as it was
+        for name in ("downbeats", "sections", "phrases", "bar_phase"):
+            np.testing.assert_array_equal(getattr(moved, name), getattr(features, name))
+
+
+def test_anchor_keeps_the_analysis_bar_lengths():
+    # a 3-beat bar and a 5-beat bar inside 4/4: moved, never evened out
+    marks = [0, 4, 8, 11, 15, 19, 23, 28, 32, 36]
+    features = gridded(marks, sections=(0, 4, 7))
+    moved = bars.anchor_bars(features, beat_time(features, 13, offset=-0.03))  # bar 11's third
+    assert beat_indices(moved, moved.downbeats) == [m + 2 for m in marks]
+    assert np.diff(beat_indices(moved, moved.downbeats)).tolist() == np.diff(marks).tolist()
+    assert beat_indices(moved, moved.sections[1:]) == [17, 30]
+    assert_musical_time_holds(moved)
+    # inside the 5-beat bar the 5th beat: 4 beats late, the smallest shift that reaches it
+    late = bars.anchor_bars(features, beat_time(features, 27))
+    assert beat_indices(late, late.downbeats) == [m + 4 for m in marks[:-1]]  # 40: past the end
+    assert_musical_time_holds(late)
+
+
+def test_anchor_in_a_part_without_bar_lines_counts_the_meter_to_it():
+    # the analysis left the first 8 and the last 7 beats without bar lines
+    features = gridded([8, 12, 16, 20, 24, 28, 32], sections=(0, 2))
+    early = bars.anchor_bars(features, beat_time(features, 2))
+    assert beat_indices(early, early.downbeats) == [2, 6, 10, 14, 18, 22, 26, 30, 34]
+    late = bars.anchor_bars(features, beat_time(features, 38))
+    assert beat_indices(late, late.downbeats) == [10, 14, 18, 22, 26, 30, 34, 38]
+    for moved in (early, late):
+        assert_musical_time_holds(moved)
+        assert beat_indices(moved, moved.sections[1:]) == [18]
+    # a section start the shift carries past the last beat goes; frame 0 stays
+    end = gridded(range(0, 38, 4), 38, sections=(0, 9))  # the last bar line, beat 36
+    moved = bars.anchor_bars(end, beat_time(end, 35))
+    assert moved.sections.tolist() == [0] and moved.downbeats[-1] == moved.beats[35]
+
+
+def test_anchor_refuses_times_and_tracks_it_cannot_use():
+    features = gridded(range(0, 40, 4))
+    end = features.duration
+    for bad in (-1.0, float("nan"), float("inf"), "12", True, None):
+        with pytest.raises(FeaturesError, match=r"invalid --downbeat .*a number >= 0"):
+            bars.anchor_bars(features, bad)
+    with pytest.raises(
+        FeaturesError, match=rf"invalid --downbeat 99: past the end .* 0 to {end:.2f}"
+    ):
+        bars.anchor_bars(features, 99.0)
+    assert bars.anchor_bars(features, end).downbeats[-1] == features.beats[-1]  # the last beat
+    silent = synthetic_features(120, tempo=0.0)
+    with pytest.raises(FeaturesError, match=r"--downbeat 1: the analysis found no beats"):
+        bars.anchor_bars(silent, 1.0)
+    unbarred = dataclasses.replace(
+        features, downbeats=np.zeros(0, np.int64), phrases=np.zeros(0, np.int64)
+    )
+    with pytest.raises(FeaturesError, match="found beats but no bar lines"):
+        bars.anchor_bars(unbarred, 1.0)

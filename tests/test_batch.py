@@ -112,7 +112,7 @@ def test_album_overrides_by_stem_and_path(tmp_path):
     album.write_text(
         '[tracks.one]\npreset = "calm"\nclasses = ["tiger", "volcano"]\nstart = 1.5\n'
         '[tracks."sub/two.wav"]\nset = { "motion.speed" = 0.5, "x.flag" = true }\nduration = 2\n'
-        "seed = 9\n",
+        "seed = 9\ndownbeat = 12.48\n",
         "utf-8",
     )
     one, two = load_album(album).overrides_for(tracks)
@@ -124,6 +124,7 @@ def test_album_overrides_by_stem_and_path(tmp_path):
     )
     assert two.overrides == ("motion.speed=0.5", "x.flag=true")
     assert (two.duration, two.seed, two.preset) == (2.0, 9, None)
+    assert (one.downbeat, two.downbeat) == (None, 12.48)
 
 
 @pytest.mark.parametrize(
@@ -132,6 +133,7 @@ def test_album_overrides_by_stem_and_path(tmp_path):
         ("[tracks.one]\ntempo = 3\n", r"unknown key\(s\) tempo"),
         ("title = 'x'\n", r"unknown key\(s\) title"),
         ("[tracks.one]\nstart = -1\n", "start must be a number of seconds >= 0"),
+        ("[tracks.one]\ndownbeat = '0:12'\n", "downbeat must be a number of seconds >= 0"),
         ("[tracks.one]\nset = ['novalue']\n", "set must be a list"),
         ("[tracks.one]\nclasses = 3\n", "classes must be a list"),
         ("[tracks.one]\nseed = 1.5\n", "seed must be an integer"),
@@ -370,6 +372,8 @@ def test_prepare_decides_skip_resume_and_rerender_from_the_manifest(album, tmp_p
     assert hash_with(batch_size=1, device="cpu") == job.settings_hash
     assert hash_with(compile="max-autotune") == job.settings_hash
     assert hash_with(precision="bf16") != job.settings_hash
+    assert hash_with(downbeat=3.0) != job.settings_hash  # the bar lines: the picture
+    assert hash_with(downbeat=None) == job.settings_hash  # none: the hash albums had before
 
 
 def test_a_work_folder_of_other_settings_is_a_typed_mismatch_the_batch_starts_over(
@@ -435,3 +439,11 @@ def test_album_classes_set_the_palette_of_the_presets_class_mode(preset, key):
     assert options.overrides[-1] == f'{key}=["tiger", "volcano"]'
     resolved = load_preset(preset, list(options.overrides))
     assert getattr(resolved, key.split(".")[0]).names == ("tiger", "volcano")
+
+
+def test_album_downbeat_is_the_tracks_own():
+    from visualizer.batch.album import TrackOverrides
+    from visualizer.batch.jobs import track_options
+
+    assert track_options(RenderOptions(), TrackOverrides(downbeat=7.5)).downbeat == 7.5
+    assert track_options(RenderOptions(), TrackOverrides()).downbeat is None

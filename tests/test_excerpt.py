@@ -175,3 +175,71 @@ def test_timeline_command_refuses_to_replace_files(song, tmp_path, capsys):
     assert main(["timeline", str(song), "-o", str(tmp_path / "x.npz"), "--start", "99"]) == 1
     assert "beyond the end" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
+
+
+# --- --downbeat: excerpts have the anchored track's bars ----------------------------------------
+
+
+def heard_one(song) -> float:
+    """A time the test "hears" a bar begin: 30 ms after beat 3 of the analysis's 4th bar."""
+    plain = analyze_file(song, fps=FPS)
+    beat = np.searchsorted(plain.beats, plain.downbeats[3]) + 2
+    return float(plain.beats[beat] / FPS) + 0.03
+
+
+@pytest.mark.parametrize("start,duration", [(13.1, 7.25), (20.0, None)])
+def test_an_anchored_excerpt_has_the_anchored_tracks_bars(song, start, duration):
+    heard = heard_one(song)
+    plain = analyze_file(song, fps=FPS)
+    full = analyze_file(song, fps=FPS, downbeat=heard)
+    assert round((heard - 0.03) * FPS) in full.downbeats and full.meter == plain.meter == 4
+    assert not set(full.downbeats.tolist()) & set(plain.downbeats.tolist())  # two beats later
+    part = analyze_file(song, fps=FPS, start=start, duration=duration, downbeat=heard)
+    first = round(start * FPS)
+    stop = first + part.n_frames
+    for name in ("beats", "downbeats", "phrases"):
+        inside = getattr(full, name)
+        inside = inside[(inside >= first) & (inside < stop)] - first
+        assert getattr(part, name).tolist() == inside.tolist(), name
+    assert part.downbeats.size >= 3
+    np.testing.assert_array_equal(part.bar_phase, full.bar_phase[first:stop])
+    assert set(part.sections[1:] + first) <= set(full.sections)
+
+
+def test_an_anchored_timeline_changes_on_the_new_bar_lines_and_its_excerpt_agrees(song):
+    heard = heard_one(song)
+    options = dict(fps=FPS, preset="minimal", seed=5)
+    plain = make_timeline(song, RenderOptions(**options))
+    full = make_timeline(song, RenderOptions(**options, downbeat=heard))
+    part = make_timeline(song, RenderOptions(**options, downbeat=heard, start=13.1, duration=7.25))
+    assert not np.array_equal(full.class_vectors, plain.class_vectors)  # keyframes every 4 bars
+    rows = slice(round(13.1 * FPS), round(13.1 * FPS) + part.n_frames)
+    np.testing.assert_array_equal(part.class_vectors, full.class_vectors[rows])
+    np.testing.assert_array_equal(part.noise, full.noise[rows])
+
+
+def test_downbeat_is_part_of_the_renders_identity(song, tmp_path):
+    from visualizer.errors import FeaturesError, RenderError
+    from visualizer.mapping import timeline as timeline_io
+    from visualizer.pipeline.render import plan_render
+    from visualizer.pipeline.workdir import ResumeMismatch, work_dir_for
+
+    heard = heard_one(song)
+    out = tmp_path / "song.mp4"
+    options = dict(fps=FPS, preset="minimal", weights="random", device="cpu", duration=4.0)
+    plan_render(song, out, RenderOptions(**options, downbeat=heard))  # an interrupted render
+    with pytest.raises(ResumeMismatch, match=rf"downbeat was {heard!r}, now None"):
+        plan_render(song, out, RenderOptions(**options, resume=True))
+    with pytest.raises(ResumeMismatch, match=r"downbeat was .*, now 1\.5"):
+        plan_render(song, out, RenderOptions(**options, downbeat=1.5, resume=True))
+    plan = plan_render(song, out, RenderOptions(**options, downbeat=heard, resume=True))
+    assert plan.pending() == list(range(len(plan.segments)))
+    saved = tmp_path / "t.npz"
+    timeline_io.save(make_timeline(song, RenderOptions(fps=FPS, duration=1.0)), saved)
+    with pytest.raises(RenderError, match="--downbeat and --timeline: a saved Timeline"):
+        plan_render(song, tmp_path / "o.mp4", RenderOptions(timeline=saved, downbeat=heard))
+    with pytest.raises(FeaturesError, match="invalid --downbeat -2"):
+        plan_render(song, tmp_path / "o.mp4", RenderOptions(**options, downbeat=-2))
+    with pytest.raises(FeaturesError, match="invalid --downbeat 45: past the end"):
+        plan_render(song, tmp_path / "o.mp4", RenderOptions(**options, downbeat=45))
+    assert not (tmp_path / "o.mp4").exists() and not work_dir_for(tmp_path / "o.mp4").exists()

@@ -66,8 +66,10 @@ def render(
     ``fps``: any rational rate, default 30; ``start``/``duration``: the excerpt in seconds;
     ``size``: (width, height) or "1920x1080". ``stems``: the track's stems, {"drums": path, ...},
     "drums=d.wav,bass=b.wav" or a folder of files named after them (a preset reads them as
-    "drums.onsets", ...). Every other `RenderOptions` field is accepted as a keyword
-    (``overwrite=True``, ``quality=18``, ``batch_size=8``, ``precision="fp16"``, ...).
+    "drums.onsets", ...). ``downbeat``: seconds into the track (not from ``start``) where a bar
+    begins, when the analysis put its bar lines on another beat. Every other `RenderOptions`
+    field is accepted as a keyword (``overwrite=True``, ``quality=18``, ``batch_size=8``,
+    ``precision="fp16"``, ...).
     Raises a `VisualizerError` naming any bad value; no output exists after an error.
     """
     from visualizer.model.devices import auto_model
@@ -91,10 +93,13 @@ def analyze(
     progress: Progress = False,
     beats: str = "dsp",
     stems: StemsSpec = None,
+    downbeat: float | None = None,
 ) -> Features | dict[str, Features]:
     """The `Features` of ``track`` on the frame clock of ``fps`` (one row per video frame), for
     the excerpt [start, start + duration) when given. Analyses are cached by audio content.
     ``beats`` picks the beat tracker: "dsp" or "beat-this" (optional, `pip install ".[beats]"`).
+    ``downbeat``: seconds into the track (not from ``start``) where a bar begins, when the
+    analysis put its bar lines on another beat: the bar grid shifts onto the beat nearest it.
 
     With ``stems`` (as `render` takes them): a dict of Features, "mix" (the track's) and one
     per stem given, each analysed whole on the track's frames (its own cache entry)."""
@@ -107,17 +112,20 @@ def analyze(
     with _callback(progress) as callback:
         if stems is None:
             return analyze_file(
-                track, fps=rate, start=start, duration=duration, progress=callback, tracker=beats
-            )
+                track, fps=rate, start=start, duration=duration, progress=callback, tracker=beats,
+                downbeat=downbeat,
+            )  # fmt: skip
         check_stems(Path(track), given, rate)
         whole, first, count = analyze_window(
-            track, fps=rate, start=start, duration=duration, progress=callback, tracker=beats
-        )
+            track, fps=rate, start=start, duration=duration, progress=callback, tracker=beats,
+            downbeat=downbeat,
+        )  # fmt: skip
         found = {"mix": whole}
         for name, path in given.items():
             found[name] = analyze_stem(
-                name, path, whole, track=Path(track), progress=callback, tracker=beats
-            )
+                name, path, whole, track=Path(track), progress=callback, tracker=beats,
+                downbeat=downbeat,
+            )  # fmt: skip
     if start == 0 and duration is None:
         return found
     return {name: excerpt(features, first, count) for name, features in found.items()}
@@ -134,14 +142,17 @@ def make_timeline(
     duration: float | None = None,
     progress: Progress = False,
     stems: StemsSpec = None,
+    downbeat: float | None = None,
 ) -> Timeline:
     """The `Timeline` (per-frame class vectors, noise and truncation) that `render` with the same
     arguments would draw, without loading a model or rendering; save it with
     `visualizer.mapping.timeline.save` and render it later with ``render(..., timeline=PATH)``.
-    ``stems``: as `render` takes them."""
+    ``stems``, ``downbeat``: as `render` takes them."""
     from visualizer.pipeline.timeline import make_timeline as timeline_of
 
-    settings = _options(preset, overrides, seed, fps, start, duration, stems=stems)
+    settings = _options(
+        preset, overrides, seed, fps, start, duration, stems=stems, downbeat=downbeat
+    )
     with _callback(progress) as callback:
         return timeline_of(track, settings, callback)
 

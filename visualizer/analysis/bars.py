@@ -12,14 +12,21 @@ only, so the offline analysis, excerpts and test fixtures share one definition:
 - phrases group bars: every section start that is a downbeat opens a phrase, and inside a
   section a new phrase opens every L bars counted from its first downbeat, L in {4, 8, 16}: the
   one whose length at the track's tempo is nearest PHRASE_SECONDS on a log scale (4 bars of a
-  slow ballad, 8 bars of pop and dance music at 100-180 BPM, 16 bars of a fast waltz).
+  slow ballad, 8 bars of pop and dance music at 100-180 BPM, 16 bars of a fast waltz);
+- the user may say where a bar begins (`anchor_bars`, ``--downbeat``): the whole bar grid then
+  shifts by whole beats, so that the beat nearest that time is a downbeat.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
 
 import numpy as np
+
+from visualizer.analysis.features import Features
+from visualizer.errors import FeaturesError
 
 PHRASE_BARS = (4, 8, 16)
 PHRASE_SECONDS = 12.0  # the length a phrase is nearest to, on a log scale
@@ -163,3 +170,70 @@ def every_nth_beat(beats: np.ndarray, meter: int, offset: int = 0) -> np.ndarray
     if beats.size == 0 or meter <= 0:
         return np.zeros(0, np.int64)
     return beats[offset % meter :: meter].copy()
+
+
+def check_anchor(seconds: object) -> float:
+    """``seconds`` (``--downbeat``: where a bar begins, seconds into the whole track file) as a
+    float; FeaturesError unless it is a finite number >= 0 (the track's length is checked by
+    `anchor_bars`, once the track is analysed)."""
+    value = math.nan  # not a number: refused below
+    if isinstance(seconds, numbers.Real) and not isinstance(seconds, bool):
+        value = float(seconds)
+    if not 0 <= value < math.inf:  # NaN fails the comparison too
+        raise FeaturesError(
+            f"invalid --downbeat {seconds!r}: expected the seconds into the track (from its "
+            "start, not from --start) where a bar begins, a number >= 0 such as 12.48"
+        )
+    return value
+
+
+def anchor_bars(features: Features, seconds: float) -> Features:
+    """``features`` (a whole track's) with its bar grid shifted so that the beat nearest
+    ``seconds`` is a downbeat: every downbeat moves k beats later, k >= 0 the beats from the
+    bar line at or before that beat to it (below the meter, unless the analysis made that bar
+    longer), so the analysis's meter and bar lengths stay. Section starts on downbeats move with
+    them (frame 0 stays); phrases and ``bar_phase`` are recomputed (`musical_time`). The
+    identity when that beat is a downbeat already.
+
+    Bar lines before the first (after the last) downbeat count ``meter`` beats, as `bar_phase`
+    counts there; those between the chosen beat and the grid become downbeats too, so a beat
+    in a part the analysis left without bar lines can be the one. FeaturesError when
+    ``seconds`` lies past the track's end or the analysis found no beats or no bar lines.
+    """
+    if check_anchor(seconds) > features.duration:
+        raise FeaturesError(
+            f"invalid --downbeat {seconds:g}: past the end of the track; expected seconds from "
+            f"0 to {features.duration:.2f}"
+        )
+    beats, meter = features.beats, features.meter
+    if beats.size == 0 or features.downbeats.size == 0:
+        found = "no beats" if beats.size == 0 else "beats but no bar lines"
+        raise FeaturesError(
+            f"--downbeat {seconds:g}: the analysis found {found} in this track, so there is no "
+            "bar grid to move (leave --downbeat out, or try --beats beat-this)"
+        )
+    chosen = int(np.argmin(np.abs(beats - seconds * float(features.fps))))  # a beat index
+    marks = np.searchsorted(beats, features.downbeats)  # beat indices of the downbeats
+    lead = marks[0] - meter * np.arange(marks[0] // meter + 1, 0, -1)  # down to < 0
+    tail = marks[-1] + meter * np.arange(1, (beats.size - marks[-1]) // meter + 2)  # to >= B
+    grid = np.concatenate([lead, marks, tail])
+    shift = chosen - int(grid[np.searchsorted(grid, chosen, side="right") - 1])
+    # the real bar lines, and the counted ones from the chosen beat to the nearest real one
+    moved = np.concatenate([lead[lead + shift >= chosen], marks, tail[tail + shift <= chosen]])
+    moved += shift
+    downbeats = beats[moved[(moved >= 0) & (moved < beats.size)]]
+    return dataclasses.replace(features, **shifted_time(features, downbeats, shift))
+
+
+def shifted_time(features: Features, downbeats: np.ndarray, shift: int) -> dict:
+    """The `Features` fields of musical time once the bar grid has moved ``shift`` beats later,
+    to ``downbeats`` (frames): the sections on its bar lines moved alike, and `musical_time`."""
+    beats, sections = features.beats, features.sections
+    on_bar = np.isin(sections, features.downbeats) & (sections > 0)
+    index = np.searchsorted(beats, sections[on_bar]) + shift
+    moved = beats[index[index < beats.size]]
+    sections = np.unique(np.concatenate([[0], sections[~on_bar], moved])).astype(np.int64)
+    musical = musical_time(
+        beats, downbeats, features.meter, sections, n_frames=features.n_frames, tempo=features.tempo
+    )
+    return {"sections": sections, **musical}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from visualizer.analysis.bars import anchor_bars
 from visualizer.analysis.decode import AudioFormat, probe_format
 from visualizer.analysis.features import Features, excerpt
 from visualizer.analysis.track import analyze_whole
@@ -75,12 +76,19 @@ def analyze_stem(
     progress: ProgressCallback | None = None,
     cache: bool = True,
     tracker: str = "dsp",
+    downbeat: float | None = None,
 ) -> Features:
     """The Features of stem ``name`` (the file ``path``) on the frame clock of ``mix``, the
     Features of the whole ``track``: analysed whole, checked against the mix's length
-    (`check_length`) and `conform`-ed to the mix's frames."""
+    (`check_length`) and `conform`-ed to the mix's frames.
+
+    ``downbeat`` (the mix's ``--downbeat``, checked with it): the stem's own bar grid is
+    shifted to the same time, so its bar lines (and the sections on them) fall where the mix's
+    do; a stem whose analysis found no bar lines (a vocal without beats) keeps its analysis."""
     features = analyze_whole(Path(path), mix.fps, progress, cache, tracker)
     check_length(name, Path(path), features.duration, track, mix.duration, mix.fps)
+    if downbeat is not None and features.downbeats.size:  # a stem may end a frame early
+        features = anchor_bars(features, min(downbeat, features.duration))
     return conform(features, mix.n_frames)
 
 

@@ -11,6 +11,7 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
+from visualizer.analysis.bars import anchor_bars, check_anchor
 from visualizer.analysis.cache import cache_key, read_cached, write_cached
 from visualizer.analysis.decode import DEFAULT_SR, Audio, check_file, check_window, stream_audio
 from visualizer.analysis.features import Features, excerpt, excerpt_frames, parse_fps_value
@@ -44,11 +45,14 @@ def analyze_file(
     progress: ProgressCallback | None = None,
     cache: bool = True,
     tracker: str = "dsp",
+    downbeat: float | None = None,
 ) -> Features:
     """Features of ``path`` (see `analyze`), or of its excerpt [start, start + duration).
 
     ``tracker`` finds beats and downbeats: "dsp" (the project's own, `visualizer.analysis.beats`)
-    or "beat-this" (the optional neural tracker, `visualizer.analysis.neural`).
+    or "beat-this" (the optional neural tracker, `visualizer.analysis.neural`). ``downbeat``:
+    seconds into the file where a bar begins, when the analysis put its bar lines on another beat
+    (see `analyze_window`).
 
     An excerpt is a window of the whole track's analysis (`excerpt`): its rows equal the full
     track's rows for the same frames, with the track's normalisation, tempo, beats and sections,
@@ -63,6 +67,7 @@ def analyze_file(
         progress=progress,
         cache=cache,
         tracker=tracker,
+        downbeat=downbeat,
     )
     if start == 0 and duration is None:
         return features
@@ -78,6 +83,7 @@ def analyze_window(
     progress: ProgressCallback | None = None,
     cache: bool = True,
     tracker: str = "dsp",
+    downbeat: float | None = None,
 ) -> tuple[Features, int, int]:
     """The whole track's Features and its window [start, start + duration) as (first frame,
     frame count): what a render maps (the whole track, whose walk and sections run from its
@@ -88,6 +94,12 @@ def analyze_window(
     a hash of the file's bytes, ``fps``, the beat ``tracker`` and the analysis version, so a
     re-render with another preset, or another excerpt, skips the analysis. A cache hit reports
     one "analyze" progress event labelled "cached".
+
+    ``downbeat`` (``--downbeat``): seconds into the file where the user hears a bar begin; the
+    whole track's bar grid is shifted to it (`visualizer.analysis.bars.anchor_bars`) after the
+    cache (which keeps the analysis's own grid) and before the window is cut, so every excerpt
+    has the same bars. FeaturesError for a time that is no number >= 0 (before the analysis),
+    past the end, or in a track without beats or bar lines.
     """
     path = Path(path)
     fps = parse_fps_value(fps)
@@ -95,6 +107,8 @@ def analyze_window(
     check_file(path)  # a missing file is an AudioError before anything is hashed
     check_window(path, start, duration)
     check_window_length(path, duration, fps)  # before the analysis, not after it
+    if downbeat is not None:
+        check_anchor(downbeat)
     features = analyze_whole(path, fps, progress, cache, tracker)
     if ogg_truncated(path):  # libsndfile and ffmpeg decode what is there without a word
         log.warning(
@@ -103,6 +117,8 @@ def analyze_window(
             path,
             features.duration,
         )
+    if downbeat is not None:
+        features = anchor_bars(features, downbeat)
     first, count = excerpt_window(path, features, start, duration)
     return features, first, count
 

@@ -170,7 +170,7 @@ def _check_name(name: str, template: str) -> None:
 
 # ------------------------------------------------------------------------------------ album
 
-ALBUM_TRACK_KEYS = ("preset", "classes", "set", "start", "duration", "seed", "stems")
+ALBUM_TRACK_KEYS = ("preset", "classes", "set", "start", "duration", "seed", "stems", "downbeat")
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,7 @@ class TrackOverrides:
     duration: float | None = None
     seed: int | None = None
     stems: tuple[tuple[str, Path], ...] = ()  # (name, file), relative paths made absolute
+    downbeat: float | None = None  # seconds into the track where a bar begins (--downbeat)
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ def load_album(path: str | os.PathLike) -> Album:
         set = ["motion.speed=0.5"]      # or a table: set = { "motion.speed" = 0.5 }
         start = 10.0                    # seconds into the track
         duration = 30.0
+        downbeat = 12.48                # where a bar begins, when the bar lines sit wrong
         stems = "stems/01 intro"        # a folder of drums.wav, bass.wav, ... (relative to this
                                         # file), "drums=d.wav,bass=b.wav" or a table
     """
@@ -267,6 +269,7 @@ def _track_overrides(path: Path, key: str, table: object) -> TrackOverrides:
         duration=_seconds(where, "duration", table.get("duration")),
         seed=_seed(where, table.get("seed")),
         stems=_stems(where, path.parent, table.get("stems")),
+        downbeat=_seconds(where, "downbeat", table.get("downbeat")),
     )
 
 

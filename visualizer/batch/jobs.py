@@ -44,7 +44,7 @@ LOCK_NAME = ".batch.lock"  # inside OUTDIR while a batch runs there
 PATH_FIELDS = frozenset({"weights", "timeline", "upscale"})
 # Identity fields added after albums were rendered: they enter the settings hash only when set,
 # so a track rendered before one existed keeps its hash (and is not rendered again).
-LATER_FIELDS = frozenset({"upscale", "codec", "stems"})
+LATER_FIELDS = frozenset({"upscale", "codec", "stems", "downbeat"})
 # Album TOML `classes` go to the names of the class technique the track's preset uses.
 # Which preset key an album track's `classes = [...]` sets, per classes.mode.
 CLASS_KEYS = {
@@ -250,6 +250,7 @@ def track_options(
         start=extra.start if extra.start is not None else base.start,
         duration=extra.duration if extra.duration is not None else base.duration,
         seed=extra.seed if extra.seed is not None else base.seed,
+        downbeat=extra.downbeat if extra.downbeat is not None else base.downbeat,
         stems=extra.stems or _stems_in_root(stems_root, track) or base.stems,
     )
 

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         whole, first, count = analyze_window(
             track, fps=args.fps, start=args.start, duration=args.duration, progress=bars,
-            cache=not args.no_cache, tracker=args.beats,
+            cache=not args.no_cache, tracker=args.beats, downbeat=args.downbeat,
         )  # fmt: skip
         analysed = {
             name: analyze_stem(
@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=bars,
                 cache=not args.no_cache,
                 tracker=args.beats,
+                downbeat=args.downbeat,
             )  # fmt: skip
             for name, path in stems.items()
         }

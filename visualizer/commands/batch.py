@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="ALBUM.toml",
         help='per-track overrides: [tracks."<stem or path>"] with preset, classes, set, '
-        "start, duration, seed, stems",
+        "start, duration, seed, stems, downbeat",
     )
     parser.add_argument(
         "--stems",
@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "without one reads the stand-ins (default: none)",
     )
     add_model_options(parser)
-    add_preset_options(parser)
+    add_preset_options(parser, downbeat=False)  # per track: the album's `downbeat`
     add_window_options(parser, each_track=True)
     add_loop_option(parser)
     add_output_options(parser)

@@ -35,6 +35,14 @@ def parse_seconds(text: str) -> float:
     return value
 
 
+def parse_number(text: str) -> float:
+    """Any number (argparse type); the command's checks say which are valid, in one line."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}: expected seconds") from None
+
+
 def local_file(text: str) -> str:
     """An audio argument, refused at once when it is a URL (argparse type): tracks are local files.
 
@@ -98,7 +106,9 @@ def resolve_model(model: str, device: str) -> str:
     return auto_model(device)
 
 
-def add_preset_options(parser: argparse.ArgumentParser) -> None:
+def add_preset_options(parser: argparse.ArgumentParser, *, downbeat: bool = True) -> None:
+    """--preset, --set, --seed, --beats, --fps; and --downbeat unless ``downbeat`` is False
+    (a batch's tracks each have their own bar lines, live follows its own beat clock)."""
     parser.add_argument(
         "--preset", default="default", help="preset name or TOML path (default: %(default)s)"
     )
@@ -111,7 +121,7 @@ def add_preset_options(parser: argparse.ArgumentParser) -> None:
         help="override one preset value (repeatable), e.g. --set classes.names=tiger,volcano",
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: preset's)")
-    add_beats_option(parser)
+    add_beats_option(parser, downbeat=downbeat)
     parser.add_argument(
         "--fps",
         type=parse_fps,
@@ -120,7 +130,8 @@ def add_preset_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_beats_option(parser: argparse.ArgumentParser) -> None:
+def add_beats_option(parser: argparse.ArgumentParser, *, downbeat: bool = True) -> None:
+    """--beats, and --downbeat unless ``downbeat`` is False."""
     parser.add_argument(
         "--beats",
         choices=BEAT_TRACKERS,
@@ -128,6 +139,16 @@ def add_beats_option(parser: argparse.ArgumentParser) -> None:
         help="beat and downbeat tracker: dsp (built in) or beat-this (neural, optional: "
         'pip install "visualizer[beats]"; downloads its weights on first use)',
     )
+    if downbeat:
+        parser.add_argument(
+            "--downbeat",
+            type=parse_number,
+            default=None,
+            metavar="SECONDS",
+            help="a time in the track file (from its start, not from --start) where you hear a "
+            "bar begin: when the bar lines sit on the wrong beat, the whole bar grid shifts so "
+            "the beat nearest it is a downbeat (default: the analysis's bar lines)",
+        )
 
 
 def add_stems_option(parser: argparse.ArgumentParser) -> None:

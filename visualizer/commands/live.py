@@ -120,7 +120,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no audio: the show runs on the clock and the --tempo source's beat",
     )
     source.add_argument("--list-midi", action="store_true", help="list MIDI input ports and exit")
-    add_preset_options(parser)
+    add_preset_options(parser, downbeat=False)
     add_stems_option(parser)
     parser.add_argument(
         "--input-stems",

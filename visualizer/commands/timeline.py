@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         start=args.start,
         duration=args.duration,
         beats=args.beats,
+        downbeat=args.downbeat,
         stems=parse_stems(args.stems),
     )
     bars = ProgressBars(quiet=args.quiet)

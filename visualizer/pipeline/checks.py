@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from visualizer.analysis.bars import check_anchor
 from visualizer.errors import (
     AudioError,
     OutputError,
@@ -97,11 +98,18 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         raise RenderError(f"invalid {fps_problem(options.fps)}")
     if options.start < 0 or (options.duration is not None and options.duration <= 0):
         raise RenderError("start must be >= 0 and duration > 0 seconds")
+    if options.downbeat is not None:
+        check_anchor(options.downbeat)  # its place in the track: once the track is analysed
     if options.timeline is not None:
         check_timeline_file(Path(options.timeline))
         if options.stems:
             raise RenderError(
                 "--stems and --timeline: a saved Timeline was mapped already (give the stems "
+                "when it is made)"
+            )
+        if options.downbeat is not None:
+            raise RenderError(
+                "--downbeat and --timeline: a saved Timeline was mapped already (give --downbeat "
                 "when it is made)"
             )
     if options.weights not in (None, "random"):

@@ -207,7 +207,9 @@ def render_clips(
     preset = check_values(options)
     assert preset is not None  # no --timeline, so the preset is resolved
     fps = options.fps or DEFAULT_FPS
-    features, _, _ = analyze_window(track, fps=fps, progress=progress)
+    features, _, _ = analyze_window(
+        track, fps=fps, progress=progress, tracker=options.beats, downbeat=options.downbeat
+    )
     spans = choose_clips(features, bars=bars, count=count)
     suffix = clip_suffix(options)
     paths = [folder / clip_name(track.stem, k + 1, span, suffix) for k, span in enumerate(spans)]

@@ -61,6 +61,9 @@ class RenderOptions:
     # how cuDNN picks convolution algorithms on CUDA: deterministic (resume-exact) | benchmark
     cudnn: str = "deterministic"
     beats: str = "dsp"  # beat and downbeat tracker: dsp | beat-this (the optional neural one)
+    # seconds into the track file (not from `start`) where a bar begins: the analysis's bar grid
+    # is shifted onto the beat nearest it (`visualizer.analysis.bars.anchor_bars`); None = as found
+    downbeat: float | None = None
     # the track's stems, (name, file) in `visualizer.options.STEMS` order
     # (`visualizer.pipeline.stems.parse_stems` reads --stems); () = none: stand-ins
     stems: tuple[tuple[str, Path], ...] = ()
@@ -92,6 +95,7 @@ IDENTITY_FIELDS = (
     "segment_frames",
     "precision",
     "beats",
+    "downbeat",
     "stems",
 )
 PRESET_FIELDS = ("preset", "overrides", "seed")

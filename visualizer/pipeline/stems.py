@@ -157,8 +157,9 @@ def analyze_stems(
     for name in names:
         labelled = _labelled(progress, name)
         found[name] = analyze_stem(
-            name, given[name], mix, track=track, progress=labelled, tracker=options.beats
-        )
+            name, given[name], mix, track=track, progress=labelled, tracker=options.beats,
+            downbeat=options.downbeat,
+        )  # fmt: skip
     return found
 
 

@@ -104,6 +104,7 @@ def map_track(
         duration=options.duration,
         progress=progress,
         tracker=options.beats,
+        downbeat=options.downbeat,
     )
     stems = analyze_stems(Path(track), options, read, features, progress)
     timeline = build_timeline(features, chosen.preset, seed=chosen.seed, loop=False, stems=stems)

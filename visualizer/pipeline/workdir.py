@@ -125,7 +125,8 @@ def check_same_render(saved: dict, current: dict, output: Path) -> None:
 
 
 _ADDED: dict[str, Any] = {
-    "stems": {}
+    "stems": {},
+    "downbeat": None,
 }  # keys added to the manifest since its version, as older renders had them
 
 
