@@ -115,6 +115,8 @@ def test_bad_arguments_name_the_value(track, tmp_path):
         visualizer.analyze(track, fps="fast")
     with pytest.raises(VisualizerError, match="unknown device 'gpu'"):
         visualizer.render(track, tmp_path / "o.mp4", weights="random", device="gpu")
+    with pytest.raises(VisualizerError, match="unknown beat tracker 'madmom'"):
+        visualizer.make_timeline(track, beats="madmom")
     assert not (tmp_path / "o.mp4").exists()
 
 

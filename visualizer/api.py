@@ -143,15 +143,16 @@ def make_timeline(
     progress: Progress = False,
     stems: StemsSpec = None,
     downbeat: float | None = None,
+    beats: str = "dsp",
 ) -> Timeline:
     """The `Timeline` (per-frame class vectors, noise and truncation) that `render` with the same
     arguments would draw, without loading a model or rendering; save it with
     `visualizer.mapping.timeline.save` and render it later with ``render(..., timeline=PATH)``.
-    ``stems``, ``downbeat``: as `render` takes them."""
+    ``stems``, ``downbeat``, ``beats``: as `render` and `analyze` take them."""
     from visualizer.pipeline.timeline import make_timeline as timeline_of
 
     settings = _options(
-        preset, overrides, seed, fps, start, duration, stems=stems, downbeat=downbeat
+        preset, overrides, seed, fps, start, duration, stems=stems, downbeat=downbeat, beats=beats
     )
     with _callback(progress) as callback:
         return timeline_of(track, settings, callback)
