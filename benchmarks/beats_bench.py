@@ -1,7 +1,8 @@
 """Beats, downbeats, meter, tempo and sections on real music, against a reference tracker.
 
-    python benchmarks/beats_bench.py TRACK... [--fps 30] [--tracker dsp] [--presets all|none|A,B]
-                                     [--reference-env DIR] [--json OUT.json]
+    python benchmarks/beats_bench.py TRACK... [--fps 30] [--beats dsp|beat-this]
+                                     [--presets all|none|A,B] [--reference-env DIR]
+                                     [--json OUT.json]
     python benchmarks/beats_bench.py --make-reference-env DIR
 
 The reference is madmom's RNN + DBN beat and downbeat trackers (`beats_reference.py`), run as a
@@ -41,6 +42,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beats_reference import default_environment, make_environment, reference  # noqa: E402
+
+from visualizer.options import BEAT_TRACKERS  # noqa: E402
 
 WINDOW = 0.07  # seconds: an event within 70 ms of the reference's is a hit
 SKIP = 5.0  # seconds at the start left out of the beat scores (mir_eval's trim_beats)
@@ -184,7 +187,7 @@ def measure(track: Path, args, presets: list[str]) -> dict:
 
     truth = reference(track, args.reference_env, args.reference_cache)
     start = time.process_time()
-    features = analyze_file(track, fps=args.fps, cache=False)
+    features = analyze_file(track, fps=args.fps, cache=False, tracker=args.beats)
     cpu = time.process_time() - start
     fps = float(features.fps)
     # an analysis from before musical time (the "before" column) has no downbeats or meter
@@ -307,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tracks", nargs="*", type=Path)
     parser.add_argument("--fps", type=Fraction, default=Fraction(30))
+    parser.add_argument(
+        "--beats", choices=BEAT_TRACKERS, default="dsp", help="our tracker to measure"
+    )
     parser.add_argument("--presets", default="all", help="all, none, or names with commas")
     parser.add_argument("--reference-env", type=Path, default=None)
     parser.add_argument("--reference-cache", type=Path, default=None)
@@ -332,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no TRACK given")
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
-        f", load average {os.getloadavg()[0]:.2f} at the end"
+        f", load average {os.getloadavg()[0]:.2f} at the end; tracker --beats {args.beats}"
     )
     print(report(rows, presets))
     if args.json:

@@ -73,6 +73,7 @@ def test_a_run_against_a_planted_reference(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VISUALIZER_CACHE": str(tmp_path / "cache")}
     out = tmp_path / "rows.json"
     args = [str(track), "--reference-cache", str(answers), "--presets", "minimal,morph"]
+    args += ["--beats", "dsp"]
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "beats_bench.py"), *args, "--json", str(out)],
         capture_output=True, text=True, env=env, timeout=600,
@@ -87,6 +88,12 @@ def test_a_run_against_a_planted_reference(tmp_path):
         assert changes >= 3 and on_reference >= 0.9 and on_ours == 1.0, (name, row["presets"])
     assert row["phase"][0] == 1 and row["phase"][1] > 0.9, row["phase"]
     assert "medians over 1 tracks: beat F" in done.stdout and "| morph |" in done.stdout
+    assert "tracker --beats dsp" in done.stdout
+    wrong = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "beats_bench.py"), str(track), "--beats", "qm"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert wrong.returncode == 2 and "'dsp', 'beat-this'" in wrong.stderr, wrong.stderr
 
 
 def test_the_phase_names_the_reference_beat_our_downbeats_fall_on():
