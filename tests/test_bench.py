@@ -32,8 +32,10 @@ def test_sweep_on_cpu_reports_every_precision_against_the_peak():
     assert result.gflop_per_frame == pytest.approx(flops_per_frame(TINY) / 1e9)
     for row in result.precisions:
         assert row.fps > 0 and row.peak_tflops > 0 and row.finite
-        # A tiny network cannot beat the device's own matmul by much (slack: cache effects).
-        assert 0 < row.tflops <= row.peak_tflops * 3
+        # Achieved throughput is the counted FLOPs over the measured time. It is not bounded by
+        # the matmul peak here: on a CPU without native bf16 matmul the 256-wide bf16 matmul
+        # takes a slow path while the convolutions do not (CI measured 300 % of that "peak").
+        assert row.tflops == pytest.approx(result.gflop_per_frame / 1e3 / row.s_per_frame)
         assert row.speedup == pytest.approx(result.reference_s_per_frame / row.s_per_frame)
     fp32, bf16 = result.precisions
     assert fp32.max_abs_diff < 1e-3 and 0 < bf16.max_abs_diff < 1.0
