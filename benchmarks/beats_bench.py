@@ -1,6 +1,6 @@
 """Beats, downbeats, meter, tempo and sections on real music, against a reference tracker.
 
-    python benchmarks/beats_bench.py TRACK... [--fps 30] [--beats dsp|beat-this]
+    python benchmarks/beats_bench.py TRACK... [--fps 30] [--beats dsp|dsp:BPM|beat-this]
                                      [--presets all|none|A,B] [--reference-env DIR]
                                      [--json OUT.json]
     python benchmarks/beats_bench.py --make-reference-env DIR
@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from beats_reference import default_environment, make_environment, reference  # noqa: E402
 
-from visualizer.options import BEAT_TRACKERS  # noqa: E402
+from visualizer.commands.common import beats_value  # noqa: E402
 
 WINDOW = 0.07  # seconds: an event within 70 ms of the reference's is a hit
 SKIP = 5.0  # seconds at the start left out of the beat scores (mir_eval's trim_beats)
@@ -311,7 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("tracks", nargs="*", type=Path)
     parser.add_argument("--fps", type=Fraction, default=Fraction(30))
     parser.add_argument(
-        "--beats", choices=BEAT_TRACKERS, default="dsp", help="our tracker to measure"
+        "--beats",
+        type=beats_value,
+        default="dsp",
+        metavar="dsp|dsp:BPM|beat-this",
+        help="our tracker to measure (dsp:BPM: with the user's tempo)",
     )
     parser.add_argument("--presets", default="all", help="all, none, or names with commas")
     parser.add_argument("--reference-env", type=Path, default=None)

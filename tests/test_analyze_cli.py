@@ -161,3 +161,21 @@ def test_downbeat_refuses_bad_times_in_one_line(tmp_path, bars_track, capsys):
     assert main(["analyze", str(silence), "--downbeat", "1", "-q", "-o", str(out)]) == 1
     assert "--downbeat 1: the analysis found no beats" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("value", ["dsp:300", "dsp:fast", "madmom"])
+def test_a_bad_tracker_is_one_line_and_writes_nothing(tmp_path, track, capsys, value):
+    out = tmp_path / "f.npz"
+    with pytest.raises(SystemExit) as stop:
+        main(["analyze", str(track), "--beats", value, "-o", str(out)])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"unknown beat tracker '{value}'" in error
+    assert "expected dsp, dsp:BPM (BPM from 55 to 215, the tempo you hear) or beat-this" in error
+    assert not out.exists()
+
+
+def test_the_tempo_you_hear_reaches_the_analysis(tmp_path, track, capsys):
+    out = tmp_path / "f.npz"
+    assert main(["analyze", str(track), "--beats", "dsp:60", "-o", str(out), "-q"]) == 0
+    assert load_features(out).tempo == pytest.approx(60.0, rel=0.03)  # the track plays at 120

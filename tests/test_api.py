@@ -117,6 +117,10 @@ def test_bad_arguments_name_the_value(track, tmp_path):
         visualizer.render(track, tmp_path / "o.mp4", weights="random", device="gpu")
     with pytest.raises(VisualizerError, match="unknown beat tracker 'madmom'"):
         visualizer.make_timeline(track, beats="madmom")
+    with pytest.raises(
+        VisualizerError, match=r"unknown beat tracker 'dsp:10': expected dsp, dsp:BPM"
+    ):
+        visualizer.make_timeline(track, beats="dsp:10")
     assert not (tmp_path / "o.mp4").exists()
 
 

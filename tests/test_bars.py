@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tests.fixtures_audio import SR, bar_pattern, bar_pattern_times, click_track
+from tests.fixtures_audio import SR, bar_pattern, bar_pattern_times, click_track, write_wav
 from tests.mapping_fixtures import synthetic_features
 from visualizer.analysis import bars, downbeats
 from visualizer.analysis.beats import track_beats
@@ -19,7 +19,7 @@ from visualizer.analysis.decode import Audio
 from visualizer.analysis.features import Features, frame_features, validate_features
 from visualizer.analysis.hop_rows import HopRows
 from visualizer.analysis.stft import HOP, SpectrumReducer, frame_chunks
-from visualizer.analysis.track import analyze
+from visualizer.analysis.track import analyze, analyze_file
 from visualizer.errors import FeaturesError
 
 FPS_VALUES = [Fraction(24), Fraction(25), Fraction(30), Fraction(30000, 1001)]
@@ -212,6 +212,27 @@ def test_a_fast_bar_is_counted_at_its_own_level():
     envelope = analyze_envelope(samples)
     _, tracked = track_beats(envelope, rate=SR / HOP)
     assert tracked == pytest.approx(bpm / 2, rel=0.03)
+
+
+def test_the_tempo_you_hear_keeps_the_beats_there(tmp_path):
+    # at 180 BPM the analysis counts every beat; a listener who feels 90 says --beats dsp:90
+    # and gets every other beat, on the music's beats, whatever the level chooser prefers
+    song = write_wav(tmp_path / "fast.wav", bar_pattern(4, 180.0, 30.0))
+    truth = frames_of(bar_pattern_times(4, 180.0, 30.0)[0], Fraction(30))
+    own = analyze_file(song, fps=30)
+    assert own.tempo == pytest.approx(180.0, rel=0.03)
+    first: list = []
+    held = analyze_file(song, fps=30, tracker="dsp:90", progress=first.append)
+    assert held.tempo == pytest.approx(90.0, rel=0.03)
+    assert near(truth, held.beats).all()  # each of ours on one of the music's
+    assert held.beats.size == pytest.approx(own.beats.size / 2, abs=2)
+    assert held.meter in (3, 4) and set(held.downbeats.tolist()) <= set(held.beats.tolist())
+    # the hint has its own cache entry, one for each way of writing the same tempo
+    again: list = []
+    same = analyze_file(song, fps=30, tracker="dsp:90.0", progress=again.append)
+    assert not any("cached" in event.label for event in first)
+    assert any("cached" in event.label for event in again)
+    assert np.array_equal(same.beats, held.beats)
 
 
 @pytest.mark.parametrize("odd_at", [15.5, 17.0], ids=["3-beat bar", "2-beat bar"])

@@ -112,7 +112,7 @@ def test_album_overrides_by_stem_and_path(tmp_path):
     album.write_text(
         '[tracks.one]\npreset = "calm"\nclasses = ["tiger", "volcano"]\nstart = 1.5\n'
         '[tracks."sub/two.wav"]\nset = { "motion.speed" = 0.5, "x.flag" = true }\nduration = 2\n'
-        "seed = 9\ndownbeat = 12.48\n",
+        "seed = 9\ndownbeat = 12.48\nbeats = 'dsp:92.0'\n",
         "utf-8",
     )
     one, two = load_album(album).overrides_for(tracks)
@@ -125,6 +125,7 @@ def test_album_overrides_by_stem_and_path(tmp_path):
     assert two.overrides == ("motion.speed=0.5", "x.flag=true")
     assert (two.duration, two.seed, two.preset) == (2.0, 9, None)
     assert (one.downbeat, two.downbeat) == (None, 12.48)
+    assert (one.beats, two.beats) == (None, "dsp:92")
 
 
 @pytest.mark.parametrize(
@@ -134,6 +135,8 @@ def test_album_overrides_by_stem_and_path(tmp_path):
         ("title = 'x'\n", r"unknown key\(s\) title"),
         ("[tracks.one]\nstart = -1\n", "start must be a number of seconds >= 0"),
         ("[tracks.one]\ndownbeat = '0:12'\n", "downbeat must be a number of seconds >= 0"),
+        ("[tracks.one]\nbeats = 'dsp:500'\n", r"beats: unknown beat tracker 'dsp:500': expected"),
+        ("[tracks.one]\nbeats = 128\n", r'beats must be a string such as "dsp:128", got 128'),
         ("[tracks.one]\nset = ['novalue']\n", "set must be a list"),
         ("[tracks.one]\nclasses = 3\n", "classes must be a list"),
         ("[tracks.one]\nseed = 1.5\n", "seed must be an integer"),
@@ -447,3 +450,12 @@ def test_album_downbeat_is_the_tracks_own():
 
     assert track_options(RenderOptions(), TrackOverrides(downbeat=7.5)).downbeat == 7.5
     assert track_options(RenderOptions(), TrackOverrides()).downbeat is None
+
+
+def test_album_tempo_is_the_tracks_own():
+    from visualizer.batch.album import TrackOverrides
+    from visualizer.batch.jobs import track_options
+
+    album = RenderOptions(beats="dsp")
+    assert track_options(album, TrackOverrides(beats="dsp:128")).beats == "dsp:128"
+    assert track_options(album, TrackOverrides()).beats == "dsp"

@@ -110,7 +110,7 @@ def test_the_spectrogram_it_reads():
 
 
 def test_unknown_tracker_is_one_clear_error(song, cache):
-    with pytest.raises(AudioError, match=r"unknown beat tracker 'madmom': expected one of dsp"):
+    with pytest.raises(AudioError, match=r"unknown beat tracker 'madmom': expected dsp, dsp:BPM"):
         analyze_file(song, fps=30, tracker="madmom")
     with pytest.raises(SystemExit) as stop:  # argparse: one usage line, exit status 2
         main(["analyze", str(song), "--beats", "madmom", "-q"])

@@ -128,3 +128,35 @@ def test_every_render_option_either_changes_the_picture_or_does_not():
     assert sorted(IDENTITY_FIELDS + RUN_FIELDS) == sorted(names)
     assert set(PRESET_FIELDS) <= set(IDENTITY_FIELDS)
     assert "compile" in RUN_FIELDS and "precision" in IDENTITY_FIELDS
+
+
+@pytest.mark.parametrize(
+    "spec,split,spelled",
+    [
+        ("dsp", ("dsp", None), "dsp"),
+        ("beat-this", ("beat-this", None), "beat-this"),
+        ("dsp:128", ("dsp", 128.0), "dsp:128"),
+        ("dsp:128.0", ("dsp", 128.0), "dsp:128"),  # one spelling: one cache entry
+        ("dsp:92.5", ("dsp", 92.5), "dsp:92.5"),
+        ("dsp:55", ("dsp", 55.0), "dsp:55"),
+        ("dsp:215", ("dsp", 215.0), "dsp:215"),
+    ],
+)
+def test_a_tracker_with_the_tempo_you_hear(spec, split, spelled):
+    assert options.split_tracker(spec) == split
+    assert options.tracker_spec(spec) == spelled
+
+
+@pytest.mark.parametrize(
+    "spec", ["madmom", "dsp:", "dsp:fast", "dsp:54.9", "dsp:216", "dsp:nan", "dsp:inf",
+             "beat-this:120", "DSP", "dsp:120:4", ""]
+)  # fmt: skip
+def test_a_tracker_spelled_wrong_names_every_valid_form(spec):
+    with pytest.raises(ValueError, match=r"expected dsp, dsp:BPM \(BPM from 55 to 215"):
+        options.split_tracker(spec)
+
+
+def test_the_hint_range_is_the_trackers():
+    from visualizer.analysis import beats
+
+    assert (beats.MIN_BPM, beats.MAX_BPM) == options.TEMPO_RANGE_BPM

@@ -32,8 +32,37 @@ CUDNN_MODES = ("deterministic", "benchmark")
 # --fit: how square frames fill a non-square --size.
 FITS = ("pad", "crop", "mirror")
 
-# --beats: the project's own beat tracker, or the optional neural one (pip install ".[beats]")
+# --beats: the project's own beat tracker, or the optional neural one (pip install ".[beats]").
+# "dsp:BPM" asks the project's tracker for the beat at about BPM, the tempo the user hears, when
+# it picks another (a 3:2 or 4:3 of it); BPM within the tracker's range.
 BEAT_TRACKERS = ("dsp", "beat-this")
+TEMPO_RANGE_BPM = (55.0, 215.0)
+TRACKER_FORMS = "dsp, dsp:BPM (BPM from 55 to 215, the tempo you hear) or beat-this"
+
+
+def split_tracker(spec: str) -> tuple[str, float | None]:
+    """(tracker, tempo hint in BPM or None) of a --beats value: "dsp", "dsp:BPM" or "beat-this".
+    ValueError naming the valid forms for anything else."""
+    name, colon, hint = str(spec).partition(":")
+    if name in BEAT_TRACKERS and not colon:
+        return name, None
+    if name == "dsp" and colon:
+        try:
+            bpm = float(hint)
+        except ValueError:
+            bpm = float("nan")
+        low, high = TEMPO_RANGE_BPM
+        if low <= bpm <= high:  # False for nan
+            return name, bpm
+    raise ValueError(f"unknown beat tracker {spec!r}: expected {TRACKER_FORMS}")
+
+
+def tracker_spec(spec: str) -> str:
+    """The one spelling of a --beats value ("dsp:140.0" -> "dsp:140"), so equal requests share
+    a cache entry and a render identity; ValueError as `split_tracker`."""
+    name, bpm = split_tracker(spec)
+    return name if bpm is None else f"{name}:{bpm:g}"
+
 
 # Suffixes of audio files searched for in folders (lower case): a batch's tracks, a --stems
 # folder. Files named explicitly may have any suffix: the decoder decides whether it reads them.

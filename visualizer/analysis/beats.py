@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d
 
-MIN_BPM, MAX_BPM = 55.0, 215.0
+from visualizer.options import TEMPO_RANGE_BPM
+
+MIN_BPM, MAX_BPM = TEMPO_RANGE_BPM  # a --beats dsp:BPM hint is checked against it
 TRANSITION_LAMBDA = 100.0
 OBSERVATION_LAMBDA = 16
 PRIOR_BPM = 120.0  # the tempo prior's centre: the felt beat of most music lies near it

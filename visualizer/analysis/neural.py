@@ -24,7 +24,7 @@ import numpy as np
 
 from visualizer.downloads import RemoteFile, fetch_file
 from visualizer.errors import AudioError, WeightsError
-from visualizer.options import BEAT_TRACKERS
+from visualizer.options import tracker_spec
 from visualizer.progress import ProgressCallback
 
 CHECKPOINT_ENV = "VISUALIZER_BEAT_THIS_CHECKPOINT"
@@ -41,12 +41,12 @@ CHUNK, BORDER = 1500, 6  # frames per network call, frames of overlap discarded 
 
 
 def check_tracker(name: str) -> str:
-    """``name`` if it is a known tracker; AudioError naming the valid ones otherwise."""
-    if name not in BEAT_TRACKERS:
-        raise AudioError(
-            f"unknown beat tracker {name!r}: expected one of {', '.join(BEAT_TRACKERS)}"
-        )
-    return name
+    """The one spelling of ``name`` if it is a known tracker (`visualizer.options.tracker_spec`:
+    "dsp", "dsp:BPM" or "beat-this"); AudioError naming the valid forms otherwise."""
+    try:
+        return tracker_spec(name)
+    except ValueError as error:
+        raise AudioError(str(error)) from None
 
 
 def _package():

@@ -19,6 +19,7 @@ from scipy.ndimage import uniform_filter1d
 from visualizer.analysis import bars, rhythm
 from visualizer.analysis.beats import track_beats
 from visualizer.analysis.downbeats import (
+    LEVEL_PRIOR_OCTAVES,
     BeatRows,
     downbeat_salience,
     low_band_flux,
@@ -82,6 +83,7 @@ def analyze_stream(
     fps: Fraction,
     progress: ProgressCallback | None = None,
     given_beats: tuple[np.ndarray, np.ndarray] | None = None,
+    tempo_hint: float | None = None,
 ) -> Features:
     """Features of a track given as consecutive mono float32 ``blocks`` of samples at ``sr`` Hz.
 
@@ -89,7 +91,8 @@ def analyze_stream(
     per-hop rows (~100 bytes per 11.6 ms hop), whatever the blocks' sizes. The result equals
     `analyze_samples` of the blocks joined. ``given_beats`` (beat times, downbeat times in
     seconds, from another tracker: `visualizer.analysis.neural`) replace the beat and downbeat
-    tracking.
+    tracking. ``tempo_hint`` (BPM, ``--beats dsp:BPM``): the beats are tracked near that tempo
+    (a prior LEVEL_PRIOR_OCTAVES wide) and kept at that metrical level.
     """
     report(progress, "analyze", 0, STEPS, "step", "analyze")
     reducer = SpectrumReducer(sr)
@@ -116,6 +119,10 @@ def analyze_stream(
     beat_idx, tempo = np.zeros(0, np.int64), 0.0
     if given_beats is not None:
         beat_idx, tempo = _given(given_beats[0], rate, envelope.size)
+    elif not silent and peaks.size >= 2 and tempo_hint is not None:  # the user's level
+        beat_idx, tempo = track_beats(
+            envelope, rate=rate, tempo=tempo_hint, octaves=LEVEL_PRIOR_OCTAVES
+        )
     elif not silent and peaks.size >= 2:  # steady audio only has noise in its envelope
         beat_idx, tempo = track_beats(envelope, rate=rate)
         beat_idx, tempo = metrical_level(envelope, rate, beat_idx, tempo, _beat_rows(spec))

@@ -17,6 +17,7 @@ from visualizer.analysis.decode import DEFAULT_SR, Audio, check_file, check_wind
 from visualizer.analysis.features import Features, excerpt, excerpt_frames, parse_fps_value
 from visualizer.analysis.neural import check_tracker
 from visualizer.errors import AudioError
+from visualizer.options import split_tracker
 from visualizer.progress import ProgressCallback, report
 
 log = logging.getLogger("visualizer")
@@ -49,8 +50,10 @@ def analyze_file(
 ) -> Features:
     """Features of ``path`` (see `analyze`), or of its excerpt [start, start + duration).
 
-    ``tracker`` finds beats and downbeats: "dsp" (the project's own, `visualizer.analysis.beats`)
-    or "beat-this" (the optional neural tracker, `visualizer.analysis.neural`). ``downbeat``:
+    ``tracker`` finds beats and downbeats: "dsp" (the project's own, `visualizer.analysis.beats`),
+    "dsp:BPM" (the same, asked for the beat at about BPM: the tempo the user hears, where the
+    tracker picks another) or "beat-this" (the optional neural tracker,
+    `visualizer.analysis.neural`). ``downbeat``:
     seconds into the file where a bar begins, when the analysis put its bar lines on another beat
     (see `analyze_window`).
 
@@ -103,7 +106,7 @@ def analyze_window(
     """
     path = Path(path)
     fps = parse_fps_value(fps)
-    check_tracker(tracker)
+    tracker = check_tracker(tracker)
     check_file(path)  # a missing file is an AudioError before anything is hashed
     check_window(path, start, duration)
     check_window_length(path, duration, fps)  # before the analysis, not after it
@@ -174,14 +177,20 @@ def analyze_whole(
     from visualizer.analysis.spectral import analyze_stream  # scipy: only when analysing
 
     given = None
-    if tracker == "beat-this":  # the network reads the whole track at once
+    name, tempo_hint = split_tracker(tracker)
+    if name == "beat-this":  # the network reads the whole track at once
         from visualizer.analysis.decode import load_audio
         from visualizer.analysis.neural import beat_times
 
         given = beat_times(load_audio(path).samples, DEFAULT_SR, progress=progress)
     # decoded and analysed block by block: memory does not grow with the track's length
     features = analyze_stream(
-        stream_audio(path), DEFAULT_SR, fps=fps, progress=progress, given_beats=given
+        stream_audio(path),
+        DEFAULT_SR,
+        fps=fps,
+        progress=progress,
+        given_beats=given,
+        tempo_hint=tempo_hint,
     )
     if cache:
         write_cached(key, features)

@@ -24,7 +24,7 @@ from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import AudioError, OutputError, VisualizerError
 from visualizer.files import check_folder_writable
 from visualizer.inputs import MAX_LIST_BYTES, check_path_text, load_toml, read_text_input
-from visualizer.options import AUDIO_SUFFIXES
+from visualizer.options import AUDIO_SUFFIXES, tracker_spec
 from visualizer.rendering.codecs import VIDEO_SUFFIXES
 
 PLAYLIST_SUFFIXES = (".m3u", ".m3u8", ".txt")
@@ -170,7 +170,9 @@ def _check_name(name: str, template: str) -> None:
 
 # ------------------------------------------------------------------------------------ album
 
-ALBUM_TRACK_KEYS = ("preset", "classes", "set", "start", "duration", "seed", "stems", "downbeat")
+ALBUM_TRACK_KEYS = (
+    "preset", "classes", "set", "start", "duration", "seed", "stems", "downbeat", "beats",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class TrackOverrides:
     seed: int | None = None
     stems: tuple[tuple[str, Path], ...] = ()  # (name, file), relative paths made absolute
     downbeat: float | None = None  # seconds into the track where a bar begins (--downbeat)
+    beats: str | None = None  # the track's tracker (--beats), e.g. "dsp:128": the tempo heard
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,7 @@ def load_album(path: str | os.PathLike) -> Album:
         start = 10.0                    # seconds into the track
         duration = 30.0
         downbeat = 12.48                # where a bar begins, when the bar lines sit wrong
+        beats = "dsp:128"               # the tempo you hear, when the tracker picks another
         stems = "stems/01 intro"        # a folder of drums.wav, bass.wav, ... (relative to this
                                         # file), "drums=d.wav,bass=b.wav" or a table
     """
@@ -270,7 +274,19 @@ def _track_overrides(path: Path, key: str, table: object) -> TrackOverrides:
         seed=_seed(where, table.get("seed")),
         stems=_stems(where, path.parent, table.get("stems")),
         downbeat=_seconds(where, "downbeat", table.get("downbeat")),
+        beats=_tracker(where, table.get("beats")),
     )
+
+
+def _tracker(where: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AlbumError(f'{where}: beats must be a string such as "dsp:128", got {value!r}')
+    try:
+        return tracker_spec(value)
+    except ValueError as error:
+        raise AlbumError(f"{where}: beats: {error}") from None
 
 
 def _set_values(where: str, value: object) -> tuple[str, ...]:

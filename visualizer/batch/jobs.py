@@ -251,6 +251,7 @@ def track_options(
         duration=extra.duration if extra.duration is not None else base.duration,
         seed=extra.seed if extra.seed is not None else base.seed,
         downbeat=extra.downbeat if extra.downbeat is not None else base.downbeat,
+        beats=extra.beats if extra.beats is not None else base.beats,
         stems=extra.stems or _stems_in_root(stems_root, track) or base.stems,
     )
 

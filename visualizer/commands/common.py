@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from visualizer.model.catalog import model_names
 from visualizer.model.upscaler import upscaler_names
-from visualizer.options import AUTO_MODEL, BEAT_TRACKERS
+from visualizer.options import AUTO_MODEL, tracker_spec
 from visualizer.progress import ProgressBars as ProgressBars  # the commands' bars
 
 
@@ -130,13 +130,23 @@ def add_preset_options(parser: argparse.ArgumentParser, *, downbeat: bool = True
     )
 
 
+def beats_value(text: str) -> str:
+    """argparse type of --beats: the tracker's one spelling (`visualizer.options.tracker_spec`)."""
+    try:
+        return tracker_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_beats_option(parser: argparse.ArgumentParser, *, downbeat: bool = True) -> None:
     """--beats, and --downbeat unless ``downbeat`` is False."""
     parser.add_argument(
         "--beats",
-        choices=BEAT_TRACKERS,
+        type=beats_value,
         default="dsp",
-        help="beat and downbeat tracker: dsp (built in) or beat-this (neural, optional: "
+        metavar="dsp|dsp:BPM|beat-this",
+        help="beat and downbeat tracker: dsp (built in), dsp:BPM (the same, kept near the tempo "
+        "you hear when it tracks another, e.g. dsp:128) or beat-this (neural, optional: "
         'pip install "visualizer[beats]"; downloads its weights on first use)',
     )
     if downbeat:

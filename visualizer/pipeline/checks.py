@@ -26,7 +26,7 @@ from visualizer.inputs import check_input_file, check_path_text
 from visualizer.mapping.timeline import MAX_FILE_BYTES, check_headers, fps_problem
 from visualizer.model.devices import check_named_precision
 from visualizer.model.upscaler import check_upscale_spec, upscale_input
-from visualizer.options import BEAT_TRACKERS, COMPILE_MODES, CUDNN_MODES, FITS
+from visualizer.options import COMPILE_MODES, CUDNN_MODES, FITS, split_tracker
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
 from visualizer.pipeline.stems import check_stems
 from visualizer.pipeline.workdir import work_dir_for
@@ -66,9 +66,10 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         check_size(options.size)
     if options.fit not in FITS:
         raise RenderError(f"unknown fit {options.fit!r}: expected one of {', '.join(FITS)}")
-    if options.beats not in BEAT_TRACKERS:
-        trackers = ", ".join(BEAT_TRACKERS)
-        raise RenderError(f"unknown beat tracker {options.beats!r}: expected one of {trackers}")
+    try:
+        split_tracker(options.beats)
+    except ValueError as error:
+        raise RenderError(str(error)) from None
     family = codecs.resolve_codec(options.codec, options.encoder)  # names the choices
     codecs.check_quality(family, options.quality)  # lossless where the codec has it
     if options.encoder != "auto":
