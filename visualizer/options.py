@@ -37,7 +37,9 @@ FITS = ("pad", "crop", "mirror")
 # it picks another (a 3:2 or 4:3 of it); BPM within the tracker's range.
 BEAT_TRACKERS = ("dsp", "beat-this")
 TEMPO_RANGE_BPM = (55.0, 215.0)
-TRACKER_FORMS = "dsp, dsp:BPM (BPM from 55 to 215, the tempo you hear) or beat-this"
+TRACKER_FORMS = "dsp, dsp:BPM (BPM from {:g} to {:g}, the tempo you hear) or beat-this".format(
+    *TEMPO_RANGE_BPM
+)
 
 
 def split_tracker(spec: str) -> tuple[str, float | None]:

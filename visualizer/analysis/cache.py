@@ -16,6 +16,7 @@ from pathlib import Path
 from visualizer.analysis.features import Features, load_features, save_features
 from visualizer.content import cache_dir, file_sha256, text_sha256
 from visualizer.errors import FeaturesError
+from visualizer.options import tracker_spec
 
 log = logging.getLogger("visualizer")
 
@@ -36,6 +37,7 @@ def cache_key(path: Path, *, fps: Fraction, sr: int, tracker: str = "dsp") -> st
         "sr": sr,
         "version": ANALYSIS_VERSION,
     }
+    tracker = tracker_spec(tracker)  # "dsp:128.0" and "dsp:128" are one analysis
     if tracker != "dsp":  # the default keeps the keys it had, other trackers get their own
         params["tracker"] = tracker
     text = json.dumps(params, sort_keys=True)

@@ -119,13 +119,14 @@ def analyze_stream(
     beat_idx, tempo = np.zeros(0, np.int64), 0.0
     if given_beats is not None:
         beat_idx, tempo = _given(given_beats[0], rate, envelope.size)
-    elif not silent and peaks.size >= 2 and tempo_hint is not None:  # the user's level
-        beat_idx, tempo = track_beats(
-            envelope, rate=rate, tempo=tempo_hint, octaves=LEVEL_PRIOR_OCTAVES
-        )
     elif not silent and peaks.size >= 2:  # steady audio only has noise in its envelope
-        beat_idx, tempo = track_beats(envelope, rate=rate)
-        beat_idx, tempo = metrical_level(envelope, rate, beat_idx, tempo, _beat_rows(spec))
+        if tempo_hint is None:
+            beat_idx, tempo = track_beats(envelope, rate=rate)
+            beat_idx, tempo = metrical_level(envelope, rate, beat_idx, tempo, _beat_rows(spec))
+        else:  # the user's tempo, at the user's level
+            beat_idx, tempo = track_beats(
+                envelope, rate=rate, tempo=tempo_hint, octaves=LEVEL_PRIOR_OCTAVES
+            )
     report(progress, "analyze", 4, STEPS, "step", "analyze")
     chroma_blocks = spec["chroma"]
     block_lo = _pool_starts(n_frames, fps, chroma_blocks.shape[1], rate / CHROMA_POOL)
