@@ -53,7 +53,10 @@ def test_one_clock_and_the_same_frame_on_control_and_projector(show):
     assert len(common) >= 5, common
     gaps_ms = [abs(drawn[0][i] - drawn[1][i]) for i in common]
     frame_ms = 1000.0 / float(session.engine.fps)
-    assert statistics.median(gaps_ms) <= frame_ms and max(gaps_ms) <= 2 * frame_ms, gaps_ms
+    # a draw now and then late by a few frames is the machine busy for a moment (seen once at
+    # 97 ms on a 2-core CI machine), not a second clock: that would put most frames apart
+    late = [gap for gap in gaps_ms if gap > 2 * frame_ms]
+    assert statistics.median(gaps_ms) <= frame_ms and len(late) <= len(gaps_ms) // 10, gaps_ms
     # the frame shown belongs to the time the one player plays
     current = control.evaluate("document.getElementById('audio').currentTime")
     assert abs(current - projector.evaluate("window.live.lastHeader.t")) < 0.6
