@@ -171,7 +171,10 @@ def test_a_bad_tracker_is_one_line_and_writes_nothing(tmp_path, track, capsys, v
     assert stop.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"unknown beat tracker '{value}'" in error
-    assert "expected dsp, dsp:BPM (BPM from 55 to 215, the tempo you hear) or beat-this" in error
+    assert (
+        "expected dsp, dsp:BPM (BPM from 55 to 215, the tempo you hear), beat-this or file:PATH "
+        "(a beats file)" in error
+    )
     assert not out.exists()
 
 

@@ -377,6 +377,15 @@ def test_prepare_decides_skip_resume_and_rerender_from_the_manifest(album, tmp_p
     assert hash_with(precision="bf16") != job.settings_hash
     assert hash_with(downbeat=3.0) != job.settings_hash  # the bar lines: the picture
     assert hash_with(downbeat=None) == job.settings_hash  # none: the hash albums had before
+    # a beats file counts by its content: renamed, the same render; edited, another
+    grid = tmp_path / "dawn.beats"
+    grid.write_text("0.5\n1.0\n1.5\n", "utf-8")
+    with_grid = hash_with(beats=f"file:{grid}")
+    assert with_grid != job.settings_hash
+    renamed = grid.rename(tmp_path / "renamed.txt")
+    assert hash_with(beats=f"file:{renamed}") == with_grid
+    renamed.write_text("0.5\n1.0\n1.4\n", "utf-8")
+    assert hash_with(beats=f"file:{renamed}") != with_grid
 
 
 def test_a_work_folder_of_other_settings_is_a_typed_mismatch_the_batch_starts_over(
@@ -397,6 +406,17 @@ def test_a_work_folder_of_other_settings_is_a_typed_mismatch_the_batch_starts_ov
         with pytest.raises(ResumeMismatch) as raised:
             plan_render(track, output, render_options(album, resume=True, **changed))
         assert isinstance(raised.value, OutputError)
+    # a beats file is part of the render by its content, not its name
+    grid, copy = tmp_path / "dawn.beats", tmp_path / "copy.beats"
+    for path in (grid, copy):
+        path.write_text("0.25\n0.75\n1.25\n", "utf-8")
+    gridded = tmp_path / "gridded.mp4"
+    plan_render(track, gridded, render_options(album, seed=1, beats=f"file:{grid}"))
+    resumed = render_options(album, seed=1, resume=True, beats=f"file:{copy}")
+    plan_render(track, gridded, resumed)  # the same grid under another name
+    copy.write_text("0.25\n0.75\n1.2\n", "utf-8")
+    with pytest.raises(ResumeMismatch, match=r"its beats are not the interrupted render's"):
+        plan_render(track, gridded, resumed)
     other = render_options(album, seed=2, resume=True)
     with caplog.at_level(logging.WARNING, logger="visualizer"):
         plan = plan_track(TrackJob(1, output.name, track, output, other, "hash"))

@@ -149,7 +149,7 @@ def test_a_tracker_with_the_tempo_you_hear(spec, split, spelled):
 
 @pytest.mark.parametrize(
     "spec", ["madmom", "dsp:", "dsp:fast", "dsp:54.9", "dsp:216", "dsp:nan", "dsp:inf",
-             "beat-this:120", "DSP", "dsp:120:4", ""]
+             "beat-this:120", "DSP", "dsp:120:4", "", "file:", "file", "File:x.txt"]
 )  # fmt: skip
 def test_a_tracker_spelled_wrong_names_every_valid_form(spec):
     with pytest.raises(ValueError, match=r"expected dsp, dsp:BPM \(BPM from 55 to 215"):

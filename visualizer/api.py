@@ -97,8 +97,9 @@ def analyze(
 ) -> Features | dict[str, Features]:
     """The `Features` of ``track`` on the frame clock of ``fps`` (one row per video frame), for
     the excerpt [start, start + duration) when given. Analyses are cached by audio content.
-    ``beats`` picks the beat tracker: "dsp", "dsp:BPM" (the same, kept near the tempo you hear)
-    or "beat-this" (optional, `pip install ".[beats]"`).
+    ``beats`` picks the beat tracker: "dsp", "dsp:BPM" (the same, kept near the tempo you hear),
+    "beat-this" (optional, `pip install ".[beats]"`) or "file:PATH" (a beat grid made elsewhere:
+    README, "Beats from a file").
     ``downbeat``: seconds into the track (not from ``start``) where a bar begins, when the
     analysis put its bar lines on another beat: the bar grid shifts onto the beat nearest it.
 

@@ -35,18 +35,24 @@ FITS = ("pad", "crop", "mirror")
 # --beats: the project's own beat tracker, or the optional neural one (pip install ".[beats]").
 # "dsp:BPM" asks the project's tracker for the beat at about BPM, the tempo the user hears, when
 # it picks another (a 3:2 or 4:3 of it); BPM within the tracker's range.
+# "file:PATH" takes the beats (and bars) from a text file made elsewhere
+# (`visualizer.analysis.beat_file`).
 BEAT_TRACKERS = ("dsp", "beat-this")
 TEMPO_RANGE_BPM = (55.0, 215.0)
-TRACKER_FORMS = "dsp, dsp:BPM (BPM from {:g} to {:g}, the tempo you hear) or beat-this".format(
-    *TEMPO_RANGE_BPM
+TRACKER_FORMS = (
+    "dsp, dsp:BPM (BPM from {:g} to {:g}, the tempo you hear), beat-this or file:PATH (a beats "
+    "file)".format(*TEMPO_RANGE_BPM)
 )
 
 
 def split_tracker(spec: str) -> tuple[str, float | None]:
-    """(tracker, tempo hint in BPM or None) of a --beats value: "dsp", "dsp:BPM" or "beat-this".
-    ValueError naming the valid forms for anything else."""
+    """(tracker, tempo hint in BPM or None) of a --beats value: "dsp", "dsp:BPM", "beat-this" or
+    "file:PATH" (("file", None): `beat_file_of` gives the path). ValueError naming the valid
+    forms for anything else."""
     name, colon, hint = str(spec).partition(":")
     if name in BEAT_TRACKERS and not colon:
+        return name, None
+    if name == "file" and hint:
         return name, None
     if name == "dsp" and colon:
         try:
@@ -60,10 +66,19 @@ def split_tracker(spec: str) -> tuple[str, float | None]:
 
 
 def tracker_spec(spec: str) -> str:
-    """The one spelling of a --beats value ("dsp:140.0" -> "dsp:140"), so equal requests share
-    a cache entry and a render identity; ValueError as `split_tracker`."""
+    """The one spelling of a --beats value ("dsp:140.0" -> "dsp:140"; "file:PATH" as given: the
+    file counts by its content where it must, `beat_file_of`), so equal requests share a cache
+    entry and a render identity; ValueError as `split_tracker`."""
     name, bpm = split_tracker(spec)
+    if name == "file":
+        return str(spec)
     return name if bpm is None else f"{name}:{bpm:g}"
+
+
+def beat_file_of(spec: str) -> str | None:
+    """The path of a "file:PATH" --beats value; None for the trackers."""
+    name, _, path = str(spec).partition(":")
+    return path if name == "file" and path else None
 
 
 # Suffixes of audio files searched for in folders (lower case): a batch's tracks, a --stems

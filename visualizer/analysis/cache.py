@@ -2,8 +2,9 @@
 
 An entry is ``<cache_dir>/features/<key>.npz`` (a `save_features` file). The key hashes the audio
 file's bytes (not its name or date: a renamed copy hits, an edited file misses), the analysis
-parameters (fps, sample rate, beat tracker) and `ANALYSIS_VERSION`, which changes whenever
-the analysis would produce different numbers. A cache hit imports neither librosa nor scipy.
+parameters (fps, sample rate, beat tracker; a beats file by its bytes) and `ANALYSIS_VERSION`,
+which changes whenever the analysis would produce different numbers. A cache hit imports neither
+librosa nor scipy.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import logging
 from fractions import Fraction
 from pathlib import Path
 
+from visualizer.analysis.beat_file import beats_identity
 from visualizer.analysis.features import Features, load_features, save_features
 from visualizer.content import cache_dir, file_sha256, text_sha256
 from visualizer.errors import FeaturesError
-from visualizer.options import tracker_spec
 
 log = logging.getLogger("visualizer")
 
@@ -37,7 +38,7 @@ def cache_key(path: Path, *, fps: Fraction, sr: int, tracker: str = "dsp") -> st
         "sr": sr,
         "version": ANALYSIS_VERSION,
     }
-    tracker = tracker_spec(tracker)  # "dsp:128.0" and "dsp:128" are one analysis
+    tracker = beats_identity(tracker)  # "dsp:128.0" and "dsp:128" are one analysis
     if tracker != "dsp":  # the default keeps the keys it had, other trackers get their own
         params["tracker"] = tracker
     text = json.dumps(params, sort_keys=True)

@@ -82,7 +82,7 @@ def analyze_stream(
     *,
     fps: Fraction,
     progress: ProgressCallback | None = None,
-    given_beats: tuple[np.ndarray, np.ndarray] | None = None,
+    given_beats: tuple[np.ndarray, np.ndarray | None] | None = None,
     tempo_hint: float | None = None,
 ) -> Features:
     """Features of a track given as consecutive mono float32 ``blocks`` of samples at ``sr`` Hz.
@@ -90,9 +90,11 @@ def analyze_stream(
     The blocks are consumed as they come and never held together: memory grows only by the
     per-hop rows (~100 bytes per 11.6 ms hop), whatever the blocks' sizes. The result equals
     `analyze_samples` of the blocks joined. ``given_beats`` (beat times, downbeat times in
-    seconds, from another tracker: `visualizer.analysis.neural`) replace the beat and downbeat
-    tracking. ``tempo_hint`` (BPM, ``--beats dsp:BPM``): the beats are tracked near that tempo
-    (a prior LEVEL_PRIOR_OCTAVES wide) and kept at that metrical level.
+    seconds, from another tracker: `visualizer.analysis.neural`, or a beats file:
+    `visualizer.analysis.beat_file`) replace the beat and downbeat tracking; downbeats of None
+    are found among the given beats as among the tracker's. ``tempo_hint`` (BPM, ``--beats
+    dsp:BPM``): the beats are tracked near that tempo (a prior LEVEL_PRIOR_OCTAVES wide) and kept
+    at that metrical level.
     """
     report(progress, "analyze", 0, STEPS, "step", "analyze")
     reducer = SpectrumReducer(sr)
@@ -133,7 +135,7 @@ def analyze_stream(
     chroma = _column_max_normalise(_pool(chroma_blocks, block_lo, np.add))
     report(progress, "analyze", 5, STEPS, "step", "analyze")
     section_times = _section_times(spec["timbre"], chroma_blocks, beat_idx, rate, silent)
-    if given_beats is not None:
+    if given_beats is not None and given_beats[1] is not None:
         down_idx, meter = bars.downbeats_among(beat_idx, _given(given_beats[1], rate, n_hops)[0])
     else:
         down_idx, meter = _downbeats(spec, beat_idx, section_times * rate)

@@ -12,12 +12,13 @@ from fractions import Fraction
 from pathlib import Path
 
 from visualizer.analysis.bars import anchor_bars, check_anchor
+from visualizer.analysis.beat_file import read_beat_file
 from visualizer.analysis.cache import cache_key, read_cached, write_cached
 from visualizer.analysis.decode import DEFAULT_SR, Audio, check_file, check_window, stream_audio
 from visualizer.analysis.features import Features, excerpt, excerpt_frames, parse_fps_value
 from visualizer.analysis.neural import check_tracker
-from visualizer.errors import AudioError
-from visualizer.options import split_tracker
+from visualizer.errors import AudioError, FeaturesError
+from visualizer.options import beat_file_of, split_tracker
 from visualizer.progress import ProgressCallback, report
 
 log = logging.getLogger("visualizer")
@@ -52,8 +53,10 @@ def analyze_file(
 
     ``tracker`` finds beats and downbeats: "dsp" (the project's own, `visualizer.analysis.beats`),
     "dsp:BPM" (the same, asked for the beat at about BPM: the tempo the user hears, where the
-    tracker picks another) or "beat-this" (the optional neural tracker,
-    `visualizer.analysis.neural`). ``downbeat``:
+    tracker picks another), "beat-this" (the optional neural tracker,
+    `visualizer.analysis.neural`) or "file:PATH" (a beats file made elsewhere,
+    `visualizer.analysis.beat_file`: FeaturesError when it is unreadable or malformed, or holds
+    under 2 beats within the track). ``downbeat``:
     seconds into the file where a bar begins, when the analysis put its bar lines on another beat
     (see `analyze_window`).
 
@@ -170,13 +173,16 @@ def analyze_whole(
 ) -> Features:
     """The whole of ``path``'s Features (checked file, checked ``tracker``), read from the
     cache when it holds them (keyed by the file's bytes) and written there when not."""
+    given = None
+    beat_file = beat_file_of(tracker)
+    if beat_file is not None:  # read (and checked) first: the cache key holds its bytes
+        given = read_beat_file(beat_file)
     key = cache_key(path, fps=fps, sr=DEFAULT_SR, tracker=tracker) if cache else ""
     if cache and (features := read_cached(key)) is not None:
         report(progress, "analyze", 1, 1, "step", "analyze (cached)")
         return features
     from visualizer.analysis.spectral import analyze_stream  # scipy: only when analysing
 
-    given = None
     name, tempo_hint = split_tracker(tracker)
     if name == "beat-this":  # the network reads the whole track at once
         from visualizer.analysis.decode import load_audio
@@ -192,6 +198,11 @@ def analyze_whole(
         given_beats=given,
         tempo_hint=tempo_hint,
     )
+    if beat_file is not None and features.beats.size < 2:
+        raise FeaturesError(
+            f"beats file {beat_file}: fewer than 2 of its beats lie within {path.name} "
+            f"(0 to {features.duration:.2f} s): is it this track's grid?"
+        )
     if cache:
         write_cached(key, features)
     return features

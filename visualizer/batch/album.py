@@ -24,7 +24,7 @@ from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import AudioError, OutputError, VisualizerError
 from visualizer.files import check_folder_writable
 from visualizer.inputs import MAX_LIST_BYTES, check_path_text, load_toml, read_text_input
-from visualizer.options import AUDIO_SUFFIXES, tracker_spec
+from visualizer.options import AUDIO_SUFFIXES, beat_file_of, tracker_spec
 from visualizer.rendering.codecs import VIDEO_SUFFIXES
 
 PLAYLIST_SUFFIXES = (".m3u", ".m3u8", ".txt")
@@ -234,6 +234,8 @@ def load_album(path: str | os.PathLike) -> Album:
         duration = 30.0
         downbeat = 12.48                # where a bar begins, when the bar lines sit wrong
         beats = "dsp:128"               # the tempo you hear, when the tracker picks another
+                                        # (or "file:01 intro.beats": a beat grid, relative to
+                                        # this file; README, "Beats from a file")
         stems = "stems/01 intro"        # a folder of drums.wav, bass.wav, ... (relative to this
                                         # file), "drums=d.wav,bass=b.wav" or a table
     """
@@ -274,19 +276,24 @@ def _track_overrides(path: Path, key: str, table: object) -> TrackOverrides:
         seed=_seed(where, table.get("seed")),
         stems=_stems(where, path.parent, table.get("stems")),
         downbeat=_seconds(where, "downbeat", table.get("downbeat")),
-        beats=_tracker(where, table.get("beats")),
+        beats=_tracker(where, path.parent, table.get("beats")),
     )
 
 
-def _tracker(where: str, value: object) -> str | None:
+def _tracker(where: str, base: Path, value: object) -> str | None:
+    """A track's ``beats``: a tracker, or "file:PATH" (a beats file, relative to the album file)."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise AlbumError(f'{where}: beats must be a string such as "dsp:128", got {value!r}')
     try:
-        return tracker_spec(value)
+        spec = tracker_spec(value)
     except ValueError as error:
         raise AlbumError(f"{where}: beats: {error}") from None
+    beat_file = beat_file_of(spec)
+    if beat_file is None or Path(beat_file).is_absolute():
+        return spec
+    return f"file:{base / beat_file}"
 
 
 def _set_values(where: str, value: object) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from visualizer.analysis.beat_file import beats_identity
 from visualizer.batch.album import (
     AlbumError,
     TrackOverrides,
@@ -286,5 +287,7 @@ def _hashed_settings(options: Any, identities: dict[object, object]) -> dict[str
             value = identities[value]
         elif name == "stems":  # by their content, as the track
             value = {stem: path_identity(path) for stem, path in value}
+        elif name == "beats":  # a beats file by its content
+            value = beats_identity(value)
         settings[name] = value
     return settings

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="ALBUM.toml",
         help='per-track overrides: [tracks."<stem or path>"] with preset, classes, set, '
-        "start, duration, seed, stems, downbeat",
+        "start, duration, seed, stems, downbeat, beats",
     )
     parser.add_argument(
         "--stems",
@@ -105,11 +105,17 @@ def run(args: argparse.Namespace) -> int:
     from visualizer.batch.runner import BatchOptions, run_batch
     from visualizer.commands.render import options_from_args
     from visualizer.errors import VisualizerError
+    from visualizer.options import beat_file_of
 
     if (args.workers or args.split) and args.ray is None:
         raise VisualizerError("--workers and --split need --ray (auto, local or an address)")
     if args.retries < 0:
         raise VisualizerError(f"invalid --retries {args.retries}: expected an integer >= 0")
+    if beat_file_of(args.beats) is not None:
+        raise VisualizerError(
+            "--beats file:PATH is one track's beat grid: give it per track in the --album TOML "
+            '(beats = "file:PATH" under [tracks."<stem>"])'
+        )
     base = options_from_args(args)
     batch = BatchOptions(
         outdir=Path(args.outdir),

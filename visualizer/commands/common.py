@@ -144,10 +144,12 @@ def add_beats_option(parser: argparse.ArgumentParser, *, downbeat: bool = True) 
         "--beats",
         type=beats_value,
         default="dsp",
-        metavar="dsp|dsp:BPM|beat-this",
+        metavar="dsp|dsp:BPM|beat-this|file:PATH",
         help="beat and downbeat tracker: dsp (built in), dsp:BPM (the same, kept near the tempo "
-        "you hear when it tracks another, e.g. dsp:128) or beat-this (neural, optional: "
-        'pip install "visualizer[beats]"; downloads its weights on first use)',
+        "you hear when it tracks another, e.g. dsp:128), beat-this (neural, optional: "
+        'pip install "visualizer[beats]"; downloads its weights on first use) or file:PATH (a '
+        "beat grid made elsewhere: one beat time in seconds per line, optionally its number in "
+        "the bar, 1 on a downbeat)",
     )
     if downbeat:
         parser.add_argument(

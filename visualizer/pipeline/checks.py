@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from visualizer.analysis.bars import check_anchor
+from visualizer.analysis.beat_file import read_beat_file
 from visualizer.errors import (
     AudioError,
     OutputError,
@@ -26,7 +27,7 @@ from visualizer.inputs import check_input_file, check_path_text
 from visualizer.mapping.timeline import MAX_FILE_BYTES, check_headers, fps_problem
 from visualizer.model.devices import check_named_precision
 from visualizer.model.upscaler import check_upscale_spec, upscale_input
-from visualizer.options import COMPILE_MODES, CUDNN_MODES, FITS, split_tracker
+from visualizer.options import COMPILE_MODES, CUDNN_MODES, FITS, beat_file_of, split_tracker
 from visualizer.pipeline.options import RenderOptions, ResolvedPreset, resolve_preset
 from visualizer.pipeline.stems import check_stems
 from visualizer.pipeline.workdir import work_dir_for
@@ -70,6 +71,8 @@ def check_values(options: RenderOptions) -> ResolvedPreset | None:
         split_tracker(options.beats)
     except ValueError as error:
         raise RenderError(str(error)) from None
+    if (beat_file := beat_file_of(options.beats)) is not None:
+        read_beat_file(beat_file)  # FeaturesError naming the line, before any frame
     family = codecs.resolve_codec(options.codec, options.encoder)  # names the choices
     codecs.check_quality(family, options.quality)  # lossless where the codec has it
     if options.encoder != "auto":

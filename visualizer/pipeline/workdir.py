@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from visualizer.analysis.beat_file import beats_identity
 from visualizer.content import file_sha256, text_sha256
 from visualizer.errors import OutputError
 from visualizer.files import check_own_folder, write_text_atomic
@@ -86,6 +87,7 @@ def manifest_for(plan: RenderPlan, full: Timeline, source: str) -> dict[str, Any
     for name in IDENTITY_FIELDS:
         if name not in (*PRESET_FIELDS, "timeline", "stems"):  # these: "source" and below
             record[name] = _json_value(getattr(options, name))
+    record["beats"] = beats_identity(options.beats)  # a beats file by its content
     record.update(
         stems={name: file_sha256(path) for name, path in options.stems},  # by their content
         weights=str(options.weights),
@@ -145,6 +147,7 @@ def _stems_changed(before: dict, now: dict) -> str:
 _CHANGED = {  # what a change of these means, said in words (their values are not for reading)
     "version": "its work folder was made by another version of visualizer",
     "track_sha256": "the track's content is not the interrupted render's (same name, new audio)",
+    "beats": "its beats are not the interrupted render's (another --beats, or a beats file edited)",
 }
 
 
