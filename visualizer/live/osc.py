@@ -158,11 +158,11 @@ class OscInput:
 
     def _refuse(self, once: str, message: str) -> None:
         """Count an ignored datagram and log ``message``: every time, or (``once`` names the
-        kind) the first time only."""
-        self.ignored += 1
+        kind) the first time only. Logged before counted: a count seen means its line is there."""
         if not once or once not in self._told:
             self._told.add(once)
             log.warning("%s", message)
+        self.ignored += 1
 
     def _unreadable(self, data: bytes) -> None:
         error = sys.exc_info()[1]
@@ -179,15 +179,15 @@ class OscInput:
                 handler(*check_arguments(address, args))
                 self.received += 1
             except (VisualizerError, ValueError, TypeError) as error:
-                self.ignored += 1
                 log.warning("ignored OSC %s %s: %s", path, list(args)[:4], error)
+                self.ignored += 1  # after the line (`_refuse`)
 
         return wrapped
 
     def _unknown(self, address: str, *args: object) -> None:
-        self.ignored += 1
         shown = _shown(address.encode("utf-8", "replace"))
         log.warning("ignored OSC message to unknown address %s (see /osc for the list)", shown)
+        self.ignored += 1  # after the line (`_refuse`)
 
     # -- one handler per listed address (arguments already checked) ------------------------
     def _on_set(self, key: str, *values: object) -> None:
