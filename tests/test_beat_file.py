@@ -10,10 +10,11 @@ import pytest
 
 from tests.fixtures_audio import bar_pattern, bar_pattern_times, music_like, write_wav
 from visualizer import options
-from visualizer.analysis.beat_file import beats_identity, read_beat_file
+from visualizer.analysis.beat_file import read_beat_file
 from visualizer.analysis.features import load_features
 from visualizer.analysis.track import analyze_file
 from visualizer.cli import main
+from visualizer.content import beats_identity
 from visualizer.errors import FeaturesError
 
 FPS = 30

@@ -3,7 +3,7 @@ keeps what it can recompute or download again (weights, analyses, compiled kerne
 
 One definition for every user: downloads verify against a file's sha256, the analysis cache
 keys on the audio's, a resumed render checks the track's and the saved Timeline's, a batch
-re-renders when a track's changes.
+re-renders when a track's changes; a beats file counts by its content (`beats_identity`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+
+from visualizer.errors import FeaturesError
+from visualizer.options import beat_file_of, tracker_spec
 
 CHUNK = 1 << 20  # bytes read at a time while hashing a file
 
@@ -38,3 +41,17 @@ def file_sha256(path: str | os.PathLike) -> str:
 def text_sha256(text: str) -> str:
     """sha256 of ``text`` encoded as UTF-8, 64 hex digits."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def beats_identity(spec: str) -> str:
+    """A --beats value as it counts for an analysis or a render: a beats file by its content
+    ("file:" and 32 hex digits of its sha256: the same grid under another name is the same
+    analysis, an edited one is not), the trackers by their one spelling. FeaturesError for a
+    beats file that is not there."""
+    spec = tracker_spec(spec)
+    path = beat_file_of(spec)
+    if path is None:
+        return spec
+    if not Path(path).is_file():
+        raise FeaturesError(f"beats file {path}: no such file")
+    return "file:" + file_sha256(Path(path))[:32]

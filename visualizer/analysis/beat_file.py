@@ -22,9 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visualizer.content import file_sha256
 from visualizer.errors import FeaturesError, printable
-from visualizer.options import beat_file_of, tracker_spec
 
 MAX_BYTES = 16 << 20  # a beat per line: 16 MiB is days of music; anything larger is not a grid
 MAX_BEAT_NUMBER = 32  # the largest beat number in a bar accepted (bars of up to 32 beats)
@@ -110,17 +108,3 @@ def _parse_line(path: Path, line_no: int, line: str) -> tuple[float, int | None]
             f"from 1 to {MAX_BEAT_NUMBER}, 1 on a downbeat)"
         )
     return time, int(number)
-
-
-def beats_identity(spec: str) -> str:
-    """A --beats value as it counts for an analysis or a render: a beats file by its content
-    ("file:" and 32 hex digits of its sha256: the same grid under another name is the same
-    analysis, an edited one is not), the trackers by their one spelling. FeaturesError for a
-    beats file that is not there."""
-    spec = tracker_spec(spec)
-    path = beat_file_of(spec)
-    if path is None:
-        return spec
-    if not Path(path).is_file():
-        raise FeaturesError(f"beats file {path}: no such file ({FORMAT})")
-    return "file:" + file_sha256(Path(path))[:32]

@@ -14,9 +14,8 @@ import logging
 from fractions import Fraction
 from pathlib import Path
 
-from visualizer.analysis.beat_file import beats_identity
 from visualizer.analysis.features import Features, load_features, save_features
-from visualizer.content import cache_dir, file_sha256, text_sha256
+from visualizer.content import beats_identity, cache_dir, file_sha256, text_sha256
 from visualizer.errors import FeaturesError
 
 log = logging.getLogger("visualizer")

@@ -233,16 +233,13 @@ def load_album(path: str | os.PathLike) -> Album:
         start = 10.0                    # seconds into the track
         duration = 30.0
         downbeat = 12.48                # where a bar begins, when the bar lines sit wrong
-        beats = "dsp:128"               # the tempo you hear, when the tracker picks another
-                                        # (or "file:01 intro.beats": a beat grid, relative to
-                                        # this file; README, "Beats from a file")
+        beats = "dsp:128"               # the tempo you hear, or "file:01.beats": a beat grid
         stems = "stems/01 intro"        # a folder of drums.wav, bass.wav, ... (relative to this
                                         # file), "drums=d.wav,bass=b.wav" or a table
     """
     path = Path(path)
     data = load_toml(path, "album file", AlbumError)
-    unknown = sorted(set(data) - {"tracks"})
-    if unknown:
+    if unknown := sorted(set(data) - {"tracks"}):
         raise AlbumError(f"album {path}: unknown key(s) {', '.join(unknown)} (valid: tracks)")
     tracks = data.get("tracks", {})
     if not isinstance(tracks, dict):
@@ -282,18 +279,14 @@ def _track_overrides(path: Path, key: str, table: object) -> TrackOverrides:
 
 def _tracker(where: str, base: Path, value: object) -> str | None:
     """A track's ``beats``: a tracker, or "file:PATH" (a beats file, relative to the album file)."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
+    if value is not None and not isinstance(value, str):
         raise AlbumError(f'{where}: beats must be a string such as "dsp:128", got {value!r}')
     try:
-        spec = tracker_spec(value)
+        spec = None if value is None else tracker_spec(value)
     except ValueError as error:
         raise AlbumError(f"{where}: beats: {error}") from None
-    beat_file = beat_file_of(spec)
-    if beat_file is None or Path(beat_file).is_absolute():
-        return spec
-    return f"file:{base / beat_file}"
+    beat_file = beat_file_of(spec) if spec else None
+    return spec if beat_file is None else f"file:{base / beat_file}"  # absolute stays absolute
 
 
 def _set_values(where: str, value: object) -> tuple[str, ...]:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visualizer.analysis.beat_file import beats_identity
 from visualizer.batch.album import (
     AlbumError,
     TrackOverrides,
@@ -33,6 +32,7 @@ from visualizer.batch.album import (
     settings_hash,
 )
 from visualizer.batch.manifest import Manifest
+from visualizer.content import beats_identity
 from visualizer.errors import AudioError, OutputError, VisualizerError
 from visualizer.files import exclusive
 from visualizer.pipeline.checks import check_outputs, check_values

@@ -20,8 +20,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from visualizer.analysis.beat_file import beats_identity
-from visualizer.content import file_sha256, text_sha256
+from visualizer.content import beats_identity, file_sha256, text_sha256
 from visualizer.errors import OutputError
 from visualizer.files import check_own_folder, write_text_atomic
 from visualizer.mapping.timeline import Timeline
