@@ -11,7 +11,7 @@ tracker. The file is text, one beat per line, times in seconds from the start of
 
 Blank lines and lines starting with ``#`` are skipped. With beat numbers on every line the bars
 are the file's; without them, the project finds the bar lines among the given beats (as it does
-among its own). Torch-free and small: read once per analysis.
+among its own). Torch-free and small: read when a render is checked and before the analysis.
 """
 
 from __future__ import annotations
