@@ -41,6 +41,17 @@ def test_bad_beat_options_are_one_line(capsys, option, words):
     assert words in error and error.startswith("visualizer live: error: argument")
 
 
+def test_live_takes_no_tracker_and_no_abbreviation_of_its_beat_options(capsys):
+    """Live's beats come from its --tempo source; --beats (the other commands' tracker) is
+    refused rather than ignored, and not read as short for --beats-per-bar."""
+    for option in (["--beats", "dsp:92"], ["--beats", "3"], ["--beats-per", "3"]):
+        with pytest.raises(SystemExit) as exit_:
+            get_parser().parse_args(["live", "--no-audio", *option])
+        assert exit_.value.code == 2
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert f"unrecognized arguments: {' '.join(option)}" in error, error
+
+
 def test_beat_options_reach_the_session_options():
     args = get_parser().parse_args([
         "live", "--no-audio", "--tempo", "midi:XDJ", "--beats-per-bar", "3", "--quantize", "bar",

@@ -106,9 +106,12 @@ def resolve_model(model: str, device: str) -> str:
     return auto_model(device)
 
 
-def add_preset_options(parser: argparse.ArgumentParser, *, downbeat: bool = True) -> None:
-    """--preset, --set, --seed, --beats, --fps; and --downbeat unless ``downbeat`` is False
-    (a batch's tracks each have their own bar lines, live follows its own beat clock)."""
+def add_preset_options(
+    parser: argparse.ArgumentParser, *, downbeat: bool = True, beats: bool = True
+) -> None:
+    """--preset, --set, --seed, --fps; --beats unless ``beats`` is False and --downbeat unless
+    ``downbeat`` is False (a batch's tracks each have their own bar lines; live follows its own
+    beat clock: its --tempo source, not a tracker of the whole track)."""
     parser.add_argument(
         "--preset", default="default", help="preset name or TOML path (default: %(default)s)"
     )
@@ -121,7 +124,8 @@ def add_preset_options(parser: argparse.ArgumentParser, *, downbeat: bool = True
         help="override one preset value (repeatable), e.g. --set classes.names=tiger,volcano",
     )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: preset's)")
-    add_beats_option(parser, downbeat=downbeat)
+    if beats:
+        add_beats_option(parser, downbeat=downbeat)
     parser.add_argument(
         "--fps",
         type=parse_fps,

@@ -104,6 +104,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # whole option names only: --beats (the other commands' tracker, not live's) must not be
+    # taken as short for --beats-per-bar
+    parser.allow_abbrev = False
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--audio", type=local_file, metavar="FILE", help="track to play in the page"
@@ -120,7 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no audio: the show runs on the clock and the --tempo source's beat",
     )
     source.add_argument("--list-midi", action="store_true", help="list MIDI input ports and exit")
-    add_preset_options(parser, downbeat=False)
+    add_preset_options(parser, downbeat=False, beats=False)  # its beats: the --tempo source
     add_stems_option(parser)
     parser.add_argument(
         "--input-stems",
