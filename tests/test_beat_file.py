@@ -224,3 +224,36 @@ def test_a_batch_takes_grids_per_track_only(tmp_path, capsys):
     assert one.beats == f"file:{tmp_path / 'albums' / '..' / 'one.beats'}"  # beside the album
     assert two.beats == f"file:{grid}"  # absolute: as written
     assert read_beat_file(options.beat_file_of(one.beats))[0].size == 2
+
+
+def test_a_grid_written_by_analyze_reads_back_as_the_same_bars(tmp_path, track, capsys):
+    """analyze --beats-out writes the whole track's grid (its bars moved by --downbeat), which
+    --beats file: gives back unchanged: the loop a user corrects a grid in."""
+    grid = tmp_path / "song.beats"
+    args = ["analyze", str(track), "--downbeat", "1.0", "--start", "2", "--duration", "3"]
+    assert main([*args, "--beats-out", str(grid), "-q"]) == 0
+    text = grid.read_text("utf-8")
+    assert text.startswith("# beats of song.wav (visualizer analyze --beats dsp), on the 30 fps")
+    own = analyze_file(track, fps=FPS, downbeat=1.0)
+    again = analyze_file(track, fps=FPS, tracker=f"file:{grid}")
+    np.testing.assert_array_equal(again.beats, own.beats)  # the whole track, not the window
+    np.testing.assert_array_equal(again.downbeats, own.downbeats)
+    assert again.meter == own.meter == 4
+    numbers = [int(line.split("\t")[1]) for line in text.splitlines() if not line.startswith("#")]
+    assert set(numbers) == {1, 2, 3, 4}
+    # the output rules: not over an existing file, never over the grid it reads
+    assert main([*args, "--beats-out", str(grid)]) == 1
+    assert "exists" in capsys.readouterr().err
+    read = ["analyze", str(track), "--beats", f"file:{grid}", "--beats-out", str(grid)]
+    assert main([*read, "--overwrite"]) == 1
+    assert "--beats-out" in capsys.readouterr().err
+    assert grid.read_text("utf-8") == text
+
+
+def test_a_grid_without_bars_is_written_as_times():
+    from visualizer.analysis.beat_file import grid_text
+
+    text = grid_text(np.array([0.5, 1.0]), np.zeros(0), 0, header="a\nb")
+    assert text == "# a\n# b\n0.5000\n1.0000\n"
+    pickup = grid_text(np.array([0.5, 1.0, 1.5, 2.0]), np.array([1.5]), 3, header="x")
+    assert pickup.splitlines()[1:] == ["0.5000\t2", "1.0000\t3", "1.5000\t1", "2.0000\t2"]

@@ -108,3 +108,23 @@ def _parse_line(path: Path, line_no: int, line: str) -> tuple[float, int | None]
             f"from 1 to {MAX_BEAT_NUMBER}, 1 on a downbeat)"
         )
     return time, int(number)
+
+
+def grid_text(beats: np.ndarray, downbeats: np.ndarray, meter: int, *, header: str) -> str:
+    """A beats file of ``beats`` (B,) and ``downbeats`` (a subset), times in seconds, that
+    `read_beat_file` reads back: each beat numbered in its bar (the beats before the first
+    downbeat count back from it, ``meter`` to a bar), times only when there are no downbeats or
+    no meter. ``header`` becomes the comment lines on top."""
+    beats = np.asarray(beats, np.float64)
+    starts = np.isin(beats, np.asarray(downbeats, np.float64))
+    lines = [f"# {line}" for line in header.splitlines()]
+    if not starts.any() or meter <= 0:
+        return "\n".join([*lines, *(f"{t:.4f}" for t in beats)]) + "\n"
+    first = int(np.argmax(starts))
+    last = first
+    for k, time in enumerate(beats):
+        if starts[k]:
+            last = k
+        number = (k - first) % meter + 1 if k < first else k - last + 1
+        lines.append(f"{time:.4f}\t{min(number, MAX_BEAT_NUMBER)}")
+    return "\n".join(lines) + "\n"

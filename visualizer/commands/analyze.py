@@ -21,7 +21,7 @@ from visualizer.commands.common import (
     local_file,
     parse_fps,
 )
-from visualizer.options import DEFAULT_FPS
+from visualizer.options import DEFAULT_FPS, beat_file_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the arrays to this .npz file (default: none, only the summary is printed)",
     )
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also draw a PNG")
+    parser.add_argument(
+        "--beats-out",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the whole track's beat grid as a beats file (a time and its number in "
+        "the bar per line), to correct and give back with --beats file:FILE",
+    )
     add_stems_option(parser)
     add_window_options(parser)
     add_beats_option(parser)
@@ -74,6 +82,11 @@ def run(args: argparse.Namespace) -> int:
         check_output(path, inputs, what="features file", **rules)
     if args.plot:
         check_output(args.plot, [*inputs, *written], what="--plot", **rules)
+    if args.beats_out:
+        given = beat_file_of(args.beats)  # the grid read must not be the grid written
+        check_output(
+            args.beats_out, [*inputs, given, *written, args.plot], what="--beats-out", **rules
+        )
     if stems:
         check_stems(track, stems, args.fps)  # the lengths, before any analysis
     bars = ProgressBars(quiet=args.quiet)
@@ -107,10 +120,27 @@ def run(args: argparse.Namespace) -> int:
         from visualizer.analysis.plot import plot_features
 
         plot_features(sources["mix"], args.plot, title=track.name)
+    if args.beats_out:
+        write_grid(args.beats_out, whole, track, args.beats)
     if not args.quiet:
-        print(summary(sources["mix"], written, args.plot))
+        print(summary(sources["mix"], [*written, *filter(None, [args.beats_out])], args.plot))
         print(stems_summary(whole, stems, sources, first, count))
     return 0
+
+
+def write_grid(path: Path, whole, track: Path, tracker: str) -> None:
+    """The whole track's beats and bars (``whole``: its Features) as a beats file at ``path``."""
+    from visualizer.analysis.beat_file import grid_text
+    from visualizer.files import write_text_atomic
+
+    fps = float(whole.fps)
+    header = (
+        f"beats of {track.name} (visualizer analyze --beats {tracker}), on the {whole.fps} fps "
+        "frame clock\nseconds from the start of the file, then the beat's number in its bar "
+        "(1 on a downbeat)"
+    )
+    text = grid_text(whole.beats / fps, whole.downbeats / fps, whole.meter, header=header)
+    write_text_atomic(path, text)
 
 
 def summary(features, written: list[Path], plot: Path | None) -> str:
