@@ -182,3 +182,16 @@ def test_the_tempo_you_hear_reaches_the_analysis(tmp_path, track, capsys):
     out = tmp_path / "f.npz"
     assert main(["analyze", str(track), "--beats", "dsp:60", "-o", str(out), "-q"]) == 0
     assert load_features(out).tempo == pytest.approx(60.0, rel=0.03)  # the track plays at 120
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path, track):
+    """`visualizer analyze song | head -1`: once the reader has gone the summary cannot be
+    printed; the command ends with status 1 and no traceback, its -o file written."""
+    out = tmp_path / "f.npz"
+    command = [sys.executable, "-m", "visualizer", "analyze", str(track), "-o", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert load_features(out).n_frames > 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from visualizer import __version__
@@ -76,6 +77,24 @@ def _setup_logging(quiet: bool) -> None:
     logger.propagate = False
 
 
+def _stdout_closed() -> bool:
+    """True when standard output is a pipe whose reader has gone (poll reports an error on it);
+    it is then pointed at /dev/null, so the interpreter's own flush at exit is quiet. False
+    where that cannot be told (no poll: Windows)."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        gone = any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    return gone
+
+
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     _setup_logging(getattr(args, "quiet", False))
@@ -84,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     except VisualizerError as error:
         print(f"error: {one_line(str(error))}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # another pipe (an encoder's): a bug or its own error, not the reader's
+        return 1  # the reader (`| head`) stopped reading: nothing to say, nowhere to say it
     except OSError as error:
         from visualizer.files import DISK_FULL
 
