@@ -1,6 +1,6 @@
 """Beats, downbeats, meter, tempo and sections on real music, against a reference tracker.
 
-    python benchmarks/beats_bench.py TRACK... [--fps 30] [--beats dsp|dsp:BPM|beat-this]
+    python benchmarks/beats_bench.py TRACK... [--fps 30] [--beats dsp|dsp:BPM|beat-this|file:PATH]
                                      [--presets all|none|A,B] [--reference-env DIR]
                                      [--json OUT.json]
     python benchmarks/beats_bench.py --make-reference-env DIR
@@ -314,8 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         "--beats",
         type=beats_value,
         default="dsp",
-        metavar="dsp|dsp:BPM|beat-this",
-        help="our tracker to measure (dsp:BPM: with the user's tempo)",
+        metavar="dsp|dsp:BPM|beat-this|file:PATH",
+        help="our tracker to measure (dsp:BPM: the user's tempo; file:PATH: one track's grid)",
     )
     parser.add_argument("--presets", default="all", help="all, none, or names with commas")
     parser.add_argument("--reference-env", type=Path, default=None)

@@ -49,10 +49,10 @@ def split_tracker(spec: str) -> tuple[str, float | None]:
     """(tracker, tempo hint in BPM or None) of a --beats value: "dsp", "dsp:BPM", "beat-this" or
     "file:PATH" (("file", None): `beat_file_of` gives the path). ValueError naming the valid
     forms for anything else."""
+    if beat_file_of(spec) is not None:
+        return "file", None
     name, colon, hint = str(spec).partition(":")
     if name in BEAT_TRACKERS and not colon:
-        return name, None
-    if name == "file" and hint:
         return name, None
     if name == "dsp" and colon:
         try:

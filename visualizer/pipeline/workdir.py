@@ -84,9 +84,10 @@ def manifest_for(plan: RenderPlan, full: Timeline, source: str) -> dict[str, Any
         "n_frames": plan.n_frames,
     }
     for name in IDENTITY_FIELDS:
-        if name not in (*PRESET_FIELDS, "timeline", "stems"):  # these: "source" and below
+        if name == "beats":  # a beats file by its content
+            record[name] = beats_identity(options.beats)
+        elif name not in (*PRESET_FIELDS, "timeline", "stems"):  # these: "source" and below
             record[name] = _json_value(getattr(options, name))
-    record["beats"] = beats_identity(options.beats)  # a beats file by its content
     record.update(
         stems={name: file_sha256(path) for name, path in options.stems},  # by their content
         weights=str(options.weights),
